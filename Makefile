@@ -1,0 +1,36 @@
+# Veer: `make run` serves zones/ on 127.0.0.1:5353 and [::1]:5353; `make test` runs every test.
+SWIFT ?= $(shell command -v swift 2>/dev/null || echo /opt/swift/usr/bin/swift)
+SHELL := /bin/bash
+CONFIG ?= debug
+BIN = .build/$(CONFIG)/veer
+
+.PHONY: build release run test check fuzz clean
+
+build:
+	$(SWIFT) build -c $(CONFIG) --product veer
+
+release:
+	$(SWIFT) build -c release --product veer
+
+run: build
+	@echo "Serving zones/ on 127.0.0.1:5353 and [::1]:5353. In another shell, try:"
+	@echo "  dig @127.0.0.1 -p 5353 www.example.com"
+	@echo "  dig @127.0.0.1 -p 5353 api.example.com"
+	$(BIN) serve --zones zones
+
+# Integration tests run the real binary and the real dig; they fail loudly without dig.
+test:
+	@command -v dig >/dev/null || { echo "dig is missing: apt-get install bind9-dnsutils" >&2; exit 1; }
+	$(SWIFT) build --build-tests
+	set -o pipefail; $(SWIFT) test --skip-build 2>&1 | tee .build/test.log
+
+check: build
+	$(BIN) check zones
+
+# libFuzzer over the message decoder; `make fuzz FUZZ_SECONDS=600` for a longer run.
+FUZZ_SECONDS ?= 60
+fuzz:
+	./fuzz/run.sh $(FUZZ_SECONDS)
+
+clean:
+	rm -rf .build

@@ -1,0 +1,36 @@
+// swift-tools-version:6.0
+// Veer: an authoritative DNS server for moving traffic between gateways by weight.
+// No package dependencies: the toolchain and Glibc only (see README).
+import PackageDescription
+
+let package = Package(
+    name: "Veer",
+    products: [
+        .executable(name: "veer", targets: ["veer"]),
+    ],
+    targets: [
+        // recvmmsg/sendmmsg and SO_PEERCRED need _GNU_SOURCE, which only the .c file defines.
+        .target(name: "CPosix"),
+        // The only target that imports Glibc: sockets, fds, errno, signals, files.
+        .target(name: "Posix", dependencies: ["CPosix"]),
+        // DNS message model and wire codec, stdlib only.
+        .target(name: "DNSWire"),
+        // RFC 1035 master files: lexer, parser, validation, diagnostics.
+        .target(name: "ZoneFile", dependencies: ["DNSWire"]),
+        // Weighted selection, health and rollback state machines, the runtime weight store.
+        .target(name: "Traffic", dependencies: ["DNSWire"]),
+        // Zone snapshot and the pure answering function (query, snapshot, random) -> response.
+        .target(name: "Authority", dependencies: ["DNSWire", "ZoneFile", "Traffic"]),
+        // Wiring: UDP/TCP loops, admin socket, persistence, CLI.
+        .target(name: "VeerServer", dependencies: ["DNSWire", "ZoneFile", "Traffic", "Authority", "Posix"]),
+        .executableTarget(name: "veer", dependencies: ["VeerServer"]),
+
+        .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
+        .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSWire"]),
+        .testTarget(name: "PosixTests", dependencies: ["Posix"]),
+        .testTarget(name: "TrafficTests", dependencies: ["Traffic", "DNSWire"]),
+        .testTarget(name: "AuthorityTests", dependencies: ["Authority", "ZoneFile", "DNSWire", "Traffic"]),
+        .testTarget(name: "VeerServerTests", dependencies: ["VeerServer", "Traffic"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["veer", "DNSWire", "Posix", "VeerServer"]),
+    ]
+)

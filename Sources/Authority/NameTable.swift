@@ -1,0 +1,101 @@
+import DNSWire
+
+/// An open-addressing hash table from lowercased wire-format names to node indices.
+///
+/// Keys live back to back in one byte array, so a lookup hashes the query's name where it
+/// lies (in the receive buffer's scratch copy) and compares bytes: no allocation, no String.
+struct NameTable: Sendable {
+    /// Keep the table at most half full so probe sequences stay short.
+    static let maxLoadFactor = 2
+
+    private var keyBytes: [UInt8] = []
+    private var keyStart: [Int32] = []
+    private var keyLength: [UInt8] = []
+    private var values: [Int32] = []
+    /// Power-of-two sized; each slot holds an entry index + 1, or 0 when empty.
+    private var slots: [Int32]
+    private var mask: Int
+
+    init(expectedCount: Int) {
+        var size = 16
+        while size < expectedCount * Self.maxLoadFactor { size <<= 1 }
+        slots = [Int32](repeating: 0, count: size)
+        mask = size - 1
+    }
+
+    var count: Int { values.count }
+
+    /// FNV-1a over the key bytes; names are short, and this keeps the table simple.
+    @inline(__always)
+    static func hash(_ key: UnsafeRawBufferPointer) -> Int {
+        var h: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in key { h = (h ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
+        return Int(truncatingIfNeeded: h ^ (h >> 32))
+    }
+
+    /// Inserts `key` (lowercased wire form) with `value`; the key must not be present.
+    mutating func insert(_ key: [UInt8], value: Int32) {
+        if (values.count + 1) * Self.maxLoadFactor > slots.count { grow() }
+        let index = Int32(values.count)
+        keyStart.append(Int32(keyBytes.count))
+        keyLength.append(UInt8(key.count))
+        keyBytes.append(contentsOf: key)
+        values.append(value)
+        place(entry: index, hash: key.withUnsafeBytes { Self.hash($0) })
+    }
+
+    private mutating func place(entry: Int32, hash: Int) {
+        var slot = hash & mask
+        while slots[slot] != 0 { slot = (slot + 1) & mask }
+        slots[slot] = entry + 1
+    }
+
+    private mutating func grow() {
+        slots = [Int32](repeating: 0, count: slots.count * 2)
+        mask = slots.count - 1
+        for entry in 0..<values.count {
+            let start = Int(keyStart[entry]), length = Int(keyLength[entry])
+            let h = keyBytes.withUnsafeBytes { Self.hash(UnsafeRawBufferPointer(rebasing: $0[start..<(start + length)])) }
+            place(entry: Int32(entry), hash: h)
+        }
+    }
+
+    /// The value for `key` (lowercased wire form), or -1.
+    @inline(__always)
+    func lookup(_ key: UnsafeRawBufferPointer) -> Int32 {
+        var slot = Self.hash(key) & mask
+        return keyBytes.withUnsafeBytes { bytes in
+            while true {
+                let stored = slots[slot]
+                if stored == 0 { return -1 }
+                let entry = Int(stored - 1)
+                let length = Int(keyLength[entry])
+                if length == key.count {
+                    let start = Int(keyStart[entry])
+                    if memcmpEqual(bytes.baseAddress! + start, key.baseAddress!, length) { return values[entry] }
+                }
+                slot = (slot + 1) & mask
+            }
+        }
+    }
+
+    func lookup(_ key: [UInt8]) -> Int32 {
+        key.withUnsafeBytes { lookup($0) }
+    }
+}
+
+@inline(__always)
+private func memcmpEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
+    var i = 0
+    while i + 8 <= count {
+        if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
+            return false
+        }
+        i += 8
+    }
+    while i < count {
+        if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
+        i += 1
+    }
+    return true
+}

@@ -1,0 +1,414 @@
+import DNSWire
+import Traffic
+
+/// Answers queries: a pure function of (query bytes, snapshot, random source). The socket
+/// loops only move bytes; one `Responder` per thread, reused for every query, so answering
+/// allocates nothing, takes no lock and logs nothing.
+///
+/// Behaviour (DESIGN.md "Answering"): AA on authoritative data, RD copied, RA clear, the
+/// question echoed byte for byte; NXDOMAIN/NODATA with the SOA; REFUSED outside every zone;
+/// CNAME chains followed inside Veer's zones; referrals with glue below a cut; EDNS(0) with
+/// our payload size, BADVERS for versions above 0; TC when an answer does not fit.
+public final class Responder<Random: RandomSource> {
+    /// Deepest CNAME chain followed (RFC 1034 §3.6.2 allows chains; this bounds the work).
+    public static var maxChain: Int { 8 }
+    /// Answers without EDNS fit in 512 octets over UDP (RFC 1035 §4.2.1).
+    public static var classicUDPLimit: Int { 512 }
+    /// Size of an OPT record with no options: root name, type, class, TTL, RDLENGTH.
+    static var optSize: Int { 11 }
+
+    /// The data answers come from; the owner swaps it when the published generation moves.
+    public var snapshot: Snapshot
+    public var random: Random
+    /// Where weighted answers are counted (one block per thread), or nil.
+    public var counters: ServedCounters?
+    /// Largest UDP payload we send, advertised in our OPT (RFC 6891 §6.2.5).
+    public let maxUDPPayload: UInt16
+
+    private var writer: WireWriter
+    /// The question name, lowercased, decompressed.
+    private let qname: UnsafeMutableRawBufferPointer
+    /// For names skipped while parsing and for building wildcard names.
+    private let scratch: UnsafeMutableRawBufferPointer
+    private var qnameLength = 0
+    private var answerCount: UInt16 = 0
+    private var authorityCount: UInt16 = 0
+    private var additionalCount: UInt16 = 0
+    /// An RRset whose targets' addresses belong in the additional section.
+    private var additionalSource: RRSetData?
+
+    public init(snapshot: Snapshot, random: Random, counters: ServedCounters? = nil,
+                maxUDPPayload: UInt16 = EDNS.defaultPayload) {
+        self.snapshot = snapshot
+        self.random = random
+        self.counters = counters
+        self.maxUDPPayload = max(maxUDPPayload, EDNS.minimumPayload)
+        writer = WireWriter(UnsafeMutableRawBufferPointer(start: nil, count: 0))
+        qname = .allocate(byteCount: DomainName.maxWireLength + 1, alignment: 8)
+        scratch = .allocate(byteCount: DomainName.maxWireLength + 2, alignment: 8)
+    }
+
+    deinit {
+        qname.deallocate()
+        scratch.deallocate()
+    }
+
+    /// What the query's OPT record said.
+    private struct ClientEDNS {
+        var payload: UInt16
+        var version: UInt8
+    }
+
+    /// Writes the response to `query` into `out` and returns its length, or 0 when nothing
+    /// should be sent (too short to answer, or QR=1). `out` must hold at least 512 bytes;
+    /// over TCP give it 65535.
+    public func respond(to query: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer,
+                        overTCP: Bool) -> Int {
+        guard query.count >= Header.size, out.count >= Self.classicUDPLimit else { return 0 }
+        let id = read16(query, 0)
+        let flags = read16(query, 2)
+        // Never answer a response: that is how two servers end up in a loop.
+        guard flags & Header.qrBit == 0 else { return 0 }
+        let questionCount = read16(query, 4)
+        let answerSectionCount = read16(query, 6)
+        let authoritySectionCount = read16(query, 8)
+        let additionalSectionCount = read16(query, 10)
+        let opcode = (flags >> 11) & 0xF
+
+        writer.reset(out)
+        answerCount = 0
+        authorityCount = 0
+        additionalCount = 0
+        additionalSource = nil
+        var response = ResponseHeader(id: id, opcode: opcode, rd: flags & Header.rdBit != 0)
+
+        // The question, if there is exactly one and it parses.
+        var reader = WireReader(query, offset: Header.size)
+        var questionEnd = -1
+        if questionCount == 1 {
+            do throws(WireError) {
+                qnameLength = try reader.name(into: qname, lowercase: true, "question name")
+                try reader.skip(4, "question type and class")
+                questionEnd = reader.offset
+            } catch {
+                questionEnd = -1
+            }
+        }
+        let hasQuestion = questionEnd > 0
+        if hasQuestion {
+            writer.setLimit(Self.classicUDPLimit)
+            // Header placeholder, then the question exactly as asked (case included).
+            try? writer.bytes(UnsafeRawBufferPointer(rebasing: query[0..<Header.size]))
+            try? writer.bytes(UnsafeRawBufferPointer(rebasing: query[Header.size..<questionEnd]))
+            writer.addCompressionTarget(Header.size)
+        } else {
+            try? writer.bytes(UnsafeRawBufferPointer(rebasing: query[0..<Header.size]))
+        }
+        let afterQuestion = writer.count
+
+        guard opcode == 0 else { return finish(&response, rcode: .notImp, question: hasQuestion, edns: nil) }
+        guard hasQuestion, answerSectionCount == 0, authoritySectionCount == 0 else {
+            return finish(&response, rcode: .formErr, question: hasQuestion, edns: nil)
+        }
+
+        // The additional section: at most one OPT, owned by the root (RFC 6891 §6.1.1).
+        var edns: ClientEDNS?
+        do throws(WireError) {
+            for _ in 0..<additionalSectionCount {
+                let ownerLength = try reader.name(into: scratch, "additional name")
+                let type = try reader.u16("additional type")
+                let rrclass = try reader.u16("additional class")
+                let ttl = try reader.u32("additional ttl")
+                let length = Int(try reader.u16("additional rdlength"))
+                var rdata = try reader.sub(length, "additional rdata")
+                guard type == RRType.opt.rawValue else { continue }
+                guard edns == nil, ownerLength == 1 else { throw WireError(.invalid, field: "OPT", offset: reader.offset) }
+                while !rdata.isAtEnd {
+                    _ = try rdata.u16("EDNS option code")
+                    try rdata.skip(Int(try rdata.u16("EDNS option length")), "EDNS option data")
+                }
+                edns = ClientEDNS(payload: rrclass, version: UInt8((ttl >> 16) & 0xFF))
+            }
+            guard reader.isAtEnd else { throw WireError(.trailingBytes, field: "message", offset: reader.offset) }
+        } catch {
+            return finish(&response, rcode: .formErr, question: true, edns: nil)
+        }
+
+        // Size limit: TCP takes the whole buffer; UDP the client's EDNS size capped by ours.
+        var limit = overTCP ? out.count : Self.classicUDPLimit
+        if let edns, !overTCP {
+            limit = Int(max(EDNS.minimumPayload, min(edns.payload, maxUDPPayload)))
+        }
+        limit = min(limit, out.count)
+        writer.setLimit(limit - (edns == nil ? 0 : Self.optSize))
+
+        if let edns, edns.version > 0 {
+            return finish(&response, rcode: .badVers, question: true, edns: edns)
+        }
+        let qtype = RRType(rawValue: read16(query, questionEnd - 4))
+        let qclass = RRClass(rawValue: read16(query, questionEnd - 2))
+        guard qclass == .in || qclass == .any else {
+            return finish(&response, rcode: .refused, question: true, edns: edns)
+        }
+        switch qtype {
+        case .opt:
+            return finish(&response, rcode: .formErr, question: true, edns: edns)
+        case .axfr, .ixfr:
+            // Veer offers no zone transfers; NSD and Knot answer REFUSED when not allowed.
+            return finish(&response, rcode: .refused, question: true, edns: edns)
+        default:
+            break
+        }
+
+        var rcode = RCode.noError
+        do throws(WireError) {
+            let outcome = try answer(qtype: qtype)
+            rcode = outcome.rcode
+            response.aa = outcome.authoritative
+            try writeAdditional()
+        } catch {
+            // The answer or authority section did not fit: send what fits of the header
+            // and question with TC, and the client retries over TCP (RFC 2181 §9).
+            writer.rewind(to: afterQuestion)
+            answerCount = 0
+            authorityCount = 0
+            additionalCount = 0
+            response.tc = true
+        }
+        return finish(&response, rcode: rcode, question: true, edns: edns)
+    }
+
+    // MARK: - Sections
+
+    private struct ResponseHeader {
+        let id: UInt16
+        let opcode: UInt16
+        let rd: Bool
+        var aa = false
+        var tc = false
+    }
+
+    /// Appends the OPT record and fills in the header.
+    private func finish(_ header: inout ResponseHeader, rcode: RCode, question: Bool, edns: ClientEDNS?) -> Int {
+        if rcode != .noError && rcode != .nxDomain {
+            writer.rewind(to: question ? writer.count : Header.size)
+        }
+        writer.setLimit(writer.buffer.count)
+        var additional = additionalCount
+        if edns != nil {
+            do throws(WireError) {
+                try writer.u8(0)
+                try writer.u16(RRType.opt.rawValue)
+                try writer.u16(maxUDPPayload)
+                // Extended RCODE upper bits, version 0, DO clear (no DNSSEC yet).
+                try writer.u32(UInt32(rcode.rawValue >> 4) << 24)
+                try writer.u16(0)
+                additional += 1
+            } catch {
+                // Cannot happen: the limit kept room for it.
+            }
+        }
+        var flags = Header.qrBit | header.opcode << 11 | (rcode.rawValue & 0xF)
+        if header.aa { flags |= Header.aaBit }
+        if header.tc { flags |= Header.tcBit }
+        if header.rd { flags |= Header.rdBit }
+        writer.patch16(header.id, at: 0)
+        writer.patch16(flags, at: 2)
+        writer.patch16(question ? 1 : 0, at: 4)
+        writer.patch16(answerCount, at: 6)
+        writer.patch16(authorityCount, at: 8)
+        writer.patch16(additional, at: 10)
+        return writer.count
+    }
+
+    /// How a record's owner is written: a pointer to the question, or a name from the zone.
+    private enum Owner {
+        case question
+        case name(DomainName)
+    }
+
+    private func writeOwner(_ owner: Owner) throws(WireError) {
+        switch owner {
+        case .question: try writer.u16(0xC000 | UInt16(Header.size))
+        case .name(let name): try writer.name(name)
+        }
+    }
+
+    private func writeRecord(_ owner: Owner, _ type: RRType, ttl: UInt32, _ data: RData) throws(WireError) {
+        try writeOwner(owner)
+        try writer.u16(type.rawValue)
+        try writer.u16(RRClass.in.rawValue)
+        try writer.u32(ttl)
+        let lengthAt = writer.count
+        try writer.u16(0)
+        try data.encode(into: &writer, compress: type.rdataNamesCompressible)
+        writer.patch16(UInt16(writer.count - lengthAt - 2), at: lengthAt)
+    }
+
+    private func writeAnswer(_ owner: Owner, _ set: RRSetData) throws(WireError) {
+        for data in set.records {
+            try writeRecord(owner, set.type, ttl: set.ttl, data)
+            answerCount += 1
+        }
+    }
+
+    /// The zone's SOA in the authority section (RFC 2308 §3), TTL = negative TTL.
+    private func writeNegative(zone: Int32) throws(WireError) {
+        let info = snapshot.zones.zones[Int(zone)]
+        try writeRecord(.name(info.origin), .soa, ttl: info.negativeTTL, info.soa)
+        authorityCount += 1
+    }
+
+    /// A referral: the cut's NS RRset in authority, glue in additional; AA clear.
+    private func writeReferral(cut: Int32) throws(WireError) {
+        let node = snapshot.zones.nodes[Int(cut)]
+        guard let index = node.rrset(.ns) else { return }
+        for data in node.rrsets[index].records {
+            try writeRecord(.name(node.name), .ns, ttl: node.rrsets[index].ttl, data)
+            authorityCount += 1
+        }
+        additionalSource = node.rrsets[index]
+    }
+
+    /// Addresses of NS/MX/SRV targets that Veer has; what does not fit is left out without TC
+    /// (RFC 2181 §9).
+    private func writeAdditional() throws(WireError) {
+        guard let source = additionalSource else { return }
+        let nodes = snapshot.zones.nodes
+        for target in source.targetNodes where target >= 0 {
+            let node = nodes[Int(target)]
+            for type in [RRType.a, RRType.aaaa] {
+                guard let index = node.rrset(type) else { continue }
+                let set = node.rrsets[index]
+                for data in set.records {
+                    let mark = writer.count
+                    do throws(WireError) {
+                        try writeRecord(.name(node.name), type, ttl: set.ttl, data)
+                        additionalCount += 1
+                    } catch {
+                        writer.rewind(to: mark)
+                        return
+                    }
+                }
+            }
+        }
+    }
+
+    // MARK: - Lookup
+
+    private struct Outcome {
+        var rcode: RCode
+        var authoritative: Bool
+    }
+
+    private func answer(qtype: RRType) throws(WireError) -> Outcome {
+        let zones = snapshot.zones
+        let name = UnsafeRawBufferPointer(rebasing: qname[0..<qnameLength])
+        switch Resolver(nodes: zones.nodes, table: zones.table, zones: zones.zones).resolve(name, scratch: scratch) {
+        case .outside:
+            return Outcome(rcode: .refused, authoritative: false)
+        case .referral(let cut):
+            try writeReferral(cut: cut)
+            return Outcome(rcode: .noError, authoritative: false)
+        case .nxdomain(let zone):
+            try writeNegative(zone: zone)
+            return Outcome(rcode: .nxDomain, authoritative: true)
+        case .node(let node), .wildcard(let node):
+            return try answer(node: node, owner: .question, qtype: qtype)
+        }
+    }
+
+    /// Answers from `start`, following CNAMEs inside Veer's zones.
+    private func answer(node start: Int32, owner start0: Owner, qtype: RRType) throws(WireError) -> Outcome {
+        let zones = snapshot.zones
+        var current = start
+        var owner = start0
+        var visited = InlineArray<8, Int32>(repeating: -1)
+        for depth in 0..<Self.maxChain {
+            visited[depth] = current
+            let node = zones.nodes[Int(current)]
+            let cname: RRSetData
+            if node.weighted >= 0 {
+                let set = zones.weighted[Int(node.weighted)]
+                if set.isCNAME {
+                    guard let chosen = pick(set, type: nil) else { break }
+                    cname = set.endpoints[chosen].cname!
+                } else {
+                    let type = qtype == .any ? RRType.a : qtype
+                    guard type == .a || type == .aaaa, let chosen = pick(set, type: type) else {
+                        try writeNegative(zone: node.zone)
+                        return Outcome(rcode: .noError, authoritative: true)
+                    }
+                    let endpoint = set.endpoints[chosen]
+                    try writeAnswer(owner, type == .a ? endpoint.a! : endpoint.aaaa!)
+                    return Outcome(rcode: .noError, authoritative: true)
+                }
+            } else if qtype == .any, let first = node.rrsets.first {
+                // RFC 8482 §4.2: one RRset is enough.
+                try writeAnswer(owner, first)
+                return Outcome(rcode: .noError, authoritative: true)
+            } else if let index = node.rrset(qtype) {
+                try writeAnswer(owner, node.rrsets[index])
+                if qtype == .ns || qtype == .mx || qtype == .srv { additionalSource = node.rrsets[index] }
+                return Outcome(rcode: .noError, authoritative: true)
+            } else if let index = node.rrset(.cname) {
+                cname = node.rrsets[index]
+            } else {
+                try writeNegative(zone: node.zone)
+                return Outcome(rcode: .noError, authoritative: true)
+            }
+
+            try writeAnswer(owner, cname)
+            guard qtype != .cname, qtype != .any, case .cname(let target) = cname.records[0] else { break }
+            switch cname.targets[0] {
+            case .node(let next), .wildcard(let next):
+                // A loop ends the chain where it closes (NSD and Knot do the same).
+                for k in 0...depth where visited[k] == next {
+                    return Outcome(rcode: .noError, authoritative: true)
+                }
+                current = next
+                owner = .name(target)
+            case .nxdomain(let zone):
+                // RFC 6604 §3: the RCODE describes the last name of the chain.
+                try writeNegative(zone: zone)
+                return Outcome(rcode: .nxDomain, authoritative: true)
+            case .referral, .outside:
+                return Outcome(rcode: .noError, authoritative: true)
+            }
+        }
+        return Outcome(rcode: .noError, authoritative: true)
+    }
+
+    /// Chooses an endpoint of `set` that has records of `type` (any endpoint for CNAME sets),
+    /// by effective weight; when every eligible endpoint is at effective 0 but some are
+    /// configured above 0 (all unhealthy), by configured weight: fail open, as Route 53 does.
+    @inline(__always)
+    private func pick(_ set: WeightedSet, type: RRType?) -> Int? {
+        let weights = snapshot.weights
+        let endpoints = set.endpoints
+        @inline(__always) func eligible(_ endpoint: WeightedSet.Endpoint) -> Bool {
+            switch type {
+            case .some(.a): endpoint.a != nil
+            case .some(.aaaa): endpoint.aaaa != nil
+            default: true
+            }
+        }
+        var chosen = WeightedChoice.pick(count: endpoints.count, weight: {
+            eligible(endpoints[$0]) ? weights.effective(endpoints[$0].slot) : 0
+        }, random: &random)
+        if chosen == nil {
+            chosen = WeightedChoice.pick(count: endpoints.count, weight: {
+                eligible(endpoints[$0]) ? weights.configured(endpoints[$0].slot) : 0
+            }, random: &random)
+        }
+        if let chosen, let counters, endpoints[chosen].slot < counters.capacity {
+            counters.increment(endpoints[chosen].slot)
+        }
+        return chosen
+    }
+}
+
+@inline(__always)
+func read16(_ bytes: UnsafeRawBufferPointer, _ offset: Int) -> UInt16 {
+    UInt16(bytes[offset]) << 8 | UInt16(bytes[offset + 1])
+}

@@ -1,0 +1,246 @@
+import DNSWire
+import ZoneFile
+
+/// Where a name leads inside Veer's zones; computed by the same walk at query time (for the
+/// question) and at build time (for CNAME, NS, MX and SRV targets).
+public enum Resolution: Sendable, Equatable {
+    /// The name exists (a node with data, or an empty non-terminal) and is authoritative.
+    case node(Int32)
+    /// The name does not exist but `*.` at its closest encloser does (RFC 4592).
+    case wildcard(Int32)
+    /// At or below a delegation: answer with a referral from this cut node.
+    case referral(Int32)
+    /// Inside zone `zone`, no such name.
+    case nxdomain(zone: Int32)
+    /// Outside every zone Veer serves.
+    case outside
+}
+
+/// One RRset at a node: records of one type, with the TTL of the first (RFC 2181 §5.2).
+struct RRSetData: Sendable {
+    let type: RRType
+    let ttl: UInt32
+    let records: [RData]
+    /// For CNAME, NS, MX and SRV: where each record's target name resolves (parallel to `records`).
+    let targets: [Resolution]
+    /// For NS, MX and SRV: the node of each target name, glue below a cut included, or -1;
+    /// its addresses go in the additional section.
+    let targetNodes: [Int32]
+}
+
+/// A name in the tree: its data and where it sits relative to zone cuts.
+struct Node: Sendable {
+    let name: DomainName
+    let zone: Int32
+    let isApex: Bool
+    /// The topmost delegation (NS below an apex) at or above this node, or -1.
+    var cut: Int32 = -1
+    var rrsets: [RRSetData] = []
+    /// Index into `ZoneData.weighted`, or -1.
+    var weighted: Int32 = -1
+
+    @inline(__always)
+    func rrset(_ type: RRType) -> Int? {
+        for i in 0..<rrsets.count where rrsets[i].type == type { return i }
+        return nil
+    }
+}
+
+/// A weighted name: one endpoint is chosen per query (DESIGN.md "Weights").
+public struct WeightedSet: Sendable {
+    public struct Endpoint: Sendable {
+        public let id: String
+        /// Index of this endpoint's weight in a `WeightTable` and its served counter.
+        public let slot: Int
+        public let zoneWeight: UInt32
+        public let health: String?
+        public let role: String?
+        /// CNAME endpoint: its one record and where its target resolves.
+        let cname: RRSetData?
+        let a: RRSetData?
+        let aaaa: RRSetData?
+        public var records: [RData] { (cname?.records ?? []) + (a?.records ?? []) + (aaaa?.records ?? []) }
+    }
+
+    public let owner: DomainName
+    public let endpoints: [Endpoint]
+    /// True when the endpoints are CNAMEs (the zone parser forbids mixing with addresses).
+    public let isCNAME: Bool
+}
+
+/// Everything Veer answers from, immutable once built: the name tree of every zone with
+/// lookups by hash of the lowercased wire name.
+public final class ZoneData: Sendable {
+    public struct ZoneInfo: Sendable {
+        public let origin: DomainName
+        public let file: String
+        let apex: Int32
+        let soa: RData
+        /// Negative-caching TTL: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
+        let negativeTTL: UInt32
+        public let serial: UInt32
+    }
+
+    public let zones: [ZoneInfo]
+    public let weighted: [WeightedSet]
+    let nodes: [Node]
+    let table: NameTable
+
+    /// Builds the tree. `slot` gives each (owner, endpoint id) its permanent counter/weight
+    /// slot, so slots survive reloads.
+    public init(zones input: [Zone], slot: (DomainName, String) -> Int) {
+        // Parents before children, so a child zone's data wins at and below its apex.
+        let sortedZones = input.sorted { $0.origin.labelCount < $1.origin.labelCount }
+        var nodes: [Node] = []
+        var table = NameTable(expectedCount: sortedZones.reduce(0) { $0 + $1.records.count + $1.weighted.count } + 16)
+        var pending: [Int: [ResourceRecord]] = [:]   // node index -> records in file order
+
+        func deepestZone(_ name: DomainName) -> Int {
+            var best = -1
+            for (index, zone) in sortedZones.enumerated() where name.isSubdomain(of: zone.origin) { best = index }
+            return best
+        }
+        func node(for name: DomainName, zone: Int) -> Int {
+            let key = name.lowercasedWire
+            let existing = table.lookup(key)
+            if existing >= 0 { return Int(existing) }
+            let index = nodes.count
+            nodes.append(Node(name: name, zone: Int32(zone), isApex: name == sortedZones[zone].origin))
+            table.insert(key, value: Int32(index))
+            // Empty non-terminals up to the apex, so "exists but no data" is NODATA, not NXDOMAIN.
+            if name != sortedZones[zone].origin, let parent = name.parent { _ = node(for: parent, zone: zone) }
+            return index
+        }
+
+        for (zoneIndex, zone) in sortedZones.enumerated() {
+            _ = node(for: zone.origin, zone: zoneIndex)
+            for record in zone.records where deepestZone(record.name) == zoneIndex {
+                pending[node(for: record.name, zone: zoneIndex), default: []].append(record)
+            }
+            for weightedName in zone.weighted where deepestZone(weightedName.owner) == zoneIndex {
+                _ = node(for: weightedName.owner, zone: zoneIndex)
+            }
+        }
+        // Zone cuts: an NS RRset below an apex, the topmost one wins.
+        for index in nodes.indices where !nodes[index].isApex && pending[index]?.contains(where: { $0.type == .ns }) == true {
+            nodes[index].cut = Int32(index)
+        }
+        for index in nodes.indices {
+            var name = nodes[index].name
+            while let parent = name.parent, name != sortedZones[Int(nodes[index].zone)].origin {
+                let up = table.lookup(parent.lowercasedWire)
+                if up >= 0, nodes[Int(up)].cut == up, !nodes[Int(up)].isApex { nodes[index].cut = up }
+                name = parent
+            }
+        }
+
+        // Resolution needs the finished tree, so RRsets are filled in a second pass.
+        let zoneInfos: [ZoneInfo] = sortedZones.enumerated().map { index, zone in
+            guard case .soa(let soa) = zone.soa.data else { preconditionFailure("zone without SOA passed validation") }
+            return ZoneInfo(origin: zone.origin, file: zone.file, apex: table.lookup(zone.origin.lowercasedWire),
+                            soa: zone.soa.data, negativeTTL: min(zone.soa.ttl, soa.minimum), serial: soa.serial)
+        }
+        let resolver = Resolver(nodes: nodes, table: table, zones: zoneInfos)
+        func makeRRSet(_ records: [ResourceRecord]) -> RRSetData {
+            RRSetData(type: records[0].type, ttl: records[0].ttl, records: records.map(\.data),
+                      targets: records.map { record in
+                          switch record.data {
+                          case .cname(let target), .ns(let target), .mx(_, let target), .srv(_, _, _, let target):
+                              resolver.resolve(target.lowercasedWire)
+                          default: .outside
+                          }
+                      },
+                      targetNodes: records.map { record in
+                          record.data.additionalName.map { table.lookup($0.lowercasedWire) } ?? -1
+                      })
+        }
+        for (index, records) in pending {
+            var byType: [RRType: [ResourceRecord]] = [:]
+            var order: [RRType] = []
+            for record in records {
+                if byType[record.type] == nil { order.append(record.type) }
+                byType[record.type, default: []].append(record)
+            }
+            nodes[index].rrsets = order.sorted { $0.rawValue < $1.rawValue }.map { makeRRSet(byType[$0]!) }
+        }
+        var weightedSets: [WeightedSet] = []
+        for (zoneIndex, zone) in sortedZones.enumerated() {
+            for weightedName in zone.weighted where deepestZone(weightedName.owner) == zoneIndex {
+                let endpoints = weightedName.endpoints.map { endpoint in
+                    let records = endpoint.records
+                    func set(_ type: RRType) -> RRSetData? {
+                        let matching = records.filter { $0.type == type }
+                        return matching.isEmpty ? nil : makeRRSet(matching)
+                    }
+                    return WeightedSet.Endpoint(id: endpoint.id, slot: slot(weightedName.owner, endpoint.id),
+                                                zoneWeight: endpoint.weight, health: endpoint.health, role: endpoint.role,
+                                                cname: set(.cname), a: set(.a), aaaa: set(.aaaa))
+                }
+                let index = Int(table.lookup(weightedName.owner.lowercasedWire))
+                nodes[index].weighted = Int32(weightedSets.count)
+                weightedSets.append(WeightedSet(owner: weightedName.owner, endpoints: endpoints,
+                                                isCNAME: endpoints.contains { $0.cname != nil }))
+            }
+        }
+        self.zones = zoneInfos
+        self.nodes = nodes
+        self.table = table
+        self.weighted = weightedSets
+    }
+
+    /// The weighted set whose owner is `name`, if any.
+    public func weightedSet(named name: DomainName) -> WeightedSet? {
+        weighted.first { $0.owner == name }
+    }
+
+    /// Every endpoint slot in use, for sizing weight tables and counters.
+    public var slotCount: Int {
+        (weighted.flatMap { $0.endpoints.map(\.slot) }.max() ?? -1) + 1
+    }
+
+    var resolver: Resolver { Resolver(nodes: nodes, table: table, zones: zones) }
+}
+
+/// The lookup walk: exact match, else closest encloser, then wildcard, referral or NXDOMAIN.
+struct Resolver {
+    let nodes: [Node]
+    let table: NameTable
+    let zones: [ZoneData.ZoneInfo]
+
+    /// Resolves a lowercased wire name given as bytes.
+    func resolve(_ name: [UInt8]) -> Resolution {
+        name.withUnsafeBytes { raw in
+            withUnsafeTemporaryAllocation(byteCount: DomainName.maxWireLength + 2, alignment: 1) { scratch in
+                resolve(raw, scratch: scratch)
+            }
+        }
+    }
+
+    /// `name`: lowercased wire form. `scratch`: 257 bytes for building the wildcard name.
+    @inline(__always)
+    func resolve(_ name: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer) -> Resolution {
+        let exact = table.lookup(name)
+        if exact >= 0 {
+            let cut = nodes[Int(exact)].cut
+            return cut >= 0 ? .referral(cut) : .node(exact)
+        }
+        // Closest encloser: drop labels from the left until a name exists.
+        var offset = 0
+        while name[offset] != 0 {
+            offset += 1 + Int(name[offset])
+            let suffix = UnsafeRawBufferPointer(rebasing: name[offset...])
+            let encloser = table.lookup(suffix)
+            guard encloser >= 0 else { continue }
+            let node = nodes[Int(encloser)]
+            if node.cut >= 0 { return .referral(node.cut) }
+            // Source of synthesis `*.<encloser>` (RFC 4592 §3.3.1).
+            scratch[0] = 1
+            scratch[1] = UInt8(ascii: "*")
+            UnsafeMutableRawBufferPointer(rebasing: scratch[2..<(2 + suffix.count)]).copyMemory(from: suffix)
+            let wildcard = table.lookup(UnsafeRawBufferPointer(rebasing: scratch[0..<(2 + suffix.count)]))
+            if wildcard >= 0 { return .wildcard(wildcard) }
+            return .nxdomain(zone: node.zone)
+        }
+        return .outside
+    }
+}

@@ -1,0 +1,149 @@
+/// A bounds-checked cursor over a DNS message. Every read checks the remaining length and
+/// throws a `WireError` naming the field and offset; names are decompressed with the guards
+/// of RFC 1035 §4.1.4 (pointers strictly backwards, a hop cap, 63/255 octet limits, no
+/// reserved label types).
+///
+/// The reader does not own the bytes: it must not outlive the buffer it was made from.
+public struct WireReader {
+    /// The most compression pointers a valid name can need: one per label, and a 255-octet
+    /// name has at most 127 labels.
+    public static let maxPointerHops = 127
+
+    /// The whole message, so that compression pointers can reach anywhere before them.
+    public let message: UnsafeRawBufferPointer
+    /// The next byte to read.
+    public private(set) var offset: Int
+    /// Linear reads stop here (the end of the message, or of one RDATA).
+    public let end: Int
+
+    public init(_ message: UnsafeRawBufferPointer, offset: Int = 0, end: Int? = nil) {
+        self.message = message
+        self.offset = offset
+        self.end = end ?? message.count
+    }
+
+    public var remaining: Int { end - offset }
+    public var isAtEnd: Bool { offset >= end }
+
+    @inline(__always)
+    mutating func need(_ count: Int, _ field: StaticString) throws(WireError) {
+        guard count <= end - offset else { throw WireError(.truncated, field: "\(field)", offset: offset) }
+    }
+
+    public mutating func u8(_ field: StaticString) throws(WireError) -> UInt8 {
+        try need(1, field)
+        defer { offset += 1 }
+        return message[offset]
+    }
+
+    public mutating func u16(_ field: StaticString) throws(WireError) -> UInt16 {
+        try need(2, field)
+        defer { offset += 2 }
+        return UInt16(message[offset]) << 8 | UInt16(message[offset + 1])
+    }
+
+    public mutating func u32(_ field: StaticString) throws(WireError) -> UInt32 {
+        try need(4, field)
+        defer { offset += 4 }
+        return UInt32(message[offset]) << 24 | UInt32(message[offset + 1]) << 16
+            | UInt32(message[offset + 2]) << 8 | UInt32(message[offset + 3])
+    }
+
+    public mutating func bytes(_ count: Int, _ field: StaticString) throws(WireError) -> [UInt8] {
+        try need(count, field)
+        defer { offset += count }
+        return Array(message[offset..<(offset + count)])
+    }
+
+    public mutating func skip(_ count: Int, _ field: StaticString) throws(WireError) {
+        try need(count, field)
+        offset += count
+    }
+
+    /// A reader over the next `length` bytes (one RDATA), so that its decoder cannot overrun
+    /// the record; this reader moves past them.
+    public mutating func sub(_ length: Int, _ field: StaticString) throws(WireError) -> WireReader {
+        try need(length, field)
+        defer { offset += length }
+        return WireReader(message, offset: offset, end: offset + length)
+    }
+
+    /// Decompresses the name at the cursor into `out` (at least 255 bytes) and returns its
+    /// wire length. With `lowercase`, ASCII letters are folded. Allocates nothing.
+    public mutating func name(into out: UnsafeMutableRawBufferPointer, lowercase: Bool = false,
+                              _ field: StaticString = "name") throws(WireError) -> Int {
+        var position = offset
+        var limit = end            // linear bound; after a jump, the pointer's own position
+        var resumeAt = -1          // where this reader continues after the first pointer
+        var hops = 0
+        var written = 0
+        while true {
+            guard position < limit else { throw WireError(.truncated, field: "\(field)", offset: position) }
+            let length = Int(message[position])
+            switch length & 0xC0 {
+            case 0xC0:
+                guard position + 1 < limit else { throw WireError(.truncated, field: "\(field)", offset: position) }
+                let target = (length & 0x3F) << 8 | Int(message[position + 1])
+                if target == position { throw WireError(.pointerLoop, field: "\(field)", offset: position) }
+                if target > position { throw WireError(.forwardPointer, field: "\(field)", offset: position) }
+                hops += 1
+                if hops > Self.maxPointerHops { throw WireError(.pointerLoop, field: "\(field)", offset: position) }
+                if resumeAt < 0 { resumeAt = position + 2 }
+                limit = position
+                position = target
+            case 0x40, 0x80:
+                throw WireError(.reservedLabelType, field: "\(field)", offset: position)
+            default:
+                if length == 0 {
+                    guard written < DomainName.maxWireLength else {
+                        throw WireError(.nameTooLong, field: "\(field)", offset: position)
+                    }
+                    out[written] = 0
+                    written += 1
+                    offset = resumeAt >= 0 ? resumeAt : position + 1
+                    return written
+                }
+                guard position + 1 + length <= limit else {
+                    throw WireError(.truncated, field: "\(field)", offset: position)
+                }
+                // Room for this label and the root label that must still follow.
+                guard written + 1 + length + 1 <= DomainName.maxWireLength else {
+                    throw WireError(.nameTooLong, field: "\(field)", offset: position)
+                }
+                out[written] = UInt8(length)
+                for k in 1...length {
+                    let byte = message[position + k]
+                    out[written + k] = lowercase ? asciiLower(byte) : byte
+                }
+                written += 1 + length
+                position += 1 + length
+            }
+        }
+    }
+
+    /// Decompresses the name at the cursor.
+    public mutating func name(_ field: StaticString = "name") throws(WireError) -> DomainName {
+        var result: Result<DomainName, WireError> = .success(.root)
+        withUnsafeTemporaryAllocation(byteCount: DomainName.maxWireLength, alignment: 1) { buffer in
+            do throws(WireError) {
+                let length = try self.name(into: buffer, field)
+                result = .success(DomainName(uncheckedWire: Array(buffer[0..<length])))
+            } catch {
+                result = .failure(error)
+            }
+        }
+        return try result.get()
+    }
+}
+
+extension WireReader {
+    /// Runs `body` with a reader over `bytes`.
+    public static func with<R>(_ bytes: [UInt8], _ body: (inout WireReader) throws(WireError) -> R) throws(WireError) -> R {
+        var result: Result<R, WireError>!
+        bytes.withUnsafeBytes { raw in
+            var reader = WireReader(raw)
+            do throws(WireError) { result = .success(try body(&reader)) } catch { result = .failure(error) }
+        }
+        return try result.get()
+    }
+}

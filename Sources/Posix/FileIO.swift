@@ -1,0 +1,165 @@
+import Glibc
+
+/// Whole-file reads and crash-safe writes for persisted state.
+///
+/// Errors are `SystemError`s naming the step and the path, e.g. `fsync /x/state.tmp: ENOSPC
+/// (No space left on device)` or `open /x: ENOENT (No such file or directory)`.
+public enum FileIO {
+    /// Replaces `path` with `bytes` so that after a crash the file holds either the old or the
+    /// new content, never a mix: write a temporary file in the same directory
+    /// (`<path>.tmp`), fsync it, rename it over `path`, fsync the directory.
+    ///
+    /// On an error before the rename, the old file is untouched and the temporary file is
+    /// removed. If only the final directory fsync fails, the new content is in place but may
+    /// not survive a crash; the error is still thrown. The file gets exactly `mode`
+    /// (not reduced by the umask).
+    public static func writeAtomically(_ bytes: [UInt8], to path: String, mode: UInt32 = 0o600) throws {
+        let temporary = path + ".tmp"
+        let fd = try systemCall("open \(temporary)") {
+            open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, mode_t(mode))
+        }
+        do {
+            try systemCall("fchmod \(temporary)") { fchmod(fd, mode_t(mode)) }
+            try writeAll(fd, bytes, "write \(temporary)")
+            try systemCall("fsync \(temporary)") { fsync(fd) }
+            let closed = Glibc.close(fd)
+            if closed != 0 && Glibc.errno != EINTR {
+                throw SystemError(errno: .current, action: "close \(temporary)")
+            }
+        } catch {
+            closeDescriptor(fd)
+            _ = unlink(temporary)
+            throw error
+        }
+        do {
+            try systemCall("rename \(temporary) to \(path)") { rename(temporary, path) }
+        } catch {
+            _ = unlink(temporary)
+            throw error
+        }
+        try syncDirectory(containing: path)
+    }
+
+    /// Appends `bytes` to `path` (created with `mode` if missing) and fsyncs, so the data is on
+    /// disk when this returns. A newly created file also gets its directory fsynced.
+    public static func appendAndSync(_ bytes: [UInt8], to path: String, mode: UInt32 = 0o600) throws {
+        var created = false
+        var fd = retryingOnInterrupt { open(path, O_WRONLY | O_APPEND | O_CLOEXEC) }
+        if fd < 0 && Glibc.errno == ENOENT {
+            fd = try systemCall("open \(path)") {
+                open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode_t(mode))
+            }
+            created = true
+        } else if fd < 0 {
+            throw SystemError(errno: .current, action: "open \(path)")
+        }
+        defer { closeDescriptor(fd) }
+        try writeAll(fd, bytes, "write \(path)")
+        try systemCall("fsync \(path)") { fsync(fd) }
+        if created { try syncDirectory(containing: path) }
+    }
+
+    /// The whole content of `path`.
+    public static func read(_ path: String) throws -> [UInt8] {
+        let fd = try systemCall("open \(path)") { open(path, O_RDONLY | O_CLOEXEC) }
+        defer { closeDescriptor(fd) }
+        var info = stat()
+        try systemCall("fstat \(path)") { fstat(fd, &info) }
+        // Read in chunks of at least this size; st_size is only a hint (procfs reports 0).
+        let minimumChunk = 64 * 1024
+        var result: [UInt8] = []
+        result.reserveCapacity(Int(info.st_size))
+        var chunk = [UInt8](repeating: 0, count: max(minimumChunk, Int(info.st_size) + 1))
+        while true {
+            let count = try chunk.withUnsafeMutableBytes { buffer in
+                try systemCall("read \(path)") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+            }
+            if count == 0 { return result }
+            result.append(contentsOf: chunk[0..<count])
+        }
+    }
+
+    /// True if something (file, directory, socket...) exists at `path`; symbolic links are followed.
+    public static func exists(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0
+    }
+
+    /// Creates `path` and any missing parents (mkdir -p) with `mode`. An existing directory is
+    /// fine; an existing non-directory throws ENOTDIR naming it.
+    public static func makeDirectory(_ path: String, mode: UInt32 = 0o700) throws {
+        var prefix = path.hasPrefix("/") ? "/" : ""
+        for component in path.split(separator: "/") {
+            prefix += component
+            if mkdir(prefix, mode_t(mode)) != 0 {
+                let error = Errno.current
+                var info = stat()
+                guard error == .EEXIST, stat(prefix, &info) == 0 else {
+                    throw SystemError(errno: error, action: "mkdir \(prefix)")
+                }
+                if info.st_mode & S_IFMT != S_IFDIR {
+                    throw SystemError(errno: .ENOTDIR, action: "mkdir \(prefix)")
+                }
+            }
+            prefix += "/"
+        }
+    }
+
+    /// Permission bits of `path` (e.g. 0o600), following symbolic links.
+    public static func permissions(_ path: String) throws -> UInt32 {
+        var info = stat()
+        try systemCall("stat \(path)") { stat(path, &info) }
+        // The low 12 bits: rwx for user, group, other plus setuid, setgid, sticky.
+        return UInt32(info.st_mode) & 0o7777
+    }
+
+    /// Names in directory `path`, without "." and "..", sorted.
+    public static func contentsOfDirectory(_ path: String) throws -> [String] {
+        guard let directory = opendir(path) else { throw SystemError(errno: .current, action: "opendir \(path)") }
+        defer { closedir(directory) }
+        var names: [String] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// Removes the file (not directory) at `path`.
+    public static func remove(_ path: String) throws {
+        try systemCall("unlink \(path)") { unlink(path) }
+    }
+
+    /// Creates a new private (0700) directory `<parent>/<prefix>XXXXXX` and returns its path.
+    public static func makeTemporaryDirectory(in parent: String = "/tmp", prefix: String = "veer-") throws -> String {
+        var template = Array("\(parent)/\(prefix)XXXXXX".utf8CString)
+        let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
+        guard let created else { throw SystemError(errno: .current, action: "mkdtemp \(parent)/\(prefix)XXXXXX") }
+        return String(cString: created)
+    }
+
+    /// Writes every byte, retrying short writes.
+    static func writeAll(_ fd: Int32, _ bytes: [UInt8], _ action: @autoclosure () -> String) throws {
+        try bytes.withUnsafeBytes { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                offset += try systemCall(action()) { write(fd, buffer.baseAddress! + offset, buffer.count - offset) }
+            }
+        }
+    }
+
+    /// fsyncs the directory holding `path`, so a rename or a new name in it is durable.
+    static func syncDirectory(containing path: String) throws {
+        let directory: String
+        if let slash = path.lastIndex(of: "/") {
+            directory = slash == path.startIndex ? "/" : String(path[..<slash])
+        } else {
+            directory = "."
+        }
+        let fd = try systemCall("open \(directory)") { open(directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC) }
+        defer { closeDescriptor(fd) }
+        try systemCall("fsync \(directory)") { fsync(fd) }
+    }
+}

@@ -1,0 +1,26 @@
+/// The weights in force, by endpoint slot: immutable, replaced whole by the control side.
+public final class WeightTable: Sendable {
+    /// What operators set (or the zone's default).
+    public let configured: [UInt32]
+    /// What selection uses: the configured weight, or 0 while the endpoint is unhealthy.
+    public let effective: [UInt32]
+
+    public init(configured: [UInt32], effective: [UInt32]? = nil) {
+        self.configured = configured
+        self.effective = effective ?? configured
+        precondition(self.effective.count == configured.count)
+    }
+
+    public static let empty = WeightTable(configured: [])
+
+    /// The effective weight of `slot`, 0 for a slot this table does not know.
+    @inline(__always)
+    public func effective(_ slot: Int) -> UInt32 {
+        slot < effective.count ? effective[slot] : 0
+    }
+
+    @inline(__always)
+    public func configured(_ slot: Int) -> UInt32 {
+        slot < configured.count ? configured[slot] : 0
+    }
+}

@@ -1,0 +1,44 @@
+import Authority
+import Posix
+import Traffic
+
+/// Connects a socket loop to a `Responder`: one per server thread. Before each query it
+/// checks the published generation (one atomic load) and picks up a new snapshot only
+/// when it moved.
+final class DNSHandler: PacketHandler {
+    private let box: SnapshotBox
+    private let responder: Responder<FastRandom>
+    private let counterRegistry: CounterRegistry
+    private var generation: UInt64
+
+    init(box: SnapshotBox, counters: CounterRegistry, maxUDPPayload: UInt16) {
+        self.box = box
+        let snapshot = box.current
+        counterRegistry = counters
+        generation = snapshot.generation
+        responder = Responder(snapshot: snapshot, random: FastRandom(),
+                              counters: counters.makeBlock(capacity: Self.capacity(for: snapshot)),
+                              maxUDPPayload: maxUDPPayload)
+    }
+
+    /// Room for every slot of `snapshot`, with headroom so reloads rarely need a new block.
+    private static func capacity(for snapshot: Snapshot) -> Int {
+        max(64, snapshot.zones.slotCount * 2)
+    }
+
+    func handle(query: UnsafeRawBufferPointer, response: UnsafeMutableRawBufferPointer,
+                transport: Transport, peer: SocketAddress) -> Int {
+        let published = box.generation
+        if published != generation { refresh() }
+        return responder.respond(to: query, into: response, overTCP: transport == .tcp)
+    }
+
+    private func refresh() {
+        let snapshot = box.current
+        generation = snapshot.generation
+        responder.snapshot = snapshot
+        if let counters = responder.counters, counters.capacity < snapshot.zones.slotCount {
+            responder.counters = counterRegistry.makeBlock(capacity: Self.capacity(for: snapshot))
+        }
+    }
+}

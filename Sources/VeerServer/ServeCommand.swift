@@ -1,0 +1,135 @@
+import Authority
+import Dispatch
+import DNSWire
+import Posix
+import Traffic
+import ZoneFile
+import Foundation
+
+/// What `veer serve` was asked to do.
+struct ServeConfig {
+    /// `make run` serves loopback on an unprivileged port; production passes `--listen …:53`.
+    static let defaultListen = ["127.0.0.1:5353", "[::1]:5353"]
+
+    var zonesDirectory = "zones"
+    var listen: [SocketAddress] = []
+    var listenIsDefault = true
+    var threads = max(1, Posix.Process.cpuCount)
+    var maxUDPPayload = EDNS.defaultPayload
+    var tcpMaxConnections = 256
+    var tcpIdleTimeout = Duration.seconds(10)
+    /// Runtime weights and the audit log live here; `make run` uses ./var.
+    var stateDirectory = "var"
+    /// The admin socket; by default inside the state directory.
+    var adminPath = ""
+    var allowedUIDs: Set<UInt32> = []
+    var allowedGIDs: Set<UInt32> = []
+
+    init(_ arguments: ArraySlice<String>) throws(UsageError) {
+        let options = try OptionReader(arguments, valued: [
+            "zones", "listen", "threads", "edns-payload", "tcp-max-connections", "tcp-idle-timeout",
+            "state-dir", "admin", "admin-allow-uid", "admin-allow-gid",
+        ])
+        guard options.positional.isEmpty else { throw UsageError("unexpected argument \"\(options.positional[0])\"") }
+        zonesDirectory = options.last("zones") ?? zonesDirectory
+        let listenText = options.all("listen")
+        listenIsDefault = listenText.isEmpty
+        for text in listenText.isEmpty ? Self.defaultListen : listenText {
+            do {
+                listen.append(try SocketAddress(parsing: text))
+            } catch {
+                throw UsageError("--listen \(text): \(error)")
+            }
+        }
+        threads = try options.integer("threads", default: threads, range: 1...256)
+        maxUDPPayload = UInt16(try options.integer("edns-payload", default: Int(maxUDPPayload), range: 512...4096))
+        tcpMaxConnections = try options.integer("tcp-max-connections", default: tcpMaxConnections, range: 1...65536)
+        tcpIdleTimeout = .seconds(try options.integer("tcp-idle-timeout", default: 10, range: 1...3600))
+        stateDirectory = options.last("state-dir") ?? stateDirectory
+        adminPath = options.last("admin") ?? stateDirectory + "/admin.sock"
+        for (name, target) in [("admin-allow-uid", \ServeConfig.allowedUIDs), ("admin-allow-gid", \ServeConfig.allowedGIDs)] {
+            for text in options.all(name) {
+                guard let id = UInt32(text) else { throw UsageError("--\(name) needs a numeric id, got \"\(text)\"") }
+                self[keyPath: target].insert(id)
+            }
+        }
+    }
+}
+
+/// `veer serve`: loads the zones and saved weights, binds, answers until SIGTERM/SIGINT;
+/// SIGHUP and the admin `reload` re-read the zones.
+final class Server: Sendable {
+    let config: ServeConfig
+    let control: Control
+
+    init(config: ServeConfig) throws(StartupError) {
+        self.config = config
+        let (zones, errors) = ZoneParser.loadDirectory(config.zonesDirectory)
+        guard errors.isEmpty else { throw StartupError(lines: errors.map(\.description)) }
+        guard !zones.isEmpty else { throw StartupError(lines: ["\(config.zonesDirectory): no *.zone files to serve"]) }
+        control = try Control(settings: Control.Settings(
+            zonesDirectory: config.zonesDirectory, stateDirectory: config.stateDirectory,
+            allowedUIDs: config.allowedUIDs, allowedGIDs: config.allowedGIDs), zones: zones)
+        for zone in control.box.current.zones.zones {
+            Log.info("zone: \(zone.origin) serial=\(zone.serial) file=\(zone.file)")
+        }
+    }
+
+    /// Binds every socket, starts the loops, and never returns.
+    func run() throws(StartupError) -> Never {
+        let box = control.box, counters = control.counters, payload = config.maxUDPPayload
+        let makeHandler: @Sendable () -> any PacketHandler = {
+            DNSHandler(box: box, counters: counters, maxUDPPayload: payload)
+        }
+        var addresses = config.listen
+        let udp: UDPServer
+        let tcp: TCPServer
+        do {
+            (udp, tcp) = try bind(addresses, makeHandler)
+        } catch let error where config.listenIsDefault && addresses.count > 1 && "\(error)".contains("EADDRNOTAVAIL") {
+            // A machine without IPv6 loopback still gets `make run` on 127.0.0.1.
+            Log.warning("listen: \(error); serving IPv4 only")
+            addresses = addresses.filter { !$0.isIPv6 }
+            do { (udp, tcp) = try bind(addresses, makeHandler) } catch { throw StartupError(lines: ["\(error)"]) }
+        } catch {
+            throw StartupError(lines: ["\(error)"])
+        }
+        let control = self.control
+        let admin: UnixLineServer
+        do {
+            admin = try UnixLineServer(path: config.adminPath) { line, peer in control.handle(line, peer: peer) }
+        } catch {
+            throw StartupError(lines: ["admin socket: \(error)"])
+        }
+        for address in udp.boundAddresses { Log.info("listening: udp \(address)") }
+        for address in tcp.boundAddresses { Log.info("listening: tcp \(address)") }
+        Log.info("listening: admin \(config.adminPath)")
+        udp.start()
+        tcp.start()
+        admin.start()
+        Signals.on(Signals.hangup) { _ = control.reload() }
+        for signal in [Signals.terminate, Signals.interrupt] {
+            Signals.on(signal) {
+                Log.info("stopping: signal \(signal)")
+                admin.stop()
+                exit(0)
+            }
+        }
+        Log.info("ready: \(config.threads) udp thread(s) per address, generation \(box.generation)")
+        dispatchMain()
+    }
+
+    private func bind(_ addresses: [SocketAddress], _ makeHandler: @escaping @Sendable () -> any PacketHandler) throws -> (UDPServer, TCPServer) {
+        let udp = try UDPServer(listen: addresses, threads: config.threads,
+                                maxResponse: Int(config.maxUDPPayload), makeHandler: makeHandler)
+        // TCP on the same ports UDP got (they matter when port 0 was asked for).
+        let tcp = try TCPServer(listen: udp.boundAddresses, maxConnections: config.tcpMaxConnections,
+                                idleTimeout: config.tcpIdleTimeout, makeHandler: makeHandler)
+        return (udp, tcp)
+    }
+}
+
+/// Why the server cannot start: every line is printed, exit status 1.
+struct StartupError: Error {
+    let lines: [String]
+}

@@ -1,0 +1,56 @@
+import Posix
+
+/// The `veer` command: `serve`, `check`, and the admin commands.
+public enum VeerCommand {
+    static let usage = """
+        usage: veer serve [--zones DIR] [--listen ADDR:PORT]... [--threads N] [--edns-payload N]
+                          [--tcp-max-connections N] [--tcp-idle-timeout SECONDS]
+                          [--state-dir DIR] [--admin PATH] [--admin-allow-uid UID]... [--admin-allow-gid GID]...
+               veer check [DIR]
+               veer [--admin PATH] status [NAME] [--json]
+               veer [--admin PATH] weight NAME ENDPOINT N
+               veer [--admin PATH] shift NAME ENDPOINT P%
+               veer [--admin PATH] drain NAME ENDPOINT
+               veer [--admin PATH] undo NAME
+               veer [--admin PATH] history [NAME] [N]
+               veer [--admin PATH] reload
+        """
+
+    /// Runs the command line and returns the exit status (0 ok, 1 error, 64 usage).
+    public static func main(_ arguments: [String]) -> Int32 {
+        let rest = arguments.dropFirst()
+        do throws(UsageError) {
+            // Admin commands may put --admin before or after the verb.
+            var words = rest
+            while let first = words.first, first.hasPrefix("--admin") {
+                words.removeFirst(first == "--admin" ? min(2, words.count) : 1)
+            }
+            if let verb = words.first, AdminClient.verbs.contains(verb) {
+                return try AdminClient.run(rest)
+            }
+            switch rest.first {
+            case "serve":
+                let config = try ServeConfig(rest.dropFirst())
+                do throws(StartupError) {
+                    let server = try Server(config: config)
+                    try server.run()
+                } catch {
+                    for line in error.lines { Log.error("startup: \(line)") }
+                    return 1
+                }
+            case "check":
+                return try CheckCommand.run(rest.dropFirst())
+            case "help", "--help", "-h":
+                print(usage)
+                return 0
+            case nil:
+                throw UsageError("missing command")
+            case let other?:
+                throw UsageError("unknown command \"\(other)\"")
+            }
+        } catch {
+            writeStderr("veer: \(error)\n\(usage)\n")
+            return 64
+        }
+    }
+}

@@ -1,0 +1,57 @@
+import DNSWire
+
+extension ZoneReader {
+    /// Largest endpoint weight: keeps a name's sum well inside 32 bits even with many endpoints.
+    static let maxWeight: UInt64 = 1_000_000
+    /// Longest endpoint id: it shows up in admin commands, logs and metrics labels.
+    static let maxEndpointIDLength = 32
+
+    /// Reads Veer's `key=value` endpoint words after the RDATA of an A, AAAA or CNAME record.
+    func endpointTag(_ entry: Entry, from start: Int) throws(ParseFailure) -> EndpointTag {
+        var id: String?
+        var weight: UInt32?
+        var health: String?
+        var role: String?
+        var seen: Set<String> = []
+        for token in entry.tokens[start...] {
+            let word = string(token)
+            guard !token.quoted, let equals = word.utf8.firstIndex(of: .equals) else {
+                throw failure(token, "expected key=value (endpoint, weight, health or role) after the RDATA, found \(quoted(token))")
+            }
+            let key = String(word[..<equals])
+            let value = String(word[word.index(after: equals)...])
+            guard seen.insert(key).inserted else {
+                throw failure(token, "expected each endpoint key once, found \(key)= again")
+            }
+            switch key {
+            case "endpoint":
+                guard !value.isEmpty, value.utf8.count <= Self.maxEndpointIDLength,
+                      value.utf8.allSatisfy({ $0.isDigit || asciiLower($0) &- UInt8(ascii: "a") < 26 || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") })
+                else {
+                    throw failure(token, "expected an endpoint id of 1 to \(Self.maxEndpointIDLength) letters, digits, \"_\" or \"-\", found \"\(value)\"")
+                }
+                id = value
+            case "weight":
+                guard !value.isEmpty, value.utf8.count <= 7, value.utf8.allSatisfy(\.isDigit),
+                      let number = UInt64(value), number <= Self.maxWeight else {
+                    throw failure(token, "expected a weight from 0 to \(Self.maxWeight), found \"\(value)\"")
+                }
+                weight = UInt32(number)
+            case "health":
+                guard !value.isEmpty else { throw failure(token, "expected a health check name after health=") }
+                health = value
+            case "role":
+                guard value == "new" || value == "old" else {
+                    throw failure(token, "expected role=new or role=old, found \"\(value)\"")
+                }
+                role = value
+            default:
+                throw failure(token, "unknown endpoint key \"\(key)\"; expected endpoint, weight, health or role")
+            }
+        }
+        guard let id else {
+            throw failure(entry.tokens[start], "expected endpoint=ID on a line with weight=, health= or role=")
+        }
+        return EndpointTag(id: id, weight: weight, health: health, role: role)
+    }
+}

@@ -1,0 +1,222 @@
+import DNSWire
+
+extension ZoneReader {
+    /// Longest character-string (RFC 1035 §3.3): one length octet.
+    static let maxCharacterString = 255
+
+    /// Parses the RDATA of `type` starting at token `k`, leaving `k` after it. Any type may be
+    /// written in the RFC 3597 §5 generic form (`\# LENGTH HEX`); known types are then decoded
+    /// into their typed RDATA.
+    func rdata(_ type: RRType, _ typeToken: Token, _ entry: Entry, _ k: inout Int) throws(ParseFailure) -> RData {
+        let raw = type.rawValue
+        // RFC 6895 §3.1: 0 is reserved, OPT (41) and 128–255 are meta-types and QTYPEs.
+        if raw == 0 || raw == RRType.opt.rawValue || (128...255).contains(raw) {
+            throw failure(typeToken, "expected a data record type, found \(type), which is a meta or query type")
+        }
+        if k < entry.tokens.count, !entry.tokens[k].quoted, matches(entry.tokens[k], "\\#") {
+            return try genericRData(type, entry, &k)
+        }
+        let tokens = entry.tokens
+        func next(_ what: String) throws(ParseFailure) -> Token {
+            let token = try need(entry, k, what)
+            k += 1
+            return token
+        }
+        switch type {
+        case .a:
+            let token = try next("an IPv4 address")
+            guard let address = ipv4(token) else { throw failure(token, "expected an IPv4 address, found \(quoted(token))") }
+            return .a(address)
+        case .aaaa:
+            let token = try next("an IPv6 address")
+            guard let address = ipv6(token) else {
+                throw failure(token, "expected an IPv6 address, found \(quoted(token))")
+            }
+            return .aaaa(address)
+        case .ns:
+            return .ns(try name(try next("a name server name")))
+        case .cname:
+            return .cname(try name(try next("a canonical name")))
+        case .ptr:
+            return .ptr(try name(try next("a domain name")))
+        case .mx:
+            let preference = try number(try next("an MX preference"), max: 65535, "an MX preference (0-65535)")
+            return .mx(preference: UInt16(preference), exchange: try name(try next("a mail exchange name")))
+        case .srv:
+            let priority = try number(try next("an SRV priority"), max: 65535, "an SRV priority (0-65535)")
+            let weight = try number(try next("an SRV weight"), max: 65535, "an SRV weight (0-65535)")
+            let port = try number(try next("an SRV port"), max: 65535, "an SRV port (0-65535)")
+            return .srv(priority: UInt16(priority), weight: UInt16(weight), port: UInt16(port),
+                        target: try name(try next("an SRV target name")))
+        case .soa:
+            let mname = try name(try next("the SOA primary server name (MNAME)"))
+            let rname = try name(try next("the SOA mailbox name (RNAME)"))
+            let serial = try number(try next("an SOA serial"), max: UInt64(UInt32.max), "an SOA serial (0-4294967295)")
+            let refresh = try ttl(try next("an SOA refresh"), "an SOA refresh")
+            let retry = try ttl(try next("an SOA retry"), "an SOA retry")
+            let expire = try ttl(try next("an SOA expire"), "an SOA expire")
+            let minimum = try ttl(try next("an SOA minimum"), "an SOA minimum")
+            return .soa(SOAData(mname: mname, rname: rname, serial: UInt32(serial), refresh: refresh,
+                                retry: retry, expire: expire, minimum: minimum))
+        case .txt:
+            var strings: [[UInt8]] = []
+            _ = try need(entry, k, "a TXT character-string")
+            while k < tokens.count {
+                strings.append(try boundedString(tokens[k]))
+                k += 1
+            }
+            return .txt(strings)
+        case .caa:
+            let flags = try number(try next("CAA flags"), max: 255, "CAA flags (0-255)")
+            let tagToken = try next("a CAA tag")
+            let tag = try characterString(tagToken)
+            guard !tagToken.quoted, !tag.isEmpty, tag.count <= Self.maxCharacterString,
+                  tag.allSatisfy({ $0.isDigit || (asciiLower($0) &- UInt8(ascii: "a")) < 26 }) else {
+                throw failure(tagToken, "expected a CAA tag (letters and digits, as in issue), found \(quoted(tagToken))")
+            }
+            let value = try characterString(try next("a CAA value"))
+            return .caa(flags: UInt8(flags), tag: tag, value: value)
+        default:
+            let token = try need(entry, k, "RFC 3597 generic RDATA (\\# LENGTH HEX) for \(type)")
+            throw failure(token, "expected RFC 3597 generic RDATA (\\# LENGTH HEX) for \(type), found \(quoted(token))")
+        }
+    }
+
+    /// A character-string of at most 255 octets (RFC 1035 §3.3).
+    func boundedString(_ token: Token) throws(ParseFailure) -> [UInt8] {
+        let bytes = try characterString(token)
+        guard bytes.count <= Self.maxCharacterString else {
+            throw failure(token, "expected a character-string of at most \(Self.maxCharacterString) octets, found \(bytes.count) octets")
+        }
+        return bytes
+    }
+
+    /// Dotted-quad IPv4 with the same rules as `IPv4Address.init(_:)` (four decimal octets of
+    /// one to three digits, 0–255), read from bytes without building a String.
+    func ipv4(_ token: Token) -> IPv4Address? {
+        guard !token.quoted else { return nil }
+        var octets = [UInt8](repeating: 0, count: 4)
+        guard ipv4(token.start, token.end, into: &octets, at: 0) else { return nil }
+        return IPv4Address(bytes: octets)
+    }
+
+    /// Parses a dotted quad in `text[start..<end]` into `out[at..<at + 4]`.
+    private func ipv4(_ start: Int, _ end: Int, into out: inout [UInt8], at: Int) -> Bool {
+        var count = 0
+        var value = 0
+        var digits = 0
+        for i in start..<end {
+            let byte = text[i]
+            if byte.isDigit {
+                value = value * 10 + Int(byte - .zero)
+                digits += 1
+                guard digits <= 3, value <= 255 else { return false }
+            } else if byte == .dot, digits > 0, count < 3 {
+                out[at + count] = UInt8(value)
+                count += 1
+                value = 0
+                digits = 0
+            } else {
+                return false
+            }
+        }
+        guard digits > 0, count == 3 else { return false }
+        out[at + 3] = UInt8(value)
+        return true
+    }
+
+    /// IPv6 text with the same rules as `IPv6Address.init(_:)` (RFC 4291 §2.2: groups of one
+    /// to four hex digits, `::` at most once, a dotted quad as the last 32 bits), read from
+    /// bytes without building a String.
+    func ipv6(_ token: Token) -> IPv6Address? {
+        guard !token.quoted, token.end > token.start else { return nil }
+        let end = token.end
+        var out = [UInt8](repeating: 0, count: 16)
+        var count = 0
+        var gap = -1
+        var i = token.start
+        if text[i] == .colon {
+            guard i + 1 < end, text[i + 1] == .colon else { return nil }
+            gap = 0
+            i += 2
+        }
+        while i < end {
+            let groupStart = i
+            var value = 0
+            while i < end, let nibble = hexValue(text[i]) {
+                value = value << 4 | Int(nibble)
+                i += 1
+                if i - groupStart > 4 { break }
+            }
+            if i < end, text[i] == .dot {
+                guard count + 4 <= 16, ipv4(groupStart, end, into: &out, at: count) else { return nil }
+                count += 4
+                break
+            }
+            guard i > groupStart, i - groupStart <= 4, count + 2 <= 16 else { return nil }
+            out[count] = UInt8(value >> 8)
+            out[count + 1] = UInt8(value & 0xFF)
+            count += 2
+            if i == end { break }
+            guard text[i] == .colon, i + 1 < end else { return nil }
+            i += 1
+            if text[i] == .colon {
+                guard gap < 0 else { return nil }
+                gap = count
+                i += 1
+            }
+        }
+        if gap >= 0 {
+            guard count <= 14 else { return nil }
+            let tail = count - gap
+            for k in 0..<tail { out[15 - k] = out[count - 1 - k] }
+            for k in gap..<(16 - tail) { out[k] = 0 }
+        } else {
+            guard count == 16 else { return nil }
+        }
+        return IPv6Address(bytes: out)
+    }
+
+    /// `\# LENGTH HEX…` (RFC 3597 §5): the hex may be split into several words; it is read
+    /// until LENGTH octets are complete, so endpoint tags may follow.
+    private func genericRData(_ type: RRType, _ entry: Entry, _ k: inout Int) throws(ParseFailure) -> RData {
+        k += 1
+        let lengthToken = try need(entry, k, "the RDATA length after \\#")
+        let length = Int(try number(lengthToken, max: 65535, "the RDATA length after \\# (0-65535)"))
+        k += 1
+        var data: [UInt8] = []
+        data.reserveCapacity(length)
+        var half: UInt8?
+        while data.count < length {
+            let token = try need(entry, k, "\(length - data.count) more octets of hex RDATA")
+            guard !token.quoted else { throw failure(token, "expected hex RDATA, found \(quoted(token))") }
+            for i in token.start..<token.end {
+                guard let nibble = hexValue(text[i]) else { throw failure(token, "expected hex RDATA, found \(quoted(token))") }
+                if let high = half {
+                    data.append(high << 4 | nibble)
+                    half = nil
+                } else {
+                    half = nibble
+                }
+            }
+            k += 1
+            if data.count > length || (data.count == length && half != nil) {
+                throw failure(token, "expected \(length) octets of hex RDATA as \\# says, found more")
+            }
+        }
+        do throws(WireError) {
+            return try WireReader.with(data) { (reader: inout WireReader) throws(WireError) -> RData in
+                try RData.decode(type: type, from: &reader)
+            }
+        } catch {
+            throw failure(lengthToken, "expected \(length) octets of valid \(type) RDATA after \\#, found invalid data (\(error))")
+        }
+    }
+
+    func hexValue(_ byte: UInt8) -> UInt8? {
+        if byte.isDigit { return byte - .zero }
+        let lower = asciiLower(byte)
+        if lower >= UInt8(ascii: "a"), lower <= UInt8(ascii: "f") { return lower - UInt8(ascii: "a") + 10 }
+        return nil
+    }
+}

@@ -1,0 +1,273 @@
+import DNSWire
+
+/// A problem in one entry; the reader turns it into a `Diagnostic` and moves on to the next
+/// entry, so every error in a file is reported.
+struct ParseFailure: Error {
+    let line: Int
+    let column: Int
+    let message: String
+}
+
+/// Reads the entries of a master file and its `$INCLUDE`s into records, collecting
+/// diagnostics. Zone-level rules are checked afterwards by `ZoneValidator`.
+///
+/// TTL of a record without one (the NSD rule): the last `$TTL`, else the last explicit TTL
+/// in the file, else 3600 seconds (`defaultTTL`).
+final class ZoneReader {
+    /// The TTL of records when neither `$TTL` nor an earlier explicit TTL gives one (NSD's).
+    static let defaultTTL: UInt32 = 3600
+    /// Deepest `$INCLUDE` nesting accepted (the top-level file is depth 1).
+    static let maxIncludeDepth = 10
+
+    /// Records in the order they were read, with the entry number each came from.
+    private(set) var records: [ZoneRecord] = []
+    private(set) var recordOrder: [Int] = []
+    /// Diagnostics with the entry number they belong to, for sorting into source order.
+    private(set) var diagnostics: [(order: Int, diagnostic: Diagnostic)] = []
+    /// True when any entry failed to parse: a missing SOA or NS may then be a broken line.
+    private(set) var hadEntryErrors = false
+    /// The zone's name: the origin in force when the first record was read.
+    private(set) var zoneOrigin: DomainName?
+
+    /// Entries read so far, across includes: the sort key for diagnostics.
+    private var order = 0
+    private var ttlDirective: UInt32?
+    private var lastExplicitTTL: UInt32?
+    private var includeStack: [(canonical: String, display: String)] = []
+    private let readFile: (String) -> [UInt8]?
+    private let canonicalPath: (String) -> String
+
+    // State of the file being read; saved and restored around `$INCLUDE`.
+    var file: String
+    var origin: DomainName?
+    private var lastOwner: DomainName?
+    var text: UnsafeBufferPointer<UInt8> = UnsafeBufferPointer(start: nil, count: 0)
+
+    init(file: String, origin: DomainName?, readFile: @escaping (String) -> [UInt8]?,
+         canonicalPath: @escaping (String) -> String) {
+        self.file = file
+        self.origin = origin
+        self.readFile = readFile
+        self.canonicalPath = canonicalPath
+    }
+
+    /// Reads the top-level file's text.
+    func read(_ bytes: [UInt8]) {
+        includeStack.append((canonicalPath(file), file))
+        readEntries(bytes)
+        includeStack.removeLast()
+        if zoneOrigin == nil { zoneOrigin = origin }
+    }
+
+    func report(_ position: SourcePosition, _ message: String, order: Int) {
+        diagnostics.append((order, Diagnostic(position: position, message: message)))
+    }
+
+    private func readEntries(_ bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { buffer in
+            text = buffer
+            var lexer = Lexer(buffer)
+            var entry = Entry()
+            while lexer.nextEntry(&entry) {
+                order += 1
+                if let error = entry.error {
+                    fail(ParseFailure(line: error.line, column: error.column, message: error.message))
+                    continue
+                }
+                if entry.tokens.isEmpty { continue }
+                do throws(ParseFailure) {
+                    try readEntry(entry)
+                } catch {
+                    fail(error)
+                }
+            }
+        }
+    }
+
+    private func fail(_ failure: ParseFailure) {
+        hadEntryErrors = true
+        report(SourcePosition(file: file, line: failure.line, column: failure.column), failure.message, order: order)
+    }
+
+    private func readEntry(_ entry: Entry) throws(ParseFailure) {
+        let first = entry.tokens[0]
+        if !first.quoted, text[first.start] == .dollar {
+            try readDirective(entry)
+        } else {
+            try readRecord(entry)
+        }
+    }
+
+    // MARK: Directives (RFC 1035 §5.1, RFC 2308 §4 for $TTL)
+
+    private func readDirective(_ entry: Entry) throws(ParseFailure) {
+        let tokens = entry.tokens
+        let directive = tokens[0]
+        if matches(directive, "$ORIGIN") {
+            let value = try need(entry, 1, "a domain name after $ORIGIN")
+            try noMore(entry, 2, after: "the $ORIGIN name")
+            origin = try name(value)
+        } else if matches(directive, "$TTL") {
+            let value = try need(entry, 1, "a TTL after $TTL")
+            try noMore(entry, 2, after: "the $TTL value")
+            ttlDirective = try ttl(value)
+        } else if matches(directive, "$INCLUDE") {
+            let pathToken = try need(entry, 1, "a file name after $INCLUDE")
+            var includeOrigin = origin
+            if tokens.count > 2 { includeOrigin = try name(tokens[2]) }
+            try noMore(entry, 3, after: "the $INCLUDE origin")
+            try include(pathToken, origin: includeOrigin)
+        } else {
+            throw failure(directive, "unknown directive \(quoted(directive)); expected $ORIGIN, $TTL or $INCLUDE")
+        }
+    }
+
+    private func include(_ pathToken: Token, origin includeOrigin: DomainName?) throws(ParseFailure) {
+        let relative = String(decoding: try characterString(pathToken), as: UTF8.self)
+        let path: String
+        if relative.hasPrefix("/") {
+            path = relative
+        } else if let slash = file.lastIndex(of: "/") {
+            path = String(file[...slash]) + relative
+        } else {
+            path = relative
+        }
+        let canonical = canonicalPath(path)
+        let chain = (includeStack.map(\.display) + [path]).joined(separator: " -> ")
+        if includeStack.contains(where: { $0.canonical == canonical }) {
+            throw failure(pathToken, "$INCLUDE loop: \(chain)")
+        }
+        guard includeStack.count < Self.maxIncludeDepth else {
+            throw failure(pathToken, "$INCLUDE nested deeper than \(Self.maxIncludeDepth) files: \(chain)")
+        }
+        guard let bytes = readFile(path) else {
+            throw failure(pathToken, "cannot read $INCLUDE file \"\(path)\": expected a readable file")
+        }
+        // RFC 1035 §5.1: the include does not change the origin (nor, here, the previous
+        // owner) of the including file. $TTL and the last explicit TTL carry on.
+        let saved = (file, origin, lastOwner, text)
+        file = path
+        origin = includeOrigin
+        includeStack.append((canonical, path))
+        readEntries(bytes)
+        includeStack.removeLast()
+        (file, origin, lastOwner, text) = saved
+    }
+
+    // MARK: Records (RFC 1035 §5.1: owner, [TTL] [class] or [class] [TTL], type, RDATA)
+
+    private func readRecord(_ entry: Entry) throws(ParseFailure) {
+        let tokens = entry.tokens
+        var k = 0
+        let owner: DomainName
+        if entry.blankOwner {
+            guard let previous = lastOwner else {
+                throw ParseFailure(line: entry.line, column: entry.column,
+                                   message: "expected an owner name: a line that starts with blank space reuses the previous owner, and there is none yet")
+            }
+            owner = previous
+        } else {
+            owner = try name(tokens[0])
+            k = 1
+        }
+        lastOwner = owner
+        if zoneOrigin == nil {
+            guard let origin else {
+                throw ParseFailure(line: entry.line, column: entry.column,
+                                   message: "expected $ORIGIN before the first record: the zone name is unknown")
+            }
+            zoneOrigin = origin
+        }
+        if let zoneOrigin, !owner.isSubdomain(of: zoneOrigin) {
+            throw ParseFailure(line: entry.line, column: entry.column,
+                               message: "owner \(owner) is outside the zone \(zoneOrigin); expected a name at or below the origin")
+        }
+
+        var explicitTTL: UInt32?
+        var sawClass = false
+        while true {
+            let token = try need(entry, k, "a record type")
+            if !token.quoted, text[token.start].isDigit {
+                guard explicitTTL == nil else { throw failure(token, "expected a record type, found a second TTL \(quoted(token))") }
+                explicitTTL = try ttl(token)
+                k += 1
+            } else if let rrclass = recordClass(token) {
+                guard !sawClass else { throw failure(token, "expected a record type, found a second class \(quoted(token))") }
+                guard rrclass == .in else {
+                    throw failure(token, "class \(string(token).uppercased()) is not supported; expected IN")
+                }
+                sawClass = true
+                k += 1
+            } else {
+                break
+            }
+        }
+        let typeToken = tokens[k]
+        guard let type = recordType(typeToken) else {
+            throw failure(typeToken, "expected a record type (A, AAAA, CAA, CNAME, MX, NS, PTR, SOA, SRV, TXT or TYPEnnn), found \(quoted(typeToken))")
+        }
+        k += 1
+
+        let ttl: UInt32
+        if let explicitTTL {
+            ttl = explicitTTL
+            lastExplicitTTL = explicitTTL
+        } else {
+            ttl = ttlDirective ?? lastExplicitTTL ?? Self.defaultTTL
+        }
+
+        let data = try rdata(type, typeToken, entry, &k)
+        var endpoint: EndpointTag?
+        if k < tokens.count {
+            if type == .a || type == .aaaa || type == .cname {
+                endpoint = try endpointTag(entry, from: k)
+            } else {
+                throw failure(tokens[k], "expected end of line after the \(type) RDATA, found \(quoted(tokens[k]))")
+            }
+        }
+        records.append(ZoneRecord(record: ResourceRecord(name: owner, rrclass: .in, ttl: ttl, data: data),
+                                  position: SourcePosition(file: file, line: entry.line, column: entry.column),
+                                  endpoint: endpoint))
+        recordOrder.append(order)
+    }
+
+    // MARK: Token helpers
+
+    /// The token at `index`, or a failure at the end of the entry saying what was expected.
+    func need(_ entry: Entry, _ index: Int, _ what: String) throws(ParseFailure) -> Token {
+        guard index < entry.tokens.count else {
+            throw ParseFailure(line: entry.endLine, column: entry.endColumn, message: "expected \(what), found end of line")
+        }
+        return entry.tokens[index]
+    }
+
+    func noMore(_ entry: Entry, _ index: Int, after what: String) throws(ParseFailure) {
+        guard index >= entry.tokens.count else {
+            throw failure(entry.tokens[index], "expected end of line after \(what), found \(quoted(entry.tokens[index]))")
+        }
+    }
+
+    /// A failure at the token (its opening quote, for a quoted string), or at byte `offset`
+    /// of its content.
+    func failure(_ token: Token, _ message: String, offset: Int? = nil) -> ParseFailure {
+        ParseFailure(line: token.line, column: offset.map { token.contentColumn + $0 } ?? token.column, message: message)
+    }
+
+    /// The token's raw text (escapes not decoded), for messages.
+    func string(_ token: Token) -> String {
+        String(decoding: UnsafeBufferPointer(rebasing: text[token.start..<token.end]), as: UTF8.self)
+    }
+
+    /// The token's raw text in double quotes, for messages.
+    func quoted(_ token: Token) -> String { "\"" + string(token) + "\"" }
+
+    /// Case-insensitive comparison of an unquoted token with an ASCII word.
+    func matches(_ token: Token, _ word: StaticString) -> Bool {
+        guard !token.quoted, token.end - token.start == word.utf8CodeUnitCount else { return false }
+        let w = word.utf8Start
+        for i in 0..<word.utf8CodeUnitCount where asciiLower(text[token.start + i]) != asciiLower(w[i]) {
+            return false
+        }
+        return true
+    }
+}

@@ -1,0 +1,4 @@
+import Foundation
+import VeerServer
+
+exit(VeerCommand.main(CommandLine.arguments))

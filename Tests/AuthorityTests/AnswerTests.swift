@@ -1,0 +1,159 @@
+import Authority
+import DNSWire
+import Testing
+import Traffic
+
+/// Answers from static data: the cases of DESIGN.md "Answering".
+struct AnswerTests {
+    let exchange: Exchange
+
+    init() throws { exchange = Exchange(data: try makeZoneData()) }
+
+    @Test func addressAnswerIsAuthoritative() throws {
+        let response = try exchange.ask("www.example.com.", rd: true)
+        #expect(response.rcode == .noError)
+        #expect(response.header.authoritative)
+        #expect(response.header.recursionDesired)
+        #expect(!response.header.recursionAvailable)
+        #expect(response.header.id == 0x1234)
+        #expect(response.answerLines == ["www.example.com. 3600 IN A 192.0.2.10"])
+        #expect(response.authority.isEmpty)
+    }
+
+    @Test func recursionDesiredIsCopiedNotInvented() throws {
+        #expect(try !exchange.ask("www.example.com.", rd: false).header.recursionDesired)
+    }
+
+    @Test func aaaaAnswer() throws {
+        #expect(try exchange.ask("www.example.com.", .aaaa).answerLines == ["www.example.com. 3600 IN AAAA 2001:db8::10"])
+    }
+
+    @Test func cnameChainIsFollowedInOrder() throws {
+        let response = try exchange.ask("alias.example.com.")
+        #expect(response.answerLines == [
+            "alias.example.com. 3600 IN CNAME alias2.example.com.",
+            "alias2.example.com. 3600 IN CNAME www.example.com.",
+            "www.example.com. 3600 IN A 192.0.2.10",
+        ])
+    }
+
+    @Test func cnameQueryGetsOnlyTheCNAME() throws {
+        #expect(try exchange.ask("alias.example.com.", .cname).answerLines == ["alias.example.com. 3600 IN CNAME alias2.example.com."])
+    }
+
+    @Test func cnameToMissingNameEndsInNXDOMAIN() throws {
+        let response = try exchange.ask("dangling.example.com.")
+        #expect(response.rcode == .nxDomain)
+        #expect(response.answerLines == ["dangling.example.com. 3600 IN CNAME missing.example.com."])
+        #expect(response.authority.map(\.type) == [.soa])
+    }
+
+    @Test func cnameOutOfZoneStopsThere() throws {
+        let response = try exchange.ask("ext.example.com.")
+        #expect(response.rcode == .noError)
+        #expect(response.answerLines == ["ext.example.com. 3600 IN CNAME target.example.net."])
+    }
+
+    @Test func cnameLoopEndsWhereItCloses() throws {
+        let response = try exchange.ask("loop1.example.com.")
+        #expect(response.rcode == .noError)
+        #expect(response.answerLines == [
+            "loop1.example.com. 3600 IN CNAME loop2.example.com.",
+            "loop2.example.com. 3600 IN CNAME loop1.example.com.",
+        ])
+    }
+
+    @Test func mxCarriesTheMailServerAddress() throws {
+        let response = try exchange.ask("example.com.", .mx)
+        #expect(response.answerLines == ["example.com. 3600 IN MX 10 mail.example.com."])
+        #expect(response.additionalLines == ["mail.example.com. 3600 IN A 192.0.2.25"])
+    }
+
+    @Test func apexNSWithAddresses() throws {
+        let response = try exchange.ask("example.com.", .ns)
+        #expect(response.answerLines.count == 2)
+        #expect(response.additionalLines == ["ns1.example.com. 3600 IN A 192.0.2.53", "ns2.example.com. 3600 IN A 192.0.2.54"])
+    }
+
+    @Test func nxdomainCarriesSOAWithNegativeTTL() throws {
+        let response = try exchange.ask("nope.example.com.")
+        #expect(response.rcode == .nxDomain)
+        #expect(response.header.authoritative)
+        #expect(response.answers.isEmpty)
+        #expect(response.authorityLines == [
+            "example.com. 60 IN SOA ns1.example.com. hostmaster.example.com. 2026112301 3600 600 604800 60",
+        ])
+    }
+
+    @Test func nodataCarriesSOA() throws {
+        let response = try exchange.ask("www.example.com.", .mx)
+        #expect(response.rcode == .noError)
+        #expect(response.answers.isEmpty)
+        #expect(response.authority.map(\.type) == [.soa])
+    }
+
+    @Test func emptyNonTerminalIsNodataNotNXDOMAIN() throws {
+        let response = try exchange.ask("b.c.example.com.")
+        #expect(response.rcode == .noError)
+        #expect(response.authority.map(\.type) == [.soa])
+    }
+
+    /// Regression: building the empty non-terminals above a new name once attached the
+    /// name's records to its topmost new ancestor.
+    @Test func recordsBelowNewEmptyNonTerminalsStayWithTheirOwner() throws {
+        #expect(try exchange.ask("a.b.c.example.com.").answerLines == ["a.b.c.example.com. 3600 IN A 192.0.2.30"])
+        #expect(try exchange.ask("c.example.com.").answers.isEmpty)
+    }
+
+    @Test func outsideEveryZoneIsRefused() throws {
+        let response = try exchange.ask("www.example.org.")
+        #expect(response.rcode == .refused)
+        #expect(!response.header.authoritative)
+    }
+
+    @Test func delegationGetsAReferralWithGlue() throws {
+        let response = try exchange.ask("host.sub.example.com.")
+        #expect(response.rcode == .noError)
+        #expect(!response.header.authoritative)
+        #expect(response.answers.isEmpty)
+        #expect(response.authorityLines == ["sub.example.com. 3600 IN NS ns.sub.example.com."])
+        #expect(response.additionalLines == ["ns.sub.example.com. 3600 IN A 192.0.2.200"])
+    }
+
+    @Test func glueItselfIsAReferralToo() throws {
+        let response = try exchange.ask("ns.sub.example.com.")
+        #expect(!response.header.authoritative)
+        #expect(response.authority.map(\.type) == [.ns])
+    }
+
+    @Test func wildcardAnswersWithTheQueryName() throws {
+        let response = try exchange.ask("Anything.wild.example.com.")
+        #expect(response.answerLines == ["Anything.wild.example.com. 3600 IN A 192.0.2.99"])
+    }
+
+    @Test func anyIsAnsweredWithOneRRset() throws {
+        let response = try exchange.ask("www.example.com.", .any)
+        #expect(response.answers.count == 1)
+    }
+
+    @Test func questionCaseIsEchoed() throws {
+        let response = try exchange.ask("WwW.ExAmPlE.CoM.")
+        #expect(response.questions.first?.name.wire == (try DomainName("WwW.ExAmPlE.CoM.")).wire)
+        #expect(response.answers.first?.name.wire == (try DomainName("WwW.ExAmPlE.CoM.")).wire)
+    }
+
+    @Test func nestedZoneAnswersFromTheChild() throws {
+        let child = """
+            $ORIGIN sub.example.com.
+            @ 300 IN SOA ns.sub hostmaster 1 3600 600 604800 30
+            @ 300 IN NS ns
+            ns 300 IN A 192.0.2.200
+            www 300 IN A 192.0.2.201
+            """
+        let both = Exchange(data: try makeZoneData([exampleZone, child]))
+        let response = try both.ask("www.sub.example.com.")
+        #expect(response.header.authoritative)
+        #expect(response.answerLines == ["www.sub.example.com. 300 IN A 192.0.2.201"])
+        #expect(try both.ask("nope.sub.example.com.").authority.first?.ttl == 30)
+    }
+}

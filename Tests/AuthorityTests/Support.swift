@@ -1,0 +1,95 @@
+import Authority
+import DNSWire
+import Testing
+import Traffic
+import ZoneFile
+
+/// A zone used by most answer tests, in the shape operators write.
+let exampleZone = """
+    $ORIGIN example.com.
+    $TTL 3600
+    @       IN SOA ns1 hostmaster 2026112301 3600 600 604800 60
+    @       IN NS  ns1
+    @       IN NS  ns2
+    ns1     IN A   192.0.2.53
+    ns2     IN A   192.0.2.54
+    www     IN A   192.0.2.10
+    www     IN AAAA 2001:db8::10
+    mail    IN A   192.0.2.25
+    @       IN MX  10 mail
+    @       IN TXT "v=spf1 -all"
+    alias   IN CNAME alias2
+    alias2  IN CNAME www
+    dangling IN CNAME missing
+    ext     IN CNAME target.example.net.
+    loop1   IN CNAME loop2
+    loop2   IN CNAME loop1
+    sub     IN NS  ns.sub
+    ns.sub  IN A   192.0.2.200
+    a.b.c   IN A   192.0.2.30
+    *.wild  IN A   192.0.2.99
+    api  30 IN CNAME gw-old.example.net. endpoint=old weight=90
+    api  30 IN CNAME gw-new.example.net. endpoint=new weight=10
+    pool 30 IN A 192.0.2.1 endpoint=blue weight=1
+    pool 30 IN A 192.0.2.2 endpoint=blue
+    pool 30 IN A 198.51.100.1 endpoint=green weight=3
+    pool 30 IN AAAA 2001:db8::1 endpoint=green
+    """
+
+/// Parses zone texts and builds the data the responder answers from.
+func makeZoneData(_ texts: [String] = [exampleZone]) throws -> ZoneData {
+    var zones: [Zone] = []
+    for (index, text) in texts.enumerated() {
+        switch ZoneParser.parse(text, file: "test\(index).zone", origin: nil) {
+        case .success(let zone): zones.append(zone)
+        case .failure(let errors): Issue.record("zone did not parse: \(errors)"); throw errors
+        }
+    }
+    var slots: [String: Int] = [:]
+    return ZoneData(zones: zones) { owner, endpoint in
+        let key = "\(owner.lowercased()) \(endpoint)"
+        if let slot = slots[key] { return slot }
+        slots[key] = slots.count
+        return slots.count - 1
+    }
+}
+
+/// The zone defaults as a weight table.
+func zoneWeights(_ data: ZoneData) -> WeightTable {
+    var weights = [UInt32](repeating: 0, count: data.slotCount)
+    for set in data.weighted { for endpoint in set.endpoints { weights[endpoint.slot] = endpoint.zoneWeight } }
+    return WeightTable(configured: weights)
+}
+
+/// Runs one query through a responder and decodes the answer (nil when nothing is sent).
+struct Exchange {
+    let responder: Responder<ScriptedRandom>
+
+    init(data: ZoneData, weights: WeightTable? = nil, draws: [UInt64] = [], counters: ServedCounters? = nil) {
+        responder = Responder(snapshot: Snapshot(zones: data, weights: weights ?? zoneWeights(data), generation: 1),
+                              random: ScriptedRandom(draws), counters: counters)
+    }
+
+    func raw(_ query: [UInt8], overTCP: Bool = false) -> [UInt8]? {
+        var out = [UInt8](repeating: 0, count: 65535)
+        let length = query.withUnsafeBytes { q in
+            out.withUnsafeMutableBytes { o in responder.respond(to: q, into: o, overTCP: overTCP) }
+        }
+        return length == 0 ? nil : Array(out[0..<length])
+    }
+
+    func ask(_ name: String, _ type: RRType = .a, edns: EDNS? = nil, rd: Bool = false, id: UInt16 = 0x1234,
+             overTCP: Bool = false) throws -> Message {
+        var header = Header(id: id)
+        header.recursionDesired = rd
+        let query = Message(header: header, questions: [Question(name: try DomainName(name), type: type)], edns: edns)
+        let bytes = try #require(raw(try query.encoded(), overTCP: overTCP))
+        return try Message.decode(bytes)
+    }
+}
+
+extension Message {
+    var answerLines: [String] { answers.map(\.description) }
+    var authorityLines: [String] { authority.map(\.description) }
+    var additionalLines: [String] { additional.map(\.description) }
+}

@@ -1,0 +1,86 @@
+import Authority
+import DNSWire
+import Testing
+import Traffic
+
+/// Weighted names: one endpoint per query, by weight, with a scripted random source.
+struct WeightedAnswerTests {
+    @Test func cnameEndpointsFollowTheDraw() throws {
+        let data = try makeZoneData()
+        // api: old=90 new=10. Draw 89 is the last unit of "old", 90 the first of "new".
+        let exchange = Exchange(data: data, draws: [0, 89, 90, 99])
+        let expected = ["gw-old", "gw-old", "gw-new", "gw-new"]
+        for name in expected {
+            let response = try exchange.ask("api.example.com.")
+            #expect(response.answerLines == ["api.example.com. 30 IN CNAME \(name).example.net."])
+            #expect(response.header.authoritative)
+        }
+    }
+
+    @Test func addressEndpointsReturnTheirWholeRRset() throws {
+        // pool: blue=1 (two A), green=3 (one A, one AAAA).
+        let exchange = Exchange(data: try makeZoneData(), draws: [0, 1])
+        #expect(try exchange.ask("pool.example.com.").answerLines == [
+            "pool.example.com. 30 IN A 192.0.2.1", "pool.example.com. 30 IN A 192.0.2.2",
+        ])
+        #expect(try exchange.ask("pool.example.com.").answerLines == ["pool.example.com. 30 IN A 198.51.100.1"])
+    }
+
+    @Test func onlyEndpointsWithTheAskedTypeAreCandidates() throws {
+        // Only green has AAAA: any draw lands there.
+        let exchange = Exchange(data: try makeZoneData(), draws: [0])
+        #expect(try exchange.ask("pool.example.com.", .aaaa).answerLines == ["pool.example.com. 30 IN AAAA 2001:db8::1"])
+    }
+
+    @Test func otherTypesAtAnAddressSetAreNodata() throws {
+        let response = try Exchange(data: try makeZoneData()).ask("pool.example.com.", .mx)
+        #expect(response.rcode == .noError)
+        #expect(response.answers.isEmpty)
+        #expect(response.authority.map(\.type) == [.soa])
+    }
+
+    @Test func drainedEndpointIsNeverChosen() throws {
+        let data = try makeZoneData()
+        let api = try #require(data.weightedSet(named: try DomainName("api.example.com.")))
+        var weights = zoneWeights(data).configured
+        weights[api.endpoints[1].slot] = 0   // drain "new"
+        let exchange = Exchange(data: data, weights: WeightTable(configured: weights), draws: Array(0..<100))
+        for _ in 0..<100 {
+            #expect(try exchange.ask("api.example.com.").answerLines == ["api.example.com. 30 IN CNAME gw-old.example.net."])
+        }
+    }
+
+    @Test func allEffectiveZeroFailsOpenToConfiguredWeights() throws {
+        let data = try makeZoneData()
+        let configured = zoneWeights(data).configured
+        let down = WeightTable(configured: configured, effective: [UInt32](repeating: 0, count: configured.count))
+        let exchange = Exchange(data: data, weights: down, draws: [95])
+        #expect(try exchange.ask("api.example.com.").answerLines == ["api.example.com. 30 IN CNAME gw-new.example.net."])
+    }
+
+    @Test func servedAnswersAreCounted() throws {
+        let data = try makeZoneData()
+        let counters = ServedCounters(capacity: data.slotCount)
+        let exchange = Exchange(data: data, draws: [0, 10, 95], counters: counters)
+        for _ in 0..<3 { _ = try exchange.ask("api.example.com.") }
+        let api = try #require(data.weightedSet(named: try DomainName("api.example.com.")))
+        #expect(counters.value(api.endpoints[0].slot) == 2)
+        #expect(counters.value(api.endpoints[1].slot) == 1)
+    }
+
+    @Test func statisticalSplitOverTheResponder() throws {
+        let data = try makeZoneData()
+        let responder = Responder(snapshot: Snapshot(zones: data, weights: zoneWeights(data), generation: 1),
+                                  random: FastRandom(seed: 99))
+        let query = try Message(header: Header(id: 1), questions: [Question(name: try DomainName("api.example.com."), type: .a)]).encoded()
+        var out = [UInt8](repeating: 0, count: 1232)
+        var newCount = 0
+        let draws = 20_000
+        for _ in 0..<draws {
+            let length = query.withUnsafeBytes { q in out.withUnsafeMutableBytes { responder.respond(to: q, into: $0, overTCP: false) } }
+            if try Message.decode(Array(out[0..<length])).answerLines[0].contains("gw-new") { newCount += 1 }
+        }
+        let sigma = (Double(draws) * 0.1 * 0.9).squareRoot()
+        #expect(abs(Double(newCount) - Double(draws) * 0.1) <= 4 * sigma, "\(newCount) of \(draws) answers named gw-new")
+    }
+}

@@ -1,0 +1,177 @@
+import Foundation
+import Testing
+import ZoneFile
+
+/// Every file in `zones/bad`, with the exact diagnostics it must produce, all of them.
+struct BadFixtureTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        let file: String
+        let diagnostics: [String]
+        var testDescription: String { file }
+    }
+
+    static let cases: [Case] = [
+        Case(file: "bad/bad-ipv4.zone", diagnostics: [
+            "bad/bad-ipv4.zone:7:14: error: expected an IPv4 address, found \"192.0.2.300\"",
+            "bad/bad-ipv4.zone:8:14: error: expected an IPv4 address, found \"192.0.2\"",
+            "bad/bad-ipv4.zone:9:14: error: expected an IPv4 address, found \"192.0.2.1\"",
+        ]),
+        Case(file: "bad/bad-ipv6.zone", diagnostics: [
+            "bad/bad-ipv6.zone:7:14: error: expected an IPv6 address, found \"2001:db8::g\"",
+            "bad/bad-ipv6.zone:8:14: error: expected an IPv6 address, found \"2001:db8::1::2\"",
+            "bad/bad-ipv6.zone:9:13: error: expected an IPv6 address, found end of line",
+        ]),
+        Case(file: "bad/unknown-type.zone", diagnostics: [
+            "bad/unknown-type.zone:7:9: error: expected a record type (A, AAAA, CAA, CNAME, MX, NS, PTR, SOA, SRV, TXT or TYPEnnn), found \"AAA\"",
+            "bad/unknown-type.zone:8:9: error: expected a record type (A, AAAA, CAA, CNAME, MX, NS, PTR, SOA, SRV, TXT or TYPEnnn), found \"TYPE70000\"",
+            "bad/unknown-type.zone:9:14: error: expected RFC 3597 generic RDATA (\\# LENGTH HEX) for DS, found \"12345\"",
+            "bad/unknown-type.zone:10:9: error: expected a data record type, found AXFR, which is a meta or query type",
+        ]),
+        Case(file: "bad/label-too-long.zone", diagnostics: [
+            "bad/label-too-long.zone:7:1: error: expected a label of at most 63 octets, found one of 64 octets",
+            "bad/label-too-long.zone:8:17: error: expected a label of at most 63 octets, found one of 64 octets",
+        ]),
+        Case(file: "bad/name-too-long.zone", diagnostics: [
+            "bad/name-too-long.zone:7:1: error: expected a name of at most 255 octets, found 257 octets",
+        ]),
+        Case(file: "bad/missing-soa.zone", diagnostics: [
+            "bad/missing-soa.zone:1:1: error: expected an SOA record at the zone apex bad.example., found none",
+        ]),
+        Case(file: "bad/two-soa.zone", diagnostics: [
+            "bad/two-soa.zone:7:1: error: expected one SOA record at the apex, found a second one (the first is at line 4)",
+        ]),
+        Case(file: "bad/soa-not-apex.zone", diagnostics: [
+            "bad/soa-not-apex.zone:7:1: error: expected the SOA record at the zone apex bad.example., found it at sub.bad.example.",
+        ]),
+        Case(file: "bad/no-apex-ns.zone", diagnostics: [
+            "bad/no-apex-ns.zone:4:1: error: expected at least one NS record at the zone apex bad.example., found none",
+        ]),
+        Case(file: "bad/cname-and-other.zone", diagnostics: [
+            "bad/cname-and-other.zone:8:1: error: expected no other data beside the CNAME at www.bad.example. (line 7), found A (RFC 1034 §3.6.2)",
+            "bad/cname-and-other.zone:10:1: error: expected no other data beside a CNAME at mail.bad.example., found MX at line 9 (RFC 1034 §3.6.2)",
+            "bad/cname-and-other.zone:12:1: error: expected one CNAME at alias.bad.example., found a second one (the first is at line 11); a name has at most one CNAME (RFC 1034 §3.6.2)",
+            "bad/cname-and-other.zone:13:1: error: expected no other data beside a CNAME at bad.example., found SOA at line 4 (RFC 1034 §3.6.2)",
+        ]),
+        Case(file: "bad/out-of-zone.zone", diagnostics: [
+            "bad/out-of-zone.zone:7:1: error: owner www.example.org. is outside the zone bad.example.; expected a name at or below the origin",
+            "bad/out-of-zone.zone:8:1: error: owner example. is outside the zone bad.example.; expected a name at or below the origin",
+            "bad/out-of-zone.zone:10:1: error: owner www.other.example. is outside the zone bad.example.; expected a name at or below the origin",
+        ]),
+        Case(file: "bad/unterminated-quote.zone", diagnostics: [
+            "bad/unterminated-quote.zone:7:14: error: unterminated quoted string: expected a closing \" on the same line",
+        ]),
+        Case(file: "bad/unbalanced-paren.zone", diagnostics: [
+            "bad/unbalanced-paren.zone:7:24: error: unbalanced parenthesis: \")\" without a matching \"(\"",
+            "bad/unbalanced-paren.zone:8:20: error: unexpected \"(\" inside parentheses opened at line 8",
+            "bad/unbalanced-paren.zone:9:14: error: unbalanced parenthesis: \"(\" is never closed",
+        ]),
+        Case(file: "bad/bad-ttl-unit.zone", diagnostics: [
+            "bad/bad-ttl-unit.zone:7:9: error: expected a TTL (seconds, or numbers with units s, m, h, d, w as in 1h30m), found \"1y\"",
+            "bad/bad-ttl-unit.zone:8:9: error: expected a TTL (seconds, or numbers with units s, m, h, d, w as in 1h30m), found \"1h30\"",
+            "bad/bad-ttl-unit.zone:9:9: error: expected a TTL of at most 2147483647 seconds (RFC 2181 §8), found \"4294967296\"",
+            "bad/bad-ttl-unit.zone:10:9: error: expected a TTL of at most 2147483647 seconds (RFC 2181 §8), found \"2147483648\"",
+        ]),
+        Case(file: "bad/unknown-directive.zone", diagnostics: [
+            "bad/unknown-directive.zone:7:1: error: unknown directive \"$GENERATE\"; expected $ORIGIN, $TTL or $INCLUDE",
+            "bad/unknown-directive.zone:8:8: error: expected a domain name after $ORIGIN, found end of line",
+            "bad/unknown-directive.zone:9:12: error: expected end of line after the $TTL value, found \"2h\"",
+        ]),
+        Case(file: "bad/include-missing.zone", diagnostics: [
+            "bad/include-missing.zone:7:10: error: cannot read $INCLUDE file \"bad/no-such-file.inc\": expected a readable file",
+        ]),
+        Case(file: "bad/include-loop.zone", diagnostics: [
+            "bad/include-loop.inc:3:10: error: $INCLUDE loop: bad/include-loop.zone -> bad/include-loop.inc -> bad/include-loop.zone",
+        ]),
+        Case(file: "bad/class-ch.zone", diagnostics: [
+            "bad/class-ch.zone:7:9: error: class CH is not supported; expected IN",
+            "bad/class-ch.zone:8:14: error: class HS is not supported; expected IN",
+            "bad/class-ch.zone:9:9: error: class CLASS3 is not supported; expected IN",
+        ]),
+        Case(file: "bad/bad-escape.zone", diagnostics: [
+            "bad/bad-escape.zone:7:2: error: bad escape \"\\256\": expected \\X or \\DDD (DDD at most 255)",
+            "bad/bad-escape.zone:8:2: error: bad escape \"\\12x\": expected \\X or \\DDD (DDD at most 255)",
+            "bad/bad-escape.zone:9:19: error: bad escape \"\\99\": expected \\X or \\DDD (DDD at most 255)",
+            "bad/bad-escape.zone:10:3: error: expected a label before \".\" in \"a..b\"; empty labels are not allowed",
+        ]),
+        Case(file: "bad/weighted-unknown-key.zone", diagnostics: [
+            "bad/weighted-unknown-key.zone:7:45: error: unknown endpoint key \"colour\"; expected endpoint, weight, health or role",
+            "bad/weighted-unknown-key.zone:8:36: error: expected key=value (endpoint, weight, health or role) after the RDATA, found \"weight\"",
+            "bad/weighted-unknown-key.zone:9:25: error: expected endpoint=ID on a line with weight=, health= or role=",
+            "bad/weighted-unknown-key.zone:10:20: error: expected end of line after the MX RDATA, found \"endpoint=a\"",
+            "bad/weighted-unknown-key.zone:11:25: error: expected an endpoint id of 1 to 32 letters, digits, \"_\" or \"-\", found \"has.dot\"",
+            "bad/weighted-unknown-key.zone:12:45: error: expected role=new or role=old, found \"blue\"",
+            "bad/weighted-unknown-key.zone:13:45: error: expected each endpoint key once, found weight= again",
+        ]),
+        Case(file: "bad/weighted-bad-weight.zone", diagnostics: [
+            "bad/weighted-bad-weight.zone:7:36: error: expected a weight from 0 to 1000000, found \"abc\"",
+            "bad/weighted-bad-weight.zone:8:36: error: expected a weight from 0 to 1000000, found \"1000001\"",
+            "bad/weighted-bad-weight.zone:9:36: error: expected a weight from 0 to 1000000, found \"-1\"",
+        ]),
+        Case(file: "bad/weighted-all-zero.zone", diagnostics: [
+            "bad/weighted-all-zero.zone:7:1: error: at least one endpoint of api.bad.example. needs weight > 0",
+        ]),
+        Case(file: "bad/weighted-mixed.zone", diagnostics: [
+            "bad/weighted-mixed.zone:8:1: error: expected endpoints of one kind at api.bad.example., found a CNAME endpoint beside A/AAAA endpoints (line 7): a query would get a CNAME or an address set depending on the draw, and resolvers cache the two differently",
+        ]),
+        Case(file: "bad/weighted-no-weight.zone", diagnostics: [
+            "bad/weighted-no-weight.zone:8:1: error: expected weight= on at least one line of endpoint \"new\" of api.bad.example., found none",
+            "bad/weighted-no-weight.zone:10:1: error: expected weight=50 for endpoint \"old\" of api.bad.example. as at line 7, found weight=40",
+        ]),
+        Case(file: "bad/weighted-plain-record.zone", diagnostics: [
+            "bad/weighted-plain-record.zone:9:1: error: expected endpoint= on every record at api.bad.example., which has weighted endpoints; found TXT without one",
+            "bad/weighted-plain-record.zone:10:1: error: expected endpoint= on every record at api.bad.example., which has weighted endpoints; found A without one",
+        ]),
+        Case(file: "bad/weighted-two-cnames.zone", diagnostics: [
+            "bad/weighted-two-cnames.zone:8:1: error: expected one CNAME for endpoint \"old\" of api.bad.example., found a second one (the first is at line 7)",
+        ]),
+        Case(file: "bad/several-errors.zone", diagnostics: [
+            "bad/several-errors.zone:7:14: error: expected an IPv4 address, found \"192.0.2.256\"",
+            "bad/several-errors.zone:8:14: error: expected an IPv6 address, found \"192.0.2.1\"",
+            "bad/several-errors.zone:9:14: error: expected an MX preference (0-65535), found \"mail.example.net.\"",
+            "bad/several-errors.zone:11:1: error: unknown directive \"$BOGUS\"; expected $ORIGIN, $TTL or $INCLUDE",
+            "bad/several-errors.zone:12:18: error: expected an SRV port (0-65535), found \"70000\"",
+            "bad/several-errors.zone:14:1: error: expected no other data beside the CNAME at f.bad.example. (line 13), found TXT (RFC 1034 §3.6.2)",
+            "bad/several-errors.zone:15:9: error: expected a TTL (seconds, or numbers with units s, m, h, d, w as in 1h30m), found \"1x\"",
+            "bad/several-errors.zone:16:24: error: expected key=value (endpoint, weight, health or role) after the RDATA, found \"extra\"",
+            "bad/several-errors.zone:17:16: error: expected a CAA tag (letters and digits, as in issue), found \"issue\"",
+            "bad/several-errors.zone:20:35: error: expected an SOA minimum, found end of line",
+        ]),
+    ]
+
+    @Test(arguments: cases)
+    func reportsEveryError(_ fixture: Case) {
+        switch ZoneParser.load(file: Fixtures.path(fixture.file)) {
+        case .success:
+            Issue.record("\(fixture.file) loaded without errors")
+        case .failure(let errors):
+            #expect(Fixtures.text(errors.diagnostics) == fixture.diagnostics)
+            #expect(errors.description == errors.diagnostics.map(\.description).joined(separator: "\n"))
+        }
+    }
+
+    /// The fixtures document themselves: a diagnostic points at a line marked `; KO`, and
+    /// every line marked `; KO` gets a diagnostic.
+    @Test(arguments: cases)
+    func diagnosticsMatchTheKOComments(_ fixture: Case) throws {
+        var flagged: Set<String> = []
+        var marked: Set<String> = []
+        for line in fixture.diagnostics {
+            let parts = line.split(separator: ":")
+            flagged.insert("\(parts[0]):\(parts[1])")
+        }
+        for file in Set(flagged.map { String($0.split(separator: ":")[0]) }) {
+            let text = try String(contentsOfFile: Fixtures.path(file), encoding: .utf8)
+            for (index, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated()
+            where line.contains("; KO") {
+                marked.insert("\(file):\(index + 1)")
+            }
+        }
+        #expect(flagged == marked)
+    }
+
+    @Test func everyBadFixtureIsAsserted() throws {
+        let files = try FileManager.default.contentsOfDirectory(atPath: Fixtures.path("bad"))
+            .filter { $0.hasSuffix(".zone") }.map { "bad/" + $0 }
+        #expect(Set(files) == Set(Self.cases.map(\.file)))
+    }
+}
