@@ -68,7 +68,7 @@ public enum ZoneParser {
         var zone: Zone?
         if let zoneOrigin = reader.zoneOrigin {
             var validator = ZoneValidator(origin: zoneOrigin, file: file, checkPresence: !reader.hadEntryErrors)
-            zone = validator.validate(reader.records, order: reader.recordOrder)
+            zone = validator.validate(reader.records, files: reader.files, tags: reader.tags)
             diagnostics += validator.diagnostics
         } else {
             diagnostics.append((Int.max, fileDiagnostic(file, "expected $ORIGIN or a zone file named after its zone, as in example.com.zone")))

@@ -20,7 +20,9 @@ extension ZoneReader {
     /// A TTL (or SOA timer): plain seconds, or numbers each followed by a unit `s`, `m`, `h`,
     /// `d` or `w` in either case (`1h30m`, `2W`), as BIND and NSD accept. At most 2^31 - 1.
     func ttl(_ token: Token, _ what: String = "a TTL") throws(ParseFailure) -> UInt32 {
-        let invalid = failure(token, "expected \(what) (seconds, or numbers with units s, m, h, d, w as in 1h30m), found \(quoted(token))")
+        var invalid: ParseFailure {
+            failure(token, "expected \(what) (seconds, or numbers with units s, m, h, d, w as in 1h30m), found \(quoted(token))")
+        }
         guard !token.quoted, token.end > token.start else { throw invalid }
         var total: UInt64 = 0
         var i = token.start

@@ -92,7 +92,8 @@ extension ZoneReader {
     }
 
     /// Dotted-quad IPv4 with the same rules as `IPv4Address.init(_:)` (four decimal octets of
-    /// one to three digits, 0–255), read from bytes without building a String.
+    /// one to three digits, 0–255, no leading zeros), read from bytes without building a
+    /// String. `AddressParsingTests` holds the two parsers to the same answers.
     func ipv4(_ token: Token) -> IPv4Address? {
         guard !token.quoted else { return nil }
         var octets = [UInt8](repeating: 0, count: 4)
@@ -108,6 +109,8 @@ extension ZoneReader {
         for i in start..<end {
             let byte = text[i]
             if byte.isDigit {
+                // No leading zeros (`01`), as inet_pton and `IPv4Address` refuse them.
+                guard digits == 0 || value != 0 else { return false }
                 value = value * 10 + Int(byte - .zero)
                 digits += 1
                 guard digits <= 3, value <= 255 else { return false }

@@ -1,5 +1,21 @@
 import DNSWire
 
+/// A record as read, kept compact for million-record zones: its position and endpoint tag
+/// are indexes into the reader's side tables.
+struct ReadRecord {
+    var record: ResourceRecord
+    var line: Int32
+    var column: Int32
+    /// Index into `ZoneReader.files`.
+    var file: Int32
+    /// The endpoint id interned to a number (equal ids, equal numbers), or -1.
+    var endpointID: Int32
+    /// Index into `ZoneReader.tags`, or -1.
+    var tag: Int32
+    /// The entry number, for sorting diagnostics into source order.
+    var order: Int32
+}
+
 /// A problem in one entry; the reader turns it into a `Diagnostic` and moves on to the next
 /// entry, so every error in a file is reported.
 struct ParseFailure: Error {
@@ -19,9 +35,14 @@ final class ZoneReader {
     /// Deepest `$INCLUDE` nesting accepted (the top-level file is depth 1).
     static let maxIncludeDepth = 10
 
-    /// Records in the order they were read, with the entry number each came from.
-    private(set) var records: [ZoneRecord] = []
-    private(set) var recordOrder: [Int] = []
+    /// Records in the order they were read.
+    private(set) var records: [ReadRecord] = []
+    /// Every file read (the top-level one first), for `ReadRecord.file`.
+    private(set) var files: [String] = []
+    /// Endpoint tags, for `ReadRecord.tag`.
+    private(set) var tags: [EndpointTag] = []
+    private var endpointIDs: [String: Int32] = [:]
+    private var fileIndex: Int32 = 0
     /// Diagnostics with the entry number they belong to, for sorting into source order.
     private(set) var diagnostics: [(order: Int, diagnostic: Diagnostic)] = []
     /// True when any entry failed to parse: a missing SOA or NS may then be a broken line.
@@ -54,6 +75,9 @@ final class ZoneReader {
     /// Reads the top-level file's text.
     func read(_ bytes: [UInt8]) {
         includeStack.append((canonicalPath(file), file))
+        // A record line is rarely shorter than this; a good guess saves regrowing the arrays.
+        records.reserveCapacity(bytes.count / 48)
+        files.append(file)
         readEntries(bytes)
         includeStack.removeLast()
         if zoneOrigin == nil { zoneOrigin = origin }
@@ -145,13 +169,15 @@ final class ZoneReader {
         }
         // RFC 1035 §5.1: the include does not change the origin (nor, here, the previous
         // owner) of the including file. $TTL and the last explicit TTL carry on.
-        let saved = (file, origin, lastOwner, text)
+        let saved = (file, origin, lastOwner, text, fileIndex)
         file = path
+        files.append(path)
+        fileIndex = Int32(files.count - 1)
         origin = includeOrigin
         includeStack.append((canonical, path))
         readEntries(bytes)
         includeStack.removeLast()
-        (file, origin, lastOwner, text) = saved
+        (file, origin, lastOwner, text, fileIndex) = saved
     }
 
     // MARK: Records (RFC 1035 §5.1: owner, [TTL] [class] or [class] [TTL], type, RDATA)
@@ -225,10 +251,21 @@ final class ZoneReader {
                 throw failure(tokens[k], "expected end of line after the \(type) RDATA, found \(quoted(tokens[k]))")
             }
         }
-        records.append(ZoneRecord(record: ResourceRecord(name: owner, rrclass: .in, ttl: ttl, data: data),
-                                  position: SourcePosition(file: file, line: entry.line, column: entry.column),
-                                  endpoint: endpoint))
-        recordOrder.append(order)
+        var endpointID: Int32 = -1
+        var tag: Int32 = -1
+        if let endpoint {
+            if let known = endpointIDs[endpoint.id] {
+                endpointID = known
+            } else {
+                endpointID = Int32(endpointIDs.count)
+                endpointIDs[endpoint.id] = endpointID
+            }
+            tag = Int32(tags.count)
+            tags.append(endpoint)
+        }
+        records.append(ReadRecord(record: ResourceRecord(name: owner, rrclass: .in, ttl: ttl, data: data),
+                                  line: Int32(entry.line), column: Int32(entry.column), file: fileIndex,
+                                  endpointID: endpointID, tag: tag, order: Int32(order)))
     }
 
     // MARK: Token helpers

@@ -25,21 +25,47 @@ struct ZoneValidator {
         self.checkPresence = checkPresence
     }
 
+    /// One owner name; its records form a chain through `Kept.next`, in file order.
     private struct Owner {
-        var name: DomainName
-        /// Indices of the owner's records (endpoint duplicates included), in file order.
-        var records: [Int] = []
-        /// The TTL of each RRset seen so far (per endpoint for endpoint records).
-        var ttls: [(type: RRType, endpoint: String?, ttl: UInt32)] = []
+        let name: DomainName
+        var first: Int32
+        var last: Int32
+        var count: Int32 = 1
         var hasEndpoints = false
-        /// Built once an owner has many records, so duplicate checks stay linear in the zone.
-        var seen: Set<DuplicateKey>?
+    }
+
+    /// A record that survived de-duplication (or an endpoint duplicate, kept for its tag:
+    /// a weight may be given on any line of an endpoint). No references, so a million of
+    /// them cost one allocation.
+    private struct Kept {
+        /// Index into the reader's records.
+        let index: Int32
+        /// The record's TTL, or its RRset's first TTL.
+        var ttl: UInt32
+        /// The next kept record of the same owner, or -1.
+        var next: Int32 = -1
+        var duplicate: Bool
     }
 
     private struct DuplicateKey: Hashable {
         let data: RData
-        let endpoint: String?
+        let endpoint: Int32
     }
+
+    private struct RRSetKey: Hashable {
+        let type: RRType
+        let endpoint: Int32
+    }
+
+    /// Hash indexes for an owner with many records, so duplicate and TTL checks stay linear
+    /// in the size of the zone.
+    private final class LargeOwner {
+        var seen: Set<DuplicateKey> = []
+        var ttls: [RRSetKey: UInt32] = [:]
+    }
+
+    /// Owners with more records than this get a `LargeOwner` index.
+    private static let linearScanLimit: Int32 = 16
 
     /// A name as a dictionary key, hashed once over its lowercased wire form (FNV-1a) rather
     /// than octet by octet through `Hasher`.
@@ -58,28 +84,56 @@ struct ZoneValidator {
         func hash(into hasher: inout Hasher) { hasher.combine(hash) }
     }
 
-    /// Owners with more records than this get a hash set for duplicate checks.
-    private static let linearDuplicateLimit = 16
+    /// The reader's records and the kept ones, as the checks below see them.
+    private struct Table {
+        let records: [ReadRecord]
+        let files: [String]
+        let tags: [EndpointTag]
+        var kept: [Kept] = []
 
-    /// One record that survived de-duplication (or an endpoint duplicate, kept for its tag).
-    private struct Kept {
-        let record: ZoneRecord
-        let order: Int
-        /// A duplicate endpoint record: its record is dropped, but its tag still counts
-        /// (a weight may be given on any line of an endpoint).
-        var duplicate = false
+        func record(_ k: Int32) -> ReadRecord { records[Int(kept[Int(k)].index)] }
+        func tag(_ k: Int32) -> EndpointTag? {
+            let tag = records[Int(kept[Int(k)].index)].tag
+            return tag < 0 ? nil : tags[Int(tag)]
+        }
+        func position(_ k: Int32) -> SourcePosition {
+            let record = records[Int(kept[Int(k)].index)]
+            return SourcePosition(file: files[Int(record.file)], line: Int(record.line), column: Int(record.column))
+        }
+        func order(_ k: Int32) -> Int { Int(records[Int(kept[Int(k)].index)].order) }
+        func isDuplicate(_ k: Int32) -> Bool { kept[Int(k)].duplicate }
+
+        /// The record with its RRset's TTL.
+        func final(_ k: Int32) -> ResourceRecord {
+            var record = records[Int(kept[Int(k)].index)].record
+            record.ttl = kept[Int(k)].ttl
+            return record
+        }
+
+        /// The kept records of `owner`, in file order.
+        func members(_ owner: Owner) -> [Int32] {
+            var result: [Int32] = []
+            result.reserveCapacity(Int(owner.count))
+            var k = owner.first
+            while k >= 0 { result.append(k); k = kept[Int(k)].next }
+            return result
+        }
     }
 
-    mutating func validate(_ records: [ZoneRecord], order: [Int]) -> Zone? {
+    mutating func validate(_ records: [ReadRecord], files: [String], tags: [EndpointTag]) -> Zone? {
+        var table = Table(records: records, files: files, tags: tags)
+        table.kept.reserveCapacity(records.count)
         var owners: [Owner] = []
         var ownerIndex: [OwnerKey: Int] = [:]
-        var kept: [Kept] = []
-        kept.reserveCapacity(records.count)
+        ownerIndex.reserveCapacity(records.count / 2)
+        var large: [Int: LargeOwner] = [:]
         var lastOwner: (name: DomainName, index: Int)?
 
-        for (i, zoneRecord) in records.enumerated() {
-            let record = zoneRecord.record
-            let o: Int
+        for i in records.indices {
+            let record = records[i].record
+            let endpoint = records[i].endpointID
+            let k = Int32(table.kept.count)
+            var o = -1
             if let last = lastOwner, last.name == record.name {
                 o = last.index
             } else {
@@ -87,106 +141,119 @@ struct ZoneValidator {
                 if let existing = ownerIndex[key] {
                     o = existing
                 } else {
-                    o = owners.count
-                    owners.append(Owner(name: record.name))
-                    ownerIndex[key] = o
+                    owners.append(Owner(name: record.name, first: k, last: k, hasEndpoints: endpoint >= 0))
+                    ownerIndex[key] = owners.count - 1
+                    table.kept.append(Kept(index: Int32(i), ttl: record.ttl, duplicate: false))
+                    lastOwner = (record.name, owners.count - 1)
+                    continue
                 }
                 lastOwner = (record.name, o)
             }
-            let endpoint = zoneRecord.endpoint?.id
-            let duplicate: Bool
-            if owners[o].seen != nil {
-                duplicate = !owners[o].seen!.insert(DuplicateKey(data: record.data, endpoint: endpoint)).inserted
+
+            var duplicate = false
+            var rrsetTTL: UInt32?
+            if let index = large[o] {
+                duplicate = !index.seen.insert(DuplicateKey(data: record.data, endpoint: endpoint)).inserted
+                rrsetTTL = index.ttls[RRSetKey(type: record.type, endpoint: endpoint)]
             } else {
-                duplicate = owners[o].records.contains { k in
-                    !kept[k].duplicate && kept[k].record.record.data == record.data && kept[k].record.endpoint?.id == endpoint
-                }
-                if owners[o].records.count >= Self.linearDuplicateLimit {
-                    var seen = Set<DuplicateKey>()
-                    for k in owners[o].records where !kept[k].duplicate {
-                        seen.insert(DuplicateKey(data: kept[k].record.record.data, endpoint: kept[k].record.endpoint?.id))
+                var m = owners[o].first
+                while m >= 0 {
+                    let other = table.kept[Int(m)]
+                    let j = Int(other.index)
+                    if records[j].record.data.type == record.data.type && records[j].endpointID == endpoint {
+                        if rrsetTTL == nil { rrsetTTL = other.ttl }
+                        if !other.duplicate && records[j].record.data == record.data { duplicate = true }
                     }
-                    seen.insert(DuplicateKey(data: record.data, endpoint: endpoint))
-                    owners[o].seen = seen
+                    m = other.next
                 }
             }
-            if duplicate && endpoint == nil { continue }
-            var final = zoneRecord
-            let type = record.type
-            if let rrset = owners[o].ttls.first(where: { $0.type == type && $0.endpoint == endpoint }) {
-                if rrset.ttl != record.ttl {
-                    var adjusted = record
-                    adjusted.ttl = rrset.ttl
-                    final = ZoneRecord(record: adjusted, position: zoneRecord.position, endpoint: zoneRecord.endpoint)
+            if duplicate && endpoint < 0 { continue }
+
+            table.kept.append(Kept(index: Int32(i), ttl: rrsetTTL ?? record.ttl, duplicate: duplicate))
+            table.kept[Int(owners[o].last)].next = k
+            owners[o].last = k
+            owners[o].count += 1
+            if endpoint >= 0 { owners[o].hasEndpoints = true }
+            if let index = large[o] {
+                if rrsetTTL == nil { index.ttls[RRSetKey(type: record.type, endpoint: endpoint)] = record.ttl }
+            } else if owners[o].count > Self.linearScanLimit {
+                let index = LargeOwner()
+                for m in table.members(owners[o]) {
+                    let member = table.record(m)
+                    if !table.isDuplicate(m) { index.seen.insert(DuplicateKey(data: member.record.data, endpoint: member.endpointID)) }
+                    let key = RRSetKey(type: member.record.type, endpoint: member.endpointID)
+                    if index.ttls[key] == nil { index.ttls[key] = table.kept[Int(m)].ttl }
                 }
-            } else {
-                owners[o].ttls.append((type, endpoint, record.ttl))
+                large[o] = index
             }
-            if endpoint != nil { owners[o].hasEndpoints = true }
-            owners[o].records.append(kept.count)
-            kept.append(Kept(record: final, order: order[i], duplicate: duplicate))
         }
 
         // SOA: exactly one, at the apex (RFC 1035 §5.2).
-        var soa: Kept?
-        for entry in kept where entry.record.record.type == .soa && !entry.duplicate {
-            if entry.record.record.name != origin {
-                report(entry, "expected the SOA record at the zone apex \(origin), found it at \(entry.record.record.name)")
+        var soa: Int32?
+        for k in table.kept.indices where table.kept[k].duplicate == false {
+            let record = table.record(Int32(k)).record
+            guard record.type == .soa else { continue }
+            if record.name != origin {
+                report(table, Int32(k), "expected the SOA record at the zone apex \(origin), found it at \(record.name)")
             } else if let first = soa {
-                report(entry, "expected one SOA record at the apex, found a second one (the first is at \(place(first.record.position, from: entry.record.position)))")
+                report(table, Int32(k), "expected one SOA record at the apex, found a second one (the first is at \(place(table.position(first), from: table.position(Int32(k)))))")
             } else {
-                soa = entry
+                soa = Int32(k)
             }
         }
         if checkPresence {
-            if soa == nil {
+            if let soa {
+                let apex = ownerIndex[OwnerKey(origin)].map { table.members(owners[$0]) } ?? []
+                if !apex.contains(where: { table.record($0).record.type == .ns && table.record($0).endpointID < 0 }) {
+                    report(table, soa, "expected at least one NS record at the zone apex \(origin), found none")
+                }
+            } else {
                 diagnostics.append((Int.max, Diagnostic(position: SourcePosition(file: file, line: 1, column: 1),
                                                         message: "expected an SOA record at the zone apex \(origin), found none")))
-            } else if let soa {
-                let apex = ownerIndex[OwnerKey(origin)].map { owners[$0].records } ?? []
-                if !apex.contains(where: { kept[$0].record.record.type == .ns && kept[$0].record.endpoint == nil }) {
-                    report(soa, "expected at least one NS record at the zone apex \(origin), found none")
-                }
             }
         }
 
         var weighted: [WeightedName] = []
         for owner in owners {
             if owner.hasEndpoints {
-                if let name = checkWeighted(owner, kept) { weighted.append(name) }
-            } else {
-                checkCNAME(owner, kept)
+                if let name = checkWeighted(owner, table) { weighted.append(name) }
+            } else if owner.count > 1 {
+                checkCNAME(owner, table)
             }
         }
 
         guard diagnostics.isEmpty, let soa else { return nil }
-        let plain = kept.lazy.filter { $0.record.endpoint == nil && !$0.duplicate }.map(\.record.record)
-        return Zone(origin: origin, file: file, soa: soa.record.record, records: Array(plain), weighted: weighted)
+        var plain: [ResourceRecord] = []
+        plain.reserveCapacity(table.kept.count)
+        for k in table.kept.indices where !table.kept[k].duplicate && table.record(Int32(k)).endpointID < 0 {
+            plain.append(table.final(Int32(k)))
+        }
+        return Zone(origin: origin, file: file, soa: table.final(soa), records: plain, weighted: weighted)
     }
 
     /// RFC 1034 §3.6.2 / RFC 2181 §10.1: a name with a CNAME has no other data, and one CNAME.
-    private mutating func checkCNAME(_ owner: Owner, _ kept: [Kept]) {
-        var firstCNAME: Kept?
-        var firstOther: Kept?
+    private mutating func checkCNAME(_ owner: Owner, _ table: Table) {
+        var firstCNAME: Int32?
+        var firstOther: Int32?
         var reported = false
-        for index in owner.records {
-            let entry = kept[index]
-            let type = entry.record.record.type
+        for k in table.members(owner) {
+            let type = table.record(k).record.type
+            let here = table.position(k)
             if type == .cname {
                 if let first = firstCNAME {
-                    report(entry, "expected one CNAME at \(owner.name), found a second one (the first is at \(place(first.record.position, from: entry.record.position))); a name has at most one CNAME (RFC 1034 §3.6.2)")
+                    report(table, k, "expected one CNAME at \(owner.name), found a second one (the first is at \(place(table.position(first), from: here))); a name has at most one CNAME (RFC 1034 §3.6.2)")
                     continue
                 }
-                firstCNAME = entry
+                firstCNAME = k
                 if let other = firstOther, !reported {
                     reported = true
-                    report(entry, "expected no other data beside a CNAME at \(owner.name), found \(other.record.record.type) at \(place(other.record.position, from: entry.record.position)) (RFC 1034 §3.6.2)")
+                    report(table, k, "expected no other data beside a CNAME at \(owner.name), found \(table.record(other).record.type) at \(place(table.position(other), from: here)) (RFC 1034 §3.6.2)")
                 }
             } else if !Self.allowedBesideCNAME.contains(type.rawValue) {
-                if firstOther == nil { firstOther = entry }
+                if firstOther == nil { firstOther = k }
                 if let cname = firstCNAME, !reported {
                     reported = true
-                    report(entry, "expected no other data beside the CNAME at \(owner.name) (\(place(cname.record.position, from: entry.record.position))), found \(type) (RFC 1034 §3.6.2)")
+                    report(table, k, "expected no other data beside the CNAME at \(owner.name) (\(place(table.position(cname), from: here))), found \(type) (RFC 1034 §3.6.2)")
                 }
             }
         }
@@ -206,17 +273,17 @@ struct ZoneValidator {
     /// Veer's weighted names: every record at the owner is an endpoint record, endpoints are
     /// all CNAMEs or all addresses, one CNAME per endpoint, a weight on each endpoint, and at
     /// least one weight above zero.
-    private mutating func checkWeighted(_ owner: Owner, _ kept: [Kept]) -> WeightedName? {
+    private mutating func checkWeighted(_ owner: Owner, _ table: Table) -> WeightedName? {
         let before = diagnostics.count
         var endpoints: [PendingEndpoint] = []
         var kind: (isCNAME: Bool, position: SourcePosition)?
         var mixReported = false
-        for index in owner.records {
-            let entry = kept[index]
-            let record = entry.record.record
-            let position = entry.record.position
-            guard let tag = entry.record.endpoint else {
-                report(entry, "expected endpoint= on every record at \(owner.name), which has weighted endpoints; found \(record.type) without one")
+        for k in table.members(owner) {
+            let record = table.final(k)
+            let position = table.position(k)
+            let duplicate = table.isDuplicate(k)
+            guard let tag = table.tag(k) else {
+                report(table, k, "expected endpoint= on every record at \(owner.name), which has weighted endpoints; found \(record.type) without one")
                 continue
             }
             let isCNAME = record.type == .cname
@@ -224,7 +291,7 @@ struct ZoneValidator {
                 if !mixReported {
                     mixReported = true
                     let first = kind.isCNAME ? "a CNAME endpoint" : "A/AAAA endpoints"
-                    report(entry, "expected endpoints of one kind at \(owner.name), found \(isCNAME ? "a CNAME endpoint" : "an A/AAAA endpoint") beside \(first) (\(place(kind.position, from: position))): a query would get a CNAME or an address set depending on the draw, and resolvers cache the two differently")
+                    report(table, k, "expected endpoints of one kind at \(owner.name), found \(isCNAME ? "a CNAME endpoint" : "an A/AAAA endpoint") beside \(first) (\(place(kind.position, from: position))): a query would get a CNAME or an address set depending on the draw, and resolvers cache the two differently")
                 }
             } else if kind == nil {
                 kind = (isCNAME, position)
@@ -234,11 +301,11 @@ struct ZoneValidator {
                 e = existing
             } else {
                 e = endpoints.count
-                endpoints.append(PendingEndpoint(id: tag.id, position: position, order: entry.order))
+                endpoints.append(PendingEndpoint(id: tag.id, position: position, order: table.order(k)))
             }
-            if isCNAME && !entry.duplicate {
+            if isCNAME && !duplicate {
                 if let first = endpoints[e].cname {
-                    report(entry, "expected one CNAME for endpoint \"\(tag.id)\" of \(owner.name), found a second one (the first is at \(place(first, from: position)))")
+                    report(table, k, "expected one CNAME for endpoint \"\(tag.id)\" of \(owner.name), found a second one (the first is at \(place(first, from: position)))")
                 } else {
                     endpoints[e].cname = position
                 }
@@ -246,7 +313,7 @@ struct ZoneValidator {
             if let weight = tag.weight {
                 if let first = endpoints[e].weight {
                     if first.value != weight {
-                        report(entry, "expected weight=\(first.value) for endpoint \"\(tag.id)\" of \(owner.name) as at \(place(first.position, from: position)), found weight=\(weight)")
+                        report(table, k, "expected weight=\(first.value) for endpoint \"\(tag.id)\" of \(owner.name) as at \(place(first.position, from: position)), found weight=\(weight)")
                     }
                 } else {
                     endpoints[e].weight = (weight, position)
@@ -255,7 +322,7 @@ struct ZoneValidator {
             if let health = tag.health {
                 if let first = endpoints[e].health {
                     if first.value != health {
-                        report(entry, "expected health=\(first.value) for endpoint \"\(tag.id)\" of \(owner.name) as at \(place(first.position, from: position)), found health=\(health)")
+                        report(table, k, "expected health=\(first.value) for endpoint \"\(tag.id)\" of \(owner.name) as at \(place(first.position, from: position)), found health=\(health)")
                     }
                 } else {
                     endpoints[e].health = (health, position)
@@ -264,13 +331,13 @@ struct ZoneValidator {
             if let role = tag.role {
                 if let first = endpoints[e].role {
                     if first.value != role {
-                        report(entry, "expected role=\(first.value) for endpoint \"\(tag.id)\" of \(owner.name) as at \(place(first.position, from: position)), found role=\(role)")
+                        report(table, k, "expected role=\(first.value) for endpoint \"\(tag.id)\" of \(owner.name) as at \(place(first.position, from: position)), found role=\(role)")
                     }
                 } else {
                     endpoints[e].role = (role, position)
                 }
             }
-            if !entry.duplicate { endpoints[e].records.append(record) }
+            if !duplicate { endpoints[e].records.append(record) }
         }
         var allWeighted = true
         for endpoint in endpoints where endpoint.weight == nil {
@@ -289,8 +356,8 @@ struct ZoneValidator {
         })
     }
 
-    private mutating func report(_ entry: Kept, _ message: String) {
-        diagnostics.append((entry.order, Diagnostic(position: entry.record.position, message: message)))
+    private mutating func report(_ table: Table, _ k: Int32, _ message: String) {
+        diagnostics.append((table.order(k), Diagnostic(position: table.position(k), message: message)))
     }
 
     /// `line 7` in the same file, `path:7` in another one.

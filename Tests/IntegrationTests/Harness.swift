@@ -43,7 +43,7 @@ enum Tools {
         try onPath("dig") ?? { throw HarnessError("dig not found: apt-get install bind9-dnsutils") }()
     }
 
-    private static func onPath(_ name: String) -> String? {
+    static func onPath(_ name: String) -> String? {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         for directory in path.split(separator: ":") {
             let candidate = "\(directory)/\(name)"
@@ -127,6 +127,10 @@ final class VeerProcess: @unchecked Sendable {
     var port: UInt16 { address.port }
     /// The temporary directory holding `zones/` and `state/`.
     let root: URL
+    /// Where the zone files are: rewrite one and send SIGHUP to reload.
+    var zonesDirectory: URL { root.appendingPathComponent("zones", isDirectory: true) }
+    /// The default state directory (an `--state-dir` in `extraArguments` overrides it).
+    var stateDirectory: URL { root.appendingPathComponent("state", isDirectory: true) }
 
     private let process: Foundation.Process
     private let log: StderrLog
@@ -198,6 +202,9 @@ final class VeerProcess: @unchecked Sendable {
     var stderr: String { log.text }
 
     var isRunning: Bool { process.isRunning }
+
+    /// The server's process id, for signals.
+    var processIdentifier: Int32 { process.processIdentifier }
 
     /// SIGTERM, then wait (SIGKILL after 5 s). Returns the exit status.
     @discardableResult
