@@ -331,11 +331,18 @@ public final class Responder<Random: RandomSource> {
             if node.weighted >= 0 {
                 let set = zones.weighted[Int(node.weighted)]
                 if set.isCNAME {
-                    guard let chosen = pick(set, type: nil) else { break }
+                    guard let chosen = pick(set, type: nil) else {
+                        return Outcome(rcode: .servFail, authoritative: false)
+                    }
                     cname = set.endpoints[chosen].cname!
                 } else {
                     let type = qtype == .any ? RRType.a : qtype
-                    guard type == .a || type == .aaaa, let chosen = pick(set, type: type) else {
+                    guard type == .a || type == .aaaa else {
+                        try writeNegative(zone: node.zone)
+                        return Outcome(rcode: .noError, authoritative: true)
+                    }
+                    guard let chosen = pick(set, type: type) else {
+                        if set.refuseWhenAllDown { return Outcome(rcode: .servFail, authoritative: false) }
                         try writeNegative(zone: node.zone)
                         return Outcome(rcode: .noError, authoritative: true)
                     }
@@ -381,7 +388,8 @@ public final class Responder<Random: RandomSource> {
 
     /// Chooses an endpoint of `set` that has records of `type` (any endpoint for CNAME sets),
     /// by effective weight; when every eligible endpoint is at effective 0 but some are
-    /// configured above 0 (all unhealthy), by configured weight: fail open, as Route 53 does.
+    /// configured above 0 (all unhealthy), by configured weight: fail open, as Route 53 does,
+    /// unless the name says `all-down=refuse` (then nil, and the caller answers SERVFAIL).
     @inline(__always)
     private func pick(_ set: WeightedSet, type: RRType?) -> Int? {
         let weights = snapshot.weights
@@ -396,7 +404,7 @@ public final class Responder<Random: RandomSource> {
         var chosen = WeightedChoice.pick(count: endpoints.count, weight: {
             eligible(endpoints[$0]) ? weights.effective(endpoints[$0].slot) : 0
         }, random: &random)
-        if chosen == nil {
+        if chosen == nil && !set.refuseWhenAllDown {
             chosen = WeightedChoice.pick(count: endpoints.count, weight: {
                 eligible(endpoints[$0]) ? weights.configured(endpoints[$0].slot) : 0
             }, random: &random)

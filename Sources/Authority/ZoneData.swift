@@ -53,7 +53,8 @@ public struct WeightedSet: Sendable {
         /// Index of this endpoint's weight in a `WeightTable` and its served counter.
         public let slot: Int
         public let zoneWeight: UInt32
-        public let health: String?
+        /// The `$HEALTH` check named by `health=`, if any.
+        public let check: HealthCheck?
         public let role: String?
         /// CNAME endpoint: its one record and where its target resolves.
         let cname: RRSetData?
@@ -66,6 +67,8 @@ public struct WeightedSet: Sendable {
     public let endpoints: [Endpoint]
     /// True when the endpoints are CNAMEs (the zone parser forbids mixing with addresses).
     public let isCNAME: Bool
+    /// `all-down=refuse`: when every endpoint is down, answer SERVFAIL instead of failing open.
+    public let refuseWhenAllDown: Bool
 }
 
 /// Everything Veer answers from, immutable once built: the name tree of every zone with
@@ -173,13 +176,14 @@ public final class ZoneData: Sendable {
                         return matching.isEmpty ? nil : makeRRSet(matching)
                     }
                     return WeightedSet.Endpoint(id: endpoint.id, slot: slot(weightedName.owner, endpoint.id),
-                                                zoneWeight: endpoint.weight, health: endpoint.health, role: endpoint.role,
+                                                zoneWeight: endpoint.weight, check: endpoint.check, role: endpoint.role,
                                                 cname: set(.cname), a: set(.a), aaaa: set(.aaaa))
                 }
                 let index = Int(table.lookup(weightedName.owner.lowercasedWire))
                 nodes[index].weighted = Int32(weightedSets.count)
                 weightedSets.append(WeightedSet(owner: weightedName.owner, endpoints: endpoints,
-                                                isCNAME: endpoints.contains { $0.cname != nil }))
+                                                isCNAME: endpoints.contains { $0.cname != nil },
+                                                refuseWhenAllDown: weightedName.refuseWhenAllDown))
             }
         }
         self.zones = zoneInfos

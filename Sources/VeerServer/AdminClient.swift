@@ -4,7 +4,7 @@ import Traffic
 /// `veer status|weight|shift|drain|undo|history|reload …`: sends the same line the admin
 /// socket takes and prints the reply. Exit 0 on `ok`, 1 on `error:`, 64 on bad usage.
 enum AdminClient {
-    static let verbs: Set<String> = ["status", "weight", "shift", "drain", "undo", "history", "reload"]
+    static let verbs: Set<String> = ["status", "weight", "shift", "drain", "undo", "history", "health", "reload"]
     static let defaultPath = "var/admin.sock"
 
     static func run(_ arguments: ArraySlice<String>) throws(UsageError) -> Int32 {

@@ -10,6 +10,7 @@ enum AdminCommand: Equatable, Sendable {
     case drain(name: String, endpoint: String)
     case undo(name: String)
     case history(name: String?, limit: Int)
+    case health(name: String)
     case reload
     case help
 
@@ -25,6 +26,7 @@ enum AdminCommand: Equatable, Sendable {
         drain NAME ENDPOINT              weight 0: never chosen
         undo NAME                        restore the weights before the last change
         history [NAME] [N]               the last N audit lines (default 20)
+        health NAME                      recent probe results of NAME's endpoints
         reload                           re-read the zones; on any error keep serving the old data
         """
 
@@ -74,13 +76,16 @@ enum AdminCommand: Equatable, Sendable {
                 }
             }
             return .history(name: name, limit: limit)
+        case "health":
+            try expect(1...1, "health NAME")
+            return .health(name: args[0])
         case "reload":
             try expect(0...0, "reload")
             return .reload
         case "help":
             return .help
         default:
-            throw AdminError.badValue("unknown command \"\(words[0])\"; commands: status, weight, shift, drain, undo, history, reload, help")
+            throw AdminError.badValue("unknown command \"\(words[0])\"; commands: status, weight, shift, drain, undo, history, health, reload, help")
         }
     }
 

@@ -15,11 +15,17 @@ final class Control: Sendable {
         var stateDirectory: String
         var allowedUIDs: Set<UInt32>
         var allowedGIDs: Set<UInt32>
+        /// A weight raised this recently marks the endpoint a migration is moving to.
+        var rollbackWindowSeconds: Int64 = RollbackRule.defaultWindowSeconds
     }
 
     private struct State {
         var store: WeightStore
         var zones: ZoneData
+        /// Slots whose endpoint the health checks hold down: effective weight 0.
+        var down: Set<Int> = []
+        /// Names whose every weighted endpoint is down, logged once per outage.
+        var allDown: Set<String> = []
     }
 
     let settings: Settings
@@ -29,6 +35,8 @@ final class Control: Sendable {
     private let state: Mutex<State>
     private let stateFile: StateFile
     private let audit: AuditLog
+    /// The health checks, once the server starts them.
+    private let monitor = Mutex<HealthMonitor?>(nil)
 
     /// Loads saved weights (refusing a corrupt file), merges them with the zones' and
     /// publishes the first snapshot.
@@ -66,8 +74,9 @@ final class Control: Sendable {
         }
     }
 
-    /// The store's weights laid out by slot for the query path.
-    static func table(_ store: WeightStore, _ data: ZoneData) -> WeightTable {
+    /// The store's weights laid out by slot for the query path; an endpoint that is down
+    /// has effective weight 0.
+    static func table(_ store: WeightStore, _ data: ZoneData, down: Set<Int> = []) -> WeightTable {
         var configured = [UInt32](repeating: 0, count: data.slotCount)
         for set in data.weighted {
             let saved = store.name(set.owner.lowercased().description)
@@ -75,7 +84,9 @@ final class Control: Sendable {
                 configured[endpoint.slot] = saved?.weight(of: endpoint.id) ?? endpoint.zoneWeight
             }
         }
-        return WeightTable(configured: configured)
+        var effective = configured
+        for slot in down where slot < effective.count { effective[slot] = 0 }
+        return WeightTable(configured: configured, effective: effective)
     }
 
     private static func logWeights(_ store: WeightStore, by uid: UInt32? = nil, reason: String? = nil, only: String? = nil) {
@@ -122,6 +133,8 @@ final class Control: Sendable {
             } catch {
                 throw AdminError.badValue("reading \(audit.path): \(error)")
             }
+        case .health(let name):
+            return try healthReport(name: name)
         case .reload:
             let errors = reload()
             guard errors.isEmpty else {
@@ -166,11 +179,64 @@ final class Control: Sendable {
             state.store = next
             let zones = state.zones
             let published = box.update { current in
-                Snapshot(zones: zones, weights: Self.table(next, zones), generation: current.generation + 1)
+                Snapshot(zones: zones, weights: Self.table(next, zones, down: state.down), generation: current.generation + 1)
             }
             Self.logWeights(next, by: uid, reason: line, only: first.name)
             let summary = next.name(first.name)!.endpoints.map { "\($0.id)=\($0.weight)" }.joined(separator: " ")
             return "ok \(first.name) \(summary) (generation \(published.generation))"
+        }
+    }
+
+    // MARK: - Health
+
+    /// Starts probing the current zones' endpoints; transitions come back to `healthChanged`.
+    func startHealthChecks(_ health: HealthMonitor) {
+        monitor.withLock { $0 = health }
+        let zones = state.withLock { $0.zones }
+        health.configure(zones) { [weak self] slot, transition in self?.healthChanged(slot: slot, transition: transition) }
+    }
+
+    /// Applies a health transition of the endpoint in `slot`: effective weight 0 while it is
+    /// down, its configured weight again when it is back. An endpoint that goes down while a
+    /// migration moves to it is rolled back: configured weight 0, persisted and audited, and
+    /// it stays 0 after it recovers until an operator raises it (`undo` restores it).
+    func healthChanged(slot: Int, transition: HealthState.Transition) {
+        let now = Clock.wallSeconds()
+        state.withLock { state in
+            guard let set = state.zones.weighted.first(where: { $0.endpoints.contains { $0.slot == slot } }),
+                  let endpoint = set.endpoints.first(where: { $0.slot == slot }) else { return }
+            let name = set.owner.lowercased().description
+            if transition.to == .down { state.down.insert(slot) } else { state.down.remove(slot) }
+            Log.info("health: \(name) \(endpoint.id) \(transition.from.rawValue) -> \(transition.to.rawValue): \(transition.reason)")
+
+            if transition.to == .down, let saved = state.store.name(name)?.endpoints.first(where: { $0.id == endpoint.id }),
+               RollbackRule.shouldRollBack(role: endpoint.role, weight: saved.weight, raisedAt: saved.raisedAt, now: now,
+                                           window: settings.rollbackWindowSeconds) {
+                let reason = "rollback \(name) \(endpoint.id) \(saved.weight) -> 0: \(transition.reason)"
+                do {
+                    let (next, changes) = try state.store.setting(name, endpoint.id, to: 0, at: now)
+                    try stateFile.save(next)
+                    try audit.append(changes, uid: nil, reason: reason, at: now)
+                    state.store = next
+                    Log.warning("weights: \(reason)")
+                } catch {
+                    // The endpoint is at effective weight 0 already, so no traffic goes there.
+                    Log.error("weights: \(reason) not recorded: \(error)")
+                }
+            }
+
+            let live = set.endpoints.filter { (state.store.name(name)?.weight(of: $0.id) ?? 0) > 0 }
+            if !live.isEmpty && live.allSatisfy({ state.down.contains($0.slot) }) {
+                if state.allDown.insert(name).inserted {
+                    Log.warning("health: every endpoint of \(name) is down: \(set.refuseWhenAllDown ? "answering SERVFAIL (all-down=refuse)" : "failing open, answering by configured weights")")
+                }
+            } else if state.allDown.remove(name) != nil {
+                Log.info("health: \(name) has a healthy endpoint again")
+            }
+            let store = state.store, zones = state.zones, down = state.down
+            box.update { current in
+                Snapshot(zones: zones, weights: Self.table(store, zones, down: down), generation: current.generation + 1)
+            }
         }
     }
 
@@ -198,8 +264,13 @@ final class Control: Sendable {
             }
             state.store = store
             state.zones = data
+            // Endpoints that left the zones are no longer held down.
+            let slots = Set(data.weighted.flatMap { $0.endpoints.map(\.slot) })
+            state.down.formIntersection(slots)
+            monitor.withLock { $0 }?.configure(data)
+            let down = state.down
             let published = box.update { current in
-                Snapshot(zones: data, weights: Self.table(store, data), generation: current.generation + 1)
+                Snapshot(zones: data, weights: Self.table(store, data, down: down), generation: current.generation + 1)
             }
             Log.info("reload: \(zones.count) zone(s), generation \(published.generation)")
             return []
@@ -216,6 +287,13 @@ final class Control: Sendable {
             var share: Double
             var served: UInt64
             var observed: Double
+            /// `up`, `down`, `unknown` (no result yet, counted as up) or `unchecked`.
+            var health: String
+            var check: String?
+            var lastProbe: String?
+            var lastLatencyMs: Int?
+            /// When the endpoint last went down or came back (RFC 3339), if it has.
+            var since: String?
         }
         struct Name: Codable {
             var name: String
@@ -235,6 +313,7 @@ final class Control: Sendable {
                 throw AdminError.unknownName(key, snapshot.zones.weighted.map { $0.owner.lowercased().description })
             }
         }
+        let health = monitor.withLock { $0 }?.states() ?? [:]
         let report = StatusJSON(generation: snapshot.generation, names: sets.map { set in
             let configuredTotal = set.endpoints.reduce(0) { $0 + UInt64(snapshot.weights.configured($1.slot)) }
             let served = set.endpoints.map { counters.total($0.slot) }
@@ -245,7 +324,12 @@ final class Control: Sendable {
                     id: endpoint.id, configured: configured, effective: snapshot.weights.effective(endpoint.slot),
                     share: configuredTotal == 0 ? 0 : Double(configured) * 100 / Double(configuredTotal),
                     served: served[index],
-                    observed: servedTotal == 0 ? 0 : Double(served[index]) * 100 / Double(servedTotal))
+                    observed: servedTotal == 0 ? 0 : Double(served[index]) * 100 / Double(servedTotal),
+                    health: health[endpoint.slot]?.state.status.rawValue ?? "unchecked",
+                    check: health[endpoint.slot]?.check,
+                    lastProbe: health[endpoint.slot]?.state.lastResult?.description,
+                    lastLatencyMs: health[endpoint.slot]?.state.lastResult?.latencyMs,
+                    since: health[endpoint.slot]?.state.lastTransitionAt.map(Self.wallTime))
             })
         })
         if json {
@@ -255,15 +339,49 @@ final class Control: Sendable {
             return "ok\n" + String(decoding: data, as: UTF8.self)
         }
         var lines = ["ok \(report.names.count) weighted name\(report.names.count == 1 ? "" : "s"), generation \(report.generation)"]
-        let header = ["NAME", "ENDPOINT", "CONFIGURED", "EFFECTIVE", "SHARE", "SERVED", "OBSERVED"]
+        let header = ["NAME", "ENDPOINT", "CONFIGURED", "EFFECTIVE", "SHARE", "SERVED", "OBSERVED", "HEALTH", "LAST PROBE", "SINCE"]
         var rows: [[String]] = []
         for entry in report.names {
             for endpoint in entry.endpoints {
                 rows.append([entry.name, endpoint.id, "\(endpoint.configured)", "\(endpoint.effective)",
-                             percentText(endpoint.share), "\(endpoint.served)", percentText(endpoint.observed)])
+                             percentText(endpoint.share), "\(endpoint.served)", percentText(endpoint.observed),
+                             endpoint.health, endpoint.lastProbe ?? "-", endpoint.since ?? "-"])
             }
         }
         lines += textTable([header] + rows)
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension Control {
+    /// A monotonic millisecond time (the health clock) as wall-clock RFC 3339 text.
+    static func wallTime(_ monotonicMs: Int64) -> String {
+        let ageSeconds = (Int64(Clock.now() / 1_000_000) - monotonicMs) / 1000
+        return Log.timestamp(Clock.wallSeconds() - ageSeconds)
+    }
+
+    /// `health NAME`: each endpoint's recent probe results, oldest first.
+    func healthReport(name: String) throws(AdminError) -> String {
+        let key = WeightStore.key(name)
+        let zones = box.current.zones
+        guard let set = zones.weighted.first(where: { $0.owner.lowercased().description == key }) else {
+            throw AdminError.unknownName(key, zones.weighted.map { $0.owner.lowercased().description })
+        }
+        let health = monitor.withLock { $0 }?.states() ?? [:]
+        var lines = ["ok \(key)"]
+        for endpoint in set.endpoints {
+            guard let entry = health[endpoint.slot] else {
+                lines.append("\(endpoint.id): no health check")
+                continue
+            }
+            let state = entry.state
+            var line = "\(endpoint.id): \(state.status.rawValue) (check \(entry.check))"
+            if let since = state.lastTransitionAt { line += " since \(Self.wallTime(since))" }
+            lines.append(line)
+            for item in state.history {
+                lines.append("  \(Self.wallTime(item.at))  \(item.result)" + (item.anomaly.map { "  anomaly: \($0)" } ?? ""))
+            }
+        }
         return lines.joined(separator: "\n")
     }
 }

@@ -24,11 +24,13 @@ struct ServeConfig {
     var adminPath = ""
     var allowedUIDs: Set<UInt32> = []
     var allowedGIDs: Set<UInt32> = []
+    /// A weight raised this recently marks a migration target for automatic rollback.
+    var rollbackWindowSeconds = RollbackRule.defaultWindowSeconds
 
     init(_ arguments: ArraySlice<String>) throws(UsageError) {
         let options = try OptionReader(arguments, valued: [
             "zones", "listen", "threads", "edns-payload", "tcp-max-connections", "tcp-idle-timeout",
-            "state-dir", "admin", "admin-allow-uid", "admin-allow-gid",
+            "state-dir", "admin", "admin-allow-uid", "admin-allow-gid", "rollback-window",
         ])
         guard options.positional.isEmpty else { throw UsageError("unexpected argument \"\(options.positional[0])\"") }
         zonesDirectory = options.last("zones") ?? zonesDirectory
@@ -45,6 +47,7 @@ struct ServeConfig {
         maxUDPPayload = UInt16(try options.integer("edns-payload", default: Int(maxUDPPayload), range: 512...4096))
         tcpMaxConnections = try options.integer("tcp-max-connections", default: tcpMaxConnections, range: 1...65536)
         tcpIdleTimeout = .seconds(try options.integer("tcp-idle-timeout", default: 10, range: 1...3600))
+        rollbackWindowSeconds = Int64(try options.integer("rollback-window", default: Int(rollbackWindowSeconds), range: 0...31_536_000))
         stateDirectory = options.last("state-dir") ?? stateDirectory
         adminPath = options.last("admin") ?? stateDirectory + "/admin.sock"
         for (name, target) in [("admin-allow-uid", \ServeConfig.allowedUIDs), ("admin-allow-gid", \ServeConfig.allowedGIDs)] {
@@ -69,7 +72,8 @@ final class Server: Sendable {
         guard !zones.isEmpty else { throw StartupError(lines: ["\(config.zonesDirectory): no *.zone files to serve"]) }
         control = try Control(settings: Control.Settings(
             zonesDirectory: config.zonesDirectory, stateDirectory: config.stateDirectory,
-            allowedUIDs: config.allowedUIDs, allowedGIDs: config.allowedGIDs), zones: zones)
+            allowedUIDs: config.allowedUIDs, allowedGIDs: config.allowedGIDs,
+            rollbackWindowSeconds: config.rollbackWindowSeconds), zones: zones)
         for zone in control.box.current.zones.zones {
             Log.info("zone: \(zone.origin) serial=\(zone.serial) file=\(zone.file)")
         }
@@ -107,6 +111,11 @@ final class Server: Sendable {
         udp.start()
         tcp.start()
         admin.start()
+        do {
+            control.startHealthChecks(try HealthMonitor())
+        } catch {
+            throw StartupError(lines: ["health checks: \(error)"])
+        }
         Signals.on(Signals.hangup) { _ = control.reload() }
         for signal in [Signals.terminate, Signals.interrupt] {
             Signals.on(signal) {

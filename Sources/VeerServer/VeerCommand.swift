@@ -13,6 +13,7 @@ public enum VeerCommand {
                veer [--admin PATH] drain NAME ENDPOINT
                veer [--admin PATH] undo NAME
                veer [--admin PATH] history [NAME] [N]
+               veer [--admin PATH] health NAME
                veer [--admin PATH] reload
         """
 

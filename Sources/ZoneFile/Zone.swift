@@ -7,16 +7,20 @@ public struct EndpointTag: Sendable, Hashable {
     public let id: String
     /// 0…1,000,000; required on at least one line of each endpoint.
     public let weight: UInt32?
-    /// The name of a health check (stored; checks are defined elsewhere).
+    /// The name of a `$HEALTH` check declared in the same zone (checked by the loader).
     public let health: String?
     /// `new` or `old`: which side of a migration this endpoint is.
     public let role: String?
+    /// `all-down=refuse` (true) or `all-down=open` (false); nil when the line does not say.
+    /// A setting of the weighted name, so every line that gives it must agree.
+    public let refuseWhenAllDown: Bool?
 
-    public init(id: String, weight: UInt32?, health: String?, role: String?) {
+    public init(id: String, weight: UInt32?, health: String?, role: String?, refuseWhenAllDown: Bool? = nil) {
         self.id = id
         self.weight = weight
         self.health = health
         self.role = role
+        self.refuseWhenAllDown = refuseWhenAllDown
     }
 }
 
@@ -39,31 +43,39 @@ public struct ZoneRecord: Sendable, Hashable {
 public struct WeightedName: Sendable, Hashable {
     public let owner: DomainName
     public let endpoints: [Endpoint]
+    /// `all-down=refuse`: when every endpoint is down, answer SERVFAIL instead of failing open
+    /// (`all-down=open`, the default, answers by the configured weights).
+    public let refuseWhenAllDown: Bool
 
-    public init(owner: DomainName, endpoints: [Endpoint]) {
+    public init(owner: DomainName, endpoints: [Endpoint], refuseWhenAllDown: Bool = false) {
         self.owner = owner
         self.endpoints = endpoints
+        self.refuseWhenAllDown = refuseWhenAllDown
     }
 
     /// One endpoint: either exactly one CNAME, or one or more A/AAAA records.
     public struct Endpoint: Sendable, Hashable {
         public let id: String
         public let weight: UInt32
+        /// The `health=` tag: the name of the check.
         public let health: String?
         public let role: String?
         /// De-duplicated, in file order; one RRset TTL per type (the first one seen).
         public let records: [ResourceRecord]
         /// The endpoint's first line.
         public let position: SourcePosition
+        /// The `$HEALTH` declaration `health` names; nil when the endpoint is not probed.
+        public let check: HealthCheck?
 
         public init(id: String, weight: UInt32, health: String?, role: String?,
-                    records: [ResourceRecord], position: SourcePosition) {
+                    records: [ResourceRecord], position: SourcePosition, check: HealthCheck? = nil) {
             self.id = id
             self.weight = weight
             self.health = health
             self.role = role
             self.records = records
             self.position = position
+            self.check = check
         }
     }
 }
@@ -79,13 +91,17 @@ public struct Zone: Sendable {
     public let records: [ResourceRecord]
     /// Weighted names, in the order their first endpoint record appears.
     public let weighted: [WeightedName]
+    /// The `$HEALTH` declarations of the zone and its `$INCLUDE`s, in declaration order,
+    /// used by endpoints or not.
+    public let healthChecks: [HealthCheck]
 
     public init(origin: DomainName, file: String, soa: ResourceRecord, records: [ResourceRecord],
-                weighted: [WeightedName]) {
+                weighted: [WeightedName], healthChecks: [HealthCheck] = []) {
         self.origin = origin
         self.file = file
         self.soa = soa
         self.records = records
         self.weighted = weighted
+        self.healthChecks = healthChecks
     }
 }

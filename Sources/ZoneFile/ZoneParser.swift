@@ -2,7 +2,7 @@ import DNSWire
 import Foundation
 
 /// Reads RFC 1035 master files as BIND, NSD and Knot accept them, plus Veer's weighted
-/// endpoint tags, into validated `Zone`s.
+/// endpoint tags and `$HEALTH` checks (see `HealthCheck`), into validated `Zone`s.
 ///
 /// - The zone name is the `$ORIGIN` in force at the first record, else the file name
 ///   (`example.com.zone` or `example.com` → `example.com.`).
@@ -68,7 +68,8 @@ public enum ZoneParser {
         var zone: Zone?
         if let zoneOrigin = reader.zoneOrigin {
             var validator = ZoneValidator(origin: zoneOrigin, file: file, checkPresence: !reader.hadEntryErrors)
-            zone = validator.validate(reader.records, files: reader.files, tags: reader.tags)
+            zone = validator.validate(reader.records, files: reader.files, tags: reader.tags,
+                                      healthChecks: reader.healthChecks)
             diagnostics += validator.diagnostics
         } else {
             diagnostics.append((Int.max, fileDiagnostic(file, "expected $ORIGIN or a zone file named after its zone, as in example.com.zone")))

@@ -6,17 +6,21 @@ extension ZoneReader {
     /// Longest endpoint id: it shows up in admin commands, logs and metrics labels.
     static let maxEndpointIDLength = 32
 
-    /// Reads Veer's `key=value` endpoint words after the RDATA of an A, AAAA or CNAME record.
+    /// Reads Veer's `key=value` endpoint words after the RDATA of an A, AAAA or CNAME record:
+    /// `endpoint=ID` (required), `weight=N`, `health=CHECK` (a `$HEALTH` of the zone),
+    /// `role=new|old`, `all-down=open|refuse` (a setting of the whole name; default open).
     func endpointTag(_ entry: Entry, from start: Int) throws(ParseFailure) -> EndpointTag {
         var id: String?
         var weight: UInt32?
         var health: String?
         var role: String?
+        var refuseWhenAllDown: Bool?
+        var healthPosition: SourcePosition?
         var seen: Set<String> = []
         for token in entry.tokens[start...] {
             let word = string(token)
             guard !token.quoted, let equals = word.utf8.firstIndex(of: .equals) else {
-                throw failure(token, "expected key=value (endpoint, weight, health or role) after the RDATA, found \(quoted(token))")
+                throw failure(token, "expected key=value (endpoint, weight, health, role or all-down) after the RDATA, found \(quoted(token))")
             }
             let key = String(word[..<equals])
             let value = String(word[word.index(after: equals)...])
@@ -25,9 +29,7 @@ extension ZoneReader {
             }
             switch key {
             case "endpoint":
-                guard !value.isEmpty, value.utf8.count <= Self.maxEndpointIDLength,
-                      value.utf8.allSatisfy({ $0.isDigit || asciiLower($0) &- UInt8(ascii: "a") < 26 || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-") })
-                else {
+                guard isIdentifier(value, maxLength: Self.maxEndpointIDLength) else {
                     throw failure(token, "expected an endpoint id of 1 to \(Self.maxEndpointIDLength) letters, digits, \"_\" or \"-\", found \"\(value)\"")
                 }
                 id = value
@@ -40,18 +42,27 @@ extension ZoneReader {
             case "health":
                 guard !value.isEmpty else { throw failure(token, "expected a health check name after health=") }
                 health = value
+                healthPosition = SourcePosition(file: file, line: token.line, column: token.column)
             case "role":
                 guard value == "new" || value == "old" else {
                     throw failure(token, "expected role=new or role=old, found \"\(value)\"")
                 }
                 role = value
+            case "all-down":
+                guard value == "open" || value == "refuse" else {
+                    throw failure(token, "expected all-down=open or all-down=refuse, found \"\(value)\"")
+                }
+                refuseWhenAllDown = value == "refuse"
             default:
-                throw failure(token, "unknown endpoint key \"\(key)\"; expected endpoint, weight, health or role")
+                throw failure(token, "unknown endpoint key \"\(key)\"; expected endpoint, weight, health, role or all-down")
             }
         }
         guard let id else {
-            throw failure(entry.tokens[start], "expected endpoint=ID on a line with weight=, health= or role=")
+            throw failure(entry.tokens[start], "expected endpoint=ID on a line with weight=, health=, role= or all-down=")
         }
-        return EndpointTag(id: id, weight: weight, health: health, role: role)
+        if let health, let healthPosition {
+            healthReferences.append((health, healthPosition, order))
+        }
+        return EndpointTag(id: id, weight: weight, health: health, role: role, refuseWhenAllDown: refuseWhenAllDown)
     }
 }

@@ -4,6 +4,8 @@ import DNSWire
 /// are indexes into the reader's side tables.
 struct ReadRecord {
     var record: ResourceRecord
+    /// `record.type`, stored so that comparing types does not copy the RDATA.
+    var type: RRType
     var line: Int32
     var column: Int32
     /// Index into `ZoneReader.files`.
@@ -42,6 +44,12 @@ final class ZoneReader {
     /// Endpoint tags, for `ReadRecord.tag`.
     private(set) var tags: [EndpointTag] = []
     private var endpointIDs: [String: Int32] = [:]
+    /// `$HEALTH` declarations in declaration order, and their index by name.
+    var healthChecks: [HealthCheck] = []
+    var healthIndex: [String: Int] = [:]
+    /// Every `health=` tag with where it was written, checked against the declarations once
+    /// the whole zone (with its includes) is read, since a check may be declared after use.
+    var healthReferences: [(name: String, position: SourcePosition, order: Int)] = []
     private var fileIndex: Int32 = 0
     /// Diagnostics with the entry number they belong to, for sorting into source order.
     private(set) var diagnostics: [(order: Int, diagnostic: Diagnostic)] = []
@@ -51,7 +59,7 @@ final class ZoneReader {
     private(set) var zoneOrigin: DomainName?
 
     /// Entries read so far, across includes: the sort key for diagnostics.
-    private var order = 0
+    private(set) var order = 0
     private var ttlDirective: UInt32?
     private var lastExplicitTTL: UInt32?
     private var includeStack: [(canonical: String, display: String)] = []
@@ -81,6 +89,7 @@ final class ZoneReader {
         readEntries(bytes)
         includeStack.removeLast()
         if zoneOrigin == nil { zoneOrigin = origin }
+        checkHealthReferences()
     }
 
     func report(_ position: SourcePosition, _ message: String, order: Int) {
@@ -122,7 +131,7 @@ final class ZoneReader {
         }
     }
 
-    // MARK: Directives (RFC 1035 §5.1, RFC 2308 §4 for $TTL)
+    // MARK: Directives (RFC 1035 §5.1, RFC 2308 §4 for $TTL; $HEALTH is Veer's)
 
     private func readDirective(_ entry: Entry) throws(ParseFailure) {
         let tokens = entry.tokens
@@ -141,8 +150,10 @@ final class ZoneReader {
             if tokens.count > 2 { includeOrigin = try name(tokens[2]) }
             try noMore(entry, 3, after: "the $INCLUDE origin")
             try include(pathToken, origin: includeOrigin)
+        } else if matches(directive, "$HEALTH") {
+            try readHealth(entry)
         } else {
-            throw failure(directive, "unknown directive \(quoted(directive)); expected $ORIGIN, $TTL or $INCLUDE")
+            throw failure(directive, "unknown directive \(quoted(directive)); expected $ORIGIN, $TTL, $INCLUDE or $HEALTH")
         }
     }
 
@@ -263,7 +274,7 @@ final class ZoneReader {
             tag = Int32(tags.count)
             tags.append(endpoint)
         }
-        records.append(ReadRecord(record: ResourceRecord(name: owner, rrclass: .in, ttl: ttl, data: data),
+        records.append(ReadRecord(record: ResourceRecord(name: owner, rrclass: .in, ttl: ttl, data: data), type: data.type,
                                   line: Int32(entry.line), column: Int32(entry.column), file: fileIndex,
                                   endpointID: endpointID, tag: tag, order: Int32(order)))
     }

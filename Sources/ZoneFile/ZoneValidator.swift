@@ -32,6 +32,8 @@ struct ZoneValidator {
         var last: Int32
         var count: Int32 = 1
         var hasEndpoints = false
+        /// Index into the `LargeOwner` indexes, or -1 while the owner is small.
+        var large: Int32 = -1
     }
 
     /// A record that survived de-duplication (or an endpoint duplicate, kept for its tag:
@@ -67,21 +69,46 @@ struct ZoneValidator {
     /// Owners with more records than this get a `LargeOwner` index.
     private static let linearScanLimit: Int32 = 16
 
-    /// A name as a dictionary key, hashed once over its lowercased wire form (FNV-1a) rather
-    /// than octet by octet through `Hasher`.
-    private struct OwnerKey: Hashable {
-        let name: DomainName
-        let hash: UInt64
+    /// Owner name → index into `owners`: open addressing with linear probing over an FNV-1a
+    /// hash of the lowercased wire form. A million lookups through `Dictionary` and `Hasher`
+    /// cost more than the rest of validation together.
+    private struct OwnerTable {
+        private var slots: [Int32]
+        private var hashes: [UInt64] = []
+        private let mask: Int
 
-        init(_ name: DomainName) {
-            self.name = name
-            var h: UInt64 = 0xcbf2_9ce4_8422_2325
-            for byte in name.wire { h = (h ^ UInt64(asciiLower(byte))) &* 0x100_0000_01b3 }
-            hash = h
+        init(capacity: Int) {
+            var size = 16
+            while size < 2 * capacity { size <<= 1 }
+            slots = [Int32](repeating: -1, count: size)
+            mask = size - 1
         }
 
-        static func == (lhs: OwnerKey, rhs: OwnerKey) -> Bool { lhs.hash == rhs.hash && lhs.name == rhs.name }
-        func hash(into hasher: inout Hasher) { hasher.combine(hash) }
+        static func hash(_ name: DomainName) -> UInt64 {
+            var h: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in name.wire { h = (h ^ UInt64(asciiLower(byte))) &* 0x100_0000_01b3 }
+            return h
+        }
+
+        func find(_ name: DomainName, in owners: [Owner]) -> Int? {
+            let h = Self.hash(name)
+            var slot = Int(truncatingIfNeeded: h) & mask
+            while slots[slot] >= 0 {
+                let o = Int(slots[slot])
+                if hashes[o] == h && owners[o].name == name { return o }
+                slot = (slot + 1) & mask
+            }
+            return nil
+        }
+
+        /// Adds `name`, which `find` did not find, as owner `index` (the next one).
+        mutating func insert(_ name: DomainName, index: Int) {
+            let h = Self.hash(name)
+            hashes.append(h)
+            var slot = Int(truncatingIfNeeded: h) & mask
+            while slots[slot] >= 0 { slot = (slot + 1) & mask }
+            slots[slot] = Int32(index)
+        }
     }
 
     /// The reader's records and the kept ones, as the checks below see them.
@@ -120,71 +147,71 @@ struct ZoneValidator {
         }
     }
 
-    mutating func validate(_ records: [ReadRecord], files: [String], tags: [EndpointTag]) -> Zone? {
+    mutating func validate(_ records: [ReadRecord], files: [String], tags: [EndpointTag],
+                           healthChecks: [HealthCheck] = []) -> Zone? {
         var table = Table(records: records, files: files, tags: tags)
+        let checks = Dictionary(healthChecks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         table.kept.reserveCapacity(records.count)
         var owners: [Owner] = []
-        var ownerIndex: [OwnerKey: Int] = [:]
-        ownerIndex.reserveCapacity(records.count / 2)
-        var large: [Int: LargeOwner] = [:]
-        var lastOwner: (name: DomainName, index: Int)?
+        var owner = OwnerTable(capacity: records.count)
+        var large: [LargeOwner] = []
+        var lastOwner = -1
 
         for i in records.indices {
-            let record = records[i].record
             let endpoint = records[i].endpointID
+            let type = records[i].type
             let k = Int32(table.kept.count)
-            var o = -1
-            if let last = lastOwner, last.name == record.name {
-                o = last.index
+            let o: Int
+            if lastOwner >= 0, owners[lastOwner].name == records[i].record.name {
+                o = lastOwner
+            } else if let existing = owner.find(records[i].record.name, in: owners) {
+                o = existing
+                lastOwner = o
             } else {
-                let key = OwnerKey(record.name)
-                if let existing = ownerIndex[key] {
-                    o = existing
-                } else {
-                    owners.append(Owner(name: record.name, first: k, last: k, hasEndpoints: endpoint >= 0))
-                    ownerIndex[key] = owners.count - 1
-                    table.kept.append(Kept(index: Int32(i), ttl: record.ttl, duplicate: false))
-                    lastOwner = (record.name, owners.count - 1)
-                    continue
-                }
-                lastOwner = (record.name, o)
+                owner.insert(records[i].record.name, index: owners.count)
+                owners.append(Owner(name: records[i].record.name, first: k, last: k, hasEndpoints: endpoint >= 0))
+                table.kept.append(Kept(index: Int32(i), ttl: records[i].record.ttl, duplicate: false))
+                lastOwner = owners.count - 1
+                continue
             }
 
             var duplicate = false
             var rrsetTTL: UInt32?
-            if let index = large[o] {
-                duplicate = !index.seen.insert(DuplicateKey(data: record.data, endpoint: endpoint)).inserted
-                rrsetTTL = index.ttls[RRSetKey(type: record.type, endpoint: endpoint)]
+            if owners[o].large >= 0 {
+                let index = large[Int(owners[o].large)]
+                duplicate = !index.seen.insert(DuplicateKey(data: records[i].record.data, endpoint: endpoint)).inserted
+                rrsetTTL = index.ttls[RRSetKey(type: type, endpoint: endpoint)]
             } else {
                 var m = owners[o].first
                 while m >= 0 {
                     let other = table.kept[Int(m)]
                     let j = Int(other.index)
-                    if records[j].record.data.type == record.data.type && records[j].endpointID == endpoint {
+                    if records[j].type == type && records[j].endpointID == endpoint {
                         if rrsetTTL == nil { rrsetTTL = other.ttl }
-                        if !other.duplicate && records[j].record.data == record.data { duplicate = true }
+                        if !other.duplicate && records[j].record.data == records[i].record.data { duplicate = true }
                     }
                     m = other.next
                 }
             }
             if duplicate && endpoint < 0 { continue }
 
-            table.kept.append(Kept(index: Int32(i), ttl: rrsetTTL ?? record.ttl, duplicate: duplicate))
+            table.kept.append(Kept(index: Int32(i), ttl: rrsetTTL ?? records[i].record.ttl, duplicate: duplicate))
             table.kept[Int(owners[o].last)].next = k
             owners[o].last = k
             owners[o].count += 1
             if endpoint >= 0 { owners[o].hasEndpoints = true }
-            if let index = large[o] {
-                if rrsetTTL == nil { index.ttls[RRSetKey(type: record.type, endpoint: endpoint)] = record.ttl }
+            if owners[o].large >= 0 {
+                if rrsetTTL == nil { large[Int(owners[o].large)].ttls[RRSetKey(type: type, endpoint: endpoint)] = records[i].record.ttl }
             } else if owners[o].count > Self.linearScanLimit {
                 let index = LargeOwner()
                 for m in table.members(owners[o]) {
                     let member = table.record(m)
                     if !table.isDuplicate(m) { index.seen.insert(DuplicateKey(data: member.record.data, endpoint: member.endpointID)) }
-                    let key = RRSetKey(type: member.record.type, endpoint: member.endpointID)
+                    let key = RRSetKey(type: member.type, endpoint: member.endpointID)
                     if index.ttls[key] == nil { index.ttls[key] = table.kept[Int(m)].ttl }
                 }
-                large[o] = index
+                owners[o].large = Int32(large.count)
+                large.append(index)
             }
         }
 
@@ -203,7 +230,7 @@ struct ZoneValidator {
         }
         if checkPresence {
             if let soa {
-                let apex = ownerIndex[OwnerKey(origin)].map { table.members(owners[$0]) } ?? []
+                let apex = owner.find(origin, in: owners).map { table.members(owners[$0]) } ?? []
                 if !apex.contains(where: { table.record($0).record.type == .ns && table.record($0).endpointID < 0 }) {
                     report(table, soa, "expected at least one NS record at the zone apex \(origin), found none")
                 }
@@ -216,7 +243,7 @@ struct ZoneValidator {
         var weighted: [WeightedName] = []
         for owner in owners {
             if owner.hasEndpoints {
-                if let name = checkWeighted(owner, table) { weighted.append(name) }
+                if let name = checkWeighted(owner, table, checks) { weighted.append(name) }
             } else if owner.count > 1 {
                 checkCNAME(owner, table)
             }
@@ -228,7 +255,8 @@ struct ZoneValidator {
         for k in table.kept.indices where !table.kept[k].duplicate && table.record(Int32(k)).endpointID < 0 {
             plain.append(table.final(Int32(k)))
         }
-        return Zone(origin: origin, file: file, soa: table.final(soa), records: plain, weighted: weighted)
+        return Zone(origin: origin, file: file, soa: table.final(soa), records: plain, weighted: weighted,
+                    healthChecks: healthChecks)
     }
 
     /// RFC 1034 §3.6.2 / RFC 2181 §10.1: a name with a CNAME has no other data, and one CNAME.
@@ -272,10 +300,11 @@ struct ZoneValidator {
 
     /// Veer's weighted names: every record at the owner is an endpoint record, endpoints are
     /// all CNAMEs or all addresses, one CNAME per endpoint, a weight on each endpoint, and at
-    /// least one weight above zero.
-    private mutating func checkWeighted(_ owner: Owner, _ table: Table) -> WeightedName? {
+    /// least one weight above zero, and one `all-down=` setting for the name.
+    private mutating func checkWeighted(_ owner: Owner, _ table: Table, _ checks: [String: HealthCheck]) -> WeightedName? {
         let before = diagnostics.count
         var endpoints: [PendingEndpoint] = []
+        var allDown: (refuse: Bool, position: SourcePosition)?
         var kind: (isCNAME: Bool, position: SourcePosition)?
         var mixReported = false
         for k in table.members(owner) {
@@ -337,6 +366,15 @@ struct ZoneValidator {
                     endpoints[e].role = (role, position)
                 }
             }
+            if let refuse = tag.refuseWhenAllDown {
+                if let first = allDown {
+                    if first.refuse != refuse {
+                        report(table, k, "expected all-down=\(Self.allDownWord(first.refuse)) for \(owner.name) as at \(place(first.position, from: position)), found all-down=\(Self.allDownWord(refuse)); all-down= is a setting of the name")
+                    }
+                } else {
+                    allDown = (refuse, position)
+                }
+            }
             if !duplicate { endpoints[e].records.append(record) }
         }
         var allWeighted = true
@@ -352,9 +390,12 @@ struct ZoneValidator {
         guard diagnostics.count == before else { return nil }
         return WeightedName(owner: owner.name, endpoints: endpoints.map {
             WeightedName.Endpoint(id: $0.id, weight: $0.weight?.value ?? 0, health: $0.health?.value,
-                                  role: $0.role?.value, records: $0.records, position: $0.position)
-        })
+                                  role: $0.role?.value, records: $0.records, position: $0.position,
+                                  check: $0.health.flatMap { checks[$0.value] })
+        }, refuseWhenAllDown: allDown?.refuse ?? false)
     }
+
+    private static func allDownWord(_ refuse: Bool) -> String { refuse ? "refuse" : "open" }
 
     private mutating func report(_ table: Table, _ k: Int32, _ message: String) {
         diagnostics.append((table.order(k), Diagnostic(position: table.position(k), message: message)))

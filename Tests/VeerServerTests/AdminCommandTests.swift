@@ -25,6 +25,7 @@ struct AdminCommandTests {
         ("history 5", .history(name: nil, limit: 5)),
         ("history api.example.com 5", .history(name: "api.example.com", limit: 5)),
         ("reload", .reload),
+        ("health api.example.com", .health(name: "api.example.com")),
         ("help", .help),
         ("  reload  ", .reload),
     ] as [(String, AdminCommand)])
@@ -35,7 +36,7 @@ struct AdminCommandTests {
     @Test(arguments: [
         ("", "empty command; try \"help\""),
         ("   ", "empty command; try \"help\""),
-        ("frobnicate", "unknown command \"frobnicate\"; commands: status, weight, shift, drain, undo, history, reload, help"),
+        ("frobnicate", "unknown command \"frobnicate\"; commands: status, weight, shift, drain, undo, history, health, reload, help"),
         ("status a b c", "usage: status [NAME] [json]"),
         ("status a b", "usage: status [NAME] [json]"),
         ("weight api.example.com new", "usage: weight NAME ENDPOINT N"),
@@ -59,6 +60,8 @@ struct AdminCommandTests {
         ("history a b", "usage: history [NAME] [N]"),
         ("history 0", "history count must be 1 to 10000, got 0"),
         ("reload now", "usage: reload"),
+        ("health", "usage: health NAME"),
+        ("health a b", "usage: health NAME"),
     ] as [(String, String)])
     func refuses(_ line: String, _ message: String) {
         #expect(throws: AdminError.badValue(message)) { try AdminCommand.parse(line) }

@@ -72,7 +72,7 @@ struct BadFixtureTests {
             "bad/bad-ttl-unit.zone:10:9: error: expected a TTL of at most 2147483647 seconds (RFC 2181 §8), found \"2147483648\"",
         ]),
         Case(file: "bad/unknown-directive.zone", diagnostics: [
-            "bad/unknown-directive.zone:7:1: error: unknown directive \"$GENERATE\"; expected $ORIGIN, $TTL or $INCLUDE",
+            "bad/unknown-directive.zone:7:1: error: unknown directive \"$GENERATE\"; expected $ORIGIN, $TTL, $INCLUDE or $HEALTH",
             "bad/unknown-directive.zone:8:8: error: expected a domain name after $ORIGIN, found end of line",
             "bad/unknown-directive.zone:9:12: error: expected end of line after the $TTL value, found \"2h\"",
         ]),
@@ -94,9 +94,9 @@ struct BadFixtureTests {
             "bad/bad-escape.zone:10:3: error: expected a label before \".\" in \"a..b\"; empty labels are not allowed",
         ]),
         Case(file: "bad/weighted-unknown-key.zone", diagnostics: [
-            "bad/weighted-unknown-key.zone:7:45: error: unknown endpoint key \"colour\"; expected endpoint, weight, health or role",
-            "bad/weighted-unknown-key.zone:8:36: error: expected key=value (endpoint, weight, health or role) after the RDATA, found \"weight\"",
-            "bad/weighted-unknown-key.zone:9:25: error: expected endpoint=ID on a line with weight=, health= or role=",
+            "bad/weighted-unknown-key.zone:7:45: error: unknown endpoint key \"colour\"; expected endpoint, weight, health, role or all-down",
+            "bad/weighted-unknown-key.zone:8:36: error: expected key=value (endpoint, weight, health, role or all-down) after the RDATA, found \"weight\"",
+            "bad/weighted-unknown-key.zone:9:25: error: expected endpoint=ID on a line with weight=, health=, role= or all-down=",
             "bad/weighted-unknown-key.zone:10:20: error: expected end of line after the MX RDATA, found \"endpoint=a\"",
             "bad/weighted-unknown-key.zone:11:25: error: expected an endpoint id of 1 to 32 letters, digits, \"_\" or \"-\", found \"has.dot\"",
             "bad/weighted-unknown-key.zone:12:45: error: expected role=new or role=old, found \"blue\"",
@@ -128,13 +128,78 @@ struct BadFixtureTests {
             "bad/several-errors.zone:7:14: error: expected an IPv4 address, found \"192.0.2.256\"",
             "bad/several-errors.zone:8:14: error: expected an IPv6 address, found \"192.0.2.1\"",
             "bad/several-errors.zone:9:14: error: expected an MX preference (0-65535), found \"mail.example.net.\"",
-            "bad/several-errors.zone:11:1: error: unknown directive \"$BOGUS\"; expected $ORIGIN, $TTL or $INCLUDE",
+            "bad/several-errors.zone:11:1: error: unknown directive \"$BOGUS\"; expected $ORIGIN, $TTL, $INCLUDE or $HEALTH",
             "bad/several-errors.zone:12:18: error: expected an SRV port (0-65535), found \"70000\"",
             "bad/several-errors.zone:14:1: error: expected no other data beside the CNAME at f.bad.example. (line 13), found TXT (RFC 1034 §3.6.2)",
             "bad/several-errors.zone:15:9: error: expected a TTL (seconds, or numbers with units s, m, h, d, w as in 1h30m), found \"1x\"",
-            "bad/several-errors.zone:16:24: error: expected key=value (endpoint, weight, health or role) after the RDATA, found \"extra\"",
+            "bad/several-errors.zone:16:24: error: expected key=value (endpoint, weight, health, role or all-down) after the RDATA, found \"extra\"",
             "bad/several-errors.zone:17:16: error: expected a CAA tag (letters and digits, as in issue), found \"issue\"",
             "bad/several-errors.zone:20:35: error: expected an SOA minimum, found end of line",
+        ]),
+        Case(file: "bad/health-address-port-and-port.zone", diagnostics: [
+            "bad/health-address-port-and-port.zone:7:40: error: expected either port= or a port in address=, found both",
+            "bad/health-address-port-and-port.zone:8:28: error: expected either port= or a port in address=, found both",
+        ]),
+        Case(file: "bad/health-bad-address.zone", diagnostics: [
+            "bad/health-bad-address.zone:7:17: error: expected address=IPv4, IPv4:PORT, IPv6 or [IPv6]:PORT (port 1 to 65535), found \"192.0.2.300\"",
+            "bad/health-bad-address.zone:8:18: error: expected address=IPv4, IPv4:PORT, IPv6 or [IPv6]:PORT (port 1 to 65535), found \"gw.example.net:80\"",
+            "bad/health-bad-address.zone:9:18: error: expected address=IPv4, IPv4:PORT, IPv6 or [IPv6]:PORT (port 1 to 65535), found \"[2001:db8::1]\"",
+            "bad/health-bad-address.zone:10:18: error: expected address=IPv4, IPv4:PORT, IPv6 or [IPv6]:PORT (port 1 to 65535), found \"192.0.2.1:0\"",
+            "bad/health-bad-address.zone:11:18: error: expected port= from 1 to 65535, found \"70000\"",
+        ]),
+        Case(file: "bad/health-bad-duration.zone", diagnostics: [
+            "bad/health-bad-duration.zone:7:17: error: expected interval= as an integer with unit ms, s or m (as in 500ms, 2s, 1m), found \"1h\"",
+            "bad/health-bad-duration.zone:8:18: error: expected interval= as an integer with unit ms, s or m (as in 500ms, 2s, 1m), found \"2\"",
+            "bad/health-bad-duration.zone:9:18: error: expected timeout= as an integer with unit ms, s or m (as in 500ms, 2s, 1m), found \"1.5s\"",
+            "bad/health-bad-duration.zone:10:18: error: expected interval= from 100ms to 60m, found \"50ms\"",
+            "bad/health-bad-duration.zone:11:18: error: expected max-latency= from 1ms to 1m, found \"2m\"",
+        ]),
+        Case(file: "bad/health-duplicate-name.zone", diagnostics: [
+            "bad/health-duplicate-name.zone:8:9: error: expected one $HEALTH check named \"gw\", found a second one (the first is at line 7)",
+        ]),
+        Case(file: "bad/health-fall-zero.zone", diagnostics: [
+            "bad/health-fall-zero.zone:7:17: error: expected fall= from 1 to 100, found \"0\"",
+            "bad/health-fall-zero.zone:8:18: error: expected rise= from 1 to 100, found \"101\"",
+        ]),
+        Case(file: "bad/health-insecure-on-http.zone", diagnostics: [
+            "bad/health-insecure-on-http.zone:7:17: error: expected no insecure on an http check: insecure is for https checks",
+            "bad/health-insecure-on-http.zone:8:18: error: expected no ca= on an http check: ca= is for https checks",
+        ]),
+        Case(file: "bad/health-path-on-tcp.zone", diagnostics: [
+            "bad/health-path-on-tcp.zone:7:26: error: expected no path= on a tcp check: path= is for http and https checks",
+            "bad/health-path-on-tcp.zone:8:27: error: expected no expect= on a tcp check: expect= is for http and https checks",
+        ]),
+        Case(file: "bad/health-repeated-option.zone", diagnostics: [
+            "bad/health-repeated-option.zone:7:31: error: expected each $HEALTH option once, found timeout= again",
+            "bad/health-repeated-option.zone:8:28: error: expected each $HEALTH option once, found insecure again",
+        ]),
+        Case(file: "bad/health-tcp-no-port.zone", diagnostics: [
+            "bad/health-tcp-no-port.zone:7:12: error: expected port=N or address=IP:PORT on a tcp check, found neither",
+            "bad/health-tcp-no-port.zone:8:13: error: expected port=N or address=IP:PORT on a tcp check, found neither",
+        ]),
+        Case(file: "bad/health-timeout-not-shorter.zone", diagnostics: [
+            "bad/health-timeout-not-shorter.zone:7:29: error: expected timeout= shorter than interval= (1s), found \"1s\"",
+            "bad/health-timeout-not-shorter.zone:8:18: error: expected interval= longer than the default timeout (1s), found \"500ms\"; set a shorter timeout=",
+            "bad/health-timeout-not-shorter.zone:9:18: error: expected timeout= shorter than the default interval (2s), found \"3s\"",
+        ]),
+        Case(file: "bad/health-undeclared.zone", diagnostics: [
+            "bad/health-undeclared.zone:9:53: error: no $HEALTH check named \"gw\" in this zone; declared: gw-new, db",
+        ]),
+        Case(file: "bad/health-unknown-kind.zone", diagnostics: [
+            "bad/health-unknown-kind.zone:7:12: error: expected a health check kind (tcp, http or https), found \"icmp\"",
+            "bad/health-unknown-kind.zone:8:13: error: expected a health check kind (tcp, http or https), found \"HTTP\"",
+            "bad/health-unknown-kind.zone:9:12: error: expected a health check kind (tcp, http or https), found end of line",
+        ]),
+        Case(file: "bad/health-unknown-option.zone", diagnostics: [
+            "bad/health-unknown-option.zone:7:17: error: unknown $HEALTH option \"colour\"; expected interval, timeout, fall, rise, max-latency, port, address, path, host, expect, body, ca or insecure",
+            "bad/health-unknown-option.zone:8:18: error: unknown $HEALTH option \"verbose\"; expected interval, timeout, fall, rise, max-latency, port, address, path, host, expect, body, ca or insecure",
+        ]),
+        Case(file: "bad/weighted-all-down-bad-value.zone", diagnostics: [
+            "bad/weighted-all-down-bad-value.zone:7:45: error: expected all-down=open or all-down=refuse, found \"maybe\"",
+            "bad/weighted-all-down-bad-value.zone:8:45: error: expected all-down=open or all-down=refuse, found \"\"",
+        ]),
+        Case(file: "bad/weighted-all-down-disagree.zone", diagnostics: [
+            "bad/weighted-all-down-disagree.zone:9:1: error: expected all-down=refuse for api.bad.example. as at line 7, found all-down=open; all-down= is a setting of the name",
         ]),
     ]
 

@@ -130,7 +130,7 @@ struct ParserTests {
         ("g A 192.0.2.1 endpoint=" + String(repeating: "e", count: 33) + " weight=1",
          "test.example.zone:5:15: error: expected an endpoint id of 1 to 32 letters, digits, \"_\" or \"-\", found \"" + String(repeating: "e", count: 33) + "\""),
         ("g A 192.0.2.1 endpoint=a weight=1 health=", "test.example.zone:5:35: error: expected a health check name after health="),
-        ("g A 192.0.2.1 endpoint=a \"weight=1\"", "test.example.zone:5:26: error: expected key=value (endpoint, weight, health or role) after the RDATA, found \"weight=1\""),
+        ("g A 192.0.2.1 endpoint=a \"weight=1\"", "test.example.zone:5:26: error: expected key=value (endpoint, weight, health, role or all-down) after the RDATA, found \"weight=1\""),
         ("$INCLUDE", "test.example.zone:5:9: error: expected a file name after $INCLUDE, found end of line"),
     ])
     func entryErrors(_ line: String, _ expected: String) {
@@ -142,12 +142,14 @@ struct ParserTests {
             api 30 CNAME a.example.net. endpoint=a
             api 30 CNAME b.example.net. endpoint=b weight=1
             api 30 CNAME a.example.net. endpoint=a weight=0 health=hc
+            $HEALTH hc tcp port=443
             """)
+        let hc = HealthCheck(name: "hc", kind: .tcp, port: 443, position: SourcePosition(file: "test.example.zone", line: 8, column: 1))
         #expect(zone.records.count == 3)
         #expect(zone.weighted == [WeightedName(owner: try DomainName("api.test.example."), endpoints: [
             .init(id: "a", weight: 0, health: "hc", role: nil,
                   records: [ResourceRecord(name: try DomainName("api.test.example."), ttl: 30, data: .cname(try DomainName("a.example.net.")))],
-                  position: SourcePosition(file: "test.example.zone", line: 5, column: 1)),
+                  position: SourcePosition(file: "test.example.zone", line: 5, column: 1), check: hc),
             .init(id: "b", weight: 1, health: nil, role: nil,
                   records: [ResourceRecord(name: try DomainName("api.test.example."), ttl: 30, data: .cname(try DomainName("b.example.net.")))],
                   position: SourcePosition(file: "test.example.zone", line: 6, column: 1)),

@@ -5,6 +5,11 @@ import ZoneFile
 /// The load-time budget: a million records in under 2 s in release builds. Debug builds run
 /// the same code on a tenth of the records and check the count only (unoptimised Swift is
 /// an order of magnitude slower, so a time bound there would measure the compiler).
+///
+/// The bound is on the CPU time of the loading thread (user + system, so page faults
+/// count), not on wall time: other test suites run in parallel on the same cores, and a
+/// busy machine would otherwise make this test fail for reasons unrelated to the parser.
+/// On an idle machine the two are the same. Wall time is printed too.
 struct PerformanceTests {
     #if DEBUG
     static let recordCount = 100_000
@@ -37,13 +42,22 @@ struct PerformanceTests {
         let text = Self.bigZone(Self.recordCount)
         let clock = ContinuousClock()
         var zone: Zone?
+        let cpuStart = Self.threadCPUTime()
         let elapsed = try clock.measure {
             zone = try ZoneParser.parse(text, file: "big.example.zone", origin: nil).get()
         }
+        let cpu = Self.threadCPUTime() - cpuStart
         #expect(zone?.records.count == Self.recordCount)
         if let budget = Self.budget {
-            #expect(elapsed < budget, "loading \(Self.recordCount) records took \(elapsed)")
+            #expect(cpu < budget, "loading \(Self.recordCount) records took \(cpu) of CPU time")
         }
-        print("ZoneFile: \(Self.recordCount) records in \(elapsed)")
+        print("ZoneFile: \(Self.recordCount) records in \(cpu) of CPU time, \(elapsed) of wall time")
+    }
+
+    /// CPU time used by the calling thread so far.
+    static func threadCPUTime() -> Duration {
+        var now = timespec()
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now)
+        return .seconds(now.tv_sec) + .nanoseconds(now.tv_nsec)
     }
 }
