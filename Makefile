@@ -34,3 +34,17 @@ fuzz:
 
 clean:
 	rm -rf .build
+
+# Veer vs NSD vs gdnsd under dnsperf (bench/run.sh; needs dnsperf nsd gdnsd, installs nothing).
+# `make bench BENCH_SECONDS=10`; BENCH_SCRATCH=.build-bench builds into a separate scratch path.
+BENCH_SECONDS ?= 10
+BENCH_SCRATCH ?= .build
+.PHONY: bench bench-callgrind
+bench:
+	$(SWIFT) build -c release --product veer --scratch-path $(BENCH_SCRATCH)
+	VEER=$(BENCH_SCRATCH)/release/veer BENCH_SECONDS=$(BENCH_SECONDS) ./bench/run.sh
+
+# Instructions per answered query under callgrind, Veer vs NSD vs gdnsd (bench/callgrind.sh).
+bench-callgrind:
+	$(SWIFT) build -c release --product veer --scratch-path $(BENCH_SCRATCH)
+	VEER=$(BENCH_SCRATCH)/release/veer ./bench/callgrind.sh
