@@ -1,6 +1,5 @@
 import CPosix
 import Glibc
-import Synchronization
 
 /// Who is at the other end of a Unix socket, from the kernel (SO_PEERCRED): cannot be forged
 /// by the client.
@@ -48,20 +47,11 @@ public final class UnixLineServer: Sendable {
     /// gets the error instead of a connection reset), at most this much.
     static let drainLimit = 1 << 20
 
-    private enum Phase { case bound, running, stopped }
-    private struct State {
-        var phase = Phase.bound
-        var acceptThread: pthread_t? = nil
-        var clients: Set<Int32> = []
-    }
-
     /// Path of the socket file.
     public let path: String
-    private let listener: Int32
+    private let threads: ConnectionThreads
     private let maxLine: Int
     private let handler: @Sendable (String, PeerCredentials) -> String
-    private let stopping = Atomic<Bool>(false)
-    private let state = Mutex(State())
 
     /// Binds and listens at `path`; call `start()` to begin serving.
     ///
@@ -86,7 +76,7 @@ public final class UnixLineServer: Sendable {
             throw error
         }
         self.path = path
-        self.listener = fd
+        self.threads = ConnectionThreads(listener: fd, threadName: "veer-admin")
         self.maxLine = maxLine
         self.handler = handler
     }
@@ -109,70 +99,16 @@ public final class UnixLineServer: Sendable {
         try systemCall("unlink stale socket \(path)") { unlink(path) }
     }
 
-    deinit {
-        let needsClose = state.withLock { $0.phase != .stopped }
-        if needsClose { closeDescriptor(listener) }
-    }
-
     /// Starts accepting clients on a background thread and returns. Calling it again does nothing.
     public func start() {
-        state.withLock { state in
-            guard state.phase == .bound else { return }
-            state.phase = .running
-            state.acceptThread = spawnThread(name: "veer-admin") { [self] in acceptLoop() }
-        }
+        threads.start { [self] fd in serveClient(fd) }
     }
 
     /// Stops accepting, disconnects clients, closes and unlinks the socket. Calling it again
     /// does nothing.
     public func stop() {
-        let thread: pthread_t?? = state.withLock { state in
-            guard state.phase != .stopped else { return nil }
-            state.phase = .stopped
-            for client in state.clients { _ = shutdown(client, Int32(SHUT_RDWR)) }
-            return .some(state.acceptThread)
-        }
-        guard let thread else { return }
-        stopping.store(true, ordering: .releasing)
-        // On Linux, shutdown() wakes a thread blocked in accept() on this socket.
-        _ = shutdown(listener, Int32(SHUT_RDWR))
-        if let thread { pthread_join(thread, nil) }
-        closeDescriptor(listener)
+        guard threads.stop() else { return }
         _ = unlink(path)
-    }
-
-    private func acceptLoop() {
-        while !stopping.load(ordering: .acquiring) {
-            let fd = retryingOnInterrupt { cposix_accept_cloexec(listener, nil, nil) }
-            if stopping.load(ordering: .acquiring) {
-                closeDescriptor(fd)
-                return
-            }
-            if fd < 0 {
-                // Out of descriptors or memory: wait a little instead of spinning.
-                if Glibc.errno == EMFILE || Glibc.errno == ENFILE || Glibc.errno == ENOMEM {
-                    usleep(100_000)
-                }
-                continue
-            }
-            let accepted = state.withLock { state in
-                guard state.phase == .running else { return false }
-                state.clients.insert(fd)
-                return true
-            }
-            guard accepted else {
-                closeDescriptor(fd)
-                return
-            }
-            let thread = spawnThread(name: "veer-admin-cl") { [self] in
-                serveClient(fd)
-                state.withLock { state in
-                    state.clients.remove(fd)
-                    closeDescriptor(fd)
-                }
-            }
-            pthread_detach(thread)
-        }
     }
 
     private func serveClient(_ fd: Int32) {
