@@ -178,8 +178,8 @@ public enum HTTPProbe {
     }
 
     /// The head's lines (without line ends) and where the body starts, or nil if the empty
-    /// line ending the head has not arrived.
-    private static func splitHead(_ bytes: [UInt8], from start: Int) -> ([ArraySlice<UInt8>], Int)? {
+    /// line ending the head has not arrived. `MetricsServer` splits request heads with it.
+    static func splitHead(_ bytes: [UInt8], from start: Int) -> ([ArraySlice<UInt8>], Int)? {
         var lines: [ArraySlice<UInt8>] = []
         var lineStart = start
         var index = start
@@ -329,8 +329,8 @@ public enum HTTPProbe {
 }
 
 extension UInt8 {
-    fileprivate var isDigit: Bool { self >= 0x30 && self <= 0x39 }
-    fileprivate var isBlank: Bool { self == 0x20 || self == 0x09 }
+    var isDigit: Bool { self >= 0x30 && self <= 0x39 }
+    var isBlank: Bool { self == 0x20 || self == 0x09 }
 
     fileprivate var hexValue: Int? {
         switch self {
@@ -342,7 +342,7 @@ extension UInt8 {
     }
 
     /// tchar of RFC 9110 section 5.6.2.
-    fileprivate var isTokenCharacter: Bool {
+    var isTokenCharacter: Bool {
         switch self {
         case 0x30...0x39, 0x41...0x5A, 0x61...0x7A: return true
         default: return Array("!#$%&'*+-.^_`|~".utf8).contains(self)

@@ -1,0 +1,250 @@
+import Glibc
+
+/// Serves `GET /metrics` over a minimal HTTP/1.1 (RFC 9112), for Prometheus scrapes.
+///
+/// One request per connection, then the server closes (`Connection: close`), so there is no
+/// keep-alive state to get wrong. Scrapes are rare, so simplicity wins over speed:
+/// - One accept thread; each connection gets its own thread, at most `maxConnections` at
+///   once. A connection beyond that gets `503 Service Unavailable` at once and is closed, so
+///   slow or stuck clients cannot queue up the others.
+/// - The whole request head (request line and header fields) must arrive within
+///   `requestTimeout` and fit in `maxRequestHead` bytes; a slow client is disconnected, a
+///   bigger head gets `431 Request Header Fields Too Large`.
+/// - `GET /metrics` (any query string) gets `200 OK` with `render()` as the body, typed
+///   `text/plain; version=0.0.4` (the Prometheus text format). `HEAD` gets the same head
+///   without the body. Another path gets 404, another method 405 with `Allow: GET, HEAD`, a
+///   malformed head 400, an HTTP version other than 1.x 505.
+/// - A request body is never read: after replying, the server reads and throws away what the
+///   client still sends (at most `drainLimit` bytes, for `drainTimeout`), so the client reads
+///   the reply rather than a connection reset.
+///
+/// `render` runs on a connection thread, possibly on several at once: it must be thread-safe,
+/// and quick, since the scrape waits for it.
+public final class MetricsServer: Sendable {
+    /// The only resource served.
+    public static let path = "/metrics"
+    /// Prometheus text exposition format 0.0.4 (what Prometheus asks for and accepts).
+    public static let contentType = "text/plain; version=0.0.4; charset=utf-8"
+    /// Connections served at once; scrapers are a handful of Prometheus servers and people
+    /// with curl.
+    public static let maxConnections = 8
+    /// Longest request head accepted: 8 KiB, the limit of many HTTP servers; a scrape's head
+    /// is a few hundred bytes.
+    public static let maxRequestHead = 8192
+    /// Default time a client has to send its whole request head.
+    public static let defaultRequestTimeout: Duration = .seconds(5)
+    /// Time the reply may take to send; a client that does not read is dropped after it.
+    static let sendTimeout: Duration = .seconds(5)
+    /// After the reply, leftover request bytes read and discarded before closing, at most.
+    static let drainLimit = 65536
+    /// After the reply, how long to wait for the client to close before closing anyway.
+    static let drainTimeout: Duration = .seconds(1)
+    /// Pending connections the kernel queues while the accept thread catches up.
+    static let listenBacklog: Int32 = 16
+    /// Bytes read per read(2) call.
+    static let readChunk = 4096
+
+    /// The address actually bound (the real port when port 0 was asked for).
+    public let boundAddress: SocketAddress
+    private let threads: ConnectionThreads
+    private let requestTimeout: UInt64
+    private let render: @Sendable () -> String
+
+    /// Binds and listens on `address` now; call `start()` to begin serving.
+    ///
+    /// - Parameters:
+    ///   - address: where to listen, e.g. `127.0.0.1:9153` or `[::]:9153`; port 0 picks a
+    ///     free port (see `boundAddress`).
+    ///   - requestTimeout: how long a client may take to send its request head.
+    ///   - render: the body of each `GET /metrics`, in the Prometheus text format.
+    /// - Throws: `SystemError`, e.g. `bind 127.0.0.1:9153: EADDRINUSE (Address already in use)`.
+    public init(address: SocketAddress, requestTimeout: Duration = MetricsServer.defaultRequestTimeout,
+                render: @escaping @Sendable () -> String) throws {
+        let fd = try Socket.open(Socket.stream, for: address)
+        do {
+            try Socket.setIPv6Only(fd, address)
+            // Lets a restarted server bind while old connections sit in TIME_WAIT.
+            try Socket.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt SO_REUSEADDR \(address)")
+            try Socket.bind(fd, to: address)
+            try systemCall("listen \(address)") { listen(fd, Self.listenBacklog) }
+            boundAddress = try Socket.localAddress(fd, "\(address)")
+        } catch {
+            closeDescriptor(fd)
+            throw error
+        }
+        threads = ConnectionThreads(listener: fd, threadName: "veer-metrics", maxClients: Self.maxConnections)
+        self.requestTimeout = max(1, nanoseconds(requestTimeout))
+        self.render = render
+    }
+
+    /// Starts accepting on a background thread and returns. Calling it again does nothing.
+    public func start() {
+        threads.start(serve: { [self] fd in serve(fd) }, refuse: { fd in
+            // A new socket's send buffer is empty, so this short reply does not block.
+            let busy = Self.response(status: 503, headOnly: false)
+            _ = busy.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+        })
+    }
+
+    /// Stops accepting, closes the listener (later connects are refused) and disconnects
+    /// clients still being served. Calling it again does nothing.
+    public func stop() {
+        threads.stop()
+    }
+
+    /// Reads one request head, answers it, and lets the client close first.
+    private func serve(_ fd: Int32) {
+        let deadline = Clock.now() &+ requestTimeout
+        var received: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: Self.readChunk)
+        var reply: [UInt8]
+        while true {
+            if let (lines, headLength) = HTTPProbe.splitHead(received, from: 0) {
+                reply = headLength > Self.maxRequestHead
+                    ? Self.response(status: 431, headOnly: false)
+                    : respond(to: lines)
+                break
+            }
+            // Unfinished at this size, the head can only end up too long.
+            if received.count >= Self.maxRequestHead {
+                reply = Self.response(status: 431, headOnly: false)
+                break
+            }
+            let now = Clock.now()
+            guard now < deadline,
+                  (try? Socket.wait(fd, for: Int16(POLLIN), nanoseconds: deadline - now, "")) == true
+            else { return } // too slow: close without a word
+            let count = chunk.withUnsafeMutableBytes { buffer in
+                retryingOnInterrupt { read(fd, buffer.baseAddress, buffer.count) }
+            }
+            if count < 0 { return }
+            if count == 0 {
+                // The client stopped sending before the head ended; nothing to answer if it
+                // sent nothing at all (a port check).
+                if received.isEmpty { return }
+                reply = Self.response(status: 400, headOnly: false)
+                break
+            }
+            received += chunk[0..<count]
+        }
+        guard (try? Socket.setTimeout(fd, SO_SNDTIMEO, nanoseconds(Self.sendTimeout), "")) != nil,
+              (try? reply.withUnsafeBytes { try Socket.sendAll(fd, $0, "") }) != nil
+        else { return }
+        drain(fd)
+    }
+
+    /// The reply to a whole request head (its lines without line ends).
+    private func respond(to lines: [ArraySlice<UInt8>]) -> [UInt8] {
+        let (status, headOnly) = Self.route(lines)
+        guard status == 200 else { return Self.response(status: status, headOnly: headOnly) }
+        return Self.response(status: 200, contentType: Self.contentType, body: Array(render().utf8), headOnly: headOnly)
+    }
+
+    /// Closes our side for writing, then reads until the client closes, `drainLimit` bytes
+    /// or `drainTimeout`: closing with unread input would send a reset that can destroy the
+    /// reply before the client reads it.
+    private func drain(_ fd: Int32) {
+        _ = shutdown(fd, Int32(SHUT_WR))
+        let deadline = Clock.now() &+ nanoseconds(Self.drainTimeout)
+        var drained = 0
+        var chunk = [UInt8](repeating: 0, count: Self.readChunk)
+        while drained < Self.drainLimit {
+            let now = Clock.now()
+            guard now < deadline,
+                  (try? Socket.wait(fd, for: Int16(POLLIN), nanoseconds: deadline - now, "")) == true
+            else { return }
+            let count = chunk.withUnsafeMutableBytes { buffer in
+                retryingOnInterrupt { read(fd, buffer.baseAddress, buffer.count) }
+            }
+            if count <= 0 { return }
+            drained += count
+        }
+    }
+
+    // MARK: - Requests and responses (pure)
+
+    /// The status for a whole request head, and whether the reply leaves out its body (HEAD).
+    /// 200 means: serve the metrics.
+    ///
+    /// Request line: `method SP request-target SP HTTP/DIGIT.DIGIT` (RFC 9112 section 3).
+    /// The target may be origin-form (`/metrics?x=1`) or absolute-form
+    /// (`http://host:9153/metrics`, which servers must accept, RFC 9112 section 3.2.2). Header
+    /// fields must be `name:value` with a token name; their values are not used. `Host` is
+    /// not required: there is one resource and no virtual hosts. An empty line before the
+    /// request line, which servers may skip (RFC 9112 section 2.2), gets 400: no scraper sends one.
+    static func route(_ lines: [ArraySlice<UInt8>]) -> (status: Int, headOnly: Bool) {
+        guard let requestLine = lines.first else { return (400, false) }
+        let parts = requestLine.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
+        guard parts.count == 3, !parts[0].isEmpty, parts[0].allSatisfy(\.isTokenCharacter) else { return (400, false) }
+        let headOnly = parts[0].elementsEqual("HEAD".utf8)
+        let version = Array(parts[2])
+        guard version.count == 8, version[0..<5].elementsEqual("HTTP/".utf8), version[5].isDigit,
+              version[6] == UInt8(ascii: "."), version[7].isDigit
+        else { return (400, headOnly) }
+        guard version[5] == UInt8(ascii: "1") else { return (505, headOnly) }
+        for field in lines.dropFirst() {
+            // A space before the colon or a folded line (leading blank) is malformed
+            // (RFC 9112 sections 5.1 and 5.2).
+            guard let colon = field.firstIndex(of: UInt8(ascii: ":")), colon > field.startIndex,
+                  field[field.startIndex..<colon].allSatisfy(\.isTokenCharacter)
+            else { return (400, headOnly) }
+        }
+        guard let path = path(of: parts[1]) else { return (400, headOnly) }
+        guard path.elementsEqual(Self.path.utf8) else { return (404, headOnly) }
+        guard headOnly || parts[0].elementsEqual("GET".utf8) else { return (405, false) }
+        return (200, headOnly)
+    }
+
+    /// The path of an origin-form or absolute-form request target, without its query; nil if
+    /// the target is neither or holds spaces or control characters.
+    private static func path(of target: ArraySlice<UInt8>) -> ArraySlice<UInt8>? {
+        guard !target.isEmpty, target.allSatisfy({ $0 > 0x20 && $0 != 0x7F }) else { return nil }
+        var path = target
+        if target.first != UInt8(ascii: "/") {
+            let text = HTTPProbe.lowercased(String(decoding: target, as: UTF8.self))
+            guard let scheme = ["http://", "https://"].first(where: { text.hasPrefix($0) }) else { return nil }
+            let authority = target.dropFirst(scheme.utf8.count)
+            guard let slash = authority.firstIndex(of: UInt8(ascii: "/")) else { return [UInt8(ascii: "/")][...] }
+            path = authority[slash...]
+        }
+        return path.prefix { $0 != UInt8(ascii: "?") && $0 != UInt8(ascii: "#") }
+    }
+
+    /// Reason phrases for the statuses this server sends (RFC 9110 section 15, RFC 6585 for 431).
+    private static let reasons = [
+        200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed",
+        431: "Request Header Fields Too Large", 503: "Service Unavailable", 505: "HTTP Version Not Supported",
+    ]
+
+    /// An error reply: the reason phrase in lower case as a plain-text body.
+    static func response(status: Int, headOnly: Bool) -> [UInt8] {
+        let reason = reasons[status] ?? "Error"
+        return response(status: status, contentType: "text/plain; charset=utf-8",
+                        body: Array((HTTPProbe.lowercased(reason) + "\n").utf8), headOnly: headOnly)
+    }
+
+    /// `HTTP/1.1 <status> <reason>` with Date, Content-Type, Content-Length, Connection: close
+    /// (and Allow for 405); the body unless `headOnly`. Content-Length is the body's length
+    /// even for HEAD, as a GET would get (RFC 9110 section 9.3.2).
+    static func response(status: Int, contentType: String, body: [UInt8], headOnly: Bool) -> [UInt8] {
+        var head = "HTTP/1.1 \(status) \(reasons[status] ?? "Error")\r\n"
+        head += "Date: \(httpDate(Clock.wallSeconds()))\r\n"
+        head += "Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n"
+        if status == 405 { head += "Allow: GET, HEAD\r\n" }
+        head += "Connection: close\r\n\r\n"
+        return Array(head.utf8) + (headOnly ? [] : body)
+    }
+
+    /// IMF-fixdate (RFC 9110 section 5.6.7), e.g. `Sun, 06 Nov 1994 08:49:37 GMT`: origin
+    /// servers with a clock must send a Date (RFC 9110 section 6.6.1).
+    static func httpDate(_ secondsSinceEpoch: Int64) -> String {
+        var seconds = time_t(secondsSinceEpoch)
+        var parts = tm()
+        guard gmtime_r(&seconds, &parts) != nil else { return "Thu, 01 Jan 1970 00:00:00 GMT" }
+        let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
+    }
+}
