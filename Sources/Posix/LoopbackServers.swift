@@ -31,6 +31,8 @@ public final class LoopbackHTTPServer: Sendable {
         let reply = Mutex(Reply(bytes: LoopbackHTTPServer.response(status: 200, body: "ok"), delay: .zero, holdOpen: .zero))
         let requests = Atomic<Int>(0)
         let lastRequest = Mutex<[UInt8]>([])
+        /// Requests being answered now, and the most there ever were at once.
+        let concurrency = Mutex<(now: Int, peak: Int)>((0, 0))
 
         init(listener: LoopbackListener) { self.listener = listener }
 
@@ -52,6 +54,8 @@ public final class LoopbackHTTPServer: Sendable {
             }
             requests.add(1, ordering: .relaxed)
             lastRequest.withLock { $0 = request }
+            concurrency.withLock { $0.now += 1; $0.peak = max($0.peak, $0.now) }
+            defer { concurrency.withLock { $0.now -= 1 } }
             let reply = self.reply.withLock { $0 }
             guard listener.sleep(reply.delay) else { return }
             reply.bytes.withUnsafeBytes { bytes in
@@ -99,6 +103,10 @@ public final class LoopbackHTTPServer: Sendable {
 
     /// Request heads received so far.
     public var requestCount: Int { core.requests.load(ordering: .relaxed) }
+
+    /// The most requests this server was answering at the same time (each held for its
+    /// configured delay): shows whether a client probes in parallel.
+    public var peakConcurrentRequests: Int { core.concurrency.withLock { $0.peak } }
 
     /// The most recent request head, as received (empty before the first).
     public var lastRequest: [UInt8] { core.lastRequest.withLock { $0 } }
