@@ -1,0 +1,253 @@
+/// A staged migration of one weighted name to one endpoint, run by Veer: apply the first
+/// step, bake, promote to the next step only while the target's probes stay clean, and roll
+/// back on the first anomaly. A value type driven by events with the time passed in (a
+/// `Rollout` never reads a clock), so every path is tested with a scripted clock; the server
+/// applies the `Action`s it returns, persists it with the weights and audits each step.
+public struct Rollout: Sendable, Equatable, Codable {
+    public enum Phase: String, Sendable, Equatable, Codable {
+        /// The current step is applied and its bake clock runs.
+        case baking
+        /// Held at the current step by an operator (or by a forced manual change); no promotion.
+        case paused
+        /// The last step baked clean.
+        case completed
+        /// Stopped by an anomaly or an operator; the target was rolled back.
+        case aborted
+
+        /// Baking or paused: the name belongs to this rollout.
+        public var isActive: Bool { self == .baking || self == .paused }
+    }
+
+    /// What the server must do to the weights after an event.
+    public enum Action: Sendable, Equatable {
+        /// Give the target `basisPoints` of the answers (a `shift`); `step` is 0-based.
+        case apply(step: Int, basisPoints: Int)
+        /// The plan is done; nothing changes in the weights.
+        case complete
+        /// Target to 0 and the other endpoints back to `baseline`'s weights.
+        case rollBack(reason: String)
+    }
+
+    /// Longest plan accepted.
+    public static let maxSteps = 20
+    /// Bake limits in milliseconds: one second to seven days.
+    public static let bakeRange: ClosedRange<Int64> = 1_000...(7 * 86_400_000)
+
+    /// The weighted name's key, `api.example.com.`.
+    public let name: String
+    /// The endpoint being moved to.
+    public let target: String
+    /// The target's share at each step, in basis points (25% = 2500), strictly increasing.
+    public let steps: [Int]
+    /// How long each step must run clean before the next one.
+    public let bakeMs: Int64
+    /// Every endpoint's configured weight when the rollout started, in zone order, with the
+    /// ids: what a rollback restores for the endpoints other than the target.
+    public let baseline: [WeightStore.Endpoint]
+    /// When the rollout started (milliseconds, wall clock).
+    public let startedAt: Int64
+
+    /// Index of the step in force.
+    public private(set) var step = 0
+    public private(set) var phase = Phase.baking
+    /// When the current step's bake began (or began again after a resume or a restart).
+    public private(set) var bakeStartedAt: Int64
+    /// Clean probes of the target since `bakeStartedAt`: a step is promoted only after at
+    /// least one, so a bake shorter than the probe interval still waits for evidence.
+    public private(set) var cleanProbes = 0
+    /// When it completed or was aborted.
+    public private(set) var endedAt: Int64?
+    /// Why it is paused or aborted, or a remark such as a restarted bake clock.
+    public private(set) var note: String?
+
+    /// A validated plan, at its first step. The caller applies `.apply(step: 0, …)` at once.
+    public init(name: String, target: String, steps: [Int], bakeMs: Int64, baseline: [WeightStore.Endpoint],
+                now: Int64) throws(AdminError) {
+        guard !steps.isEmpty, steps.count <= Self.maxSteps else {
+            throw AdminError.badValue("a rollout has 1 to \(Self.maxSteps) steps, got \(steps.count)")
+        }
+        for (index, value) in steps.enumerated() {
+            guard value > 0 && value <= 10_000 else {
+                throw AdminError.badValue("rollout steps must be above 0% and at most 100%, got \(Self.percent(value))")
+            }
+            if index > 0 && value <= steps[index - 1] {
+                throw AdminError.badValue("rollout steps must increase: \(Self.percent(steps[index - 1])) then \(Self.percent(value))")
+            }
+        }
+        guard Self.bakeRange.contains(bakeMs) else {
+            throw AdminError.badValue("bake must be from 1s to 7d, got \(Self.duration(bakeMs))")
+        }
+        guard baseline.contains(where: { $0.id == target }) else {
+            throw AdminError.unknownEndpoint(WeightStore.key(name), target, baseline.map(\.id))
+        }
+        guard baseline.contains(where: { $0.id != target && $0.weight > 0 }) else {
+            throw AdminError.badValue("every endpoint of \(WeightStore.key(name)) other than \(target) has weight 0: there is nothing to roll back to")
+        }
+        self.name = WeightStore.key(name)
+        self.target = target
+        self.steps = steps
+        self.bakeMs = bakeMs
+        self.baseline = baseline
+        startedAt = now
+        bakeStartedAt = now
+    }
+
+    /// The step's share, e.g. `25%`.
+    public var currentShare: Int { steps[step] }
+
+    /// When the current bake ends (a promotion also waits for one clean probe).
+    public var bakeEndsAt: Int64 { bakeStartedAt + bakeMs }
+
+    // MARK: - Events
+
+    /// Time passes: promote the next step, or complete after the last, once the bake has run
+    /// and the target had a clean probe in it.
+    public mutating func tick(now: Int64) -> Action? {
+        guard phase == .baking, now >= bakeEndsAt, cleanProbes > 0 else { return nil }
+        if step + 1 < steps.count {
+            step += 1
+            bakeStartedAt = now
+            cleanProbes = 0
+            note = nil
+            return .apply(step: step, basisPoints: steps[step])
+        }
+        phase = .completed
+        endedAt = now
+        note = nil
+        return .complete
+    }
+
+    /// A probe of the target: a clean one counts toward promotion; an anomaly aborts a
+    /// rollout that is baking or paused and rolls it back.
+    public mutating func probe(anomaly: String?, now: Int64) -> Action? {
+        guard phase.isActive else { return nil }
+        guard let anomaly else {
+            cleanProbes += 1
+            return nil
+        }
+        let reason = "anomaly on \(target) at step \(step + 1)/\(steps.count) (\(Self.percent(currentShare))): \(anomaly)"
+        phase = .aborted
+        endedAt = now
+        note = reason
+        return .rollBack(reason: reason)
+    }
+
+    /// Holds the current step: no promotion until `resume`.
+    public mutating func pause(reason: String, now: Int64) throws(AdminError) {
+        guard phase == .baking else { throw notActive(verb: "pause", expected: "baking") }
+        phase = .paused
+        note = reason
+    }
+
+    /// Bakes the current step again from the start: a step must run clean for a whole bake
+    /// after a pause before it is promoted.
+    public mutating func resume(now: Int64) throws(AdminError) {
+        guard phase == .paused else { throw notActive(verb: "resume", expected: "paused") }
+        phase = .baking
+        bakeStartedAt = now
+        cleanProbes = 0
+        note = nil
+    }
+
+    /// Stops the rollout and rolls the target back.
+    public mutating func abort(reason: String, now: Int64) throws(AdminError) -> Action {
+        guard phase.isActive else { throw notActive(verb: "abort", expected: "baking or paused") }
+        phase = .aborted
+        endedAt = now
+        note = reason
+        return .rollBack(reason: reason)
+    }
+
+    /// The server restarted: a bake in progress starts its clock again (time spent down is
+    /// not time watched), and says so.
+    public mutating func restarted(now: Int64) {
+        guard phase == .baking else { return }
+        bakeStartedAt = now
+        cleanProbes = 0
+        note = "bake of step \(step + 1) restarted at server start"
+    }
+
+    private func notActive(verb: String, expected: String) -> AdminError {
+        AdminError.badValue("cannot \(verb) the rollout of \(name): it is \(phase.rawValue), not \(expected)")
+    }
+
+    // MARK: - Weights
+
+    /// The weights of a rollback: target 0, every other endpoint at its weight before the
+    /// rollout, in `current`'s endpoint order (endpoints added since take their current weight).
+    public func rollbackWeights(current: [WeightStore.Endpoint]) -> [UInt32] {
+        current.map { endpoint in
+            if endpoint.id == target { return 0 }
+            return baseline.first(where: { $0.id == endpoint.id })?.weight ?? endpoint.weight
+        }
+    }
+
+    /// When step `index` starts if every bake runs clean (its promotion also waits for one
+    /// clean probe): for dry runs and status. Nil for steps already passed.
+    public func plannedStart(ofStep index: Int) -> Int64? {
+        if index < step { return nil }
+        if index == step { return bakeStartedAt }
+        return bakeEndsAt + Int64(index - step - 1) * bakeMs
+    }
+
+    // MARK: - Text
+
+    /// `25%`, `0.5%`, `2.25%`.
+    public static func percent(_ basisPoints: Int) -> String {
+        let whole = basisPoints / 100, fraction = basisPoints % 100
+        if fraction == 0 { return "\(whole)%" }
+        return fraction % 10 == 0 ? "\(whole).\(fraction / 10)%" : "\(whole).\(fraction < 10 ? "0" : "")\(fraction)%"
+    }
+
+    /// `10m`, `1h30m`, `1500ms`.
+    public static func duration(_ ms: Int64) -> String {
+        if ms <= 0 { return "0s" }
+        if ms % 1000 != 0 { return "\(ms)ms" }
+        var seconds = ms / 1000
+        var text = ""
+        for (unit, size) in [("d", Int64(86_400)), ("h", 3_600), ("m", 60)] where seconds >= size {
+            text += "\(seconds / size)\(unit)"
+            seconds %= size
+        }
+        if seconds > 0 || text.isEmpty { text += "\(seconds)s" }
+        return text
+    }
+
+    /// Parses `10m`, `90s`, `1h30m`, `1500ms` into milliseconds.
+    public static func parseDuration(_ text: String) -> Int64? {
+        var total: Int64 = 0
+        var number: Int64? = nil
+        let chars = Array(text.lowercased())
+        guard !chars.isEmpty else { return nil }
+        var i = 0
+        while i < chars.count {
+            let c = chars[i]
+            if let digit = c.wholeNumberValue, c.isASCII {
+                let (value, overflow) = (number ?? 0).multipliedReportingOverflow(by: 10)
+                guard !overflow, value < 1_000_000_000 else { return nil }
+                number = value + Int64(digit)
+                i += 1
+                continue
+            }
+            guard let n = number else { return nil }
+            let unit: Int64
+            if c == "m" && i + 1 < chars.count && chars[i + 1] == "s" {
+                unit = 1
+                i += 1
+            } else {
+                switch c {
+                case "s": unit = 1_000
+                case "m": unit = 60_000
+                case "h": unit = 3_600_000
+                case "d": unit = 86_400_000
+                default: return nil
+                }
+            }
+            total += n * unit
+            number = nil
+            i += 1
+        }
+        if number != nil { return nil }
+        return total
+    }
+}

@@ -1,0 +1,185 @@
+import Foundation
+import Testing
+import Traffic
+
+/// The rollout state machine with a scripted clock: promotion on a clean bake, abort on an
+/// anomaly at any step, pause and resume, a restart mid-bake, and plan validation.
+struct RolloutTests {
+    static let bake: Int64 = 10_000
+    static let baseline = [WeightStore.Endpoint(id: "old", weight: 100), WeightStore.Endpoint(id: "new", weight: 0)]
+
+    func plan(_ steps: [Int] = [100, 500, 2_500, 5_000, 10_000], at now: Int64 = 0) throws -> Rollout {
+        try Rollout(name: "API.example.com", target: "new", steps: steps, bakeMs: Self.bake, baseline: Self.baseline, now: now)
+    }
+
+    @Test func startsAtTheFirstStepWithANormalisedName() throws {
+        let rollout = try plan()
+        #expect(rollout.name == "api.example.com.")
+        #expect(rollout.step == 0)
+        #expect(rollout.currentShare == 100)
+        #expect(rollout.phase == .baking)
+        #expect(rollout.bakeEndsAt == Self.bake)
+    }
+
+    @Test func promotesEachStepAfterACleanBakeAndCompletesAfterTheLast() throws {
+        var rollout = try plan([100, 2_500, 10_000])
+        var now: Int64 = 0
+        var actions: [Rollout.Action] = []
+        // One clean probe a second; tick every 500 ms.
+        while now <= 40_000 {
+            if now % 1_000 == 0 { #expect(rollout.probe(anomaly: nil, now: now) == nil) }
+            if let action = rollout.tick(now: now) { actions.append(action) }
+            now += 500
+        }
+        #expect(actions == [.apply(step: 1, basisPoints: 2_500), .apply(step: 2, basisPoints: 10_000), .complete])
+        #expect(rollout.phase == .completed)
+        #expect(rollout.endedAt == 30_000)
+    }
+
+    @Test func doesNotPromoteBeforeTheBakeEnds() throws {
+        var rollout = try plan()
+        _ = rollout.probe(anomaly: nil, now: 1_000)
+        #expect(rollout.tick(now: Self.bake - 1) == nil)
+        #expect(rollout.tick(now: Self.bake) == .apply(step: 1, basisPoints: 500))
+        #expect(rollout.bakeStartedAt == Self.bake)
+        #expect(rollout.tick(now: Self.bake + 1) == nil)
+    }
+
+    @Test func waitsForAtLeastOneCleanProbeInTheBake() throws {
+        var rollout = try plan()
+        #expect(rollout.tick(now: 60_000) == nil, "no probe yet: no evidence the step is healthy")
+        _ = rollout.probe(anomaly: nil, now: 61_000)
+        #expect(rollout.tick(now: 61_000) == .apply(step: 1, basisPoints: 500))
+        #expect(rollout.tick(now: 61_000 + Self.bake) == nil, "the promoted step needs its own clean probe")
+    }
+
+    @Test(arguments: 0..<5)
+    func anAnomalyAtAnyStepAbortsAndRollsBack(at abortStep: Int) throws {
+        var rollout = try plan()
+        var now: Int64 = 0
+        while rollout.step < abortStep {
+            _ = rollout.probe(anomaly: nil, now: now)
+            now += Self.bake
+            _ = rollout.tick(now: now)
+        }
+        #expect(rollout.step == abortStep)
+        let action = rollout.probe(anomaly: "status 503", now: now + 1)
+        guard case .rollBack(let reason)? = action else {
+            Issue.record("expected a rollback, got \(String(describing: action))")
+            return
+        }
+        #expect(reason.contains("status 503"))
+        #expect(reason.contains("step \(abortStep + 1)/5"))
+        #expect(rollout.phase == .aborted)
+        #expect(rollout.endedAt == now + 1)
+        // Nothing more happens to an aborted rollout.
+        #expect(rollout.tick(now: now + 10 * Self.bake) == nil)
+        #expect(rollout.probe(anomaly: "again", now: now + 2) == nil)
+    }
+
+    @Test func pauseHoldsTheStepAndResumeBakesItAgainInFull() throws {
+        var rollout = try plan()
+        _ = rollout.probe(anomaly: nil, now: 1_000)
+        try rollout.pause(reason: "operator", now: 5_000)
+        #expect(rollout.phase == .paused)
+        #expect(rollout.tick(now: 50_000) == nil)
+        try rollout.resume(now: 50_000)
+        #expect(rollout.bakeStartedAt == 50_000)
+        _ = rollout.probe(anomaly: nil, now: 51_000)
+        #expect(rollout.tick(now: 50_000 + Self.bake - 1) == nil)
+        #expect(rollout.tick(now: 50_000 + Self.bake) == .apply(step: 1, basisPoints: 500))
+    }
+
+    @Test func anAnomalyWhilePausedStillRollsBack() throws {
+        var rollout = try plan()
+        try rollout.pause(reason: "operator", now: 1_000)
+        #expect(rollout.probe(anomaly: "timeout after 1000ms", now: 2_000) != nil)
+        #expect(rollout.phase == .aborted)
+    }
+
+    @Test func pauseResumeAndAbortRefuseTheWrongPhase() throws {
+        var rollout = try plan()
+        #expect(throws: AdminError.self) { try rollout.resume(now: 0) }
+        try rollout.pause(reason: "x", now: 0)
+        #expect(throws: AdminError.self) { try rollout.pause(reason: "x", now: 0) }
+        _ = try rollout.abort(reason: "operator", now: 1)
+        #expect(throws: AdminError.self) { try rollout.abort(reason: "again", now: 2) }
+        #expect(throws: AdminError.self) { try rollout.resume(now: 2) }
+    }
+
+    @Test func aRestartMidBakeRestartsTheClockAndSaysSo() throws {
+        var rollout = try plan()
+        _ = rollout.probe(anomaly: nil, now: 1_000)
+        _ = rollout.tick(now: Self.bake)
+        _ = rollout.probe(anomaly: nil, now: Self.bake + 1_000)
+        // The server stops 8 s into the second bake and comes back at 100 s.
+        rollout.restarted(now: 100_000)
+        #expect(rollout.step == 1)
+        #expect(rollout.bakeStartedAt == 100_000)
+        #expect(rollout.note?.contains("restarted") == true)
+        _ = rollout.probe(anomaly: nil, now: 101_000)
+        #expect(rollout.tick(now: 100_000 + Self.bake - 1) == nil)
+        #expect(rollout.tick(now: 100_000 + Self.bake) == .apply(step: 2, basisPoints: 2_500))
+    }
+
+    @Test func survivesAJSONRoundTrip() throws {
+        var rollout = try plan()
+        _ = rollout.probe(anomaly: nil, now: 1_000)
+        _ = rollout.tick(now: Self.bake)
+        let data = try JSONEncoder().encode(rollout)
+        #expect(try JSONDecoder().decode(Rollout.self, from: data) == rollout)
+    }
+
+    @Test func rollbackRestoresTheBaselineForTheOthers() throws {
+        let rollout = try plan()
+        let now = [WeightStore.Endpoint(id: "old", weight: 0), WeightStore.Endpoint(id: "new", weight: 100)]
+        #expect(rollout.rollbackWeights(current: now) == [100, 0])
+    }
+
+    @Test(arguments: [
+        ([Int](), "1 to 20 steps"),
+        ([500, 100], "must increase"),
+        ([100, 100], "must increase"),
+        ([0, 100], "above 0%"),
+        ([100, 10_001], "at most 100%"),
+    ])
+    func badPlansAreRefused(steps: [Int], message: String) {
+        #expect {
+            _ = try Rollout(name: "api.example.com", target: "new", steps: steps, bakeMs: 1_000, baseline: Self.baseline, now: 0)
+        } throws: { error in
+            "\(error)".contains(message)
+        }
+    }
+
+    @Test func badTargetsAndBakesAreRefused() {
+        #expect(throws: AdminError.self) {
+            try Rollout(name: "api.example.com", target: "nope", steps: [100], bakeMs: 1_000, baseline: Self.baseline, now: 0)
+        }
+        #expect(throws: AdminError.self) {
+            try Rollout(name: "api.example.com", target: "new", steps: [100], bakeMs: 999, baseline: Self.baseline, now: 0)
+        }
+        let onlyTarget = [WeightStore.Endpoint(id: "old", weight: 0), WeightStore.Endpoint(id: "new", weight: 5)]
+        #expect {
+            _ = try Rollout(name: "api.example.com", target: "new", steps: [100], bakeMs: 1_000, baseline: onlyTarget, now: 0)
+        } throws: { "\($0)".contains("nothing to roll back to") }
+    }
+
+    @Test(arguments: [("10m", Int64(600_000)), ("90s", 90_000), ("1h30m", 5_400_000), ("1500ms", 1_500), ("2d", 172_800_000)])
+    func durationsParseAndPrint(text: String, ms: Int64) {
+        #expect(Rollout.parseDuration(text) == ms)
+        #expect(Rollout.parseDuration(Rollout.duration(ms)) == ms)
+    }
+
+    @Test(arguments: ["", "10", "m", "10x", "1.5s", "-3s", "99999999999s"])
+    func badDurationsAreNil(text: String) {
+        #expect(Rollout.parseDuration(text) == nil)
+    }
+
+    @Test func percentsPrintLikeTheyAreTyped() {
+        #expect(Rollout.percent(100) == "1%")
+        #expect(Rollout.percent(50) == "0.5%")
+        #expect(Rollout.percent(225) == "2.25%")
+        #expect(Rollout.percent(10_000) == "100%")
+        #expect(Rollout.percent(5) == "0.05%")
+    }
+}
