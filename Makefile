@@ -16,7 +16,8 @@ run: build
 	@echo "Serving zones/ on 127.0.0.1:5353 and [::1]:5353. In another shell, try:"
 	@echo "  dig @127.0.0.1 -p 5353 www.example.com"
 	@echo "  dig @127.0.0.1 -p 5353 api.example.com"
-	$(BIN) serve --zones zones
+	@echo "  curl -s http://127.0.0.1:9153/metrics"
+	$(BIN) serve --zones zones --metrics 127.0.0.1:9153
 
 # Integration tests run the real binary and the real dig; they fail loudly without dig.
 test:

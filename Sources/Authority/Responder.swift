@@ -62,8 +62,10 @@ public final class Responder<Random: RandomSource> {
     /// Writes the response to `query` into `out` and returns its length, or 0 when nothing
     /// should be sent (too short to answer, or QR=1). `out` must hold at least 512 bytes;
     /// over TCP give it 65535.
+    /// `statusAllowed` is asked only for a `_veer.NAME` status query: true when the client
+    /// may read the migration state; otherwise such a query is REFUSED.
     public func respond(to query: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer,
-                        overTCP: Bool) -> Int {
+                        overTCP: Bool, statusAllowed: @autoclosure () -> Bool = false) -> Int {
         guard query.count >= Header.size, out.count >= Self.classicUDPLimit else { return 0 }
         let id = read16(query, 0)
         let flags = read16(query, 2)
@@ -160,6 +162,22 @@ public final class Responder<Random: RandomSource> {
             break
         }
 
+        if let strings = statusStrings() {
+            guard statusAllowed() else { return finish(&response, rcode: .refused, question: true, edns: edns) }
+            do throws(WireError) {
+                if qtype == .txt || qtype == .any {
+                    try writeRecord(.question, .txt, ttl: 0, .txt(strings))
+                    answerCount = 1
+                }
+            } catch {
+                writer.rewind(to: afterQuestion)
+                answerCount = 0
+                response.tc = true
+            }
+            response.aa = true
+            return finish(&response, rcode: .noError, question: true, edns: edns)
+        }
+
         var rcode = RCode.noError
         do throws(WireError) {
             let outcome = try answer(qtype: qtype)
@@ -245,9 +263,10 @@ public final class Responder<Random: RandomSource> {
         writer.patch16(UInt16(writer.count - lengthAt - 2), at: lengthAt)
     }
 
-    private func writeAnswer(_ owner: Owner, _ set: RRSetData) throws(WireError) {
+    private func writeAnswer(_ owner: Owner, _ set: RRSetData, ttl: UInt32? = nil) throws(WireError) {
+        let ttl = ttl ?? set.ttl
         for data in set.records {
-            try writeRecord(owner, set.type, ttl: set.ttl, data)
+            try writeRecord(owner, set.type, ttl: ttl, data)
             answerCount += 1
         }
     }
@@ -296,6 +315,15 @@ public final class Responder<Random: RandomSource> {
 
     // MARK: - Lookup
 
+    /// The status strings when the question is `_veer.NAME` for a weighted NAME: one byte
+    /// compare for every other query.
+    private func statusStrings() -> [[UInt8]]? {
+        let label = StatusRecords.label
+        guard qnameLength > label.count + 1, qname[0] == UInt8(label.count), !snapshot.status.isEmpty else { return nil }
+        for i in 0..<label.count where qname[1 + i] != label[i] { return nil }
+        return snapshot.status.strings(forWire: UnsafeRawBufferPointer(rebasing: qname[(label.count + 1)..<qnameLength]))
+    }
+
     private struct Outcome {
         var rcode: RCode
         var authoritative: Bool
@@ -328,6 +356,7 @@ public final class Responder<Random: RandomSource> {
             visited[depth] = current
             let node = zones.nodes[Int(current)]
             let cname: RRSetData
+            var cnameTTL: UInt32? = nil
             if node.weighted >= 0 {
                 let set = zones.weighted[Int(node.weighted)]
                 if set.isCNAME {
@@ -335,6 +364,7 @@ public final class Responder<Random: RandomSource> {
                         return Outcome(rcode: .servFail, authoritative: false)
                     }
                     cname = set.endpoints[chosen].cname!
+                    cnameTTL = snapshot.weights.ttl(set.endpoints[chosen].slot, cname.ttl)
                 } else {
                     let type = qtype == .any ? RRType.a : qtype
                     guard type == .a || type == .aaaa else {
@@ -347,7 +377,8 @@ public final class Responder<Random: RandomSource> {
                         return Outcome(rcode: .noError, authoritative: true)
                     }
                     let endpoint = set.endpoints[chosen]
-                    try writeAnswer(owner, type == .a ? endpoint.a! : endpoint.aaaa!)
+                    let records = type == .a ? endpoint.a! : endpoint.aaaa!
+                    try writeAnswer(owner, records, ttl: snapshot.weights.ttl(endpoint.slot, records.ttl))
                     return Outcome(rcode: .noError, authoritative: true)
                 }
             } else if qtype == .any, let first = node.rrsets.first {
@@ -365,7 +396,7 @@ public final class Responder<Random: RandomSource> {
                 return Outcome(rcode: .noError, authoritative: true)
             }
 
-            try writeAnswer(owner, cname)
+            try writeAnswer(owner, cname, ttl: cnameTTL)
             guard qtype != .cname, qtype != .any, case .cname(let target) = cname.records[0] else { break }
             switch cname.targets[0] {
             case .node(let next), .wildcard(let next):

@@ -1,3 +1,4 @@
+import DNSWire
 import Synchronization
 import Traffic
 
@@ -8,11 +9,46 @@ public final class Snapshot: Sendable {
     public let weights: WeightTable
     /// Increases with every published change (zones, weights, health).
     public let generation: UInt64
+    /// The answers to `_veer.NAME TXT` status queries, built with the snapshot.
+    public let status: StatusRecords
 
-    public init(zones: ZoneData, weights: WeightTable, generation: UInt64) {
+    public init(zones: ZoneData, weights: WeightTable, generation: UInt64, status: StatusRecords = .empty) {
         self.zones = zones
         self.weights = weights
         self.generation = generation
+        self.status = status
+    }
+}
+
+/// The migration state of each weighted name as TXT strings, answered to
+/// `dig TXT _veer.NAME` (from allowed sources only): one string per endpoint,
+/// `endpoint=new weight=25 effective=25 health=up`, then `generation=42` and the rollout, if any.
+public struct StatusRecords: Sendable {
+    /// The first label of a status query.
+    public static let label: [UInt8] = Array("_veer".utf8)
+
+    private let byName: [[UInt8]: [[UInt8]]]
+
+    public static let empty = StatusRecords(byName: [:])
+
+    /// `strings` by weighted name; the name's lowercased wire form is the key.
+    public init(_ strings: [(name: DomainName, strings: [String])]) {
+        var table: [[UInt8]: [[UInt8]]] = [:]
+        for entry in strings {
+            table[entry.name.lowercasedWire] = entry.strings.map { Array($0.utf8.prefix(255)) }
+        }
+        byName = table
+    }
+
+    private init(byName: [[UInt8]: [[UInt8]]]) {
+        self.byName = byName
+    }
+
+    public var isEmpty: Bool { byName.isEmpty }
+
+    /// The strings for the weighted name `wire` (lowercased wire form), if it is one.
+    public func strings(forWire wire: UnsafeRawBufferPointer) -> [[UInt8]]? {
+        byName[Array(wire)]
     }
 }
 

@@ -69,6 +69,8 @@ public struct WeightedSet: Sendable {
     public let isCNAME: Bool
     /// `all-down=refuse`: when every endpoint is down, answer SERVFAIL instead of failing open.
     public let refuseWhenAllDown: Bool
+    /// `ttl-shift=`: the TTL while the name is being moved (the control side decides when).
+    public let ttlShift: UInt32?
 }
 
 /// Everything Veer answers from, immutable once built: the name tree of every zone with
@@ -183,7 +185,8 @@ public final class ZoneData: Sendable {
                 nodes[index].weighted = Int32(weightedSets.count)
                 weightedSets.append(WeightedSet(owner: weightedName.owner, endpoints: endpoints,
                                                 isCNAME: endpoints.contains { $0.cname != nil },
-                                                refuseWhenAllDown: weightedName.refuseWhenAllDown))
+                                                refuseWhenAllDown: weightedName.refuseWhenAllDown,
+                                                ttlShift: weightedName.ttlShift))
             }
         }
         self.zones = zoneInfos

@@ -43,6 +43,13 @@ public enum Clock {
         clock_gettime(CLOCK_REALTIME, &spec)
         return Int64(spec.tv_sec)
     }
+
+    /// Milliseconds since the Unix epoch (CLOCK_REALTIME): for plans saved across restarts.
+    public static func wallMilliseconds() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_REALTIME, &spec)
+        return Int64(spec.tv_sec) * 1000 + Int64(spec.tv_nsec / 1_000_000)
+    }
 }
 
 /// Writes `text` to standard error with one write(2), unbuffered, adding a final newline if

@@ -172,6 +172,15 @@ public struct WeightStore: Sendable, Equatable, Codable {
         return try applying(weights, to: index, at: now)
     }
 
+    /// Sets every weight of `name` at once, in its endpoint order (a rollout's rollback).
+    public func assigning(_ nameText: String, _ weights: [UInt32], at now: Int64) throws(AdminError) -> (WeightStore, [Change]) {
+        let (index, state) = try lookup(nameText)
+        guard weights.count == state.endpoints.count else {
+            throw AdminError.badValue("\(state.name) has \(state.endpoints.count) endpoints, got \(weights.count) weights")
+        }
+        return try applying(weights, to: index, at: now)
+    }
+
     /// Weight 0: never chosen.
     public func draining(_ nameText: String, _ endpoint: String, at now: Int64) throws(AdminError) -> (WeightStore, [Change]) {
         try setting(nameText, endpoint, to: 0, at: now)

@@ -4,11 +4,23 @@ public final class WeightTable: Sendable {
     public let configured: [UInt32]
     /// What selection uses: the configured weight, or 0 while the endpoint is unhealthy.
     public let effective: [UInt32]
+    /// The TTL cap of the slot's answers while its name is being moved (`ttl-shift=`), or 0
+    /// for the records' own TTL.
+    public let ttlCap: [UInt32]
 
-    public init(configured: [UInt32], effective: [UInt32]? = nil) {
+    public init(configured: [UInt32], effective: [UInt32]? = nil, ttlCap: [UInt32]? = nil) {
         self.configured = configured
         self.effective = effective ?? configured
-        precondition(self.effective.count == configured.count)
+        self.ttlCap = ttlCap ?? [UInt32](repeating: 0, count: configured.count)
+        precondition(self.effective.count == configured.count && self.ttlCap.count == configured.count)
+    }
+
+    /// The TTL to answer with for `slot` when its records say `ttl`.
+    @inline(__always)
+    public func ttl(_ slot: Int, _ ttl: UInt32) -> UInt32 {
+        guard slot < ttlCap.count else { return ttl }
+        let cap = ttlCap[slot]
+        return cap != 0 && cap < ttl ? cap : ttl
     }
 
     public static let empty = WeightTable(configured: [])

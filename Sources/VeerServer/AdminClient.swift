@@ -4,14 +4,32 @@ import Traffic
 /// `veer status|weight|shift|drain|undo|history|reload …`: sends the same line the admin
 /// socket takes and prints the reply. Exit 0 on `ok`, 1 on `error:`, 64 on bad usage.
 enum AdminClient {
-    static let verbs: Set<String> = ["status", "weight", "shift", "drain", "undo", "history", "health", "reload"]
+    static let verbs: Set<String> = ["status", "weight", "shift", "drain", "undo", "rollout", "history", "health", "reload"]
     static let defaultPath = "var/admin.sock"
 
     static func run(_ arguments: ArraySlice<String>) throws(UsageError) -> Int32 {
-        let options = try OptionReader(arguments, valued: ["admin"], switches: ["json"])
-        var words = options.positional
-        if options.has("json") {
-            guard words.first == "status" else { throw UsageError("--json goes with status") }
+        // `--admin PATH` and `--json` are the client's; every other word, options of the
+        // command included (`--steps 1,5`, `--dry-run`), goes to the server as typed.
+        var words: [String] = []
+        var adminPath: String?
+        var json = false
+        var rest = arguments[...]
+        while let word = rest.popFirst() {
+            if word == "--admin" {
+                guard let path = rest.popFirst() else { throw UsageError("--admin needs a value") }
+                adminPath = path
+            } else if word.hasPrefix("--admin=") {
+                adminPath = String(word.dropFirst("--admin=".count))
+            } else if word == "--json" {
+                json = true
+            } else {
+                words.append(word)
+            }
+        }
+        if json {
+            guard words.first == "status" || words.prefix(2) == ["rollout", "status"] else {
+                throw UsageError("--json goes with status and rollout status")
+            }
             words.append("json")
         }
         let line = words.joined(separator: " ")
@@ -20,7 +38,7 @@ enum AdminClient {
         } catch {
             throw UsageError("\(error)")
         }
-        let path = options.last("admin") ?? defaultPath
+        let path = adminPath ?? defaultPath
         let reply: String
         do {
             reply = try UnixLineClient.request(path: path, line: line)
@@ -30,7 +48,7 @@ enum AdminClient {
         }
         if reply.hasPrefix("ok") {
             // The JSON form prints only the document, for scripts.
-            print(options.has("json") ? String(reply.drop(while: { $0 != "\n" }).dropFirst()) : reply)
+            print(json ? String(reply.drop(while: { $0 != "\n" }).dropFirst()) : reply)
             return 0
         }
         writeStderr(reply + "\n")

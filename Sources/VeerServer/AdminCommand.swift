@@ -4,11 +4,18 @@ import Traffic
 /// tested in a table.
 enum AdminCommand: Equatable, Sendable {
     case status(name: String?, json: Bool)
-    case weight(name: String, endpoint: String, weight: UInt32)
+    /// `force` overrides (and pauses) an active rollout; `dryRun` only shows the result.
+    case weight(name: String, endpoint: String, weight: UInt32, force: Bool = false, dryRun: Bool = false)
     /// The share in basis points (25% = 2500).
-    case shift(name: String, endpoint: String, basisPoints: Int)
-    case drain(name: String, endpoint: String)
-    case undo(name: String)
+    case shift(name: String, endpoint: String, basisPoints: Int, force: Bool = false, dryRun: Bool = false)
+    case drain(name: String, endpoint: String, force: Bool = false, dryRun: Bool = false)
+    case undo(name: String, force: Bool = false)
+    /// Steps in basis points, strictly increasing; bake in milliseconds.
+    case rolloutStart(name: String, target: String, steps: [Int], bakeMs: Int64, dryRun: Bool = false)
+    case rolloutStatus(name: String?, json: Bool)
+    case rolloutPause(name: String)
+    case rolloutResume(name: String)
+    case rolloutAbort(name: String)
     case history(name: String?, limit: Int)
     case health(name: String)
     case reload
@@ -25,6 +32,13 @@ enum AdminCommand: Equatable, Sendable {
         shift NAME ENDPOINT P%           give ENDPOINT P% of answers, scale the others to the rest
         drain NAME ENDPOINT              weight 0: never chosen
         undo NAME                        restore the weights before the last change
+          (weight, shift, drain: --dry-run shows the shares without changing anything;
+           --force overrides an active rollout of NAME and pauses it)
+        rollout start NAME --to ENDPOINT --steps 1,5,25,50,100 --bake 10m [--dry-run]
+                                         move NAME to ENDPOINT step by step, promoting after
+                                         each clean bake, rolling back on any anomaly
+        rollout status [NAME] [json]     the plan, the step in force and the time to the next
+        rollout pause|resume|abort NAME  hold the step / bake it again and go on / roll back
         history [NAME] [N]               the last N audit lines (default 20)
         health NAME                      recent probe results of NAME's endpoints
         reload                           re-read the zones; on any error keep serving the old data
@@ -33,12 +47,23 @@ enum AdminCommand: Equatable, Sendable {
     static func parse(_ line: String) throws(AdminError) -> AdminCommand {
         let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard let verb = words.first?.lowercased() else { throw AdminError.badValue("empty command; try \"help\"") }
-        let args = Array(words.dropFirst())
+        var args = Array(words.dropFirst())
+        // Switches may stand anywhere after the verb.
+        let force = args.contains("--force"), dryRun = args.contains("--dry-run")
+        args.removeAll { $0 == "--force" || $0 == "--dry-run" }
+        func refuseSwitches(_ form: String, allowForce: Bool = false, allowDryRun: Bool = false) throws(AdminError) {
+            if force && !allowForce { throw AdminError.badValue("--force does not go with \(form)") }
+            if dryRun && !allowDryRun { throw AdminError.badValue("--dry-run does not go with \(form)") }
+        }
+        if verb != "rollout", let option = args.first(where: { $0.hasPrefix("--") && $0 != "--json" }) {
+            throw AdminError.badValue("unknown option \(option) for \(verb)")
+        }
         func expect(_ count: ClosedRange<Int>, _ form: String) throws(AdminError) {
             guard count.contains(args.count) else { throw AdminError.badValue("usage: \(form)") }
         }
         switch verb {
         case "status":
+            try refuseSwitches("status")
             try expect(0...2, "status [NAME] [json]")
             var rest = args
             let json = rest.last?.lowercased() == "json" || rest.last == "--json"
@@ -50,18 +75,22 @@ enum AdminCommand: Equatable, Sendable {
             guard let weight = UInt32(args[2]), weight <= maxWeight else {
                 throw AdminError.badValue("weight must be an integer from 0 to \(maxWeight), got \"\(args[2])\"")
             }
-            return .weight(name: args[0], endpoint: args[1], weight: weight)
+            return .weight(name: args[0], endpoint: args[1], weight: weight, force: force, dryRun: dryRun)
         case "shift":
             try expect(2...3, "shift NAME ENDPOINT P%")
             guard args.count == 3 else { throw AdminError.badValue("usage: shift NAME ENDPOINT P%") }
-            return .shift(name: args[0], endpoint: args[1], basisPoints: try percent(args[2]))
+            return .shift(name: args[0], endpoint: args[1], basisPoints: try percent(args[2]), force: force, dryRun: dryRun)
         case "drain":
             try expect(2...2, "drain NAME ENDPOINT")
-            return .drain(name: args[0], endpoint: args[1])
+            return .drain(name: args[0], endpoint: args[1], force: force, dryRun: dryRun)
         case "undo":
+            try refuseSwitches("undo", allowForce: true)
             try expect(1...1, "undo NAME")
-            return .undo(name: args[0])
+            return .undo(name: args[0], force: force)
+        case "rollout":
+            return try rollout(args, dryRun: dryRun, force: force)
         case "history":
+            try refuseSwitches("history")
             try expect(0...2, "history [NAME] [N]")
             var name: String?
             var limit = defaultHistory
@@ -77,15 +106,90 @@ enum AdminCommand: Equatable, Sendable {
             }
             return .history(name: name, limit: limit)
         case "health":
+            try refuseSwitches("health")
             try expect(1...1, "health NAME")
             return .health(name: args[0])
         case "reload":
+            try refuseSwitches("reload")
             try expect(0...0, "reload")
             return .reload
         case "help":
             return .help
         default:
-            throw AdminError.badValue("unknown command \"\(words[0])\"; commands: status, weight, shift, drain, undo, history, health, reload, help")
+            throw AdminError.badValue("unknown command \"\(words[0])\"; commands: status, weight, shift, drain, undo, rollout, history, health, reload, help")
+        }
+    }
+
+    static let rolloutStartForm = "rollout start NAME --to ENDPOINT --steps 1,5,25,50,100 --bake 10m [--dry-run]"
+
+    /// `rollout start|status|pause|resume|abort …`, after the switches were taken out.
+    private static func rollout(_ args: [String], dryRun: Bool, force: Bool) throws(AdminError) -> AdminCommand {
+        let form = "rollout start|status|pause|resume|abort NAME"
+        guard let sub = args.first?.lowercased() else { throw AdminError.badValue("usage: \(form)") }
+        let rest = Array(args.dropFirst())
+        if force { throw AdminError.badValue("--force does not go with rollout") }
+        if dryRun && sub != "start" { throw AdminError.badValue("--dry-run goes with rollout start only") }
+        if sub != "start", let option = rest.first(where: { $0.hasPrefix("--") && $0 != "--json" }) {
+            throw AdminError.badValue("unknown option \(option) for rollout \(sub)")
+        }
+        switch sub {
+        case "start":
+            var name: String?
+            var values: [String: String] = [:]
+            var i = 0
+            while i < rest.count {
+                let word = rest[i]
+                if word.hasPrefix("--") {
+                    var key = String(word.dropFirst(2)), value: String?
+                    if let equals = key.firstIndex(of: "=") {
+                        value = String(key[key.index(after: equals)...])
+                        key = String(key[..<equals])
+                    } else if i + 1 < rest.count {
+                        value = rest[i + 1]
+                        i += 1
+                    }
+                    guard ["to", "steps", "bake"].contains(key) else {
+                        throw AdminError.badValue("unknown option --\(key) for rollout start; usage: \(rolloutStartForm)")
+                    }
+                    guard let value, !value.isEmpty else { throw AdminError.badValue("--\(key) needs a value; usage: \(rolloutStartForm)") }
+                    guard values[key] == nil else { throw AdminError.badValue("--\(key) given twice") }
+                    values[key] = value
+                } else if name == nil {
+                    name = word
+                } else {
+                    throw AdminError.badValue("usage: \(rolloutStartForm)")
+                }
+                i += 1
+            }
+            guard let name, let target = values["to"], let stepsText = values["steps"], let bakeText = values["bake"] else {
+                throw AdminError.badValue("usage: \(rolloutStartForm)")
+            }
+            var steps: [Int] = []
+            for item in stepsText.split(separator: ",", omittingEmptySubsequences: false) {
+                let text = item.hasSuffix("%") ? String(item) : item + "%"
+                do { steps.append(try percent(text)) } catch {
+                    throw AdminError.badValue("--steps takes shares in percent like 1,5,25,50,100, got \"\(item)\"")
+                }
+            }
+            guard let bake = Rollout.parseDuration(bakeText) else {
+                throw AdminError.badValue("--bake takes a duration like 10m, 90s or 1h30m, got \"\(bakeText)\"")
+            }
+            return .rolloutStart(name: name, target: target, steps: steps, bakeMs: bake, dryRun: dryRun)
+        case "status":
+            var names = rest
+            let json = names.last?.lowercased() == "json" || names.last == "--json"
+            if json { names.removeLast() }
+            guard names.count <= 1 else { throw AdminError.badValue("usage: rollout status [NAME] [json]") }
+            return .rolloutStatus(name: names.first, json: json)
+        case "pause", "resume", "abort":
+            guard rest.count == 1 else { throw AdminError.badValue("usage: rollout \(sub) NAME") }
+            switch sub {
+            case "pause": return .rolloutPause(name: rest[0])
+            case "resume": return .rolloutResume(name: rest[0])
+            default: return .rolloutAbort(name: rest[0])
+            }
+        default:
+            throw AdminError.badValue("unknown rollout command \"\(args[0])\"; usage: \(form)")
         }
     }
 

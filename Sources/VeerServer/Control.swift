@@ -6,9 +6,9 @@ import Synchronization
 import Traffic
 import ZoneFile
 
-/// The control side: owns the weight store, applies admin commands, persists and audits
-/// them, and publishes a new snapshot for every change. Commands are serialised by one
-/// lock; the query path never takes it.
+/// The control side: owns the weight store and the rollouts, applies admin commands,
+/// persists and audits them, and publishes a new snapshot for every change. Commands are
+/// serialised by one lock; the query path never takes it.
 final class Control: Sendable {
     struct Settings: Sendable {
         var zonesDirectory: String
@@ -19,27 +19,46 @@ final class Control: Sendable {
         var rollbackWindowSeconds: Int64 = RollbackRule.defaultWindowSeconds
     }
 
-    private struct State {
+    /// After a manual weight change of a name with `ttl-shift=` and no rollout behind it, its
+    /// answers keep the short TTL this long (a rollout's bake otherwise); the default bake.
+    static let defaultShiftWindowMs: Int64 = 600_000
+    /// How often rollouts are advanced and counters sampled.
+    static let tickMs = 200
+    /// Counter samples are kept this often for the last-minute counts.
+    static let sampleEveryMs: Int64 = 5_000
+
+    struct State {
         var store: WeightStore
         var zones: ZoneData
         /// Slots whose endpoint the health checks hold down: effective weight 0.
         var down: Set<Int> = []
         /// Names whose every weighted endpoint is down, logged once per outage.
         var allDown: Set<String> = []
+        /// The latest rollout of each name, active or finished, by name key.
+        var rollouts: [String: Rollout] = [:]
+        /// When each name's weights last changed (wall milliseconds), for `ttl-shift=`.
+        var changedAt: [String: Int64] = [:]
+        /// Names whose answers carry their `ttl-shift=` TTL in the published snapshot.
+        var shortTTL: Set<String> = []
+        /// Served totals by slot every `sampleEveryMs`, oldest first, about a minute of them.
+        var samples: [(at: Int64, totals: [UInt64])] = []
     }
 
     let settings: Settings
     let box: SnapshotBox
     let slots: SlotRegistry
     let counters: CounterRegistry
-    private let state: Mutex<State>
-    private let stateFile: StateFile
-    private let audit: AuditLog
+    let state: Mutex<State>
+    let stateFile: StateFile
+    let audit: AuditLog
     /// The health checks, once the server starts them.
-    private let monitor = Mutex<HealthMonitor?>(nil)
+    let monitor = Mutex<HealthMonitor?>(nil)
+    private let queue = DispatchQueue(label: "veer.control")
+    /// The control clock's timer, kept alive here; touched only by `start`.
+    private let timer = Mutex<TimerHandle?>(nil)
 
-    /// Loads saved weights (refusing a corrupt file), merges them with the zones' and
-    /// publishes the first snapshot.
+    /// Loads saved weights and rollouts (refusing a corrupt file), merges them with the
+    /// zones' and publishes the first snapshot.
     init(settings: Settings, zones: [Zone]) throws(StartupError) {
         self.settings = settings
         slots = SlotRegistry()
@@ -54,16 +73,39 @@ final class Control: Sendable {
         let slots = self.slots
         let data = ZoneData(zones: zones) { slots.slot(owner: $0, endpoint: $1) }
         let saved = try stateFile.load()
-        let (store, notes) = (saved ?? WeightStore()).reconciled(with: Self.declared(data))
+        let (store, notes) = (saved?.store ?? WeightStore()).reconciled(with: Self.declared(data))
         for note in notes { Log.info("weights: \(note)") }
-        if saved != nil && store != saved {
-            do { try stateFile.save(store) } catch {
+        let now = Clock.wallMilliseconds()
+        var rollouts: [String: Rollout] = [:]
+        var events: [AuditLog.Event] = []
+        for var rollout in saved?.rollouts ?? [] {
+            guard let name = store.name(rollout.name), name.weight(of: rollout.target) != nil else {
+                Log.info("rollout: \(rollout.name) to \(rollout.target) is no longer in the zones; dropped")
+                continue
+            }
+            if rollout.phase == .baking {
+                rollout.restarted(now: now)
+                Log.info("rollout: \(rollout.name) to \(rollout.target): \(rollout.note ?? "")")
+                events.append(AuditLog.Event(name: rollout.name, text: "rollout to \(rollout.target) step \(rollout.step + 1)/\(rollout.steps.count) bake restarted"))
+            } else if rollout.phase == .paused {
+                Log.info("rollout: \(rollout.name) to \(rollout.target) is paused at step \(rollout.step + 1)/\(rollout.steps.count)")
+            }
+            rollouts[rollout.name] = rollout
+        }
+        if saved != nil && (store != saved?.store || rollouts.count != saved?.rollouts.count || !events.isEmpty) {
+            do {
+                try stateFile.save(store, rollouts: Array(rollouts.values))
+                if !events.isEmpty { try audit.append([], events: events, uid: nil, reason: "server start", at: now / 1000) }
+            } catch {
                 throw StartupError(lines: ["state file \(stateFile.path): \(error)"])
             }
         }
         if saved != nil { Log.info("weights: restored from \(stateFile.path)") }
-        box = SnapshotBox(Snapshot(zones: data, weights: Self.table(store, data), generation: 1))
-        state = Mutex(State(store: store, zones: data))
+        var initial = State(store: store, zones: data)
+        initial.rollouts = rollouts
+        initial.shortTTL = Self.shortTTLNames(initial, now: now)
+        box = SnapshotBox(Self.snapshot(initial, generation: 1))
+        state = Mutex(initial)
         Self.logWeights(store)
     }
 
@@ -75,21 +117,54 @@ final class Control: Sendable {
     }
 
     /// The store's weights laid out by slot for the query path; an endpoint that is down
-    /// has effective weight 0.
-    static func table(_ store: WeightStore, _ data: ZoneData, down: Set<Int> = []) -> WeightTable {
+    /// has effective weight 0; names in `shortTTL` are capped at their `ttl-shift=`.
+    static func table(_ store: WeightStore, _ data: ZoneData, down: Set<Int> = [], shortTTL: Set<String> = []) -> WeightTable {
         var configured = [UInt32](repeating: 0, count: data.slotCount)
+        var ttlCap = configured
         for set in data.weighted {
-            let saved = store.name(set.owner.lowercased().description)
+            let key = set.owner.lowercased().description
+            let saved = store.name(key)
+            let cap = shortTTL.contains(key) ? set.ttlShift ?? 0 : 0
             for endpoint in set.endpoints {
                 configured[endpoint.slot] = saved?.weight(of: endpoint.id) ?? endpoint.zoneWeight
+                ttlCap[endpoint.slot] = cap
             }
         }
         var effective = configured
         for slot in down where slot < effective.count { effective[slot] = 0 }
-        return WeightTable(configured: configured, effective: effective)
+        return WeightTable(configured: configured, effective: effective, ttlCap: ttlCap)
     }
 
-    private static func logWeights(_ store: WeightStore, by uid: UInt32? = nil, reason: String? = nil, only: String? = nil) {
+    /// What the query path answers from for `state`.
+    static func snapshot(_ state: State, generation: UInt64) -> Snapshot {
+        Snapshot(zones: state.zones,
+                 weights: table(state.store, state.zones, down: state.down, shortTTL: state.shortTTL),
+                 generation: generation, status: statusRecords(state, generation: generation))
+    }
+
+    /// Publishes `state` as the next generation.
+    @discardableResult
+    func publish(_ state: State) -> Snapshot {
+        box.update { current in Self.snapshot(state, generation: current.generation + 1) }
+    }
+
+    /// Names whose answers should carry their short TTL now: a rollout is active, or the
+    /// weights changed within one bake (the last rollout's, else `defaultShiftWindowMs`).
+    static func shortTTLNames(_ state: State, now: Int64) -> Set<String> {
+        var names: Set<String> = []
+        for set in state.zones.weighted where set.ttlShift != nil {
+            let key = set.owner.lowercased().description
+            let rollout = state.rollouts[key]
+            if rollout?.phase.isActive == true {
+                names.insert(key)
+            } else if let changed = state.changedAt[key], now - changed < rollout?.bakeMs ?? defaultShiftWindowMs {
+                names.insert(key)
+            }
+        }
+        return names
+    }
+
+    static func logWeights(_ store: WeightStore, by uid: UInt32? = nil, reason: String? = nil, only: String? = nil) {
         for name in store.names where only == nil || name.name == only {
             var line = "weights: \(name.name) " + name.endpoints.map { "\($0.id)=\($0.weight)" }.joined(separator: " ")
             if let uid { line += " by=uid:\(uid)" }
@@ -141,103 +216,193 @@ final class Control: Sendable {
                 throw AdminError.badValue("reload failed, still serving generation \(box.generation):\n" + errors.joined(separator: "\n"))
             }
             return "ok reloaded, generation \(box.generation)"
-        case .weight(let name, let endpoint, let weight):
-            return try change(line: line, uid: uid) { (store) throws(AdminError) in try store.setting(name, endpoint, to: weight, at: now) }
-        case .shift(let name, let endpoint, let basisPoints):
-            return try change(line: line, uid: uid) { (store) throws(AdminError) in
+        case .weight(let name, let endpoint, let weight, let force, let dryRun):
+            return try change(name, line: line, uid: uid, force: force, dryRun: dryRun) { (store) throws(AdminError) in
+                try store.setting(name, endpoint, to: weight, at: now)
+            }
+        case .shift(let name, let endpoint, let basisPoints, let force, let dryRun):
+            return try change(name, line: line, uid: uid, force: force, dryRun: dryRun) { (store) throws(AdminError) in
                 try store.shifting(name, endpoint, toBasisPoints: basisPoints, at: now)
             }
-        case .drain(let name, let endpoint):
-            return try change(line: line, uid: uid) { (store) throws(AdminError) in try store.draining(name, endpoint, at: now) }
-        case .undo(let name):
-            return try change(line: line, uid: uid) { (store) throws(AdminError) in try store.undoing(name, at: now) }
+        case .drain(let name, let endpoint, let force, let dryRun):
+            return try change(name, line: line, uid: uid, force: force, dryRun: dryRun) { (store) throws(AdminError) in
+                try store.draining(name, endpoint, at: now)
+            }
+        case .undo(let name, let force):
+            return try change(name, line: line, uid: uid, force: force, dryRun: false) { (store) throws(AdminError) in
+                try store.undoing(name, at: now)
+            }
+        case .rolloutStart(let name, let target, let steps, let bakeMs, let dryRun):
+            return try startRollout(name: name, target: target, steps: steps, bakeMs: bakeMs, dryRun: dryRun, line: line, uid: uid)
+        case .rolloutStatus(let name, let json):
+            return try rolloutStatus(name: name, json: json)
+        case .rolloutPause(let name):
+            return try controlRollout(name, line: line, uid: uid) { (rollout, now) throws(AdminError) in
+                try rollout.pause(reason: "paused by uid \(uid)", now: now)
+                return nil
+            }
+        case .rolloutResume(let name):
+            return try controlRollout(name, line: line, uid: uid) { (rollout, now) throws(AdminError) in
+                try rollout.resume(now: now)
+                return nil
+            }
+        case .rolloutAbort(let name):
+            return try controlRollout(name, line: line, uid: uid) { (rollout, now) throws(AdminError) in
+                try rollout.abort(reason: "aborted by uid \(uid)", now: now)
+            }
         }
     }
 
-    /// Runs a weight command: persist, audit, publish, in that order, all under the lock; on
-    /// any failure the old weights stay in force and on disk.
-    private func change(line: String, uid: UInt32,
+    /// Runs a manual weight command. A name with an active rollout refuses it unless
+    /// `force`, which pauses the rollout in the same step. A dry run shows the result only.
+    private func change(_ nameText: String, line: String, uid: UInt32, force: Bool, dryRun: Bool,
                         _ body: (WeightStore) throws(AdminError) -> (WeightStore, [WeightStore.Change])) throws(AdminError) -> String {
-        let now = Clock.wallSeconds()
+        let now = Clock.wallMilliseconds()
         return try state.withLock { (state) throws(AdminError) -> String in
             let (next, changes) = try body(state.store)
-            guard let first = changes.first else { return "ok no change" }
-            do {
-                try stateFile.save(next)
-            } catch {
-                Log.error("weights: saving \(stateFile.path): \(error); \"\(line)\" not applied")
-                throw AdminError.badValue("saving weights failed, nothing changed: \(error)")
+            let key = WeightStore.key(nameText)
+            if dryRun {
+                return "ok dry run, nothing changed: " + Self.shares(next.name(key)!)
             }
-            do {
-                try audit.append(changes, uid: uid, reason: line, at: now)
-            } catch {
-                // Put the old weights back on disk: a change without its audit line is not made.
-                try? stateFile.save(state.store)
-                Log.error("weights: writing \(audit.path): \(error); \"\(line)\" not applied")
-                throw AdminError.badValue("writing the audit log failed, nothing changed: \(error)")
+            guard !changes.isEmpty else { return "ok no change" }
+            var rollouts = state.rollouts
+            var events: [AuditLog.Event] = []
+            if var rollout = rollouts[key], rollout.phase.isActive {
+                guard force else {
+                    throw AdminError.badValue("\(key) has an active rollout to \(rollout.target) (step \(rollout.step + 1)/\(rollout.steps.count), \(Rollout.percent(rollout.currentShare)), \(rollout.phase.rawValue)); use rollout pause or rollout abort, or add --force to change the weights and pause the rollout")
+                }
+                if rollout.phase == .baking {
+                    try rollout.pause(reason: "paused by a forced manual change: \(line)", now: now)
+                    events.append(AuditLog.Event(name: key, text: "rollout to \(rollout.target) paused at step \(rollout.step + 1)/\(rollout.steps.count)"))
+                }
+                rollouts[key] = rollout
             }
-            state.store = next
-            let zones = state.zones
-            let published = box.update { current in
-                Snapshot(zones: zones, weights: Self.table(next, zones, down: state.down), generation: current.generation + 1)
-            }
-            Self.logWeights(next, by: uid, reason: line, only: first.name)
-            let summary = next.name(first.name)!.endpoints.map { "\($0.id)=\($0.weight)" }.joined(separator: " ")
-            return "ok \(first.name) \(summary) (generation \(published.generation))"
+            let published = try commit(&state, store: next, rollouts: rollouts, changes: changes, events: events,
+                                       uid: uid, reason: line, now: now)
+            Self.logWeights(next, by: uid, reason: line, only: key)
+            return "ok \(key) \(Self.weightsText(next.name(key)!)) (generation \(published.generation))"
         }
+    }
+
+    /// `old=75 new=25`
+    static func weightsText(_ name: WeightStore.Name) -> String {
+        name.endpoints.map { "\($0.id)=\($0.weight)" }.joined(separator: " ")
+    }
+
+    /// `api.example.com. old=75 (75.0%) new=25 (25.0%)`
+    static func shares(_ name: WeightStore.Name) -> String {
+        let total = name.total
+        return name.name + " " + name.endpoints.map { endpoint in
+            "\(endpoint.id)=\(endpoint.weight) (\(percentText(total == 0 ? 0 : Double(endpoint.weight) * 100 / Double(total))))"
+        }.joined(separator: " ")
+    }
+
+    /// Saves, audits and publishes new weights and rollouts, in that order, with the caller
+    /// holding the state lock. On any failure nothing changes, in memory or on disk.
+    @discardableResult
+    func commit(_ state: inout State, store next: WeightStore, rollouts: [String: Rollout], changes: [WeightStore.Change],
+                events: [AuditLog.Event], uid: UInt32?, reason: String, now: Int64) throws(AdminError) -> Snapshot {
+        do {
+            try stateFile.save(next, rollouts: Array(rollouts.values))
+        } catch {
+            Log.error("weights: saving \(stateFile.path): \(error); \"\(reason)\" not applied")
+            throw AdminError.badValue("saving weights failed, nothing changed: \(error)")
+        }
+        do {
+            try audit.append(changes, events: events, uid: uid, reason: reason, at: now / 1000)
+        } catch {
+            // Put the old state back on disk: a change without its audit line is not made.
+            try? stateFile.save(state.store, rollouts: Array(state.rollouts.values))
+            Log.error("weights: writing \(audit.path): \(error); \"\(reason)\" not applied")
+            throw AdminError.badValue("writing the audit log failed, nothing changed: \(error)")
+        }
+        state.store = next
+        state.rollouts = rollouts
+        for change in changes { state.changedAt[change.name] = now }
+        state.shortTTL = Self.shortTTLNames(state, now: now)
+        return publish(state)
     }
 
     // MARK: - Health
 
-    /// Starts probing the current zones' endpoints; transitions come back to `healthChanged`.
-    func startHealthChecks(_ health: HealthMonitor) {
+    /// Starts probing the current zones' endpoints (every result comes back to
+    /// `probeReported`) and the clock that advances rollouts.
+    func start(health: HealthMonitor) {
         monitor.withLock { $0 = health }
         let zones = state.withLock { $0.zones }
-        health.configure(zones) { [weak self] slot, transition in self?.healthChanged(slot: slot, transition: transition) }
+        health.configure(zones) { [weak self] report in self?.probeReported(report) }
+        let source = DispatchSource.makeTimerSource(queue: queue)
+        source.schedule(deadline: .now(), repeating: .milliseconds(Self.tickMs), leeway: .milliseconds(20))
+        source.setEventHandler { [weak self] in self?.tick(now: Clock.wallMilliseconds()) }
+        timer.withLock { $0 = TimerHandle(source: source) }
+        source.resume()
     }
 
-    /// Applies a health transition of the endpoint in `slot`: effective weight 0 while it is
-    /// down, its configured weight again when it is back. An endpoint that goes down while a
-    /// migration moves to it is rolled back: configured weight 0, persisted and audited, and
-    /// it stays 0 after it recovers until an operator raises it (`undo` restores it).
-    func healthChanged(slot: Int, transition: HealthState.Transition) {
-        let now = Clock.wallSeconds()
+    /// The weighted name and endpoint of `slot` in the current zones.
+    private static func endpoint(_ zones: ZoneData, slot: Int) -> (set: WeightedSet, endpoint: WeightedSet.Endpoint)? {
+        for set in zones.weighted {
+            if let endpoint = set.endpoints.first(where: { $0.slot == slot }) { return (set, endpoint) }
+        }
+        return nil
+    }
+
+    /// One probe result: feeds the rollout whose target it is (an anomaly aborts it and
+    /// rolls back), then applies the up/down change it caused, if any.
+    func probeReported(_ report: ProbeReport) {
+        let now = Clock.wallMilliseconds()
         state.withLock { state in
-            guard let set = state.zones.weighted.first(where: { $0.endpoints.contains { $0.slot == slot } }),
-                  let endpoint = set.endpoints.first(where: { $0.slot == slot }) else { return }
+            guard let (set, endpoint) = Self.endpoint(state.zones, slot: report.slot) else { return }
             let name = set.owner.lowercased().description
-            if transition.to == .down { state.down.insert(slot) } else { state.down.remove(slot) }
-            Log.info("health: \(name) \(endpoint.id) \(transition.from.rawValue) -> \(transition.to.rawValue): \(transition.reason)")
-
-            if transition.to == .down, let saved = state.store.name(name)?.endpoints.first(where: { $0.id == endpoint.id }),
-               RollbackRule.shouldRollBack(role: endpoint.role, weight: saved.weight, raisedAt: saved.raisedAt, now: now,
-                                           window: settings.rollbackWindowSeconds) {
-                let reason = "rollback \(name) \(endpoint.id) \(saved.weight) -> 0: \(transition.reason)"
-                do {
-                    let (next, changes) = try state.store.setting(name, endpoint.id, to: 0, at: now)
-                    try stateFile.save(next)
-                    try audit.append(changes, uid: nil, reason: reason, at: now)
-                    state.store = next
-                    Log.warning("weights: \(reason)")
-                } catch {
-                    // The endpoint is at effective weight 0 already, so no traffic goes there.
-                    Log.error("weights: \(reason) not recorded: \(error)")
+            if var rollout = state.rollouts[name], rollout.phase.isActive, rollout.target == endpoint.id {
+                let action = rollout.probe(anomaly: report.anomaly, now: now)
+                var rollouts = state.rollouts
+                rollouts[name] = rollout
+                if let action {
+                    apply(action, of: rollout, &state, rollouts: rollouts, now: now)
+                } else {
+                    state.rollouts = rollouts
                 }
             }
-
-            let live = set.endpoints.filter { (state.store.name(name)?.weight(of: $0.id) ?? 0) > 0 }
-            if !live.isEmpty && live.allSatisfy({ state.down.contains($0.slot) }) {
-                if state.allDown.insert(name).inserted {
-                    Log.warning("health: every endpoint of \(name) is down: \(set.refuseWhenAllDown ? "answering SERVFAIL (all-down=refuse)" : "failing open, answering by configured weights")")
-                }
-            } else if state.allDown.remove(name) != nil {
-                Log.info("health: \(name) has a healthy endpoint again")
-            }
-            let store = state.store, zones = state.zones, down = state.down
-            box.update { current in
-                Snapshot(zones: zones, weights: Self.table(store, zones, down: down), generation: current.generation + 1)
+            if let transition = report.transition {
+                healthChanged(&state, set: set, endpoint: endpoint, transition: transition, now: now)
             }
         }
+    }
+
+    /// Applies a health transition: effective weight 0 while the endpoint is down, its
+    /// configured weight again when it is back. An endpoint that goes down while a migration
+    /// moves to it is rolled back: configured weight 0, persisted and audited, and it stays 0
+    /// after it recovers until an operator raises it (`undo` restores it).
+    private func healthChanged(_ state: inout State, set: WeightedSet, endpoint: WeightedSet.Endpoint,
+                               transition: HealthState.Transition, now: Int64) {
+        let name = set.owner.lowercased().description
+        let slot = endpoint.slot
+        if transition.to == .down { state.down.insert(slot) } else { state.down.remove(slot) }
+        Log.info("health: \(name) \(endpoint.id) \(transition.from.rawValue) -> \(transition.to.rawValue): \(transition.reason)")
+
+        if transition.to == .down, let saved = state.store.name(name)?.endpoints.first(where: { $0.id == endpoint.id }),
+           RollbackRule.shouldRollBack(role: endpoint.role, weight: saved.weight, raisedAt: saved.raisedAt, now: now / 1000,
+                                       window: settings.rollbackWindowSeconds) {
+            let reason = "rollback \(name) \(endpoint.id) \(saved.weight) -> 0: \(transition.reason)"
+            do {
+                let (next, changes) = try state.store.setting(name, endpoint.id, to: 0, at: now / 1000)
+                try commit(&state, store: next, rollouts: state.rollouts, changes: changes, events: [], uid: nil, reason: reason, now: now)
+                Log.warning("weights: \(reason)")
+            } catch {
+                // The endpoint is at effective weight 0 already, so no traffic goes there.
+                Log.error("weights: \(reason) not recorded: \(error)")
+            }
+        }
+
+        let live = set.endpoints.filter { (state.store.name(name)?.weight(of: $0.id) ?? 0) > 0 }
+        if !live.isEmpty && live.allSatisfy({ state.down.contains($0.slot) }) {
+            if state.allDown.insert(name).inserted {
+                Log.warning("health: every endpoint of \(name) is down: \(set.refuseWhenAllDown ? "answering SERVFAIL (all-down=refuse)" : "failing open, answering by configured weights")")
+            }
+        } else if state.allDown.remove(name) != nil {
+            Log.info("health: \(name) has a healthy endpoint again")
+        }
+        publish(state)
     }
 
     // MARK: - Reload
@@ -253,25 +418,31 @@ final class Control: Sendable {
         }
         let slots = self.slots
         let data = ZoneData(zones: zones) { slots.slot(owner: $0, endpoint: $1) }
+        let now = Clock.wallMilliseconds()
         return state.withLock { state in
             let (store, notes) = state.store.reconciled(with: Self.declared(data))
             for note in notes { Log.info("reload: \(note)") }
-            if store != state.store {
-                do { try stateFile.save(store) } catch {
+            // A rollout whose name or target left the zones ends with them.
+            var rollouts = state.rollouts
+            for (key, rollout) in rollouts where store.name(key)?.weight(of: rollout.target) == nil {
+                Log.info("reload: rollout of \(key) to \(rollout.target) dropped: no longer in the zones")
+                rollouts[key] = nil
+            }
+            if store != state.store || rollouts.count != state.rollouts.count {
+                do { try stateFile.save(store, rollouts: Array(rollouts.values)) } catch {
                     Log.error("reload: saving \(stateFile.path): \(error); kept generation \(box.generation)")
                     return ["saving weights: \(error)"]
                 }
             }
             state.store = store
+            state.rollouts = rollouts
             state.zones = data
             // Endpoints that left the zones are no longer held down.
             let slots = Set(data.weighted.flatMap { $0.endpoints.map(\.slot) })
             state.down.formIntersection(slots)
+            state.shortTTL = Self.shortTTLNames(state, now: now)
             monitor.withLock { $0 }?.configure(data)
-            let down = state.down
-            let published = box.update { current in
-                Snapshot(zones: data, weights: Self.table(store, data, down: down), generation: current.generation + 1)
-            }
+            let published = publish(state)
             Log.info("reload: \(zones.count) zone(s), generation \(published.generation)")
             return []
         }
@@ -286,6 +457,8 @@ final class Control: Sendable {
             var effective: UInt32
             var share: Double
             var served: UInt64
+            /// Answers over about the last minute (since start when younger).
+            var servedLastMinute: UInt64
             var observed: Double
             /// `up`, `down`, `unknown` (no result yet, counted as up) or `unchecked`.
             var health: String
@@ -303,6 +476,11 @@ final class Control: Sendable {
         var names: [Name]
     }
 
+    /// Answers served per slot over about the last minute.
+    func servedLastMinute() -> [Int: UInt64] {
+        state.withLock { servedLastMinute($0) }
+    }
+
     private func status(name: String?, json: Bool) throws(AdminError) -> String {
         let snapshot = box.current
         var sets = snapshot.zones.weighted
@@ -314,6 +492,7 @@ final class Control: Sendable {
             }
         }
         let health = monitor.withLock { $0 }?.states() ?? [:]
+        let lastMinute = servedLastMinute()
         let report = StatusJSON(generation: snapshot.generation, names: sets.map { set in
             let configuredTotal = set.endpoints.reduce(0) { $0 + UInt64(snapshot.weights.configured($1.slot)) }
             let served = set.endpoints.map { counters.total($0.slot) }
@@ -323,7 +502,7 @@ final class Control: Sendable {
                 return StatusJSON.Endpoint(
                     id: endpoint.id, configured: configured, effective: snapshot.weights.effective(endpoint.slot),
                     share: configuredTotal == 0 ? 0 : Double(configured) * 100 / Double(configuredTotal),
-                    served: served[index],
+                    served: served[index], servedLastMinute: lastMinute[endpoint.slot] ?? 0,
                     observed: servedTotal == 0 ? 0 : Double(served[index]) * 100 / Double(servedTotal),
                     health: health[endpoint.slot]?.state.status.rawValue ?? "unchecked",
                     check: health[endpoint.slot]?.check,
@@ -339,12 +518,13 @@ final class Control: Sendable {
             return "ok\n" + String(decoding: data, as: UTF8.self)
         }
         var lines = ["ok \(report.names.count) weighted name\(report.names.count == 1 ? "" : "s"), generation \(report.generation)"]
-        let header = ["NAME", "ENDPOINT", "CONFIGURED", "EFFECTIVE", "SHARE", "SERVED", "OBSERVED", "HEALTH", "LAST PROBE", "SINCE"]
+        let header = ["NAME", "ENDPOINT", "CONFIGURED", "EFFECTIVE", "SHARE", "SERVED", "LAST MIN", "OBSERVED", "HEALTH", "LAST PROBE", "SINCE"]
         var rows: [[String]] = []
         for entry in report.names {
             for endpoint in entry.endpoints {
                 rows.append([entry.name, endpoint.id, "\(endpoint.configured)", "\(endpoint.effective)",
-                             percentText(endpoint.share), "\(endpoint.served)", percentText(endpoint.observed),
+                             percentText(endpoint.share), "\(endpoint.served)", "\(endpoint.servedLastMinute)",
+                             percentText(endpoint.observed),
                              endpoint.health, endpoint.lastProbe ?? "-", endpoint.since ?? "-"])
             }
         }
@@ -384,6 +564,12 @@ extension Control {
         }
         return lines.joined(separator: "\n")
     }
+}
+
+/// A dispatch timer held by a Sendable owner; DispatchSourceTimer is thread-safe but not
+/// marked Sendable.
+struct TimerHandle: @unchecked Sendable {
+    let source: DispatchSourceTimer
 }
 
 /// `25.0%`

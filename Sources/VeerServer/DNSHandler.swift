@@ -9,10 +9,14 @@ final class DNSHandler: PacketHandler {
     private let box: SnapshotBox
     private let responder: Responder<FastRandom>
     private let counterRegistry: CounterRegistry
+    private let queries: QueryCounters
+    private let statusPolicy: StatusQueryPolicy
     private var generation: UInt64
 
-    init(box: SnapshotBox, counters: CounterRegistry, maxUDPPayload: UInt16) {
+    init(box: SnapshotBox, counters: CounterRegistry, maxUDPPayload: UInt16, statusPolicy: StatusQueryPolicy) {
         self.box = box
+        self.statusPolicy = statusPolicy
+        queries = counters.makeQueryBlock()
         let snapshot = box.current
         counterRegistry = counters
         generation = snapshot.generation
@@ -30,7 +34,15 @@ final class DNSHandler: PacketHandler {
                 transport: Transport, peer: SocketAddress) -> Int {
         let published = box.generation
         if published != generation { refresh() }
-        return responder.respond(to: query, into: response, overTCP: transport == .tcp)
+        let tcp = transport == .tcp
+        let length = responder.respond(to: query, into: response, overTCP: tcp,
+                                       statusAllowed: statusPolicy.allows(peer))
+        if length >= 4 {
+            queries.countAnswered(tcp: tcp, rcode: Int(response.load(fromByteOffset: 3, as: UInt8.self) & 0x0F))
+        } else {
+            queries.countDropped(tcp: tcp)
+        }
+        return length
     }
 
     private func refresh() {

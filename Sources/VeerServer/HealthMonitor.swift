@@ -12,7 +12,7 @@ import ZoneFile
 
 /// Probes every weighted endpoint that names a health check, off the DNS path: TCP and HTTP
 /// probes share the `Prober`'s one poll() thread, HTTPS goes through URLSession, timers and
-/// state live on one serial queue. Transitions go to `onTransition` (the control side).
+/// state live on one serial queue. Every result goes to `onProbe` (the control side), with the transition it caused.
 final class HealthMonitor: Sendable {
     /// A CNAME target's addresses are resolved again after this long.
     static let resolveCacheSeconds: Int64 = 30
@@ -44,7 +44,7 @@ final class HealthMonitor: Sendable {
         var entries: [Int: Entry] = [:]
         var epoch = 0
         var resolved: [String: (addresses: [SocketAddress], at: Int64)] = [:]
-        var onTransition: (@Sendable (Int, HealthState.Transition) -> Void)?
+        var onProbe: (@Sendable (ProbeReport) -> Void)?
     }
 
     private let queue = DispatchQueue(label: "veer.health")
@@ -88,11 +88,11 @@ final class HealthMonitor: Sendable {
     /// Starts (or restarts after a reload) probing `zones`' endpoints. Endpoints whose check
     /// did not change keep their health; new ones start unknown (counted as up) and are
     /// probed at once.
-    func configure(_ zones: ZoneData, onTransition: (@Sendable (Int, HealthState.Transition) -> Void)? = nil) {
+    func configure(_ zones: ZoneData, onProbe: (@Sendable (ProbeReport) -> Void)? = nil) {
         let targets = Self.targets(zones)
         queue.async { [self] in
             shared.withLock { shared in
-                if let onTransition { shared.onTransition = onTransition }
+                if let onProbe { shared.onProbe = onProbe }
                 let wanted = Dictionary(targets.map { ($0.slot, $0) }, uniquingKeysWith: { a, _ in a })
                 for (slot, entry) in shared.entries where wanted[slot]?.check != entry.target.check {
                     entry.timer?.cancel()
@@ -232,12 +232,23 @@ final class HealthMonitor: Sendable {
     }
 
     private func record(_ result: ProbeResult, slot: Int, epoch: Int) {
-        let (transition, callback) = shared.withLock { shared -> (HealthState.Transition?, (@Sendable (Int, HealthState.Transition) -> Void)?) in
+        let (report, callback) = shared.withLock { shared -> (ProbeReport?, (@Sendable (ProbeReport) -> Void)?) in
             guard var entry = shared.entries[slot], entry.epoch == epoch else { return (nil, nil) }
             let transition = entry.state.record(result, at: Int64(Clock.now() / 1_000_000), policy: entry.target.policy)
             shared.entries[slot] = entry
-            return (transition, shared.onTransition)
+            let report = ProbeReport(slot: slot, anomaly: HealthState.anomaly(result, policy: entry.target.policy),
+                                     transition: transition)
+            return (report, shared.onProbe)
         }
-        if let transition, let callback { callback(slot, transition) }
+        if let report, let callback { callback(report) }
     }
+}
+
+/// One probe's outcome as the control side sees it: every probe, so a rollout can abort on
+/// the first anomaly, with the up/down change it caused, if any.
+struct ProbeReport: Sendable {
+    let slot: Int
+    /// Why the probe counts against the endpoint, or nil for a clean one.
+    let anomaly: String?
+    let transition: HealthState.Transition?
 }

@@ -26,11 +26,15 @@ struct ServeConfig {
     var allowedGIDs: Set<UInt32> = []
     /// A weight raised this recently marks a migration target for automatic rollback.
     var rollbackWindowSeconds = RollbackRule.defaultWindowSeconds
+    /// Non-loopback sources allowed to read `_veer.NAME` TXT status (loopback always may).
+    var statusQueryFrom: [AddressPrefix] = []
+    /// Where to serve Prometheus metrics over HTTP, if anywhere.
+    var metrics: SocketAddress?
 
     init(_ arguments: ArraySlice<String>) throws(UsageError) {
         let options = try OptionReader(arguments, valued: [
             "zones", "listen", "threads", "edns-payload", "tcp-max-connections", "tcp-idle-timeout",
-            "state-dir", "admin", "admin-allow-uid", "admin-allow-gid", "rollback-window",
+            "state-dir", "admin", "admin-allow-uid", "admin-allow-gid", "rollback-window", "status-query-from", "metrics",
         ])
         guard options.positional.isEmpty else { throw UsageError("unexpected argument \"\(options.positional[0])\"") }
         zonesDirectory = options.last("zones") ?? zonesDirectory
@@ -48,6 +52,20 @@ struct ServeConfig {
         tcpMaxConnections = try options.integer("tcp-max-connections", default: tcpMaxConnections, range: 1...65536)
         tcpIdleTimeout = .seconds(try options.integer("tcp-idle-timeout", default: 10, range: 1...3600))
         rollbackWindowSeconds = Int64(try options.integer("rollback-window", default: Int(rollbackWindowSeconds), range: 0...31_536_000))
+        for text in options.all("status-query-from") {
+            for item in text.split(separator: ",") {
+                do {
+                    statusQueryFrom.append(try AddressPrefix(parsing: String(item)))
+                } catch {
+                    throw UsageError("--status-query-from \(item): \(error)")
+                }
+            }
+        }
+        if let text = options.last("metrics") {
+            do { metrics = try SocketAddress(parsing: text) } catch {
+                throw UsageError("--metrics \(text): \(error)")
+            }
+        }
         stateDirectory = options.last("state-dir") ?? stateDirectory
         adminPath = options.last("admin") ?? stateDirectory + "/admin.sock"
         for (name, target) in [("admin-allow-uid", \ServeConfig.allowedUIDs), ("admin-allow-gid", \ServeConfig.allowedGIDs)] {
@@ -82,8 +100,9 @@ final class Server: Sendable {
     /// Binds every socket, starts the loops, and never returns.
     func run() throws(StartupError) -> Never {
         let box = control.box, counters = control.counters, payload = config.maxUDPPayload
+        let statusPolicy = StatusQueryPolicy(prefixes: config.statusQueryFrom)
         let makeHandler: @Sendable () -> any PacketHandler = {
-            DNSHandler(box: box, counters: counters, maxUDPPayload: payload)
+            DNSHandler(box: box, counters: counters, maxUDPPayload: payload, statusPolicy: statusPolicy)
         }
         var addresses = config.listen
         let udp: UDPServer
@@ -105,14 +124,24 @@ final class Server: Sendable {
         } catch {
             throw StartupError(lines: ["admin socket: \(error)"])
         }
+        var metrics: MetricsServer?
+        if let address = config.metrics {
+            do {
+                metrics = try MetricsServer(address: address) { control.metricsText() }
+            } catch {
+                throw StartupError(lines: ["metrics listener: \(error)"])
+            }
+        }
         for address in udp.boundAddresses { Log.info("listening: udp \(address)") }
         for address in tcp.boundAddresses { Log.info("listening: tcp \(address)") }
         Log.info("listening: admin \(config.adminPath)")
+        if let metrics { Log.info("listening: metrics http://\(metrics.boundAddress)\(MetricsServer.path)") }
         udp.start()
+        metrics?.start()
         tcp.start()
         admin.start()
         do {
-            control.startHealthChecks(try HealthMonitor())
+            control.start(health: try HealthMonitor())
         } catch {
             throw StartupError(lines: ["health checks: \(error)"])
         }
@@ -129,12 +158,22 @@ final class Server: Sendable {
     }
 
     private func bind(_ addresses: [SocketAddress], _ makeHandler: @escaping @Sendable () -> any PacketHandler) throws -> (UDPServer, TCPServer) {
-        let udp = try UDPServer(listen: addresses, threads: config.threads,
-                                maxResponse: Int(config.maxUDPPayload), makeHandler: makeHandler)
-        // TCP on the same ports UDP got (they matter when port 0 was asked for).
-        let tcp = try TCPServer(listen: udp.boundAddresses, maxConnections: config.tcpMaxConnections,
-                                idleTimeout: config.tcpIdleTimeout, makeHandler: makeHandler)
-        return (udp, tcp)
+        // With port 0 the kernel picks a free UDP port, and TCP must then get the same number,
+        // which a client's ephemeral TCP port may hold: pick again a few times.
+        let attempts = addresses.contains { $0.port == 0 } ? 8 : 1
+        for attempt in 1...attempts {
+            do {
+                let udp = try UDPServer(listen: addresses, threads: config.threads,
+                                        maxResponse: Int(config.maxUDPPayload), makeHandler: makeHandler)
+                // TCP on the same ports UDP got (they matter when port 0 was asked for).
+                let tcp = try TCPServer(listen: udp.boundAddresses, maxConnections: config.tcpMaxConnections,
+                                        idleTimeout: config.tcpIdleTimeout, makeHandler: makeHandler)
+                return (udp, tcp)
+            } catch let error as SystemError where error.errno == .EADDRINUSE && attempt < attempts {
+                continue
+            }
+        }
+        preconditionFailure("the last attempt returns or throws")
     }
 }
 

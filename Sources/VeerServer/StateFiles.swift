@@ -11,12 +11,20 @@ struct StateFile {
     private struct Contents: Codable {
         var version: Int
         var names: [WeightStore.Name]
+        /// Rollouts, active and finished (the last one of each name); absent in older files.
+        var rollouts: [Rollout]?
+    }
+
+    /// What the file holds.
+    struct Saved {
+        var store: WeightStore
+        var rollouts: [Rollout]
     }
 
     /// The saved store; nil when there is none yet. A file that exists but cannot be read or
     /// decoded stops start-up: silently resetting production weights to the zone defaults
     /// would undo a migration.
-    func load() throws(StartupError) -> WeightStore? {
+    func load() throws(StartupError) -> Saved? {
         guard FileIO.exists(path) else { return nil }
         let bytes: [UInt8]
         do { bytes = try FileIO.read(path) } catch {
@@ -27,7 +35,7 @@ struct StateFile {
             guard contents.version == Self.formatVersion else {
                 throw StartupError(lines: ["state file \(path): format version \(contents.version), this veer reads \(Self.formatVersion)"])
             }
-            return WeightStore(names: contents.names)
+            return Saved(store: WeightStore(names: contents.names), rollouts: contents.rollouts ?? [])
         } catch let error as StartupError {
             throw error
         } catch {
@@ -35,10 +43,11 @@ struct StateFile {
         }
     }
 
-    func save(_ store: WeightStore) throws {
+    func save(_ store: WeightStore, rollouts: [Rollout]) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(Contents(version: Self.formatVersion, names: store.names))
+        let data = try encoder.encode(Contents(version: Self.formatVersion, names: store.names,
+                                               rollouts: rollouts.sorted { $0.name < $1.name }))
         try FileIO.writeAtomically(Array(data) + [0x0A], to: path)
     }
 
@@ -60,12 +69,17 @@ struct StateFile {
 struct AuditLog {
     let path: String
 
-    func append(_ changes: [WeightStore.Change], uid: UInt32?, reason: String, at time: Int64) throws {
+    /// One line that is not a weight change: `api.example.com. rollout paused`.
+    struct Event {
+        let name: String
+        let text: String
+    }
+
+    func append(_ changes: [WeightStore.Change], events: [Event] = [], uid: UInt32?, reason: String, at time: Int64) throws {
         let who = uid.map { "uid=\($0)" } ?? "uid=veer"
         let quoted = reason.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-        let lines = changes.map { change in
-            "\(Log.timestamp(time)) \(who) \(change.name) \(change.endpoint) \(change.old) -> \(change.new) reason=\"\(quoted)\"\n"
-        }.joined()
+        let lines = (events.map { "\($0.name) \($0.text)" } + changes.map { "\($0.name) \($0.endpoint) \($0.old) -> \($0.new)" })
+            .map { "\(Log.timestamp(time)) \(who) \($0) reason=\"\(quoted)\"\n" }.joined()
         try FileIO.appendAndSync(Array(lines.utf8), to: path)
     }
 

@@ -6,12 +6,16 @@ public enum VeerCommand {
         usage: veer serve [--zones DIR] [--listen ADDR:PORT]... [--threads N] [--edns-payload N]
                           [--tcp-max-connections N] [--tcp-idle-timeout SECONDS]
                           [--state-dir DIR] [--admin PATH] [--admin-allow-uid UID]... [--admin-allow-gid GID]...
+                          [--rollback-window SECONDS] [--metrics ADDR:PORT] [--status-query-from CIDR,...]...
                veer check [DIR]
                veer [--admin PATH] status [NAME] [--json]
-               veer [--admin PATH] weight NAME ENDPOINT N
-               veer [--admin PATH] shift NAME ENDPOINT P%
-               veer [--admin PATH] drain NAME ENDPOINT
-               veer [--admin PATH] undo NAME
+               veer [--admin PATH] weight NAME ENDPOINT N [--dry-run] [--force]
+               veer [--admin PATH] shift NAME ENDPOINT P% [--dry-run] [--force]
+               veer [--admin PATH] drain NAME ENDPOINT [--dry-run] [--force]
+               veer [--admin PATH] undo NAME [--force]
+               veer [--admin PATH] rollout start NAME --to ENDPOINT --steps 1,5,25,50,100 --bake 10m [--dry-run]
+               veer [--admin PATH] rollout status [NAME] [--json]
+               veer [--admin PATH] rollout pause|resume|abort NAME
                veer [--admin PATH] history [NAME] [N]
                veer [--admin PATH] health NAME
                veer [--admin PATH] reload

@@ -14,8 +14,12 @@ public struct EndpointTag: Sendable, Hashable {
     /// `all-down=refuse` (true) or `all-down=open` (false); nil when the line does not say.
     /// A setting of the weighted name, so every line that gives it must agree.
     public let refuseWhenAllDown: Bool?
+    /// `ttl-shift=N`: the TTL of the name's answers while it is being moved; a setting of the name.
+    public let ttlShift: UInt32?
 
-    public init(id: String, weight: UInt32?, health: String?, role: String?, refuseWhenAllDown: Bool? = nil) {
+    public init(id: String, weight: UInt32?, health: String?, role: String?, refuseWhenAllDown: Bool? = nil,
+                ttlShift: UInt32? = nil) {
+        self.ttlShift = ttlShift
         self.id = id
         self.weight = weight
         self.health = health
@@ -46,8 +50,12 @@ public struct WeightedName: Sendable, Hashable {
     /// `all-down=refuse`: when every endpoint is down, answer SERVFAIL instead of failing open
     /// (`all-down=open`, the default, answers by the configured weights).
     public let refuseWhenAllDown: Bool
+    /// `ttl-shift=N`: while a rollout runs, or for one bake after a weight change, answers
+    /// carry this TTL (if shorter than the records'), so caches follow the move quickly.
+    public let ttlShift: UInt32?
 
-    public init(owner: DomainName, endpoints: [Endpoint], refuseWhenAllDown: Bool = false) {
+    public init(owner: DomainName, endpoints: [Endpoint], refuseWhenAllDown: Bool = false, ttlShift: UInt32? = nil) {
+        self.ttlShift = ttlShift
         self.owner = owner
         self.endpoints = endpoints
         self.refuseWhenAllDown = refuseWhenAllDown

@@ -5,22 +5,26 @@ extension ZoneReader {
     static let maxWeight: UInt64 = 1_000_000
     /// Longest endpoint id: it shows up in admin commands, logs and metrics labels.
     static let maxEndpointIDLength = 32
+    /// Largest `ttl-shift=`: one day; a shift TTL is meant to be short.
+    static let maxTTLShift: UInt32 = 86_400
 
     /// Reads Veer's `key=value` endpoint words after the RDATA of an A, AAAA or CNAME record:
     /// `endpoint=ID` (required), `weight=N`, `health=CHECK` (a `$HEALTH` of the zone),
-    /// `role=new|old`, `all-down=open|refuse` (a setting of the whole name; default open).
+    /// `role=new|old`, and two settings of the whole name: `all-down=open|refuse` (default
+    /// open) and `ttl-shift=SECONDS` (the TTL while the name is being moved).
     func endpointTag(_ entry: Entry, from start: Int) throws(ParseFailure) -> EndpointTag {
         var id: String?
         var weight: UInt32?
         var health: String?
         var role: String?
         var refuseWhenAllDown: Bool?
+        var ttlShift: UInt32?
         var healthPosition: SourcePosition?
         var seen: Set<String> = []
         for token in entry.tokens[start...] {
             let word = string(token)
             guard !token.quoted, let equals = word.utf8.firstIndex(of: .equals) else {
-                throw failure(token, "expected key=value (endpoint, weight, health, role or all-down) after the RDATA, found \(quoted(token))")
+                throw failure(token, "expected key=value (endpoint, weight, health, role, all-down or ttl-shift) after the RDATA, found \(quoted(token))")
             }
             let key = String(word[..<equals])
             let value = String(word[word.index(after: equals)...])
@@ -53,16 +57,23 @@ extension ZoneReader {
                     throw failure(token, "expected all-down=open or all-down=refuse, found \"\(value)\"")
                 }
                 refuseWhenAllDown = value == "refuse"
+            case "ttl-shift":
+                guard !value.isEmpty, value.utf8.count <= 6, value.utf8.allSatisfy(\.isDigit),
+                      let seconds = UInt32(value), (1...Self.maxTTLShift).contains(seconds) else {
+                    throw failure(token, "expected ttl-shift=SECONDS from 1 to \(Self.maxTTLShift), found \"\(value)\"")
+                }
+                ttlShift = seconds
             default:
-                throw failure(token, "unknown endpoint key \"\(key)\"; expected endpoint, weight, health, role or all-down")
+                throw failure(token, "unknown endpoint key \"\(key)\"; expected endpoint, weight, health, role, all-down or ttl-shift")
             }
         }
         guard let id else {
-            throw failure(entry.tokens[start], "expected endpoint=ID on a line with weight=, health=, role= or all-down=")
+            throw failure(entry.tokens[start], "expected endpoint=ID on a line with weight=, health=, role=, all-down= or ttl-shift=")
         }
         if let health, let healthPosition {
             healthReferences.append((health, healthPosition, order))
         }
-        return EndpointTag(id: id, weight: weight, health: health, role: role, refuseWhenAllDown: refuseWhenAllDown)
+        return EndpointTag(id: id, weight: weight, health: health, role: role, refuseWhenAllDown: refuseWhenAllDown,
+                           ttlShift: ttlShift)
     }
 }

@@ -304,7 +304,8 @@ struct ZoneValidator {
     private mutating func checkWeighted(_ owner: Owner, _ table: Table, _ checks: [String: HealthCheck]) -> WeightedName? {
         let before = diagnostics.count
         var endpoints: [PendingEndpoint] = []
-        var allDown: (refuse: Bool, position: SourcePosition)?
+        var allDown: (value: Bool, position: SourcePosition)?
+        var ttlShift: (value: UInt32, position: SourcePosition)?
         var kind: (isCNAME: Bool, position: SourcePosition)?
         var mixReported = false
         for k in table.members(owner) {
@@ -366,15 +367,10 @@ struct ZoneValidator {
                     endpoints[e].role = (role, position)
                 }
             }
-            if let refuse = tag.refuseWhenAllDown {
-                if let first = allDown {
-                    if first.refuse != refuse {
-                        report(table, k, "expected all-down=\(Self.allDownWord(first.refuse)) for \(owner.name) as at \(place(first.position, from: position)), found all-down=\(Self.allDownWord(refuse)); all-down= is a setting of the name")
-                    }
-                } else {
-                    allDown = (refuse, position)
-                }
-            }
+            agree(&allDown, tag.refuseWhenAllDown.map { ($0, position) }, key: "all-down", owner: owner, table, k,
+                  text: Self.allDownWord)
+            agree(&ttlShift, tag.ttlShift.map { ($0, position) }, key: "ttl-shift", owner: owner, table, k,
+                  text: { "\($0)" })
             if !duplicate { endpoints[e].records.append(record) }
         }
         var allWeighted = true
@@ -392,7 +388,22 @@ struct ZoneValidator {
             WeightedName.Endpoint(id: $0.id, weight: $0.weight?.value ?? 0, health: $0.health?.value,
                                   role: $0.role?.value, records: $0.records, position: $0.position,
                                   check: $0.health.flatMap { checks[$0.value] })
-        }, refuseWhenAllDown: allDown?.refuse ?? false)
+        }, refuseWhenAllDown: allDown?.value ?? false, ttlShift: ttlShift?.value)
+    }
+
+    /// A setting of the whole weighted name given on one of its lines: every line that gives
+    /// it must give the same value.
+    private mutating func agree<Value: Equatable>(_ first: inout (value: Value, position: SourcePosition)?,
+                                                  _ given: (Value, SourcePosition)?, key: String, owner: Owner,
+                                                  _ table: Table, _ k: Int32, text: (Value) -> String) {
+        guard let (value, position) = given else { return }
+        guard let established = first else {
+            first = (value, position)
+            return
+        }
+        if established.value != value {
+            report(table, k, "expected \(key)=\(text(established.value)) for \(owner.name) as at \(place(established.position, from: position)), found \(key)=\(text(value)); \(key)= is a setting of the name")
+        }
     }
 
     private static func allDownWord(_ refuse: Bool) -> String { refuse ? "refuse" : "open" }

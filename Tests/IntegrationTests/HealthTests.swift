@@ -12,9 +12,10 @@ struct HealthTests {
     static let rise = 2
 
     static func zone(oldPort: UInt16, newPort: UInt16, oldWeight: Int = 100, newWeight: Int = 0,
-                     newRole: String? = "new", allDown: String? = nil) -> String {
+                     newRole: String? = "new", allDown: String? = nil, ttlShift: Int? = nil) -> String {
         let policy = "interval=\(interval)ms timeout=190ms fall=\(fall) rise=\(rise) max-latency=120ms"
         let extra = (newRole.map { " role=\($0)" } ?? "") + (allDown.map { " all-down=\($0)" } ?? "")
+            + (ttlShift.map { " ttl-shift=\($0)" } ?? "")
         return """
             $ORIGIN example.com.
             $TTL 3600
@@ -34,15 +35,23 @@ struct HealthTests {
         let state: String
         let server: VeerProcess
 
-        init(oldWeight: Int = 100, newWeight: Int = 0, newRole: String? = "new", allDown: String? = nil) throws {
+        let zoneText: String
+
+        init(oldWeight: Int = 100, newWeight: Int = 0, newRole: String? = "new", allDown: String? = nil,
+             ttlShift: Int? = nil, extraArguments: [String] = []) throws {
             old = try LoopbackHTTPServer()
             new = try LoopbackHTTPServer()
             old.set(status: 200, body: "ok")
             new.set(status: 200, body: "ok")
             state = try FileIO.makeTemporaryDirectory(prefix: "veer-health-")
-            server = try VeerProcess(zones: ["example.com.zone": HealthTests.zone(
-                oldPort: old.port, newPort: new.port, oldWeight: oldWeight, newWeight: newWeight,
-                newRole: newRole, allDown: allDown)], extraArguments: ["--state-dir", state])
+            zoneText = HealthTests.zone(oldPort: old.port, newPort: new.port, oldWeight: oldWeight, newWeight: newWeight,
+                                        newRole: newRole, allDown: allDown, ttlShift: ttlShift)
+            server = try VeerProcess(zones: ["example.com.zone": zoneText], extraArguments: ["--state-dir", state] + extraArguments)
+        }
+
+        /// Another server on the same zones and state directory (after `server.stop()`).
+        func restarted() throws -> VeerProcess {
+            try VeerProcess(zones: ["example.com.zone": zoneText], extraArguments: ["--state-dir", state])
         }
 
         func veer(_ words: String...) throws -> ProgramResult {

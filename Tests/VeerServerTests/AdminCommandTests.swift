@@ -28,6 +28,20 @@ struct AdminCommandTests {
         ("health api.example.com", .health(name: "api.example.com")),
         ("help", .help),
         ("  reload  ", .reload),
+        ("shift api.example.com new 25% --dry-run", .shift(name: "api.example.com", endpoint: "new", basisPoints: 2500, dryRun: true)),
+        ("shift --force api.example.com new 25%", .shift(name: "api.example.com", endpoint: "new", basisPoints: 2500, force: true)),
+        ("weight api.example.com new 5 --force --dry-run", .weight(name: "api.example.com", endpoint: "new", weight: 5, force: true, dryRun: true)),
+        ("drain api.example.com new --force", .drain(name: "api.example.com", endpoint: "new", force: true)),
+        ("undo api.example.com --force", .undo(name: "api.example.com", force: true)),
+        ("rollout start api.example.com --to new --steps 1,5,25,50,100 --bake 10m",
+         .rolloutStart(name: "api.example.com", target: "new", steps: [100, 500, 2500, 5000, 10_000], bakeMs: 600_000)),
+        ("rollout start --to=new --bake=1500ms api.example.com --steps=0.5%,2.25,100% --dry-run",
+         .rolloutStart(name: "api.example.com", target: "new", steps: [50, 225, 10_000], bakeMs: 1_500, dryRun: true)),
+        ("rollout status", .rolloutStatus(name: nil, json: false)),
+        ("rollout status api.example.com json", .rolloutStatus(name: "api.example.com", json: true)),
+        ("ROLLOUT Pause api.example.com", .rolloutPause(name: "api.example.com")),
+        ("rollout resume api.example.com", .rolloutResume(name: "api.example.com")),
+        ("rollout abort api.example.com", .rolloutAbort(name: "api.example.com")),
     ] as [(String, AdminCommand)])
     func parses(_ line: String, _ expected: AdminCommand) throws {
         #expect(try AdminCommand.parse(line) == expected)
@@ -36,7 +50,7 @@ struct AdminCommandTests {
     @Test(arguments: [
         ("", "empty command; try \"help\""),
         ("   ", "empty command; try \"help\""),
-        ("frobnicate", "unknown command \"frobnicate\"; commands: status, weight, shift, drain, undo, history, health, reload, help"),
+        ("frobnicate", "unknown command \"frobnicate\"; commands: status, weight, shift, drain, undo, rollout, history, health, reload, help"),
         ("status a b c", "usage: status [NAME] [json]"),
         ("status a b", "usage: status [NAME] [json]"),
         ("weight api.example.com new", "usage: weight NAME ENDPOINT N"),
@@ -62,6 +76,23 @@ struct AdminCommandTests {
         ("reload now", "usage: reload"),
         ("health", "usage: health NAME"),
         ("health a b", "usage: health NAME"),
+        ("status --force", "--force does not go with status"),
+        ("undo api.example.com --dry-run", "--dry-run does not go with undo"),
+        ("shift api.example.com new 5% --now", "unknown option --now for shift"),
+        ("rollout", "usage: rollout start|status|pause|resume|abort NAME"),
+        ("rollout begin api.example.com", "unknown rollout command \"begin\"; usage: rollout start|status|pause|resume|abort NAME"),
+        ("rollout start api.example.com --to new --steps 1,5", "usage: rollout start NAME --to ENDPOINT --steps 1,5,25,50,100 --bake 10m [--dry-run]"),
+        ("rollout start --to new --steps 1,5 --bake 1m", "usage: rollout start NAME --to ENDPOINT --steps 1,5,25,50,100 --bake 10m [--dry-run]"),
+        ("rollout start api.example.com --to new --steps 1,x --bake 1m", "--steps takes shares in percent like 1,5,25,50,100, got \"x\""),
+        ("rollout start api.example.com --to new --steps 1,,5 --bake 1m", "--steps takes shares in percent like 1,5,25,50,100, got \"\""),
+        ("rollout start api.example.com --to new --steps 1 --bake soon", "--bake takes a duration like 10m, 90s or 1h30m, got \"soon\""),
+        ("rollout start api.example.com --to new --to old --steps 1 --bake 1m", "--to given twice"),
+        ("rollout start api.example.com --to new --steps 1 --bake", "--bake needs a value; usage: rollout start NAME --to ENDPOINT --steps 1,5,25,50,100 --bake 10m [--dry-run]"),
+        ("rollout start api.example.com --to new --steps 1 --bake 1m --speed 2", "unknown option --speed for rollout start; usage: rollout start NAME --to ENDPOINT --steps 1,5,25,50,100 --bake 10m [--dry-run]"),
+        ("rollout pause", "usage: rollout pause NAME"),
+        ("rollout abort a b", "usage: rollout abort NAME"),
+        ("rollout pause api.example.com --dry-run", "--dry-run goes with rollout start only"),
+        ("rollout start api.example.com --to new --steps 1 --bake 1m --force", "--force does not go with rollout"),
     ] as [(String, String)])
     func refuses(_ line: String, _ message: String) {
         #expect(throws: AdminError.badValue(message)) { try AdminCommand.parse(line) }

@@ -151,5 +151,7 @@ struct OKFixtureTests {
             ],
             [["generic.example.com. 3600 IN A 192.0.2.100"]],
         ])
+        // ttl-shift= is a setting of the name, given on one of its lines.
+        #expect(zone.weighted.map(\.ttlShift) == [5, nil, nil])
     }
 }
