@@ -1,5 +1,4 @@
 import Authority
-import Dispatch
 import DNSWire
 import Posix
 import Traffic
@@ -125,7 +124,7 @@ final class Server: Sendable {
             }
         }
         Log.info("ready: \(config.threads) udp thread(s) per address, generation \(box.generation)")
-        dispatchMain()
+        Posix.Process.parkForever()
     }
 
     private func bind(_ addresses: [SocketAddress], _ makeHandler: @escaping @Sendable () -> any PacketHandler) throws -> (UDPServer, TCPServer) {
