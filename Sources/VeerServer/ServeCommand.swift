@@ -127,13 +127,26 @@ final class Server: Sendable {
         Posix.Process.parkForever()
     }
 
+    /// Attempts at binding when a port 0 was asked for: the port the kernel gave UDP may
+    /// already be some TCP connection's local port, and then a fresh pair is tried.
+    static let portZeroBindAttempts = 8
+
     private func bind(_ addresses: [SocketAddress], _ makeHandler: @escaping @Sendable () -> any PacketHandler) throws -> (UDPServer, TCPServer) {
-        let udp = try UDPServer(listen: addresses, threads: config.threads,
-                                maxResponse: Int(config.maxUDPPayload), makeHandler: makeHandler)
-        // TCP on the same ports UDP got (they matter when port 0 was asked for).
-        let tcp = try TCPServer(listen: udp.boundAddresses, maxConnections: config.tcpMaxConnections,
-                                idleTimeout: config.tcpIdleTimeout, makeHandler: makeHandler)
-        return (udp, tcp)
+        let anyPort = addresses.contains { $0.port == 0 }
+        var attempt = 1
+        while true {
+            let udp = try UDPServer(listen: addresses, threads: config.threads,
+                                    maxResponse: Int(config.maxUDPPayload), makeHandler: makeHandler)
+            // TCP on the same ports UDP got (they matter when port 0 was asked for).
+            do {
+                let tcp = try TCPServer(listen: udp.boundAddresses, maxConnections: config.tcpMaxConnections,
+                                        idleTimeout: config.tcpIdleTimeout, makeHandler: makeHandler)
+                return (udp, tcp)
+            } catch let error as SystemError where anyPort && error.errno == .EADDRINUSE && attempt < Self.portZeroBindAttempts {
+                udp.stop()
+                attempt += 1
+            }
+        }
     }
 }
 
