@@ -102,7 +102,7 @@ public final class Responder<Random: RandomSource> {
             // Header placeholder, then the question exactly as asked (case included).
             try? writer.bytes(UnsafeRawBufferPointer(rebasing: query[0..<Header.size]))
             try? writer.bytes(UnsafeRawBufferPointer(rebasing: query[Header.size..<questionEnd]))
-            writer.addCompressionTarget(Header.size)
+            registerQuestionSuffixes(wireLength: questionEnd - 4 - Header.size)
         } else {
             try? writer.bytes(UnsafeRawBufferPointer(rebasing: query[0..<Header.size]))
         }
@@ -194,6 +194,20 @@ public final class Responder<Random: RandomSource> {
             response.tc = true
         }
         return finish(&response, rcode: rcode, question: true, edns: edns)
+    }
+
+    /// Makes the echoed question name and each of its suffixes (`example.com.` inside
+    /// `www.example.com.`) compression targets, so SOA, CNAME and NS names in the zone point
+    /// into the question instead of being written out. Only when the question was sent
+    /// uncompressed (its length on the wire equals its decompressed length): a pointer in the
+    /// echoed question could reach into the header, which is rewritten at the end.
+    private func registerQuestionSuffixes(wireLength: Int) {
+        guard wireLength == qnameLength else { return }
+        var offset = 0
+        while qname[offset] != 0 {
+            writer.addCompressionTarget(Header.size + offset)
+            offset += 1 + Int(qname[offset])
+        }
     }
 
     // MARK: - Sections

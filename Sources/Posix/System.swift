@@ -17,6 +17,18 @@ public enum Process {
     /// CPUs this process may run on: the affinity mask (taskset, cpusets), else the online
     /// count; at least 1.
     public static var cpuCount: Int { Int(cposix_cpu_count()) }
+
+    /// Blocks the calling (main) thread for good while other threads and dispatch queues do
+    /// the work, taking signals with every signal unblocked (sigsuspend with an empty mask), so
+    /// handlers run even when the parent started us with signals blocked — as `dispatchMain()`
+    /// does. Unlike `dispatchMain()`, the main thread stays an ordinary thread: libdispatch's
+    /// version exits it and parks in a TSD destructor, which valgrind 3.19 cannot follow (it
+    /// dies with SIGSEGV, so no callgrind profile of the server).
+    public static func parkForever() -> Never {
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        while true { sigsuspend(&unblocked) }
+    }
 }
 
 /// Time sources. The name shadows the standard library's `Clock` protocol inside modules

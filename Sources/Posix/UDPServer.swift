@@ -168,8 +168,11 @@ public final class UDPServer: Sendable {
             receiveVectors[index] = iovec(iov_base: queries + index * querySize, iov_len: querySize)
         }
 
+        // Headers the last recvmmsg filled in (it writes lengths and flags back into them);
+        // only those need resetting, which matters when a batch holds one or two queries.
+        var used = batch
         while !stopping.load(ordering: .acquiring) {
-            for index in 0..<batch {
+            for index in 0..<used {
                 receiveHeaders[index] = cposix_mmsghdr(
                     msg_hdr: msghdr(
                         msg_name: UnsafeMutableRawPointer(peers + index),
@@ -181,6 +184,7 @@ public final class UDPServer: Sendable {
             }
             let received = retryingOnInterrupt { cposix_recvmmsg(endpoint.fd, receiveHeaders, UInt32(batch)) }
             if stopping.load(ordering: .acquiring) { break }
+            used = received > 0 ? Int(received) : batch
             if received < 0 {
                 let error = Glibc.errno
                 // Only a broken descriptor is permanent; ENOMEM and the like pass.

@@ -1,5 +1,4 @@
 import Authority
-import Dispatch
 import DNSWire
 import Posix
 import Traffic
@@ -154,13 +153,15 @@ final class Server: Sendable {
             }
         }
         Log.info("ready: \(config.threads) udp thread(s) per address, generation \(box.generation)")
-        dispatchMain()
+        Posix.Process.parkForever()
     }
 
+    /// Attempts at binding when a port 0 was asked for: the port the kernel gave UDP may
+    /// already be some TCP connection's local port, and then a fresh pair is tried.
+    static let portZeroBindAttempts = 8
+
     private func bind(_ addresses: [SocketAddress], _ makeHandler: @escaping @Sendable () -> any PacketHandler) throws -> (UDPServer, TCPServer) {
-        // With port 0 the kernel picks a free UDP port, and TCP must then get the same number,
-        // which a client's ephemeral TCP port may hold: pick again a few times.
-        let attempts = addresses.contains { $0.port == 0 } ? 8 : 1
+        let attempts = addresses.contains { $0.port == 0 } ? Self.portZeroBindAttempts : 1
         for attempt in 1...attempts {
             do {
                 let udp = try UDPServer(listen: addresses, threads: config.threads,

@@ -142,6 +142,33 @@ struct AnswerTests {
         #expect(response.answers.first?.name.wire == (try DomainName("WwW.ExAmPlE.CoM.")).wire)
     }
 
+    /// Regression: only the whole question name was a compression target, so the SOA owner
+    /// `example.com.` and the names inside the SOA were written out in full (13 bytes more
+    /// than NSD sends). Offsets: the question `nope.example.com.` starts at 12, so
+    /// `example.com.` is at 17 (0x11); the authority section starts at 12 + 18 + 4 = 34.
+    @Test func soaNamesPointIntoTheQuestion() throws {
+        let query = try Message(header: Header(id: 7), questions: [Question(name: DomainName("nope.example.com."), type: .a)]).encoded()
+        let bytes = try #require(exchange.raw(query))
+        #expect(Array(bytes[34..<36]) == [0xC0, 0x11])
+        // mname `ns1` + pointer, rname `hostmaster` + pointer, five 32-bit values.
+        let soaRData = (1 + 3 + 2) + (1 + 10 + 2) + 5 * 4
+        #expect(bytes.count == 34 + 2 + 10 + soaRData)
+        #expect(try Message.decode(bytes).authorityLines == [
+            "example.com. 60 IN SOA ns1.example.com. hostmaster.example.com. 2026112301 3600 600 604800 60",
+        ])
+    }
+
+    /// The same for a CNAME target: `missing.example.com.` ends in a pointer to the question's
+    /// `example.com.` at 12 + 9 = 21 (0x15).
+    @Test func cnameTargetPointsIntoTheQuestion() throws {
+        let query = try Message(header: Header(id: 8), questions: [Question(name: DomainName("dangling.example.com."), type: .a)]).encoded()
+        let bytes = try #require(exchange.raw(query))
+        let answerStart = 12 + 22 + 4
+        // Owner pointer, type, class, TTL, RDLENGTH, then `missing` and the pointer.
+        let rdata = Array(bytes[(answerStart + 12)..<(answerStart + 12 + 10)])
+        #expect(rdata == [7] + Array("missing".utf8) + [0xC0, 0x15])
+    }
+
     @Test func nestedZoneAnswersFromTheChild() throws {
         let child = """
             $ORIGIN sub.example.com.
