@@ -34,7 +34,7 @@ let package = Package(
         .testTarget(name: "PosixTests", dependencies: ["Posix"]),
         .testTarget(name: "TrafficTests", dependencies: ["Traffic", "DNSWire"]),
         .testTarget(name: "AuthorityTests", dependencies: ["Authority", "ZoneFile", "DNSWire", "Traffic"]),
-        .testTarget(name: "VeerServerTests", dependencies: ["VeerServer", "Traffic"]),
+        .testTarget(name: "VeerServerTests", dependencies: ["VeerServer", "Traffic", "Authority", "ZoneFile", "Posix", "DNSWire"]),
         .testTarget(name: "IntegrationTests", dependencies: ["veer", "DNSWire", "Posix", "VeerServer"]),
     ]
 )

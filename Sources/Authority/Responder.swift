@@ -162,20 +162,22 @@ public final class Responder<Random: RandomSource> {
             break
         }
 
-        if let strings = statusStrings() {
+        if isStatusQuery {
+            // Answered to allowed clients only; others get REFUSED for every `_veer.` name,
+            // so they cannot even learn which names are weighted.
             guard statusAllowed() else { return finish(&response, rcode: .refused, question: true, edns: edns) }
-            do throws(WireError) {
-                if qtype == .txt || qtype == .any {
-                    try writeRecord(.question, .txt, ttl: 0, .txt(strings))
-                    answerCount = 1
+            if let strings = snapshot.status.strings(forWire: statusSubject) {
+                do throws(WireError) {
+                    try answerStatus(strings, qtype: qtype)
+                } catch {
+                    writer.rewind(to: afterQuestion)
+                    answerCount = 0
+                    authorityCount = 0
+                    response.tc = true
                 }
-            } catch {
-                writer.rewind(to: afterQuestion)
-                answerCount = 0
-                response.tc = true
+                response.aa = true
+                return finish(&response, rcode: .noError, question: true, edns: edns)
             }
-            response.aa = true
-            return finish(&response, rcode: .noError, question: true, edns: edns)
         }
 
         var rcode = RCode.noError
@@ -329,13 +331,37 @@ public final class Responder<Random: RandomSource> {
 
     // MARK: - Lookup
 
-    /// The status strings when the question is `_veer.NAME` for a weighted NAME: one byte
-    /// compare for every other query.
-    private func statusStrings() -> [[UInt8]]? {
+    /// True when the question's first label is `_veer` (any case) and there are weighted
+    /// names: one byte compare for every other query.
+    private var isStatusQuery: Bool {
         let label = StatusRecords.label
-        guard qnameLength > label.count + 1, qname[0] == UInt8(label.count), !snapshot.status.isEmpty else { return nil }
-        for i in 0..<label.count where qname[1 + i] != label[i] { return nil }
-        return snapshot.status.strings(forWire: UnsafeRawBufferPointer(rebasing: qname[(label.count + 1)..<qnameLength]))
+        guard qnameLength > label.count + 2, qname[0] == UInt8(label.count), !snapshot.status.isEmpty else { return false }
+        for i in 0..<label.count where qname[1 + i] != label[i] { return false }
+        return true
+    }
+
+    /// The name a status query asks about: the question without its `_veer` label.
+    private var statusSubject: UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(rebasing: qname[(StatusRecords.label.count + 1)..<qnameLength])
+    }
+
+    /// TXT with the status strings (TTL 0: it changes with every weight); other types get
+    /// NODATA with the zone's SOA, as for any name that has only TXT.
+    private func answerStatus(_ strings: [[UInt8]], qtype: RRType) throws(WireError) {
+        if qtype == .txt || qtype == .any {
+            try writeRecord(.question, .txt, ttl: 0, .txt(strings))
+            answerCount = 1
+            return
+        }
+        let zones = snapshot.zones
+        switch Resolver(nodes: zones.nodes, table: zones.table, zones: zones.zones).resolve(statusSubject, scratch: scratch) {
+        case .node(let node), .wildcard(let node):
+            try writeNegative(zone: zones.nodes[Int(node)].zone)
+        case .nxdomain(let zone):
+            try writeNegative(zone: zone)
+        case .referral, .outside:
+            break
+        }
     }
 
     private struct Outcome {

@@ -140,13 +140,15 @@ public struct Rollout: Sendable, Equatable, Codable {
     }
 
     /// Bakes the current step again from the start: a step must run clean for a whole bake
-    /// after a pause before it is promoted.
-    public mutating func resume(now: Int64) throws(AdminError) {
+    /// after a pause before it is promoted. Returns the step's share to apply again, as a
+    /// forced manual change during the pause may have moved the weights.
+    public mutating func resume(now: Int64) throws(AdminError) -> Action {
         guard phase == .paused else { throw notActive(verb: "resume", expected: "paused") }
         phase = .baking
         bakeStartedAt = now
         cleanProbes = 0
         note = nil
+        return .apply(step: step, basisPoints: steps[step])
     }
 
     /// Stops the rollout and rolls the target back.
@@ -174,12 +176,22 @@ public struct Rollout: Sendable, Equatable, Codable {
     // MARK: - Weights
 
     /// The weights of a rollback: target 0, every other endpoint at its weight before the
-    /// rollout, in `current`'s endpoint order (endpoints added since take their current weight).
+    /// rollout, in `current`'s endpoint order (endpoints added since take their current
+    /// weight). If that leaves every endpoint at 0 (the old ones left the zones), the others
+    /// keep their current weights, or share equally: the target is always taken out.
     public func rollbackWeights(current: [WeightStore.Endpoint]) -> [UInt32] {
-        current.map { endpoint in
+        let others = current.indices.filter { current[$0].id != target }
+        var weights = current.map { endpoint -> UInt32 in
             if endpoint.id == target { return 0 }
             return baseline.first(where: { $0.id == endpoint.id })?.weight ?? endpoint.weight
         }
+        if others.allSatisfy({ weights[$0] == 0 }) {
+            for i in others { weights[i] = current[i].weight }
+        }
+        if others.allSatisfy({ weights[$0] == 0 }) {
+            for i in others { weights[i] = 1 }
+        }
+        return weights
     }
 
     /// When step `index` starts if every bake runs clean (its promotion also waits for one
@@ -223,9 +235,9 @@ public struct Rollout: Sendable, Equatable, Codable {
         while i < chars.count {
             let c = chars[i]
             if let digit = c.wholeNumberValue, c.isASCII {
-                let (value, overflow) = (number ?? 0).multipliedReportingOverflow(by: 10)
-                guard !overflow, value < 1_000_000_000 else { return nil }
-                number = value + Int64(digit)
+                let value = (number ?? 0) * 10 + Int64(digit)
+                guard value < 1_000_000_000 else { return nil }
+                number = value
                 i += 1
                 continue
             }
@@ -243,7 +255,9 @@ public struct Rollout: Sendable, Equatable, Codable {
                 default: return nil
                 }
             }
+            // Each term is below 10^9 days; the sum is capped far below overflow.
             total += n * unit
+            guard total <= Self.bakeRange.upperBound * 1_000 else { return nil }
             number = nil
             i += 1
         }

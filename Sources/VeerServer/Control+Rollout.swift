@@ -77,8 +77,13 @@ extension Control {
             rollouts[key] = rollout
             var store = state.store
             var changes: [WeightStore.Change] = []
-            if case .rollBack? = action {
+            switch action {
+            case .rollBack?:
                 (store, changes) = try store.assigning(key, rollout.rollbackWeights(current: store.name(key)!.endpoints), at: now / 1000)
+            case .apply(_, let basisPoints)?:
+                (store, changes) = try store.shifting(key, rollout.target, toBasisPoints: basisPoints, at: now / 1000)
+            case .complete?, nil:
+                break
             }
             let text = "rollout to \(rollout.target) \(rollout.phase.rawValue) at step \(rollout.step + 1)/\(rollout.steps.count)"
             let published = try commit(&state, store: store, rollouts: rollouts, changes: changes,
@@ -88,66 +93,103 @@ extension Control {
         }
     }
 
-    /// Carries out a rollout's action decided by the clock or a probe. These cannot be
-    /// refused: if saving fails a promotion is not made and the rollout pauses; a rollback
-    /// is made in memory anyway (traffic comes off the target first) and the error logged.
-    func apply(_ action: Rollout.Action, of rollout: Rollout, _ state: inout State, rollouts: [String: Rollout], now: Int64) {
+    /// Carries out a rollout's action decided by the clock or a probe; `before` is the
+    /// rollout as it was before the event. These cannot be refused: if saving fails a
+    /// promotion is not made and the rollout pauses where it was; a rollback is made in
+    /// memory anyway (traffic comes off the target first) and saved by the clock later.
+    func apply(_ action: Rollout.Action, of rollout: Rollout, before: Rollout, _ state: inout State,
+               rollouts: [String: Rollout], now: Int64) {
         let key = rollout.name
         let step = "step \(rollout.step + 1)/\(rollout.steps.count)"
-        guard let current = state.store.name(key) else { return }
+        let current = state.store.name(key)?.endpoints ?? []
         var next = state.store
         var changes: [WeightStore.Change] = []
         let text: String
         let reason: String
-        do throws(AdminError) {
-            switch action {
-            case .apply(_, let basisPoints):
+        switch action {
+        case .apply(_, let basisPoints):
+            text = "rollout to \(rollout.target) promoted to \(step) \(Rollout.percent(basisPoints))"
+            reason = "rollout \(key): previous step baked \(Rollout.duration(rollout.bakeMs)) with clean probes"
+            do {
                 (next, changes) = try state.store.shifting(key, rollout.target, toBasisPoints: basisPoints, at: now / 1000)
-                text = "rollout to \(rollout.target) promoted to \(step) \(Rollout.percent(basisPoints))"
-                reason = "rollout \(key): previous step baked \(Rollout.duration(rollout.bakeMs)) with clean probes"
-            case .complete:
-                text = "rollout to \(rollout.target) completed"
-                reason = "rollout \(key): last step baked \(Rollout.duration(rollout.bakeMs)) with clean probes"
-            case .rollBack(let why):
-                (next, changes) = try state.store.assigning(key, rollout.rollbackWeights(current: current.endpoints), at: now / 1000)
-                text = "rollout to \(rollout.target) aborted at \(step), rolled back"
-                reason = why
+            } catch {
+                hold(before, &state, because: "\(text) failed: \(error)", now: now)
+                return
             }
-        } catch {
-            Log.error("rollout: \(key): \(error)")
-            return
+        case .complete:
+            text = "rollout to \(rollout.target) completed"
+            reason = "rollout \(key): last step baked \(Rollout.duration(rollout.bakeMs)) with clean probes"
+        case .rollBack(let why):
+            text = "rollout to \(rollout.target) aborted at \(step), rolled back"
+            reason = why
+            do {
+                (next, changes) = try state.store.assigning(key, rollout.rollbackWeights(current: current), at: now / 1000)
+            } catch {
+                // Only a name without endpoints gets here; the rollout ends all the same.
+                Log.error("rollout: \(key): \(text): \(error)")
+            }
         }
+        let event = AuditLog.Event(name: key, text: text)
         do {
-            try commit(&state, store: next, rollouts: rollouts, changes: changes,
-                       events: [AuditLog.Event(name: key, text: text)], uid: nil, reason: reason, now: now)
+            try commit(&state, store: next, rollouts: rollouts, changes: changes, events: [event],
+                       uid: nil, reason: reason, now: now)
             if case .rollBack = action { Log.warning("rollout: \(key) \(text): \(reason)") } else { Log.info("rollout: \(key) \(text)") }
         } catch {
-            if case .rollBack = action {
-                // Safety before bookkeeping: take the traffic off the target even unsaved.
-                state.store = next
-                state.rollouts = rollouts
-                state.shortTTL = Self.shortTTLNames(state, now: now)
-                publish(state)
-                Log.error("rollout: \(key) \(text) in memory only, not saved: \(error)")
-            } else {
-                var held = rollouts[key]!
-                try? held.pause(reason: "paused: \(text) could not be saved: \(error)", now: now)
-                state.rollouts[key] = held
-                Log.error("rollout: \(key): \(text) not saved (\(error)); rollout paused")
+            guard case .rollBack = action else {
+                hold(before, &state, because: "\(text) could not be saved (\(error))", now: now)
+                return
             }
+            // Safety before bookkeeping: take the traffic off the target even unsaved.
+            state.store = next
+            state.rollouts = rollouts
+            for change in changes { state.changedAt[change.name] = now }
+            state.unsaved.append(PendingAudit(changes: changes, events: [event], reason: reason, at: now))
+            state.shortTTL = Self.shortTTLNames(state, now: now)
+            publish(state)
+            Log.error("rollout: \(key) \(text) in memory, not saved yet (\(error)); retrying")
         }
     }
 
-    /// The control clock: promotes rollouts whose bake ran clean, ends short-TTL windows, and
-    /// samples the served counters for the last-minute counts.
+    /// Pauses `rollout` as it was before a step that could not be taken.
+    private func hold(_ rollout: Rollout, _ state: inout State, because why: String, now: Int64) {
+        var held = rollout
+        try? held.pause(reason: "paused: \(why)", now: now)
+        state.rollouts[held.name] = held
+        publish(state)
+        Log.error("rollout: \(held.name): \(why); rollout paused at step \(held.step + 1)/\(held.steps.count)")
+    }
+
+    /// Saves what a failed save left in memory only, once a second, and writes its audit lines.
+    private func retryUnsaved(_ state: inout State, now: Int64) {
+        guard !state.unsaved.isEmpty, now - state.lastSaveAttempt >= 1_000 else { return }
+        state.lastSaveAttempt = now
+        do {
+            try stateFile.save(state.store, rollouts: Array(state.rollouts.values))
+            for pending in state.unsaved {
+                try audit.append(pending.changes, events: pending.events, uid: nil, reason: pending.reason, at: pending.at / 1000)
+            }
+            state.unsaved = []
+            state.lastSaveError = nil
+            Log.info("weights: saved the changes kept in memory")
+        } catch {
+            let text = "\(error)"
+            if text != state.lastSaveError { Log.error("weights: saving \(stateFile.path) still fails: \(text)") }
+            state.lastSaveError = text
+        }
+    }
+
+    /// The control clock: promotes rollouts whose bake ran clean, ends short-TTL windows,
+    /// retries unsaved changes, and samples the served counters for the last-minute counts.
     func tick(now: Int64) {
         state.withLock { state in
             for (key, var rollout) in state.rollouts where rollout.phase == .baking {
+                let before = rollout
                 guard let action = rollout.tick(now: now) else { continue }
                 var rollouts = state.rollouts
                 rollouts[key] = rollout
-                apply(action, of: rollout, &state, rollouts: rollouts, now: now)
+                apply(action, of: rollout, before: before, &state, rollouts: rollouts, now: now)
             }
+            retryUnsaved(&state, now: now)
             let short = Self.shortTTLNames(state, now: now)
             if short != state.shortTTL {
                 state.shortTTL = short

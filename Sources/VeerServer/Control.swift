@@ -42,6 +42,20 @@ final class Control: Sendable {
         var shortTTL: Set<String> = []
         /// Served totals by slot every `sampleEveryMs`, oldest first, about a minute of them.
         var samples: [(at: Int64, totals: [UInt64])] = []
+        /// Audit lines of changes made in memory that could not be saved (a rollback on a
+        /// full disk); the control clock saves the state and writes them once it can.
+        var unsaved: [PendingAudit] = []
+        /// When saving `unsaved` was last tried, and its error, logged once per new error.
+        var lastSaveAttempt: Int64 = 0
+        var lastSaveError: String?
+    }
+
+    /// Audit lines waiting for a save that failed.
+    struct PendingAudit {
+        let changes: [WeightStore.Change]
+        let events: [AuditLog.Event]
+        let reason: String
+        let at: Int64
     }
 
     let settings: Settings
@@ -81,6 +95,7 @@ final class Control: Sendable {
         for var rollout in saved?.rollouts ?? [] {
             guard let name = store.name(rollout.name), name.weight(of: rollout.target) != nil else {
                 Log.info("rollout: \(rollout.name) to \(rollout.target) is no longer in the zones; dropped")
+                events.append(AuditLog.Event(name: rollout.name, text: "rollout to \(rollout.target) dropped: no longer in the zones"))
                 continue
             }
             if rollout.phase == .baking {
@@ -92,7 +107,7 @@ final class Control: Sendable {
             }
             rollouts[rollout.name] = rollout
         }
-        if saved != nil && (store != saved?.store || rollouts.count != saved?.rollouts.count || !events.isEmpty) {
+        if saved != nil && (store != saved?.store || !events.isEmpty) {
             do {
                 try stateFile.save(store, rollouts: Array(rollouts.values))
                 if !events.isEmpty { try audit.append([], events: events, uid: nil, reason: "server start", at: now / 1000) }
@@ -244,7 +259,6 @@ final class Control: Sendable {
         case .rolloutResume(let name):
             return try controlRollout(name, line: line, uid: uid) { (rollout, now) throws(AdminError) in
                 try rollout.resume(now: now)
-                return nil
             }
         case .rolloutAbort(let name):
             return try controlRollout(name, line: line, uid: uid) { (rollout, now) throws(AdminError) in
@@ -309,6 +323,10 @@ final class Control: Sendable {
             throw AdminError.badValue("saving weights failed, nothing changed: \(error)")
         }
         do {
+            for pending in state.unsaved {
+                try audit.append(pending.changes, events: pending.events, uid: nil, reason: pending.reason, at: pending.at / 1000)
+            }
+            state.unsaved = []
             try audit.append(changes, events: events, uid: uid, reason: reason, at: now / 1000)
         } catch {
             // Put the old state back on disk: a change without its audit line is not made.
@@ -354,11 +372,12 @@ final class Control: Sendable {
             guard let (set, endpoint) = Self.endpoint(state.zones, slot: report.slot) else { return }
             let name = set.owner.lowercased().description
             if var rollout = state.rollouts[name], rollout.phase.isActive, rollout.target == endpoint.id {
+                let before = rollout
                 let action = rollout.probe(anomaly: report.anomaly, now: now)
                 var rollouts = state.rollouts
                 rollouts[name] = rollout
                 if let action {
-                    apply(action, of: rollout, &state, rollouts: rollouts, now: now)
+                    apply(action, of: rollout, before: before, &state, rollouts: rollouts, now: now)
                 } else {
                     state.rollouts = rollouts
                 }
@@ -422,14 +441,28 @@ final class Control: Sendable {
         return state.withLock { state in
             let (store, notes) = state.store.reconciled(with: Self.declared(data))
             for note in notes { Log.info("reload: \(note)") }
-            // A rollout whose name or target left the zones ends with them.
+            // A rollout whose name or target left the zones ends with them; one whose target
+            // lost its health check pauses (nothing could promote or abort it).
             var rollouts = state.rollouts
-            for (key, rollout) in rollouts where store.name(key)?.weight(of: rollout.target) == nil {
-                Log.info("reload: rollout of \(key) to \(rollout.target) dropped: no longer in the zones")
-                rollouts[key] = nil
+            var events: [AuditLog.Event] = []
+            for (key, var rollout) in rollouts {
+                if store.name(key)?.weight(of: rollout.target) == nil {
+                    rollouts[key] = nil
+                    events.append(AuditLog.Event(name: key, text: "rollout to \(rollout.target) dropped: no longer in the zones"))
+                } else if rollout.phase == .baking,
+                          let set = data.weighted.first(where: { $0.owner.lowercased().description == key }),
+                          set.endpoints.first(where: { $0.id == rollout.target })?.check == nil {
+                    try? rollout.pause(reason: "paused: \(rollout.target) has no health check since a reload", now: now)
+                    rollouts[key] = rollout
+                    events.append(AuditLog.Event(name: key, text: "rollout to \(rollout.target) paused: no health check since a reload"))
+                }
             }
-            if store != state.store || rollouts.count != state.rollouts.count {
-                do { try stateFile.save(store, rollouts: Array(rollouts.values)) } catch {
+            for event in events { Log.info("reload: \(event.name) \(event.text)") }
+            if store != state.store || !events.isEmpty {
+                do {
+                    try stateFile.save(store, rollouts: Array(rollouts.values))
+                    if !events.isEmpty { try audit.append([], events: events, uid: nil, reason: "reload", at: now / 1000) }
+                } catch {
                     Log.error("reload: saving \(stateFile.path): \(error); kept generation \(box.generation)")
                     return ["saving weights: \(error)"]
                 }

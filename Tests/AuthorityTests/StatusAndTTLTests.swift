@@ -50,11 +50,19 @@ struct StatusAndTTLTests {
         #expect(response.answers.isEmpty)
     }
 
-    @Test func otherTypesAtTheStatusNameHaveNoData() throws {
+    @Test func otherTypesAtTheStatusNameHaveNoDataWithTheSOA() throws {
         let (_, responder) = try exchange(allowed: true)
         let response = try ask(responder, "_veer.api.example.com.", .a, allowed: true)
         #expect(response.rcode == .noError)
         #expect(response.answers.isEmpty)
+        #expect(response.authority.map(\.type) == [.soa], "a cacheable NODATA")
+    }
+
+    @Test func aClientThatIsNotAllowedCannotTellWhichNamesAreWeighted() throws {
+        let (_, responder) = try exchange(allowed: false)
+        #expect(try ask(responder, "_veer.www.example.com.", .txt, allowed: false).rcode == .refused)
+        #expect(try ask(responder, "_veer.nothing.example.com.", .txt, allowed: false).rcode == .refused)
+        #expect(try ask(responder, "_veer.api.example.com.", .a, allowed: false).rcode == .refused)
     }
 
     @Test func aNameThatIsNotWeightedIsAnsweredFromTheZone() throws {

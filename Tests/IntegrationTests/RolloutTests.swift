@@ -39,6 +39,13 @@ struct RolloutIntegrationTests {
         return counts
     }
 
+    /// RFC 3339 UTC to the second, as Veer prints times.
+    static func timestamp(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.string(from: date)
+    }
+
     static func configured(_ setup: Setup, _ endpoint: String) throws -> Int? {
         try setup.endpointStatus(endpoint)["configured"] as? Int
     }
@@ -108,6 +115,7 @@ struct RolloutIntegrationTests {
 
         #expect(try setup.veer("rollout", "resume", "api.example.com").status == 0)
         #expect(try Self.rollout(setup)["phase"] as? String == "baking")
+        #expect(try Self.configured(setup, "new") == 5, "resume applies the step's share again")
         let abort = try setup.veer("rollout", "abort", "api.example.com")
         #expect(abort.status == 0, "\(abort.output)")
         #expect(try Self.configured(setup, "new") == 0)
@@ -134,7 +142,10 @@ struct RolloutIntegrationTests {
     @Test func aRestartMidBakeContinuesTheRolloutWithAFreshBakeClock() throws {
         let setup = try Setup()
         #expect(try setup.veer("rollout", "start", "api.example.com", "--to", "new", "--steps", "10,100", "--bake", "2s").status == 0)
+        let started = try #require(try Self.rollout(setup)["bakeStartedAt"] as? String)
+        Thread.sleep(forTimeInterval: 1.1)
         setup.server.stop()
+        let restartedAt = Self.timestamp(Date())
         let again = try setup.restarted()
         defer { again.stop() }
         let resumed = try Self.rollout(setup)
@@ -142,6 +153,8 @@ struct RolloutIntegrationTests {
         #expect(resumed["step"] as? Int == 1)
         #expect((resumed["note"] as? String)?.contains("restarted at server start") == true, "\(resumed)")
         #expect(again.stderr.contains("bake of step 1 restarted"))
+        let bake = try #require(resumed["bakeStartedAt"] as? String)
+        #expect(bake > started && bake >= restartedAt, "the bake clock restarted: \(started) -> \(bake)")
         let done = try Self.waitForRollout(setup) { $0["phase"] as? String == "completed" }
         #expect(done["phase"] as? String == "completed", "\(done)")
     }
@@ -169,10 +182,66 @@ struct RolloutIntegrationTests {
             return result.answer.first?.split(separator: " ").dropFirst().first.map(String.init)
         }
         #expect(try ttl() == "30", "no change yet: the record's TTL")
-        #expect(try setup.veer("rollout", "start", "api.example.com", "--to", "new", "--steps", "10,100", "--bake", "1h").status == 0)
+        #expect(try setup.veer("rollout", "start", "api.example.com", "--to", "new", "--steps", "100", "--bake", "1s").status == 0)
         #expect(try ttl() == "5")
-        #expect(try setup.veer("rollout", "abort", "api.example.com").status == 0)
-        #expect(try ttl() == "5", "one bake after the last change the TTL is still short")
+        let done = try Self.waitForRollout(setup) { $0["phase"] as? String == "completed" }
+        #expect(done["phase"] as? String == "completed")
+        // One bake (1 s) after the last change the records' TTL is back.
+        let deadline = ContinuousClock.now + .seconds(5)
+        var last = try ttl()
+        while last != "30" && ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.1)
+            last = try ttl()
+        }
+        #expect(last == "30")
+        // A manual change shortens it too, for the default window (10 minutes) after it.
+        #expect(try setup.veer("shift", "api.example.com", "new", "50%").status == 0)
+        #expect(try ttl() == "5")
+    }
+
+    @Test func aPromotionThatCannotBeSavedPausesAtTheStepInForce() throws {
+        let setup = try Setup()
+        #expect(try setup.veer("rollout", "start", "api.example.com", "--to", "new", "--steps", "10,100", "--bake", "1s").status == 0)
+        // The atomic save writes weights.json.tmp first; a directory there makes it fail.
+        let blocker = setup.state + "/weights.json.tmp"
+        try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
+        let paused = try Self.waitForRollout(setup) { $0["phase"] as? String == "paused" }
+        #expect(paused["phase"] as? String == "paused", "\(paused)")
+        #expect(paused["step"] as? Int == 1, "still the step whose weights are in force")
+        #expect((paused["note"] as? String)?.contains("could not be saved") == true, "\(paused)")
+        #expect(try Self.configured(setup, "new") == 10)
+
+        try FileManager.default.removeItem(atPath: blocker)
+        #expect(try setup.veer("rollout", "resume", "api.example.com").status == 0)
+        let done = try Self.waitForRollout(setup) { $0["phase"] as? String == "completed" }
+        #expect(done["phase"] as? String == "completed", "\(done)")
+        #expect(try Self.configured(setup, "new") == 100)
+    }
+
+    @Test func aRollbackThatCannotBeSavedIsMadeAndSavedLater() throws {
+        let setup = try Setup()
+        #expect(try setup.veer("rollout", "start", "api.example.com", "--to", "new", "--steps", "50,100", "--bake", "1h").status == 0)
+        let blocker = setup.state + "/weights.json.tmp"
+        try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
+        setup.new.set(status: 503, body: "down")
+        let aborted = try Self.waitForRollout(setup, timeout: .seconds(5)) { $0["phase"] as? String == "aborted" }
+        #expect(aborted["phase"] as? String == "aborted", "\(aborted)")
+        #expect(try Self.configured(setup, "new") == 0, "traffic comes off the target before anything is saved")
+        #expect(try Self.digCounts(setup, 10) == ["gw-old.example.net.": 10])
+        #expect(!(try setup.veer("history").output.contains("rolled back")), "not written while the save fails")
+
+        try FileManager.default.removeItem(atPath: blocker)
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !(try setup.veer("history").output.contains("rolled back")) && ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.1)
+        }
+        #expect(try setup.veer("history").output.contains("rollout to new aborted at step 1/2, rolled back"))
+        // And a restart keeps it rolled back.
+        setup.server.stop()
+        let again = try setup.restarted()
+        defer { again.stop() }
+        #expect(try Self.configured(setup, "new") == 0)
+        #expect(try Self.rollout(setup)["phase"] as? String == "aborted")
     }
 
     @Test func digReadsTheMigrationStateFromLoopback() throws {
@@ -210,6 +279,14 @@ struct RolloutIntegrationTests {
         let generation = try #require(try setup.endpointStatusGeneration())
         #expect(metrics.value("veer_state_generation") == Double(generation))
         #expect(metrics.value("veer_rollout_step", ["name": "api.example.com.", "target": "", "phase": "none"]) == 0)
+
+        #expect(try setup.veer("rollout", "start", "api.example.com", "--to", "new", "--steps", "40,100", "--bake", "1h").status == 0)
+        let during = try PrometheusText(parsing: scrapeWithCurl(address))
+        let labels = ["name": "api.example.com.", "target": "new", "phase": "baking"]
+        #expect(during.value("veer_rollout_step", labels) == 1)
+        #expect(during.value("veer_rollout_share_percent", labels) == 40)
+        #expect(during.value("veer_weight_configured", ["name": "api.example.com.", "endpoint": "new"]) == 40)
+        #expect(during.value("veer_state_generation")! > metrics.value("veer_state_generation")!)
     }
 }
 

@@ -83,7 +83,7 @@ struct RolloutTests {
         try rollout.pause(reason: "operator", now: 5_000)
         #expect(rollout.phase == .paused)
         #expect(rollout.tick(now: 50_000) == nil)
-        try rollout.resume(now: 50_000)
+        #expect(try rollout.resume(now: 50_000) == .apply(step: 0, basisPoints: 100), "the step's share is applied again")
         #expect(rollout.bakeStartedAt == 50_000)
         _ = rollout.probe(anomaly: nil, now: 51_000)
         #expect(rollout.tick(now: 50_000 + Self.bake - 1) == nil)
@@ -136,6 +136,15 @@ struct RolloutTests {
         #expect(rollout.rollbackWeights(current: now) == [100, 0])
     }
 
+    @Test func rollbackAlwaysTakesTheTargetOutEvenWhenTheOldEndpointsLeft() throws {
+        let rollout = try Rollout(name: "api.example.com", target: "new", steps: [5_000], bakeMs: 1_000,
+                                  baseline: [.init(id: "old", weight: 100), .init(id: "new", weight: 0), .init(id: "c", weight: 0)], now: 0)
+        // A reload removed "old"; "c" had 0 before the rollout and has 40 now.
+        #expect(rollout.rollbackWeights(current: [.init(id: "new", weight: 60), .init(id: "c", weight: 40)]) == [0, 40])
+        // And with nothing else above 0, the others share equally.
+        #expect(rollout.rollbackWeights(current: [.init(id: "new", weight: 60), .init(id: "c", weight: 0), .init(id: "d", weight: 0)]) == [0, 1, 1])
+    }
+
     @Test(arguments: [
         ([Int](), "1 to 20 steps"),
         ([500, 100], "must increase"),
@@ -170,7 +179,8 @@ struct RolloutTests {
         #expect(Rollout.parseDuration(Rollout.duration(ms)) == ms)
     }
 
-    @Test(arguments: ["", "10", "m", "10x", "1.5s", "-3s", "99999999999s"])
+    @Test(arguments: ["", "10", "m", "10x", "1.5s", "-3s", "99999999999s",
+                      String(repeating: "999999999d", count: 107), "999999999d1s"])
     func badDurationsAreNil(text: String) {
         #expect(Rollout.parseDuration(text) == nil)
     }
