@@ -151,6 +151,19 @@ public struct Rollout: Sendable, Equatable, Codable {
         return .apply(step: step, basisPoints: steps[step])
     }
 
+    /// An operator changes the name's weights by hand (`weight`, `shift`, `drain`, `undo`):
+    /// refused while the rollout is active, unless `force`, which pauses it. Returns true when
+    /// this paused it.
+    public mutating func manualChange(force: Bool, line: String, now: Int64) throws(AdminError) -> Bool {
+        guard phase.isActive else { return false }
+        guard force else {
+            throw AdminError.badValue("\(name) has an active rollout to \(target) (step \(step + 1)/\(steps.count), \(Self.percent(currentShare)), \(phase.rawValue)); use rollout pause or rollout abort, or add --force to change the weights and pause the rollout")
+        }
+        guard phase == .baking else { return false }
+        try pause(reason: "paused by a forced manual change: \(line)", now: now)
+        return true
+    }
+
     /// Stops the rollout and rolls the target back.
     public mutating func abort(reason: String, now: Int64) throws(AdminError) -> Action {
         guard phase.isActive else { throw notActive(verb: "abort", expected: "baking or paused") }

@@ -281,14 +281,8 @@ final class Control: Sendable {
             guard !changes.isEmpty else { return "ok no change" }
             var rollouts = state.rollouts
             var events: [AuditLog.Event] = []
-            if var rollout = rollouts[key], rollout.phase.isActive {
-                guard force else {
-                    throw AdminError.badValue("\(key) has an active rollout to \(rollout.target) (step \(rollout.step + 1)/\(rollout.steps.count), \(Rollout.percent(rollout.currentShare)), \(rollout.phase.rawValue)); use rollout pause or rollout abort, or add --force to change the weights and pause the rollout")
-                }
-                if rollout.phase == .baking {
-                    try rollout.pause(reason: "paused by a forced manual change: \(line)", now: now)
-                    events.append(AuditLog.Event(name: key, text: "rollout to \(rollout.target) paused at step \(rollout.step + 1)/\(rollout.steps.count)"))
-                }
+            if var rollout = rollouts[key], try rollout.manualChange(force: force, line: line, now: now) {
+                events.append(AuditLog.Event(name: key, text: "rollout to \(rollout.target) paused at step \(rollout.step + 1)/\(rollout.steps.count)"))
                 rollouts[key] = rollout
             }
             let published = try commit(&state, store: next, rollouts: rollouts, changes: changes, events: events,

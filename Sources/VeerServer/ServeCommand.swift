@@ -25,7 +25,7 @@ struct ServeConfig {
     var allowedGIDs: Set<UInt32> = []
     /// A weight raised this recently marks a migration target for automatic rollback.
     var rollbackWindowSeconds = RollbackRule.defaultWindowSeconds
-    /// Non-loopback sources allowed to read `_veer.NAME` TXT status (loopback always may).
+    /// Sources allowed to read `_veer.NAME` TXT status; empty means loopback only.
     var statusQueryFrom: [AddressPrefix] = []
     /// Where to serve Prometheus metrics over HTTP, if anywhere.
     var metrics: SocketAddress?

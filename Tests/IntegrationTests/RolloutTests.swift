@@ -256,6 +256,18 @@ struct RolloutIntegrationTests {
         #expect(text.contains("\"generation=\(generation)\""), "\(text) vs generation \(generation)")
     }
 
+    @Test func digFromASourceOutsideTheListIsRefused() throws {
+        // --status-query-from replaces the loopback default: dig from 127.0.0.1 is now outside.
+        let setup = try Setup(extraArguments: ["--status-query-from", "192.0.2.0/24"])
+        let refused = try setup.server.dig("_veer.api.example.com.", "TXT")
+        #expect(refused.status == "REFUSED", "\(refused.output)")
+        #expect(refused.answer.isEmpty)
+        #expect(try setup.server.dig("api.example.com.", "A").status == "NOERROR", "other queries are answered as usual")
+
+        let allowed = try Setup(extraArguments: ["--status-query-from", "192.0.2.0/24,127.0.0.0/8"])
+        #expect(try allowed.server.dig("_veer.api.example.com.", "TXT").status == "NOERROR")
+    }
+
     @Test func metricsCountWhatWasServed() throws {
         let setup = try Setup(extraArguments: ["--metrics", "127.0.0.1:0"])
         let line = try #require(setup.server.stderr.split(separator: "\n").first { $0.contains("listening: metrics http://") })

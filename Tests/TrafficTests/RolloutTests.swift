@@ -90,6 +90,23 @@ struct RolloutTests {
         #expect(rollout.tick(now: 50_000 + Self.bake) == .apply(step: 1, basisPoints: 500))
     }
 
+    @Test func manualChangesAreRefusedWhileActiveUnlessForcedWhichPauses() throws {
+        var rollout = try plan()
+        #expect {
+            _ = try rollout.manualChange(force: false, line: "shift api new 50%", now: 1)
+        } throws: { "\($0)".contains("has an active rollout to new (step 1/5, 1%, baking)") }
+        #expect(rollout.phase == .baking)
+        #expect(try rollout.manualChange(force: true, line: "shift api new 50% --force", now: 2))
+        #expect(rollout.phase == .paused)
+        #expect(rollout.note == "paused by a forced manual change: shift api new 50% --force")
+        // Paused: still refused without --force, allowed with it (and stays paused).
+        #expect(throws: AdminError.self) { _ = try rollout.manualChange(force: false, line: "x", now: 3) }
+        #expect(try rollout.manualChange(force: true, line: "x", now: 3) == false)
+        // Once it has ended, manual changes are the operator's again.
+        _ = try rollout.abort(reason: "operator", now: 4)
+        #expect(try rollout.manualChange(force: false, line: "x", now: 5) == false)
+    }
+
     @Test func anAnomalyWhilePausedStillRollsBack() throws {
         var rollout = try plan()
         try rollout.pause(reason: "operator", now: 1_000)

@@ -6,7 +6,7 @@ import Traffic
 @testable import VeerServer
 import ZoneFile
 
-/// Who may read `_veer.NAME`: loopback always, others only from `--status-query-from`.
+/// Who may read `_veer.NAME`: loopback by default, exactly `--status-query-from` when given.
 struct StatusQueryPolicyTests {
     func peer(_ text: String) throws -> SocketAddress { try SocketAddress(parsing: text) }
 
@@ -19,11 +19,12 @@ struct StatusQueryPolicyTests {
         #expect(!policy.allows(try peer("[2001:db8::1]:40000")))
     }
 
-    @Test func listedPrefixesAreAllowed() throws {
+    @Test func listedPrefixesReplaceTheDefault() throws {
         let policy = StatusQueryPolicy(prefixes: [try AddressPrefix(parsing: "192.0.2.0/24"), try AddressPrefix(parsing: "2001:db8::/32")])
         #expect(policy.allows(try peer("192.0.2.77:53")))
         #expect(policy.allows(try peer("[2001:db8::9]:53")))
         #expect(!policy.allows(try peer("198.51.100.1:53")))
+        #expect(!policy.allows(try peer("127.0.0.1:53")), "loopback only when listed")
     }
 
     @Test func serveTakesACommaSeparatedListAndRefusesBadPrefixes() throws {
@@ -75,8 +76,9 @@ struct StatusQueryHandlerTests {
         let closed = try handler(allowing: [])
         #expect(try ask(closed, from: "127.0.0.1:5000") == (0, 1))
         #expect(try ask(closed, from: "192.0.2.1:5000") == (5, 0), "REFUSED")
-        let open = try handler(allowing: ["192.0.2.0/24"])
+        let open = try handler(allowing: ["192.0.2.0/24", "127.0.0.1"])
         #expect(try ask(open, from: "192.0.2.1:5000") == (0, 1))
+        #expect(try ask(open, from: "127.0.0.1:5000") == (0, 1))
         #expect(try ask(open, from: "198.51.100.1:5000") == (5, 0))
     }
 }
