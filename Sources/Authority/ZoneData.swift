@@ -102,7 +102,8 @@ public final class ZoneData: Sendable {
             for (index, zone) in sortedZones.enumerated() where name.isSubdomain(of: zone.origin) { best = index }
             return best
         }
-        func node(for name: DomainName, zone: Int) -> Int {
+        let originLabels = sortedZones.map(\.origin.labelCount)
+        func node(for name: DomainName, zone: Int, labels: Int? = nil) -> Int {
             let key = name.lowercasedWire
             let existing = table.lookup(key)
             if existing >= 0 { return Int(existing) }
@@ -110,7 +111,11 @@ public final class ZoneData: Sendable {
             nodes.append(Node(name: name, zone: Int32(zone), isApex: name == sortedZones[zone].origin))
             table.insert(key, value: Int32(index))
             // Empty non-terminals up to the apex, so "exists but no data" is NODATA, not NXDOMAIN.
-            if name != sortedZones[zone].origin, let parent = name.parent { _ = node(for: parent, zone: zone) }
+            // A name one label below the apex (most of a large zone) has the apex as parent.
+            let labels = labels ?? name.labelCount
+            if labels > originLabels[zone] + 1, let parent = name.parent {
+                _ = node(for: parent, zone: zone, labels: labels - 1)
+            }
             return index
         }
 
@@ -166,10 +171,10 @@ public final class ZoneData: Sendable {
         let resolver = Resolver(nodes: nodes, table: table, zones: zoneInfos)
         // Targets only for the types that have them: an empty array costs no allocation, and
         // A/AAAA RRsets are most of a large zone.
-        func makeRRSet(_ records: [ResourceRecord]) -> RRSetData {
-            let type = records[0].type
+        func makeRRSet(_ records: some Collection<ResourceRecord>) -> RRSetData {
+            let type = records.first!.type
             let followed = type == .cname || type == .ns || type == .mx || type == .srv
-            return RRSetData(type: type, ttl: records[0].ttl, records: records.map(\.data),
+            return RRSetData(type: type, ttl: records.first!.ttl, records: records.map(\.data),
                              targets: !followed ? [] : records.map { record in
                                  switch record.data {
                                  case .cname(let target), .ns(let target), .mx(_, let target), .srv(_, _, _, let target):
@@ -183,6 +188,13 @@ public final class ZoneData: Sendable {
         }
         for index in nodes.indices where firstPlaced[index] < firstPlaced[index + 1] {
             // In type order; records of one type keep their file order.
+            let first = Int(firstPlaced[index]), end = Int(firstPlaced[index + 1])
+            if end - first == 1 {
+                // Most names of a large zone: one record, no intermediate arrays.
+                let record = sortedZones[Int(byNode[first].zone)].records[Int(byNode[first].record)]
+                nodes[index].rrsets = [makeRRSet(CollectionOfOne(record))]
+                continue
+            }
             let here = records(of: index)
             if here.allSatisfy({ $0.type == here[0].type }) {
                 nodes[index].rrsets = [makeRRSet(here)]
