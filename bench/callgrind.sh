@@ -16,9 +16,8 @@
 #
 # Valgrind 3.19 cannot read the DWARF 5 debug info Swift 6 emits and gives up, so Veer runs
 # from a copy stripped of debug info (symbols kept; callgrind_annotate still names functions).
-# Even so, valgrind 3.19 (Debian 12's; cachegrind too) dies with "VALGRIND INTERNAL ERROR:
-# SIGSEGV" about a second after Veer is ready, while libdispatch's main thread sits in
-# sigsuspend; that server's rows then say so instead of printing a number.
+# (Veer's main thread waits in sigsuspend rather than dispatchMain(), which valgrind 3.19
+# could not follow: it died with SIGSEGV a second after Veer was ready.)
 #
 # Instruction counts hardly depend on the machine's load, so this is the stable number to
 # compare builds with; it says nothing about cache misses or the cost of each syscall.

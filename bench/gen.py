@@ -2,6 +2,7 @@
 """Generate the benchmark zone `bench.example.` for Veer, NSD and gdnsd, and dnsperf query files.
 
 Usage: bench/gen.py OUTDIR
+       bench/gen.py --big OUTDIR RECORDS   (only OUTDIR/big/{veer,nsd}/big.example.zone)
 
 Writes, under OUTDIR:
   veer/bench.example.zone   Veer's syntax: weighted names w0..w99 as two CNAME endpoints
@@ -18,6 +19,8 @@ Each query file has 50,000 lines: bench/run.sh loops over it, bench/callgrind.sh
 
 The 10,000 plain names h0..h9999 cycle through ten shapes by i % 10:
   0-3 and 9: A;  4-5: A + AAAA;  6: AAAA;  7: CNAME to h(i-7) (an A name);  8: MX 10 h(i-8).
+With --big, one zone big.example. of RECORDS records (A/AAAA/CNAME/MX 6:2:1:1) for the load
+time and memory line of bench/run.sh.
 Everything is deterministic (fixed seed), so runs are comparable.
 """
 import os
@@ -77,9 +80,32 @@ def write(path, text):
         f.write(text)
 
 
+def big_zone(out, records):
+    """The scale test: big.example. with `records` records (A, AAAA, CNAME, MX in the ratio
+    6:2:1:1 after the SOA, NS and glue), the same file for Veer and NSD."""
+    lines = ["$ORIGIN big.example.", "$TTL 3600", "@ IN SOA ns1 hostmaster ( 1 3600 600 604800 60 )",
+             "@ IN NS ns1", "ns1 IN A 192.0.2.53"]
+    for i in range(records - 3):
+        k = i % 10
+        if k < 6:
+            lines.append(f"h{i} IN A {v4(i)}")
+        elif k < 8:
+            lines.append(f"h{i} IN AAAA {v6(i)}")
+        elif k == 8:
+            lines.append(f"h{i} IN CNAME h{i - 8}")
+        else:
+            lines.append(f"h{i} IN MX 10 h{i - 9}")
+    text = "\n".join(lines) + "\n"
+    write(f"{out}/big/veer/big.example.zone", text)
+    write(f"{out}/big/nsd/big.example.zone", text)
+
+
 def main():
+    if len(sys.argv) == 4 and sys.argv[1] == "--big":
+        big_zone(sys.argv[2], int(sys.argv[3]))
+        return
     if len(sys.argv) != 2:
-        sys.exit("usage: bench/gen.py OUTDIR")
+        sys.exit("usage: bench/gen.py OUTDIR | bench/gen.py --big OUTDIR RECORDS")
     out = sys.argv[1]
     body = HEADER + plain_records()
 

@@ -23,7 +23,7 @@ need_tools() {
     done
     if ((${#missing[@]})); then
         echo "bench: missing ${missing[*]}; install with:" >&2
-        echo "  apt-get install -y dnsperf nsd gdnsd${EXTRA_PACKAGES:+ $EXTRA_PACKAGES}" >&2
+        echo "  apt-get install -y dnsperf nsd gdnsd bc bind9-dnsutils${EXTRA_PACKAGES:+ $EXTRA_PACKAGES}" >&2
         exit 1
     fi
     if [[ ! -x $VEER ]]; then
@@ -118,12 +118,13 @@ wait_ready() {
     return 1
 }
 
-# start_veer ZONEDIR PORT THREADS: sets VEER_PID.
+# start_veer ZONEDIR PORT THREADS: sets VEER_PID. State (admin socket, weights) and log are
+# per port, so several Veer servers can run at once.
 start_veer() {
     local dir=$1 port=$2 threads=$3
-    mkdir -p "$WORK/veer-state"
+    mkdir -p "$WORK/veer-state-$port"
     taskset -c "$SERVER_CPU" "${WRAP[@]}" "$VEER" serve --zones "$dir" --listen "127.0.0.1:$port" \
-        --threads "$threads" --state-dir "$WORK/veer-state" 2>"$WORK/veer.log" &
+        --threads "$threads" --state-dir "$WORK/veer-state-$port" 2>"$WORK/veer-$port.log" &
     VEER_PID=$!
     STARTED+=("$VEER_PID")
 }

@@ -205,11 +205,7 @@ public final class Responder<Random: RandomSource> {
     /// echoed question could reach into the header, which is rewritten at the end.
     private func registerQuestionSuffixes(wireLength: Int) {
         guard wireLength == qnameLength else { return }
-        var offset = 0
-        while qname[offset] != 0 {
-            writer.addCompressionTarget(Header.size + offset)
-            offset += 1 + Int(qname[offset])
-        }
+        writer.addCompressionTargets(suffixesOfNameAt: Header.size)
     }
 
     // MARK: - Sections

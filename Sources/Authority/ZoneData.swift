@@ -98,14 +98,14 @@ public final class ZoneData: Sendable {
         let sortedZones = input.sorted { $0.origin.labelCount < $1.origin.labelCount }
         var nodes: [Node] = []
         var table = NameTable(expectedCount: sortedZones.reduce(0) { $0 + $1.records.count + $1.weighted.count } + 16)
-        var pending: [Int: [ResourceRecord]] = [:]   // node index -> records in file order
 
         func deepestZone(_ name: DomainName) -> Int {
             var best = -1
             for (index, zone) in sortedZones.enumerated() where name.isSubdomain(of: zone.origin) { best = index }
             return best
         }
-        func node(for name: DomainName, zone: Int) -> Int {
+        let originLabels = sortedZones.map(\.origin.labelCount)
+        func node(for name: DomainName, zone: Int, labels: Int? = nil) -> Int {
             let key = name.lowercasedWire
             let existing = table.lookup(key)
             if existing >= 0 { return Int(existing) }
@@ -113,24 +113,49 @@ public final class ZoneData: Sendable {
             nodes.append(Node(name: name, zone: Int32(zone), isApex: name == sortedZones[zone].origin))
             table.insert(key, value: Int32(index))
             // Empty non-terminals up to the apex, so "exists but no data" is NODATA, not NXDOMAIN.
-            if name != sortedZones[zone].origin, let parent = name.parent { _ = node(for: parent, zone: zone) }
+            // A name one label below the apex (most of a large zone) has the apex as parent.
+            let labels = labels ?? name.labelCount
+            if labels > originLabels[zone] + 1, let parent = name.parent {
+                _ = node(for: parent, zone: zone, labels: labels - 1)
+            }
             return index
         }
 
+        // Each record's node, in file order; grouped per node below with a counting sort (a
+        // dictionary of arrays cost a second per million records to fill and to free).
+        var placed: [(node: Int32, zone: Int32, record: Int32)] = []
+        placed.reserveCapacity(sortedZones.reduce(0) { $0 + $1.records.count })
         for (zoneIndex, zone) in sortedZones.enumerated() {
             _ = node(for: zone.origin, zone: zoneIndex)
-            for record in zone.records where deepestZone(record.name) == zoneIndex {
-                pending[node(for: record.name, zone: zoneIndex), default: []].append(record)
+            for (recordIndex, record) in zone.records.enumerated() where deepestZone(record.name) == zoneIndex {
+                placed.append((Int32(node(for: record.name, zone: zoneIndex)), Int32(zoneIndex), Int32(recordIndex)))
             }
             for weightedName in zone.weighted where deepestZone(weightedName.owner) == zoneIndex {
                 _ = node(for: weightedName.owner, zone: zoneIndex)
             }
         }
-        // Zone cuts: an NS RRset below an apex, the topmost one wins.
-        for index in nodes.indices where !nodes[index].isApex && pending[index]?.contains(where: { $0.type == .ns }) == true {
-            nodes[index].cut = Int32(index)
+        var firstPlaced = [Int32](repeating: 0, count: nodes.count + 1)
+        for entry in placed { firstPlaced[Int(entry.node) + 1] += 1 }
+        for index in nodes.indices { firstPlaced[index + 1] += firstPlaced[index] }
+        var byNode = [(zone: Int32, record: Int32)](repeating: (0, 0), count: placed.count)
+        var fill = firstPlaced
+        for entry in placed {
+            byNode[Int(fill[Int(entry.node)])] = (entry.zone, entry.record)
+            fill[Int(entry.node)] += 1
         }
-        for index in nodes.indices {
+        placed = []
+        func records(of index: Int) -> [ResourceRecord] {
+            byNode[Int(firstPlaced[index])..<Int(firstPlaced[index + 1])].map { sortedZones[Int($0.zone)].records[Int($0.record)] }
+        }
+
+        // Zone cuts: an NS RRset below an apex, the topmost one wins.
+        var anyCut = false
+        for index in nodes.indices where !nodes[index].isApex && firstPlaced[index] < firstPlaced[index + 1]
+            && records(of: index).contains(where: { $0.type == .ns }) {
+            nodes[index].cut = Int32(index)
+            anyCut = true
+        }
+        for index in nodes.indices where anyCut {
             var name = nodes[index].name
             while let parent = name.parent, name != sortedZones[Int(nodes[index].zone)].origin {
                 let up = table.lookup(parent.lowercasedWire)
@@ -146,27 +171,39 @@ public final class ZoneData: Sendable {
                             soa: zone.soa.data, negativeTTL: min(zone.soa.ttl, soa.minimum), serial: soa.serial)
         }
         let resolver = Resolver(nodes: nodes, table: table, zones: zoneInfos)
-        func makeRRSet(_ records: [ResourceRecord]) -> RRSetData {
-            RRSetData(type: records[0].type, ttl: records[0].ttl, records: records.map(\.data),
-                      targets: records.map { record in
-                          switch record.data {
-                          case .cname(let target), .ns(let target), .mx(_, let target), .srv(_, _, _, let target):
-                              resolver.resolve(target.lowercasedWire)
-                          default: .outside
-                          }
-                      },
-                      targetNodes: records.map { record in
-                          record.data.additionalName.map { table.lookup($0.lowercasedWire) } ?? -1
-                      })
+        // Targets only for the types that have them: an empty array costs no allocation, and
+        // A/AAAA RRsets are most of a large zone.
+        func makeRRSet(_ records: some Collection<ResourceRecord>) -> RRSetData {
+            let type = records.first!.type
+            let followed = type == .cname || type == .ns || type == .mx || type == .srv
+            return RRSetData(type: type, ttl: records.first!.ttl, records: records.map(\.data),
+                             targets: !followed ? [] : records.map { record in
+                                 switch record.data {
+                                 case .cname(let target), .ns(let target), .mx(_, let target), .srv(_, _, _, let target):
+                                     resolver.resolve(target.lowercasedWire)
+                                 default: .outside
+                                 }
+                             },
+                             targetNodes: !followed || type == .cname ? [] : records.map { record in
+                                 record.data.additionalName.map { table.lookup($0.lowercasedWire) } ?? -1
+                             })
         }
-        for (index, records) in pending {
-            var byType: [RRType: [ResourceRecord]] = [:]
-            var order: [RRType] = []
-            for record in records {
-                if byType[record.type] == nil { order.append(record.type) }
-                byType[record.type, default: []].append(record)
+        for index in nodes.indices where firstPlaced[index] < firstPlaced[index + 1] {
+            // In type order; records of one type keep their file order.
+            let first = Int(firstPlaced[index]), end = Int(firstPlaced[index + 1])
+            if end - first == 1 {
+                // Most names of a large zone: one record, no intermediate arrays.
+                let record = sortedZones[Int(byNode[first].zone)].records[Int(byNode[first].record)]
+                nodes[index].rrsets = [makeRRSet(CollectionOfOne(record))]
+                continue
             }
-            nodes[index].rrsets = order.sorted { $0.rawValue < $1.rawValue }.map { makeRRSet(byType[$0]!) }
+            let here = records(of: index)
+            if here.allSatisfy({ $0.type == here[0].type }) {
+                nodes[index].rrsets = [makeRRSet(here)]
+            } else {
+                let types = Set(here.map(\.type)).sorted { $0.rawValue < $1.rawValue }
+                nodes[index].rrsets = types.map { type in makeRRSet(here.filter { $0.type == type }) }
+            }
         }
         var weightedSets: [WeightedSet] = []
         for (zoneIndex, zone) in sortedZones.enumerated() {

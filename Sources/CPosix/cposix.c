@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <sched.h>
@@ -55,6 +56,10 @@ int cposix_cpu_count(void) {
     }
     long online = sysconf(_SC_NPROCESSORS_ONLN);
     return online > 0 ? (int)online : 1;
+}
+
+int cposix_malloc_trim(void) {
+    return malloc_trim(0);
 }
 
 const char *cposix_strerror(int err, char *buf, size_t len) {

@@ -207,3 +207,16 @@ func escapedPresentation(_ byte: UInt8, special: Set<UInt8>) -> String {
 public func asciiLower(_ byte: UInt8) -> UInt8 {
     byte &- 0x41 < 26 ? byte | 0x20 : byte
 }
+
+/// `asciiLower` on eight bytes at once (SWAR): for each byte whose low seven bits are in
+/// 0x41...0x5A and whose top bit is clear, sets 0x20. Adding 0x3F (resp. 0x25) to the low
+/// seven bits carries into the top bit exactly when they are ≥ 0x41 (resp. ≥ 0x5B), and never
+/// into the next byte.
+@inline(__always)
+func asciiLower(word x: UInt64) -> UInt64 {
+    let low7 = x & 0x7F7F_7F7F_7F7F_7F7F
+    let atLeastA = low7 &+ 0x3F3F_3F3F_3F3F_3F3F
+    let pastZ = low7 &+ 0x2525_2525_2525_2525
+    let upper = atLeastA & ~pastZ & ~x & 0x8080_8080_8080_8080
+    return x | (upper >> 2)
+}

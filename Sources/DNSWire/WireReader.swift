@@ -72,6 +72,7 @@ public struct WireReader {
     /// wire length. With `lowercase`, ASCII letters are folded. Allocates nothing.
     public mutating func name(into out: UnsafeMutableRawBufferPointer, lowercase: Bool = false,
                               _ field: StaticString = "name") throws(WireError) -> Int {
+        if let length = uncompressedName(into: out, lowercase: lowercase) { return length }
         var position = offset
         var limit = end            // linear bound; after a jump, the pointer's own position
         var resumeAt = -1          // where this reader continues after the first pointer
@@ -119,6 +120,44 @@ public struct WireReader {
                 position += 1 + length
             }
         }
+    }
+
+    /// The common case, a name without compression pointers (every question a resolver
+    /// sends): the label lengths are walked first, then the whole name is copied eight bytes
+    /// at a time. Returns nil, having read nothing, for anything else — a pointer, a reserved
+    /// label type, a label past the end, a name over 255 octets — which the general loop then
+    /// reads or rejects with the precise error.
+    @inline(__always)
+    private mutating func uncompressedName(into out: UnsafeMutableRawBufferPointer, lowercase: Bool) -> Int? {
+        var scan = offset
+        while scan < end {
+            let length = Int(message[scan])
+            if length == 0 { break }
+            guard length <= DomainName.maxLabelLength else { return nil }
+            scan += 1 + length
+        }
+        guard scan < end else { return nil }
+        let total = scan + 1 - offset
+        guard total <= DomainName.maxWireLength, out.count >= total else { return nil }
+        // [offset, scan] lies inside the message (scan < end ≤ message.count) and total bytes
+        // fit in `out`; length octets (≤ 63) are below "A", so lowercasing leaves them alone.
+        let from = message.baseAddress! + offset
+        let to = out.baseAddress!
+        if lowercase {
+            var k = 0
+            while k + 8 <= total {
+                (to + k).storeBytes(of: asciiLower(word: (from + k).loadUnaligned(as: UInt64.self)), as: UInt64.self)
+                k += 8
+            }
+            while k < total {
+                (to + k).storeBytes(of: asciiLower(from.load(fromByteOffset: k, as: UInt8.self)), as: UInt8.self)
+                k += 1
+            }
+        } else {
+            to.copyMemory(from: from, byteCount: total)
+        }
+        offset = scan + 1
+        return total
     }
 
     /// Decompresses the name at the cursor.

@@ -8,87 +8,117 @@ public struct WireWriter {
     /// Names remembered as compression targets; answers that need more just compress less.
     public static let maxCompressionTargets = 64
 
-    public private(set) var buffer: UnsafeMutableRawBufferPointer
+    // The stored properties are usable from inlinable code so that the primitives below
+    // inline into the server's answering code in another module (a call each cost more than
+    // the write itself); the public view of them stays read-only.
+    @usableFromInline var storage: UnsafeMutableRawBufferPointer
+    @usableFromInline var written: Int = 0
+    @usableFromInline var end: Int
+    /// Offsets of labels already in the message that later names may point to, in place
+    /// (no array to clear per message).
+    private var targets = InlineArray<64, UInt16>(repeating: 0)
+    private var targetCount = 0
+    /// A name already in the message (the echoed question) whose labels become targets the
+    /// first time a name is written, or -1: most answers write no name at all.
+    private var pendingName = -1
+
+    public var buffer: UnsafeMutableRawBufferPointer { storage }
     /// Bytes written so far.
-    public private(set) var count: Int = 0
+    public var count: Int { written }
     /// Where usable space ends (the client's size limit, or the buffer).
-    public private(set) var limit: Int
-    /// Offsets of labels already in the message that later names may point to.
-    private var targets: [UInt16] = []
+    public var limit: Int { end }
 
     public init(_ buffer: UnsafeMutableRawBufferPointer) {
-        self.buffer = buffer
-        self.limit = buffer.count
-        targets.reserveCapacity(Self.maxCompressionTargets)
+        storage = buffer
+        end = buffer.count
     }
 
     /// Starts a new message in `buffer`, keeping the compression table's storage.
     public mutating func reset(_ buffer: UnsafeMutableRawBufferPointer) {
-        self.buffer = buffer
-        self.limit = buffer.count
-        count = 0
-        targets.removeAll(keepingCapacity: true)
+        storage = buffer
+        end = buffer.count
+        written = 0
+        targetCount = 0
+        pendingName = -1
     }
 
     /// Lowers the writable limit (e.g. to the client's UDP payload size).
-    public mutating func setLimit(_ newLimit: Int) { limit = min(newLimit, buffer.count) }
+    @inlinable
+    public mutating func setLimit(_ newLimit: Int) { end = min(newLimit, storage.count) }
 
     /// Forgets everything after `mark` (to drop a record that did not fit).
     public mutating func rewind(to mark: Int) {
-        count = mark
-        while let last = targets.last, Int(last) >= mark { targets.removeLast() }
+        written = mark
+        while targetCount > 0, Int(targets[targetCount - 1]) >= mark { targetCount -= 1 }
+        if pendingName >= mark { pendingName = -1 }
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func u8(_ value: UInt8) throws(WireError) {
-        guard count < limit else { throw WireError(.noSpace, field: "u8", offset: count) }
-        buffer[count] = value
-        count += 1
+        guard written < end else { throw WireError(.noSpace, field: "u8", offset: written) }
+        storage[written] = value
+        written += 1
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func u16(_ value: UInt16) throws(WireError) {
-        guard count + 2 <= limit else { throw WireError(.noSpace, field: "u16", offset: count) }
-        buffer[count] = UInt8(value >> 8)
-        buffer[count + 1] = UInt8(value & 0xFF)
-        count += 2
+        guard written + 2 <= end else { throw WireError(.noSpace, field: "u16", offset: written) }
+        storage.storeBytes(of: value.bigEndian, toByteOffset: written, as: UInt16.self)
+        written += 2
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func u32(_ value: UInt32) throws(WireError) {
-        guard count + 4 <= limit else { throw WireError(.noSpace, field: "u32", offset: count) }
-        buffer[count] = UInt8(value >> 24)
-        buffer[count + 1] = UInt8((value >> 16) & 0xFF)
-        buffer[count + 2] = UInt8((value >> 8) & 0xFF)
-        buffer[count + 3] = UInt8(value & 0xFF)
-        count += 4
+        guard written + 4 <= end else { throw WireError(.noSpace, field: "u32", offset: written) }
+        storage.storeBytes(of: value.bigEndian, toByteOffset: written, as: UInt32.self)
+        written += 4
     }
 
     public mutating func bytes(_ bytes: [UInt8]) throws(WireError) {
-        guard count + bytes.count <= limit else { throw WireError(.noSpace, field: "bytes", offset: count) }
-        for (k, byte) in bytes.enumerated() { buffer[count + k] = byte }
-        count += bytes.count
+        guard written + bytes.count <= end else { throw WireError(.noSpace, field: "bytes", offset: written) }
+        for (k, byte) in bytes.enumerated() { storage[written + k] = byte }
+        written += bytes.count
     }
 
+    @inlinable
     public mutating func bytes(_ bytes: UnsafeRawBufferPointer) throws(WireError) {
-        guard count + bytes.count <= limit else { throw WireError(.noSpace, field: "bytes", offset: count) }
+        guard written + bytes.count <= end else { throw WireError(.noSpace, field: "bytes", offset: written) }
         if bytes.count > 0 {
-            UnsafeMutableRawBufferPointer(rebasing: buffer[count..<(count + bytes.count)]).copyMemory(from: bytes)
+            (storage.baseAddress! + written).copyMemory(from: bytes.baseAddress!, byteCount: bytes.count)
         }
-        count += bytes.count
+        written += bytes.count
     }
 
     /// Overwrites a 16-bit value already written (RDLENGTH, section counts).
+    @inlinable @inline(__always)
     public mutating func patch16(_ value: UInt16, at offset: Int) {
-        buffer[offset] = UInt8(value >> 8)
-        buffer[offset + 1] = UInt8(value & 0xFF)
+        precondition(offset >= 0 && offset + 2 <= written, "patch16 outside what was written")
+        storage.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt16.self)
     }
 
     /// Marks the name that starts at `offset` (already in the message, e.g. the echoed
     /// question) as a compression target.
     public mutating func addCompressionTarget(_ offset: Int) {
-        guard offset <= Self.maxPointerOffset, targets.count < Self.maxCompressionTargets else { return }
-        targets.append(UInt16(offset))
+        guard offset <= Self.maxPointerOffset, targetCount < Self.maxCompressionTargets else { return }
+        targets[targetCount] = UInt16(offset)
+        targetCount += 1
+    }
+
+    /// Makes the name at `offset` and each of its suffixes (`example.com.` inside
+    /// `www.example.com.`) compression targets, when the next name is written. The name must
+    /// already be in the message, uncompressed.
+    public mutating func addCompressionTargets(suffixesOfNameAt offset: Int) {
+        pendingName = offset
+    }
+
+    /// Registers the pending name's labels (see `addCompressionTargets(suffixesOfNameAt:)`).
+    private mutating func registerPendingName() {
+        var offset = pendingName
+        pendingName = -1
+        while offset < written, storage[offset] != 0, storage[offset] & 0xC0 == 0 {
+            addCompressionTarget(offset)
+            offset += 1 + Int(storage[offset])
+        }
     }
 
     /// Writes `name` (uncompressed wire form), pointing to an earlier copy of its longest
@@ -107,17 +137,18 @@ public struct WireWriter {
 
     /// Writes a name given as uncompressed wire bytes.
     public mutating func name(_ wire: UnsafeRawBufferPointer, compress: Bool = true) throws(WireError) {
+        if compress && pendingName >= 0 { registerPendingName() }
         var suffix = 0
         while wire[suffix] != 0 {
             if compress, let target = findTarget(wire, from: suffix) {
                 try bytes(UnsafeRawBufferPointer(rebasing: wire[0..<suffix]))
-                rememberLabels(start: count - suffix, wire: wire, upTo: suffix)
+                rememberLabels(start: written - suffix, wire: wire, upTo: suffix)
                 try u16(0xC000 | UInt16(target))
                 return
             }
             suffix += 1 + Int(wire[suffix])
         }
-        let start = count
+        let start = written
         try bytes(UnsafeRawBufferPointer(rebasing: wire[0...suffix]))
         if compress { rememberLabels(start: start, wire: wire, upTo: suffix) }
     }
@@ -132,8 +163,8 @@ public struct WireWriter {
 
     /// A remembered offset whose name equals `wire[from...]`, ignoring case.
     private func findTarget(_ wire: UnsafeRawBufferPointer, from start: Int) -> Int? {
-        for target in targets where nameInMessage(at: Int(target), equals: wire, from: start) {
-            return Int(target)
+        for k in 0..<targetCount where nameInMessage(at: Int(targets[k]), equals: wire, from: start) {
+            return Int(targets[k])
         }
         return nil
     }
@@ -144,16 +175,16 @@ public struct WireWriter {
         var k = start
         var hops = 0
         while true {
-            let length = Int(buffer[position])
+            let length = Int(storage[position])
             if length & 0xC0 == 0xC0 {
                 hops += 1
                 guard hops <= WireReader.maxPointerHops else { return false }
-                position = (length & 0x3F) << 8 | Int(buffer[position + 1])
+                position = (length & 0x3F) << 8 | Int(storage[position + 1])
                 continue
             }
             guard length == Int(wire[k]) else { return false }
             if length == 0 { return true }
-            for j in 1...length where asciiLower(buffer[position + j]) != asciiLower(wire[k + j]) {
+            for j in 1...length where asciiLower(storage[position + j]) != asciiLower(wire[k + j]) {
                 return false
             }
             position += 1 + length

@@ -94,6 +94,7 @@ final class Server: Sendable {
         for zone in control.box.current.zones.zones {
             Log.info("zone: \(zone.origin) serial=\(zone.serial) file=\(zone.file)")
         }
+        Posix.Process.releaseFreedMemory()
     }
 
     /// Binds every socket, starts the loops, and never returns.

@@ -147,3 +147,38 @@ import Testing
         expectWireError(.nameTooLong, at: 0) { () throws(WireError) in try name("abcd.").appending(long) }
     }
 }
+
+/// Names are read lowercased eight bytes at a time; that must agree with `asciiLower` on every
+/// byte value wherever it sits in the word.
+@Suite struct WordLowercaseTests {
+    @Test func everyByteValueInEveryPosition() {
+        // A 15-byte label: the length octet and its 15 bytes fill exactly two words.
+        for value in 0...255 {
+            for position in 0..<15 {
+                var label = [UInt8](repeating: UInt8(ascii: "Q"), count: 15)
+                label[position] = UInt8(value)
+                #expect(readLowercased(label) == label.map(asciiLower), "byte \(value) at \(position)")
+            }
+        }
+    }
+
+    @Test func longMixedLabel() {
+        let label = Array("AbCdEfGhIjKlMnOpQrStUvWxYz@[`{".utf8)
+        #expect(readLowercased(label) == label.map(asciiLower))
+    }
+
+    /// Reads `label` as a one-label name through `WireReader.name(into:lowercase:)`; nil if
+    /// that fails or reads other than the whole name.
+    private func readLowercased(_ label: [UInt8]) -> [UInt8]? {
+        let wire = [UInt8(label.count)] + label + [0]
+        var out = [UInt8](repeating: 0, count: DomainName.maxWireLength)
+        let length: Int? = wire.withUnsafeBytes { raw in
+            out.withUnsafeMutableBytes { buffer in
+                var reader = WireReader(raw)
+                return try? reader.name(into: buffer, lowercase: true)
+            }
+        }
+        guard let length, length == wire.count else { return nil }
+        return Array(out[1..<(length - 1)])
+    }
+}

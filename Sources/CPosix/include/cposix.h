@@ -39,6 +39,9 @@ int cposix_pipe_nonblocking(int fds[2]);
 /// CPUs this process may run on (sched_getaffinity), falling back to the online count.
 int cposix_cpu_count(void);
 
+/// malloc_trim(0): returns freed heap memory to the kernel (<malloc.h> is not in Glibc's module map).
+int cposix_malloc_trim(void);
+
 /// Thread-safe strerror: the message for `err`, possibly stored in `buf`.
 const char *cposix_strerror(int err, char *buf, size_t len);
 
