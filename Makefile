@@ -28,10 +28,12 @@ test:
 check: build
 	$(BIN) check zones
 
-# libFuzzer over the message decoder; `make fuzz FUZZ_SECONDS=600` for a longer run.
+# libFuzzer over the message decoder and the responder (fuzz/run.sh); `make fuzz
+# FUZZ_SECONDS=600 FUZZ_TARGET=respond` for a longer run of one (decode, respond or all).
 FUZZ_SECONDS ?= 60
+FUZZ_TARGET ?= all
 fuzz:
-	./fuzz/run.sh $(FUZZ_SECONDS)
+	./fuzz/run.sh $(FUZZ_SECONDS) $(FUZZ_TARGET)
 
 clean:
 	rm -rf .build
