@@ -90,6 +90,12 @@ public final class Responder<Random: RandomSource> {
         if questionCount == 1 {
             do throws(WireError) {
                 qnameLength = try reader.name(into: qname, lowercase: true, "question name")
+                // A pointer in the question can only reach the header, which the response
+                // rewrites: echoing it would send a different or undecodable name. FORMERR
+                // without the question, as for any question Veer cannot echo.
+                guard reader.offset - Header.size == qnameLength else {
+                    throw WireError(.invalid, field: "question name", offset: Header.size)
+                }
                 try reader.skip(4, "question type and class")
                 questionEnd = reader.offset
             } catch {
@@ -102,7 +108,9 @@ public final class Responder<Random: RandomSource> {
             // Header placeholder, then the question exactly as asked (case included).
             try? writer.bytes(UnsafeRawBufferPointer(rebasing: query[0..<Header.size]))
             try? writer.bytes(UnsafeRawBufferPointer(rebasing: query[Header.size..<questionEnd]))
-            registerQuestionSuffixes(wireLength: questionEnd - 4 - Header.size)
+            // The question name and each of its suffixes (`example.com.` inside
+            // `www.example.com.`) become compression targets for the names that follow.
+            writer.addCompressionTargets(suffixesOfNameAt: Header.size)
         } else {
             try? writer.bytes(UnsafeRawBufferPointer(rebasing: query[0..<Header.size]))
         }
@@ -196,16 +204,6 @@ public final class Responder<Random: RandomSource> {
             response.tc = true
         }
         return finish(&response, rcode: rcode, question: true, edns: edns)
-    }
-
-    /// Makes the echoed question name and each of its suffixes (`example.com.` inside
-    /// `www.example.com.`) compression targets, so SOA, CNAME and NS names in the zone point
-    /// into the question instead of being written out. Only when the question was sent
-    /// uncompressed (its length on the wire equals its decompressed length): a pointer in the
-    /// echoed question could reach into the header, which is rewritten at the end.
-    private func registerQuestionSuffixes(wireLength: Int) {
-        guard wireLength == qnameLength else { return }
-        writer.addCompressionTargets(suffixesOfNameAt: Header.size)
     }
 
     // MARK: - Sections

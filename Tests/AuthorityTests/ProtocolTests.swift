@@ -84,6 +84,23 @@ struct ProtocolTests {
         #expect(response.questions.isEmpty)
     }
 
+    /// Found by fuzz/RespondFuzz: a pointer in the question can only point into the header,
+    /// which the response rewrites, so echoing it sent an undecodable or different name.
+    @Test(arguments: [
+        [0xC0, 0x02] as [UInt8],                  // the whole name a pointer into the flags
+        [0x03, 0x77, 0x77, 0x77, 0xC0, 0x04],     // a label, then a pointer into QDCOUNT
+    ])
+    func aCompressedQuestionIsFORMERRWithoutTheQuestion(name: [UInt8]) throws {
+        let query: [UInt8] = [0x12, 0x34, 0x01, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00] + name + [0x00, 0x01, 0x00, 0x01]
+        for overTCP in [false, true] {
+            let bytes = try #require(exchange.raw(query, overTCP: overTCP))
+            let response = try Message.decode(bytes)
+            #expect(response.rcode == .formErr)
+            #expect(response.header.id == 0x1234)
+            #expect(response.questions.isEmpty)
+        }
+    }
+
     @Test func twoQuestionsAreFORMERR() throws {
         let name = try DomainName("www.example.com.")
         let query = Message(header: Header(id: 9), questions: [Question(name: name, type: .a), Question(name: name, type: .aaaa)])
