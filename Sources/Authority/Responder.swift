@@ -255,9 +255,27 @@ public final class Responder<Random: RandomSource> {
         writer.patch16(UInt16(writer.count - lengthAt - 2), at: lengthAt)
     }
 
+    /// Record `index` of `set`: from its wire form when the set has one, else encoded.
+    private func writeRecord(_ owner: Owner, _ set: RRSetData, _ index: Int) throws(WireError) {
+        if set.records.isEmpty {
+            try writeOwner(owner)
+            let size = RRSetData.wireSize(set.type)
+            let start = index * size
+            guard writer.count + size <= writer.limit else {
+                throw WireError(.noSpace, field: "record", offset: writer.count)
+            }
+            set.wire.withUnsafeBytes { bytes in
+                // Cannot fail: the space was checked above.
+                try? writer.bytes(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + size)]))
+            }
+        } else {
+            try writeRecord(owner, set.type, ttl: set.ttl, set.records[index])
+        }
+    }
+
     private func writeAnswer(_ owner: Owner, _ set: RRSetData) throws(WireError) {
-        for data in set.records {
-            try writeRecord(owner, set.type, ttl: set.ttl, data)
+        for index in 0..<set.count {
+            try writeRecord(owner, set, index)
             answerCount += 1
         }
     }
@@ -290,10 +308,10 @@ public final class Responder<Random: RandomSource> {
             for type in [RRType.a, RRType.aaaa] {
                 guard let index = node.rrset(type) else { continue }
                 let set = node.rrsets[index]
-                for data in set.records {
+                for record in 0..<set.count {
                     let mark = writer.count
                     do throws(WireError) {
-                        try writeRecord(.name(node.name), type, ttl: set.ttl, data)
+                        try writeRecord(.name(node.name), set, record)
                         additionalCount += 1
                     } catch {
                         writer.rewind(to: mark)
