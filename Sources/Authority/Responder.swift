@@ -421,24 +421,24 @@ public final class Responder<Random: RandomSource> {
     @inline(__always)
     private func pick(_ set: WeightedSet, type: RRType?) -> Int? {
         let weights = snapshot.weights
-        let endpoints = set.endpoints
-        @inline(__always) func eligible(_ endpoint: WeightedSet.Endpoint) -> Bool {
-            switch type {
-            case .some(.a): endpoint.a != nil
-            case .some(.aaaa): endpoint.aaaa != nil
-            default: true
-            }
+        let slots = set.slots
+        let types = set.addressTypes
+        let needed: UInt8 = switch type {
+        case .some(.a): WeightedSet.hasA
+        case .some(.aaaa): WeightedSet.hasAAAA
+        default: 0
         }
-        var chosen = WeightedChoice.pick(count: endpoints.count, weight: {
-            eligible(endpoints[$0]) ? weights.effective(endpoints[$0].slot) : 0
+        @inline(__always) func eligible(_ index: Int) -> Bool { needed == 0 || types[index] & needed != 0 }
+        var chosen = WeightedChoice.pick(count: slots.count, weight: {
+            eligible($0) ? weights.effective(slots[$0]) : 0
         }, random: &random)
         if chosen == nil && !set.refuseWhenAllDown {
-            chosen = WeightedChoice.pick(count: endpoints.count, weight: {
-                eligible(endpoints[$0]) ? weights.configured(endpoints[$0].slot) : 0
+            chosen = WeightedChoice.pick(count: slots.count, weight: {
+                eligible($0) ? weights.configured(slots[$0]) : 0
             }, random: &random)
         }
-        if let chosen, let counters, endpoints[chosen].slot < counters.capacity {
-            counters.increment(endpoints[chosen].slot)
+        if let chosen, let counters, slots[chosen] < counters.capacity {
+            counters.increment(slots[chosen])
         }
         return chosen
     }

@@ -121,6 +121,22 @@ public struct WeightedSet: Sendable {
     public let isCNAME: Bool
     /// `all-down=refuse`: when every endpoint is down, answer SERVFAIL instead of failing open.
     public let refuseWhenAllDown: Bool
+    /// Per endpoint, for choosing one per query: its slot, and which address types it has
+    /// (`hasA`, `hasAAAA` bits). Choosing reads these instead of copying each Endpoint (with
+    /// its strings, health check and RRsets) twice per query.
+    let slots: [Int]
+    let addressTypes: [UInt8]
+    static let hasA: UInt8 = 1
+    static let hasAAAA: UInt8 = 2
+
+    init(owner: DomainName, endpoints: [Endpoint], isCNAME: Bool, refuseWhenAllDown: Bool) {
+        self.owner = owner
+        self.endpoints = endpoints
+        self.isCNAME = isCNAME
+        self.refuseWhenAllDown = refuseWhenAllDown
+        slots = endpoints.map(\.slot)
+        addressTypes = endpoints.map { ($0.a == nil ? 0 : Self.hasA) | ($0.aaaa == nil ? 0 : Self.hasAAAA) }
+    }
 }
 
 /// Everything Veer answers from, immutable once built: the name tree of every zone with
