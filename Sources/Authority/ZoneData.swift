@@ -216,8 +216,12 @@ public final class ZoneData: Sendable {
 
         // Zone cuts: an NS RRset below an apex, the topmost one wins.
         var anyCut = false
-        for index in nodes.indices where !nodes[index].isApex && firstPlaced[index] < firstPlaced[index + 1]
-            && records(of: index).contains(where: { $0.type == .ns }) {
+        func hasNS(_ index: Int) -> Bool {
+            byNode[Int(firstPlaced[index])..<Int(firstPlaced[index + 1])].contains {
+                sortedZones[Int($0.zone)].records[Int($0.record)].type == .ns
+            }
+        }
+        for index in nodes.indices where !nodes[index].isApex && hasNS(index) {
             nodes[index].cut = Int32(index)
             anyCut = true
         }
