@@ -273,10 +273,34 @@ public final class Responder<Random: RandomSource> {
         writer.patch16(UInt16(writer.count - lengthAt - 2), at: lengthAt)
     }
 
+    /// Record `index` of `set`: from its wire form when the set has one, else encoded; with
+    /// `ttl` instead of the set's when given (a `ttl-shift=` cap).
+    private func writeRecord(_ owner: Owner, _ set: RRSetData, _ index: Int, ttl: UInt32? = nil) throws(WireError) {
+        if set.records.isEmpty {
+            try writeOwner(owner)
+            let size = RRSetData.wireSize(set.type)
+            let start = index * size
+            guard writer.count + size <= writer.limit else {
+                throw WireError(.noSpace, field: "record", offset: writer.count)
+            }
+            let at = writer.count
+            set.wire.withUnsafeBytes { bytes in
+                // Cannot fail: the space was checked above.
+                try? writer.bytes(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + size)]))
+            }
+            if let ttl, ttl != set.ttl {
+                // TYPE, CLASS, then the TTL.
+                writer.patch16(UInt16(truncatingIfNeeded: ttl >> 16), at: at + 4)
+                writer.patch16(UInt16(truncatingIfNeeded: ttl), at: at + 6)
+            }
+        } else {
+            try writeRecord(owner, set.type, ttl: ttl ?? set.ttl, set.records[index])
+        }
+    }
+
     private func writeAnswer(_ owner: Owner, _ set: RRSetData, ttl: UInt32? = nil) throws(WireError) {
-        let ttl = ttl ?? set.ttl
-        for data in set.records {
-            try writeRecord(owner, set.type, ttl: ttl, data)
+        for index in 0..<set.count {
+            try writeRecord(owner, set, index, ttl: ttl)
             answerCount += 1
         }
     }
@@ -309,10 +333,10 @@ public final class Responder<Random: RandomSource> {
             for type in [RRType.a, RRType.aaaa] {
                 guard let index = node.rrset(type) else { continue }
                 let set = node.rrsets[index]
-                for data in set.records {
+                for record in 0..<set.count {
                     let mark = writer.count
                     do throws(WireError) {
-                        try writeRecord(.name(node.name), type, ttl: set.ttl, data)
+                        try writeRecord(.name(node.name), set, record)
                         additionalCount += 1
                     } catch {
                         writer.rewind(to: mark)
@@ -458,24 +482,24 @@ public final class Responder<Random: RandomSource> {
     @inline(__always)
     private func pick(_ set: WeightedSet, type: RRType?) -> Int? {
         let weights = snapshot.weights
-        let endpoints = set.endpoints
-        @inline(__always) func eligible(_ endpoint: WeightedSet.Endpoint) -> Bool {
-            switch type {
-            case .some(.a): endpoint.a != nil
-            case .some(.aaaa): endpoint.aaaa != nil
-            default: true
-            }
+        let slots = set.slots
+        let types = set.addressTypes
+        let needed: UInt8 = switch type {
+        case .some(.a): WeightedSet.hasA
+        case .some(.aaaa): WeightedSet.hasAAAA
+        default: 0
         }
-        var chosen = WeightedChoice.pick(count: endpoints.count, weight: {
-            eligible(endpoints[$0]) ? weights.effective(endpoints[$0].slot) : 0
+        @inline(__always) func eligible(_ index: Int) -> Bool { needed == 0 || types[index] & needed != 0 }
+        var chosen = WeightedChoice.pick(count: slots.count, weight: {
+            eligible($0) ? weights.effective(slots[$0]) : 0
         }, random: &random)
         if chosen == nil && !set.refuseWhenAllDown {
-            chosen = WeightedChoice.pick(count: endpoints.count, weight: {
-                eligible(endpoints[$0]) ? weights.configured(endpoints[$0].slot) : 0
+            chosen = WeightedChoice.pick(count: slots.count, weight: {
+                eligible($0) ? weights.configured(slots[$0]) : 0
             }, random: &random)
         }
-        if let chosen, let counters, endpoints[chosen].slot < counters.capacity {
-            counters.increment(endpoints[chosen].slot)
+        if let chosen, let counters, slots[chosen] < counters.capacity {
+            counters.increment(slots[chosen])
         }
         return chosen
     }

@@ -20,12 +20,64 @@ public enum Resolution: Sendable, Equatable {
 struct RRSetData: Sendable {
     let type: RRType
     let ttl: UInt32
+    /// The records, decoded; empty for the A and AAAA RRsets of names, which keep `wire` only.
     let records: [RData]
     /// For CNAME, NS, MX and SRV: where each record's target name resolves (parallel to `records`).
     let targets: [Resolution]
     /// For NS, MX and SRV: the node of each target name, glue below a cut included, or -1;
     /// its addresses go in the additional section.
     let targetNodes: [Int32]
+    /// For the A and AAAA RRsets of names: each record as it goes on the wire after its owner
+    /// name (TYPE, CLASS, TTL, RDLENGTH, RDATA), back to back. An answer copies these bytes;
+    /// they hold no names, so they do not depend on where in a message they land. One array of
+    /// 14 bytes per A record instead of an array of enums holding an array of 4 bytes.
+    let wire: [UInt8]
+
+    init(type: RRType, ttl: UInt32, records: [RData], targets: [Resolution], targetNodes: [Int32]) {
+        self.type = type
+        self.ttl = ttl
+        self.records = records
+        self.targets = targets
+        self.targetNodes = targetNodes
+        wire = []
+    }
+
+    /// An A or AAAA RRset kept in wire form only.
+    init(addresses records: some Collection<ResourceRecord>) {
+        let first = records.first!
+        type = first.type
+        ttl = first.ttl
+        self.records = []
+        targets = []
+        targetNodes = []
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(records.count * Self.wireSize(type))
+        for record in records {
+            let address: [UInt8]
+            switch record.data {
+            case .a(let v4): address = v4.bytes
+            case .aaaa(let v6): address = v6.bytes
+            default: preconditionFailure("A/AAAA RRset holding \(record.type)")
+            }
+            func append16(_ value: UInt16) {
+                bytes.append(UInt8(value >> 8))
+                bytes.append(UInt8(value & 0xFF))
+            }
+            append16(type.rawValue)
+            append16(RRClass.in.rawValue)
+            append16(UInt16(ttl >> 16))
+            append16(UInt16(ttl & 0xFFFF))
+            append16(UInt16(address.count))
+            bytes.append(contentsOf: address)
+        }
+        wire = bytes
+    }
+
+    /// Bytes of one A (14) or AAAA (26) record in `wire`.
+    static func wireSize(_ type: RRType) -> Int { 10 + (type == .a ? 4 : 16) }
+
+    /// Records in the set.
+    var count: Int { records.isEmpty ? wire.count / Self.wireSize(type) : records.count }
 }
 
 /// A name in the tree: its data and where it sits relative to zone cuts.
@@ -71,6 +123,23 @@ public struct WeightedSet: Sendable {
     public let refuseWhenAllDown: Bool
     /// `ttl-shift=`: the TTL while the name is being moved (the control side decides when).
     public let ttlShift: UInt32?
+    /// Per endpoint, for choosing one per query: its slot, and which address types it has
+    /// (`hasA`, `hasAAAA` bits). Choosing reads these instead of copying each Endpoint (with
+    /// its strings, health check and RRsets) twice per query.
+    let slots: [Int]
+    let addressTypes: [UInt8]
+    static let hasA: UInt8 = 1
+    static let hasAAAA: UInt8 = 2
+
+    init(owner: DomainName, endpoints: [Endpoint], isCNAME: Bool, refuseWhenAllDown: Bool, ttlShift: UInt32?) {
+        self.owner = owner
+        self.ttlShift = ttlShift
+        self.endpoints = endpoints
+        self.isCNAME = isCNAME
+        self.refuseWhenAllDown = refuseWhenAllDown
+        slots = endpoints.map(\.slot)
+        addressTypes = endpoints.map { ($0.a == nil ? 0 : Self.hasA) | ($0.aaaa == nil ? 0 : Self.hasAAAA) }
+    }
 }
 
 /// Everything Veer answers from, immutable once built: the name tree of every zone with
@@ -150,8 +219,12 @@ public final class ZoneData: Sendable {
 
         // Zone cuts: an NS RRset below an apex, the topmost one wins.
         var anyCut = false
-        for index in nodes.indices where !nodes[index].isApex && firstPlaced[index] < firstPlaced[index + 1]
-            && records(of: index).contains(where: { $0.type == .ns }) {
+        func hasNS(_ index: Int) -> Bool {
+            byNode[Int(firstPlaced[index])..<Int(firstPlaced[index + 1])].contains {
+                sortedZones[Int($0.zone)].records[Int($0.record)].type == .ns
+            }
+        }
+        for index in nodes.indices where !nodes[index].isApex && hasNS(index) {
             nodes[index].cut = Int32(index)
             anyCut = true
         }
@@ -173,8 +246,9 @@ public final class ZoneData: Sendable {
         let resolver = Resolver(nodes: nodes, table: table, zones: zoneInfos)
         // Targets only for the types that have them: an empty array costs no allocation, and
         // A/AAAA RRsets are most of a large zone.
-        func makeRRSet(_ records: some Collection<ResourceRecord>) -> RRSetData {
+        func makeRRSet(_ records: some Collection<ResourceRecord>, keepRecords: Bool = false) -> RRSetData {
             let type = records.first!.type
+            if !keepRecords && (type == .a || type == .aaaa) { return RRSetData(addresses: records) }
             let followed = type == .cname || type == .ns || type == .mx || type == .srv
             return RRSetData(type: type, ttl: records.first!.ttl, records: records.map(\.data),
                              targets: !followed ? [] : records.map { record in
@@ -212,7 +286,8 @@ public final class ZoneData: Sendable {
                     let records = endpoint.records
                     func set(_ type: RRType) -> RRSetData? {
                         let matching = records.filter { $0.type == type }
-                        return matching.isEmpty ? nil : makeRRSet(matching)
+                        // Endpoints keep their records: status and health checks read them.
+                        return matching.isEmpty ? nil : makeRRSet(matching, keepRecords: true)
                     }
                     return WeightedSet.Endpoint(id: endpoint.id, slot: slot(weightedName.owner, endpoint.id),
                                                 zoneWeight: endpoint.weight, check: endpoint.check, role: endpoint.role,

@@ -17,6 +17,9 @@ public struct WireWriter {
     /// Offsets of labels already in the message that later names may point to, in place
     /// (no array to clear per message).
     private var targets = InlineArray<64, UInt16>(repeating: 0)
+    /// The decompressed length of the name at each target: a name can only match a target of
+    /// its own length, so most candidates are passed over without reading the message.
+    private var targetLengths = InlineArray<64, UInt8>(repeating: 0)
     private var targetCount = 0
     /// A name already in the message (the echoed question) whose labels become targets the
     /// first time a name is written, or -1: most answers write no name at all.
@@ -99,9 +102,37 @@ public struct WireWriter {
     /// Marks the name that starts at `offset` (already in the message, e.g. the echoed
     /// question) as a compression target.
     public mutating func addCompressionTarget(_ offset: Int) {
+        guard let length = nameLength(at: offset) else { return }
+        addTarget(offset, length: length)
+    }
+
+    private mutating func addTarget(_ offset: Int, length: Int) {
         guard offset <= Self.maxPointerOffset, targetCount < Self.maxCompressionTargets else { return }
         targets[targetCount] = UInt16(offset)
+        targetLengths[targetCount] = UInt8(truncatingIfNeeded: length)
         targetCount += 1
+    }
+
+    /// The decompressed length of the name at `offset` in what was written, or nil if it is
+    /// not a well-formed name there.
+    private func nameLength(at offset: Int) -> Int? {
+        var position = offset
+        var length = 0
+        var hops = 0
+        while position < written {
+            let label = Int(storage[position])
+            if label & 0xC0 == 0xC0 {
+                hops += 1
+                guard hops <= WireReader.maxPointerHops, position + 1 < written else { return nil }
+                position = (label & 0x3F) << 8 | Int(storage[position + 1])
+                continue
+            }
+            guard label & 0xC0 == 0 else { return nil }
+            length += 1 + label
+            if label == 0 { return length <= DomainName.maxWireLength ? length : nil }
+            position += 1 + label
+        }
+        return nil
     }
 
     /// Makes the name at `offset` and each of its suffixes (`example.com.` inside
@@ -113,10 +144,12 @@ public struct WireWriter {
 
     /// Registers the pending name's labels (see `addCompressionTargets(suffixesOfNameAt:)`).
     private mutating func registerPendingName() {
-        var offset = pendingName
+        let start = pendingName
         pendingName = -1
+        guard let total = nameLength(at: start) else { return }
+        var offset = start
         while offset < written, storage[offset] != 0, storage[offset] & 0xC0 == 0 {
-            addCompressionTarget(offset)
+            addTarget(offset, length: total - (offset - start))
             offset += 1 + Int(storage[offset])
         }
     }
@@ -138,33 +171,40 @@ public struct WireWriter {
     /// Writes a name given as uncompressed wire bytes.
     public mutating func name(_ wire: UnsafeRawBufferPointer, compress: Bool = true) throws(WireError) {
         if compress && pendingName >= 0 { registerPendingName() }
+        var total = 0
+        while wire[total] != 0 { total += 1 + Int(wire[total]) }
+        total += 1
         var suffix = 0
         while wire[suffix] != 0 {
-            if compress, let target = findTarget(wire, from: suffix) {
+            if compress, let target = findTarget(wire, from: suffix, length: total - suffix) {
                 try bytes(UnsafeRawBufferPointer(rebasing: wire[0..<suffix]))
-                rememberLabels(start: written - suffix, wire: wire, upTo: suffix)
-                try u16(0xC000 | UInt16(target))
+                rememberLabels(start: written - suffix, wire: wire, upTo: suffix, length: total)
+                try u16(0xC000 | UInt16(targets[target]))
                 return
             }
             suffix += 1 + Int(wire[suffix])
         }
         let start = written
         try bytes(UnsafeRawBufferPointer(rebasing: wire[0...suffix]))
-        if compress { rememberLabels(start: start, wire: wire, upTo: suffix) }
+        if compress { rememberLabels(start: start, wire: wire, upTo: suffix, length: total) }
     }
 
-    private mutating func rememberLabels(start: Int, wire: UnsafeRawBufferPointer, upTo end: Int) {
+    /// Registers the labels before `end` of the name `wire` (decompressed length `length`),
+    /// just written at `start`.
+    private mutating func rememberLabels(start: Int, wire: UnsafeRawBufferPointer, upTo end: Int, length: Int) {
         var k = 0
         while k < end {
-            addCompressionTarget(start + k)
+            addTarget(start + k, length: length - k)
             k += 1 + Int(wire[k])
         }
     }
 
-    /// A remembered offset whose name equals `wire[from...]`, ignoring case.
-    private func findTarget(_ wire: UnsafeRawBufferPointer, from start: Int) -> Int? {
-        for k in 0..<targetCount where nameInMessage(at: Int(targets[k]), equals: wire, from: start) {
-            return Int(targets[k])
+    /// The index of a remembered target whose name equals `wire[from...]` (`length` bytes),
+    /// ignoring case.
+    private func findTarget(_ wire: UnsafeRawBufferPointer, from start: Int, length: Int) -> Int? {
+        for k in 0..<targetCount where Int(targetLengths[k]) == length
+            && nameInMessage(at: Int(targets[k]), equals: wire, from: start) {
+            return k
         }
         return nil
     }
