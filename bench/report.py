@@ -162,7 +162,8 @@ def main():
         pss = {}
         for server, seconds, rss, p, check in big:
             pss[server] = int(p) / 1024
-            print(f"  {server:<5} load {seconds:>6} s   RSS {int(rss) / 1024:7.1f} MiB   PSS {int(p) / 1024:7.1f} MiB"
+            shown = seconds if seconds == "-" else f"{float(seconds):.2f}"
+            print(f"  {server:<5} load {shown:>5} s   RSS {int(rss) / 1024:7.1f} MiB   PSS {int(p) / 1024:7.1f} MiB"
                   + (f"   (veer check: {float(check):.2f} s)" if server == "veer" else ""))
         if "veer" in pss and "nsd" in pss and pss["nsd"]:
             print(f"  veer/nsd memory (PSS, NSD's forked processes share pages): {pss['veer'] / pss['nsd']:.2f}x"
