@@ -31,6 +31,8 @@ public final class Responder<Random: RandomSource> {
     /// For names skipped while parsing and for building wildcard names.
     private let scratch: UnsafeMutableRawBufferPointer
     private var qnameLength = 0
+    /// Where the echoed question ends in the response (the header's end without one).
+    private var afterQuestion = Header.size
     private var answerCount: UInt16 = 0
     private var authorityCount: UInt16 = 0
     private var additionalCount: UInt16 = 0
@@ -114,7 +116,7 @@ public final class Responder<Random: RandomSource> {
         } else {
             try? writer.bytes(UnsafeRawBufferPointer(rebasing: query[0..<Header.size]))
         }
-        let afterQuestion = writer.count
+        afterQuestion = writer.count
 
         guard opcode == 0 else { return finish(&response, rcode: .notImp, question: hasQuestion, edns: nil) }
         guard hasQuestion, answerSectionCount == 0, authoritySectionCount == 0 else {
@@ -219,7 +221,12 @@ public final class Responder<Random: RandomSource> {
     /// Appends the OPT record and fills in the header.
     private func finish(_ header: inout ResponseHeader, rcode: RCode, question: Bool, edns: ClientEDNS?) -> Int {
         if rcode != .noError && rcode != .nxDomain {
-            writer.rewind(to: question ? writer.count : Header.size)
+            // An error carries no records, even if some were written before it was known
+            // (a CNAME to a name that then answers SERVFAIL).
+            writer.rewind(to: question ? afterQuestion : Header.size)
+            answerCount = 0
+            authorityCount = 0
+            additionalCount = 0
         }
         writer.setLimit(writer.buffer.count)
         var additional = additionalCount

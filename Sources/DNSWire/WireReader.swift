@@ -135,6 +135,8 @@ public struct WireReader {
             if length == 0 { break }
             guard length <= DomainName.maxLabelLength else { return nil }
             scan += 1 + length
+            // Stop at the longest legal name rather than walking the rest of the message.
+            guard scan - offset < DomainName.maxWireLength else { return nil }
         }
         guard scan < end else { return nil }
         let total = scan + 1 - offset

@@ -99,13 +99,6 @@ public struct WireWriter {
         storage.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt16.self)
     }
 
-    /// Marks the name that starts at `offset` (already in the message, e.g. the echoed
-    /// question) as a compression target.
-    public mutating func addCompressionTarget(_ offset: Int) {
-        guard let length = nameLength(at: offset) else { return }
-        addTarget(offset, length: length)
-    }
-
     private mutating func addTarget(_ offset: Int, length: Int) {
         guard offset <= Self.maxPointerOffset, targetCount < Self.maxCompressionTargets else { return }
         targets[targetCount] = UInt16(offset)

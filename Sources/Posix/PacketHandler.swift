@@ -22,4 +22,12 @@ public protocol PacketHandler: AnyObject {
     ///   connection after the answers already queued are sent.
     func handle(query: UnsafeRawBufferPointer, response: UnsafeMutableRawBufferPointer,
                 transport: Transport, peer: SocketAddress) -> Int
+
+    /// Called on a UDP thread that has had no query for `UDPServer.idleInterval`: a chance to
+    /// let go of state the control side has replaced (an old zone snapshot).
+    func idle()
+}
+
+extension PacketHandler {
+    public func idle() {}
 }

@@ -29,6 +29,9 @@ public final class UDPServer: Sendable {
     /// Kernel socket buffer size to ask for: absorbs bursts while workers are busy. The kernel
     /// caps it at net.core.rmem_max / wmem_max; failure is harmless.
     static let socketBufferBytes: Int32 = 4 << 20
+    /// A thread with no query for this long wakes and calls its handler's `idle()`, so an
+    /// unused socket (the IPv6 one when all clients are IPv4) does not pin old data forever.
+    public static let idleInterval: Duration = .seconds(1)
 
     /// The addresses actually bound, with real ports (one per listen address, in order).
     public let boundAddresses: [SocketAddress]
@@ -76,6 +79,7 @@ public final class UDPServer: Sendable {
                     try Socket.setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1, "setsockopt SO_REUSEPORT \(address)")
                     Socket.setOptionIfPossible(fd, SOL_SOCKET, SO_RCVBUF, Self.socketBufferBytes)
                     Socket.setOptionIfPossible(fd, SOL_SOCKET, SO_SNDBUF, Self.socketBufferBytes)
+                    try Socket.setTimeout(fd, SO_RCVTIMEO, nanoseconds(Self.idleInterval), "setsockopt SO_RCVTIMEO \(address)")
                     if address.isWildcard {
                         try systemCall("setsockopt PKTINFO \(address)") {
                             cposix_enable_pktinfo(fd, address.isIPv6 ? 1 : 0)
@@ -189,6 +193,7 @@ public final class UDPServer: Sendable {
                 let error = Glibc.errno
                 // Only a broken descriptor is permanent; ENOMEM and the like pass.
                 if error == EBADF || error == ENOTSOCK || error == EINVAL { break }
+                if error == EAGAIN || error == EWOULDBLOCK { handler.idle() }
                 continue
             }
 

@@ -471,9 +471,9 @@ final class Control: Sendable {
             monitor.withLock { $0 }?.configure(data)
             let published = publish(state)
             Log.info("reload: \(zones.count) zone(s), generation \(published.generation)")
-            // The parser's and the old snapshot's memory goes back to the system (once the
-            // server threads let go of the old snapshot, at their next query).
-            Posix.Process.releaseFreedMemory()
+            // The parser's and the old snapshot's memory goes back to the system once every
+            // server thread has let go of the old snapshot (idle ones within a second).
+            queue.asyncAfter(deadline: .now() + .seconds(2)) { Posix.Process.releaseFreedMemory() }
             return []
         }
     }

@@ -45,6 +45,12 @@ final class DNSHandler: PacketHandler {
         return length
     }
 
+    /// No query for a while: pick up a newer snapshot anyway, so the old one (a whole zone
+    /// set after a reload) is freed now rather than at this thread's next query.
+    func idle() {
+        if box.generation != generation { refresh() }
+    }
+
     private func refresh() {
         let snapshot = box.current
         generation = snapshot.generation

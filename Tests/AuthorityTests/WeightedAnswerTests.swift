@@ -84,3 +84,35 @@ struct WeightedAnswerTests {
         #expect(abs(Double(newCount) - Double(draws) * 0.1) <= 4 * sigma, "\(newCount) of \(draws) answers named gw-new")
     }
 }
+
+/// all-down=refuse reached through a CNAME: SERVFAIL, and nothing written before it stays.
+struct AllDownRefuseTests {
+    static let zone = """
+        $ORIGIN example.com.
+        @       3600 IN SOA ns1 hostmaster 1 3600 600 604800 60
+        @       3600 IN NS  ns1
+        ns1     3600 IN A   192.0.2.53
+        alias   300  IN CNAME strict
+        strict  30   IN A   192.0.2.1 endpoint=a weight=1 all-down=refuse
+        strict  30   IN A   192.0.2.2 endpoint=b weight=1
+        """
+
+    @Test func servfailAfterACNAMECarriesNoRecords() throws {
+        let data = try makeZoneData([Self.zone])
+        // Both endpoints configured, both down.
+        let weights = WeightTable(configured: [1, 1], effective: [0, 0])
+        let exchange = Exchange(data: data, weights: weights, draws: [0])
+        for name in ["alias.example.com.", "strict.example.com."] {
+            let response = try exchange.ask(name)
+            #expect(response.rcode == .servFail)
+            #expect(response.answers.isEmpty, "\(name): \(response.answerLines)")
+            #expect(response.authority.isEmpty)
+            #expect(response.questions.count == 1)
+        }
+        // With an endpoint up, the CNAME and the address come back.
+        let up = Exchange(data: data, weights: WeightTable(configured: [1, 1], effective: [0, 1]), draws: [0])
+        #expect(try up.ask("alias.example.com.").answerLines == [
+            "alias.example.com. 300 IN CNAME strict.example.com.", "strict.example.com. 30 IN A 192.0.2.2",
+        ])
+    }
+}
