@@ -9,7 +9,8 @@ let package = Package(
         .executable(name: "veer", targets: ["veer"]),
     ],
     targets: [
-        // recvmmsg/sendmmsg and SO_PEERCRED need _GNU_SOURCE, which only the .c file defines.
+        // recvmmsg/sendmmsg and SO_PEERCRED need _GNU_SOURCE, which only the .c files define;
+        // https.c loads the system libcurl with dlopen for HTTPS health checks.
         .target(name: "CPosix"),
         // The only target that imports Glibc: sockets, fds, errno, signals, files.
         .target(name: "Posix", dependencies: ["CPosix"]),

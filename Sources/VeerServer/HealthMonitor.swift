@@ -1,18 +1,15 @@
 import Authority
 import Dispatch
 import DNSWire
-import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import Posix
 import Synchronization
 import Traffic
 import ZoneFile
 
 /// Probes every weighted endpoint that names a health check, off the DNS path: TCP and HTTP
-/// probes share the `Prober`'s one poll() thread, HTTPS goes through URLSession, timers and
-/// state live on one serial queue. Every result goes to `onProbe` (the control side), with the transition it caused.
+/// probes share the `Prober`'s one poll() thread, HTTPS probes block a thread each in libcurl
+/// (`HTTPSProbe`) on a few lanes of their own, timers and state live on one serial queue.
+/// Every result goes to `onProbe` (the control side), with the transition it caused.
 final class HealthMonitor: Sendable {
     /// A CNAME target's addresses are resolved again after this long.
     static let resolveCacheSeconds: Int64 = 30
@@ -44,21 +41,24 @@ final class HealthMonitor: Sendable {
         var entries: [Int: Entry] = [:]
         var epoch = 0
         var resolved: [String: (addresses: [SocketAddress], at: Int64)] = [:]
+        /// Slots with an HTTPS probe queued or running: a slot's next probe waits its turn
+        /// (it is skipped) rather than piling up behind a lane's slow ones.
+        var httpsBusy: Set<Int> = []
         var onProbe: (@Sendable (ProbeReport) -> Void)?
     }
 
     private let queue = DispatchQueue(label: "veer.health")
     private let resolver = DispatchQueue(label: "veer.health.resolve", attributes: .concurrent)
     private let prober: Prober
-    private let session: URLSession
+    /// HTTPS probes at most this many at once: each holds a thread while libcurl blocks, so
+    /// they get serial queues of their own (a slot always uses the same one) rather than a
+    /// concurrent queue whose thread count libdispatch decides.
+    static let httpsLaneCount = 8
+    private let httpsLanes = (0..<HealthMonitor.httpsLaneCount).map { DispatchQueue(label: "veer.health.https.\($0)") }
     private let shared = Mutex(Shared())
 
     init() throws {
         prober = try Prober()
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.requestCachePolicy = .reloadIgnoringLocalCacheData
-        configuration.httpMaximumConnectionsPerHost = 4
-        session = URLSession(configuration: configuration)
     }
 
     /// The targets of `zones`: every endpoint with `health=`.
@@ -121,7 +121,6 @@ final class HealthMonitor: Sendable {
 
     private func probe(slot: Int, epoch: Int) {
         guard let target = shared.withLock({ $0.entries[slot].flatMap { $0.epoch == epoch ? $0.target : nil } }) else { return }
-        let started = Clock.now()
         let queue = self.queue
         let finish: @Sendable (ProbeResult) -> Void = { [weak self] result in
             guard let monitor = self else { return }
@@ -129,7 +128,7 @@ final class HealthMonitor: Sendable {
         }
         let timeout = Duration.milliseconds(target.check.timeoutMs)
         if target.check.kind == .https {
-            probeHTTPS(target, started: started, finish: finish)
+            probeHTTPS(target, finish: finish)
             return
         }
         addresses(for: target) { [prober] result in
@@ -204,31 +203,42 @@ final class HealthMonitor: Sendable {
         return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
     }
 
-    /// HTTPS through FoundationNetworking (never a hand-written TLS). Host and SNI come from
-    /// the URL: `host=`, else the CNAME target; `address=` puts the address in the URL.
-    private func probeHTTPS(_ target: Target, started: UInt64, finish: @escaping @Sendable (ProbeResult) -> Void) {
-        let host = target.check.address.map { $0.contains(":") ? "[\($0)]" : $0 } ?? target.httpHost
-        guard let url = URL(string: "https://\(host):\(target.check.effectivePort)\(target.check.path)") else {
-            finish(.failure(reason: "bad URL for \(host)", latencyMs: nil))
-            return
+    /// HTTPS through libcurl: the URL names `httpHost` (SNI, certificate name, Host header)
+    /// while the connection goes to `address=`, the endpoint's address or the resolved CNAME
+    /// target, as for HTTP; `insecure` and `ca=` apply to this probe alone.
+    private func probeHTTPS(_ target: Target, finish: @escaping @Sendable (ProbeResult) -> Void) {
+        let slot = target.slot
+        guard shared.withLock({ $0.httpsBusy.insert(slot).inserted }) else { return }
+        let lane = httpsLanes[slot % httpsLanes.count]
+        addresses(for: target) { [self] result in
+            switch result {
+            case .failure(let failure):
+                shared.withLock { _ = $0.httpsBusy.remove(slot) }
+                finish(.failure(reason: failure.reason, latencyMs: nil))
+            case .success(let address):
+                let check = target.check
+                let request = HTTPSProbe.Request(host: target.httpHost, port: check.effectivePort, path: check.path,
+                                                 connectTo: address, timeout: .milliseconds(check.timeoutMs),
+                                                 insecure: check.insecure, caFile: check.ca)
+                lane.async { [self] in
+                    let (outcome, latency) = HTTPSProbe.get(request)
+                    shared.withLock { _ = $0.httpsBusy.remove(slot) }
+                    finish(Self.judge(outcome, latency: Self.milliseconds(latency), check: check))
+                }
+            }
         }
-        var request = URLRequest(url: url, cachePolicy: .reloadIgnoringLocalCacheData,
-                                 timeoutInterval: Double(target.check.timeoutMs) / 1000)
-        request.setValue("veer-health/1", forHTTPHeaderField: "User-Agent")
-        session.dataTask(with: request) { data, response, error in
-            let latency = Int((Clock.now() - started) / 1_000_000)
-            if let error {
-                let timedOut = (error as? URLError)?.code == .timedOut
-                finish(.failure(reason: timedOut ? "timeout after \(target.check.timeoutMs)ms" : "https: \(error.localizedDescription)",
-                                latencyMs: latency))
-                return
-            }
-            guard let http = response as? HTTPURLResponse else {
-                finish(.failure(reason: "not an HTTP reply", latencyMs: latency))
-                return
-            }
-            finish(Self.judgeHTTP(status: http.statusCode, body: Array(data ?? Data()), latency: latency, check: target.check))
-        }.resume()
+    }
+
+    /// Turns an HTTPS outcome into a probe result, with the same status and body rules as HTTP.
+    static func judge(_ outcome: HTTPSProbe.Outcome, latency: Int, check: HealthCheck) -> ProbeResult {
+        switch outcome {
+        case .reply(let status, let body):
+            return judgeHTTP(status: status, body: body, latency: latency, check: check)
+        case .timeout:
+            return .failure(reason: "timeout after \(check.timeoutMs)ms", latencyMs: latency)
+        case .failure(let reason):
+            return .failure(reason: "https: \(reason)", latencyMs: latency)
+        }
     }
 
     private func record(_ result: ProbeResult, slot: Int, epoch: Int) {

@@ -193,4 +193,62 @@ struct HealthTests {
             #expect(reply.answerLines == ["pool.example.com. 30 IN A 192.0.2.2"])
         }
     }
+
+    /// One self-signed HTTPS gateway, four checks: each check's own trust settings decide.
+    @Test func httpsChecksHonourInsecureCAAndHost() throws {
+        let gateway = try TLSGateway()
+        let state = try FileIO.makeTemporaryDirectory(prefix: "veer-health-")
+        let policy = "address=127.0.0.1 port=\(gateway.port) interval=300ms timeout=250ms fall=1 rise=1"
+        // The endpoints' CNAME target, gw.test, is the name in the certificate: SNI and Host
+        // when there is no host=, while address= says where to connect.
+        let zone = """
+            $ORIGIN example.com.
+            @    3600 IN SOA ns1 hostmaster 1 3600 600 604800 60
+            @    3600 IN NS  ns1
+            ns1  3600 IN A   192.0.2.53
+            $HEALTH gw-insecure https \(policy) insecure
+            $HEALTH gw-strict https \(policy)
+            $HEALTH gw-ca https \(policy) ca=\(gateway.certificate)
+            $HEALTH gw-wrong https \(policy) ca=\(gateway.certificate) host=wrong.test
+            api 30 IN CNAME gw.test. endpoint=insecure weight=25 health=gw-insecure
+            api 30 IN CNAME gw.test. endpoint=strict weight=25 health=gw-strict
+            api 30 IN CNAME gw.test. endpoint=ca weight=25 health=gw-ca
+            api 30 IN CNAME gw.test. endpoint=wrong weight=25 health=gw-wrong
+            """
+        let server = try VeerProcess(zones: ["example.com.zone": zone], extraArguments: ["--state-dir", state])
+        defer { withExtendedLifetime(server) {} }
+        func endpoints() throws -> [String: [String: Any]] {
+            let output = try runProgram(try Tools.veer(), ["--admin", state + "/admin.sock", "status", "--json"]).output
+            let json = try JSONSerialization.jsonObject(with: Data(output.utf8)) as? [String: Any]
+            let list = ((json?["names"] as? [[String: Any]])?.first?["endpoints"] as? [[String: Any]]) ?? []
+            return Dictionary(list.map { ($0["id"] as? String ?? "", $0) }, uniquingKeysWith: { a, _ in a })
+        }
+        func lastProbe(_ endpoint: [String: Any]?) -> String { endpoint?["lastProbe"] as? String ?? "" }
+        // Every endpoint starts up; wait until each has a probe result.
+        let deadline = ContinuousClock.now + .seconds(10)
+        var seen = try endpoints()
+        while seen.count < 4 || seen.values.contains(where: { lastProbe($0).isEmpty }), ContinuousClock.now < deadline {
+            Thread.sleep(forTimeInterval: 0.05)
+            seen = try endpoints()
+        }
+        #expect(seen["insecure"]?["health"] as? String == "up", "\(seen)")
+        #expect(lastProbe(seen["insecure"]).hasPrefix("ok "), "\(seen)")
+        #expect(seen["ca"]?["health"] as? String == "up", "\(seen)")
+        #expect(lastProbe(seen["ca"]).hasPrefix("ok "), "\(seen)")
+        #expect(seen["strict"]?["health"] as? String == "down", "\(seen)")
+        #expect(lastProbe(seen["strict"]) == "https: SSL certificate problem: self-signed certificate", "\(seen)")
+        #expect(seen["wrong"]?["health"] as? String == "down", "\(seen)")
+        #expect(lastProbe(seen["wrong"]).contains("'wrong.test'"), "\(seen)")
+
+        // The gateway goes away: the checks that passed now fail to connect.
+        gateway.stop()
+        var after = seen
+        let stopDeadline = ContinuousClock.now + .seconds(10)
+        while after["insecure"]?["health"] as? String != "down", ContinuousClock.now < stopDeadline {
+            Thread.sleep(forTimeInterval: 0.05)
+            after = try endpoints()
+        }
+        #expect(after["insecure"]?["health"] as? String == "down", "\(after)")
+        #expect(lastProbe(after["insecure"]).contains("onnect"), "\(after)")
+    }
 }

@@ -1,0 +1,1 @@
+../PosixTests/TLSGateway.swift
