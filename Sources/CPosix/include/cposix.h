@@ -66,4 +66,7 @@ size_t cposix_pktinfo_reply(const void *received, size_t received_len, void *rep
 /// Returns 0, or -1 with errno set.
 int cposix_signal_to_pipe(int signal, int write_fd);
 
+/* HTTPS probes through libcurl, loaded at run time. */
+#include "cposix_https.h"
+
 #endif
