@@ -193,6 +193,9 @@ public final class TCPServer: Sendable {
                 let ready = retryingOnInterrupt { poll(&pollSet, nfds_t(pollSet.count), pollTimeout(now: now, accepting: accepting)) }
                 if ready < 0 { continue }
                 if server.stopping.load(ordering: .acquiring) { return }
+                // Nothing happened for a while: let the handler drop replaced state, as the
+                // UDP threads do.
+                if ready == 0 { handler.idle() }
 
                 let polled = connections.count
                 for index in 0..<polled {
@@ -210,14 +213,14 @@ public final class TCPServer: Sendable {
             }
         }
 
-        /// Milliseconds until the next idle deadline (or the end of an accept pause), -1 if none.
+        /// Milliseconds until the next idle deadline (or the end of an accept pause), at most
+        /// `UDPServer.idleInterval`, so an unused loop still calls the handler's `idle()`.
         private func pollTimeout(now: UInt64, accepting: Bool) -> Int32 {
-            var deadline = UInt64.max
+            var deadline = now &+ nanoseconds(UDPServer.idleInterval)
             for connection in connections {
                 deadline = min(deadline, connection.lastActivity &+ server.idleNanoseconds)
             }
             if !accepting { deadline = min(deadline, acceptPausedUntil) }
-            if deadline == .max { return -1 }
             if deadline <= now { return 0 }
             // Round up so the loop wakes after the deadline, not just before it.
             return Int32(clamping: (deadline - now + 999_999) / 1_000_000)

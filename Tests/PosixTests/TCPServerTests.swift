@@ -17,6 +17,15 @@ import Testing
         #expect(answers == [[0xBB, 1, 1], [0xBB, 2, 2, 2], [0xBB, 3]])
     }
 
+    @Test func anIdleLoopCallsItsHandlersIdleAndStillAnswers() throws {
+        let handler = IdleCounter()
+        let server = try TCPServer(listen: [loopback], maxConnections: 8, idleTimeout: .seconds(10)) { handler }
+        server.start()
+        defer { server.stop() }
+        #expect(handler.waitForIdle())
+        #expect(try DNSClient.tcp([[5, 6]], to: server.boundAddresses[0], timeout: .seconds(5)) == [[0xBB, 5, 6]])
+    }
+
     @Test func splitWriteIsReassembled() throws {
         let server = try startServer()
         defer { server.stop() }
