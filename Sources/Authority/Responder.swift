@@ -425,7 +425,7 @@ public final class Responder<Random: RandomSource> {
             if node.weighted >= 0 {
                 let set = zones.weighted[Int(node.weighted)]
                 if set.isCNAME {
-                    guard let chosen = pick(set, type: nil) else {
+                    guard let chosen = pick(set, family: .any) else {
                         return Outcome(rcode: .servFail, authoritative: false)
                     }
                     cname = set.endpoints[chosen].cname!
@@ -436,8 +436,9 @@ public final class Responder<Random: RandomSource> {
                         try writeNegative(zone: node.zone)
                         return Outcome(rcode: .noError, authoritative: true)
                     }
-                    guard let chosen = pick(set, type: type) else {
-                        if set.refuseWhenAllDown { return Outcome(rcode: .servFail, authoritative: false) }
+                    let family: WeightTable.Family = type == .a ? .a : .aaaa
+                    guard let chosen = pick(set, family: family) else {
+                        if snapshot.weights.refuses(set.slots[0], family) { return Outcome(rcode: .servFail, authoritative: false) }
                         try writeNegative(zone: node.zone)
                         return Outcome(rcode: .noError, authoritative: true)
                     }
@@ -482,29 +483,14 @@ public final class Responder<Random: RandomSource> {
         return Outcome(rcode: .noError, authoritative: true)
     }
 
-    /// Chooses an endpoint of `set` that has records of `type` (any endpoint for CNAME sets),
-    /// by effective weight; when every eligible endpoint is at effective 0 but some are
-    /// configured above 0 (all unhealthy), by configured weight: fail open, as Route 53 does,
-    /// unless the name says `all-down=refuse` (then nil, and the caller answers SERVFAIL).
+    /// Chooses an endpoint of `set` for `family` by the snapshot's draw weights, which
+    /// carry health, fail-open and address-type eligibility already (`EffectiveWeights`);
+    /// nil when nothing can be drawn.
     @inline(__always)
-    private func pick(_ set: WeightedSet, type: RRType?) -> Int? {
+    private func pick(_ set: WeightedSet, family: WeightTable.Family) -> Int? {
         let weights = snapshot.weights
         let slots = set.slots
-        let types = set.addressTypes
-        let needed: UInt8 = switch type {
-        case .some(.a): WeightedSet.hasA
-        case .some(.aaaa): WeightedSet.hasAAAA
-        default: 0
-        }
-        @inline(__always) func eligible(_ index: Int) -> Bool { needed == 0 || types[index] & needed != 0 }
-        var chosen = WeightedChoice.pick(count: slots.count, weight: {
-            eligible($0) ? weights.effective(slots[$0]) : 0
-        }, random: &random)
-        if chosen == nil && !set.refuseWhenAllDown {
-            chosen = WeightedChoice.pick(count: slots.count, weight: {
-                eligible($0) ? weights.configured(slots[$0]) : 0
-            }, random: &random)
-        }
+        let chosen = WeightedChoice.pick(count: slots.count, weight: { weights.weight(slots[$0], family) }, random: &random)
         if let chosen, let counters, slots[chosen] < counters.capacity {
             counters.increment(slots[chosen])
         }

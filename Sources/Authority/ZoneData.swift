@@ -100,45 +100,30 @@ struct Node: Sendable {
 
 /// A weighted name: one endpoint is chosen per query (DESIGN.md "Weights").
 public struct WeightedSet: Sendable {
+    /// What answering needs of an endpoint: its slot and its records. Ids, weights, roles
+    /// and checks stay on the control side (`WeightedNameConfig`).
     public struct Endpoint: Sendable {
-        public let id: String
-        /// Index of this endpoint's weight in a `WeightTable` and its served counter.
+        /// Index of this endpoint's weights in a `WeightTable` and of its served counter.
         public let slot: Int
-        public let zoneWeight: UInt32
-        /// The `$HEALTH` check named by `health=`, if any.
-        public let check: HealthCheck?
-        public let role: String?
         /// CNAME endpoint: its one record and where its target resolves.
         let cname: RRSetData?
         let a: RRSetData?
         let aaaa: RRSetData?
-        public var records: [RData] { (cname?.records ?? []) + (a?.records ?? []) + (aaaa?.records ?? []) }
     }
 
     public let owner: DomainName
     public let endpoints: [Endpoint]
     /// True when the endpoints are CNAMEs (the zone parser forbids mixing with addresses).
     public let isCNAME: Bool
-    /// `all-down=refuse`: when every endpoint is down, answer SERVFAIL instead of failing open.
-    public let refuseWhenAllDown: Bool
-    /// `ttl-shift=`: the TTL while the name is being moved (the control side decides when).
-    public let ttlShift: UInt32?
-    /// Per endpoint, for choosing one per query: its slot, and which address types it has
-    /// (`hasA`, `hasAAAA` bits). Choosing reads these instead of copying each Endpoint (with
-    /// its strings, health check and RRsets) twice per query.
+    /// Per endpoint, for choosing one per query: its slot. Choosing reads this instead of
+    /// copying each Endpoint (with its RRsets) per query.
     let slots: [Int]
-    let addressTypes: [UInt8]
-    static let hasA: UInt8 = 1
-    static let hasAAAA: UInt8 = 2
 
-    init(owner: DomainName, endpoints: [Endpoint], isCNAME: Bool, refuseWhenAllDown: Bool, ttlShift: UInt32?) {
+    init(owner: DomainName, endpoints: [Endpoint], isCNAME: Bool) {
         self.owner = owner
-        self.ttlShift = ttlShift
         self.endpoints = endpoints
         self.isCNAME = isCNAME
-        self.refuseWhenAllDown = refuseWhenAllDown
         slots = endpoints.map(\.slot)
-        addressTypes = endpoints.map { ($0.a == nil ? 0 : Self.hasA) | ($0.aaaa == nil ? 0 : Self.hasAAAA) }
     }
 }
 
@@ -246,9 +231,9 @@ public final class ZoneData: Sendable {
         let resolver = Resolver(nodes: nodes, table: table, zones: zoneInfos)
         // Targets only for the types that have them: an empty array costs no allocation, and
         // A/AAAA RRsets are most of a large zone.
-        func makeRRSet(_ records: some Collection<ResourceRecord>, keepRecords: Bool = false) -> RRSetData {
+        func makeRRSet(_ records: some Collection<ResourceRecord>) -> RRSetData {
             let type = records.first!.type
-            if !keepRecords && (type == .a || type == .aaaa) { return RRSetData(addresses: records) }
+            if type == .a || type == .aaaa { return RRSetData(addresses: records) }
             let followed = type == .cname || type == .ns || type == .mx || type == .srv
             return RRSetData(type: type, ttl: records.first!.ttl, records: records.map(\.data),
                              targets: !followed ? [] : records.map { record in
@@ -286,19 +271,15 @@ public final class ZoneData: Sendable {
                     let records = endpoint.records
                     func set(_ type: RRType) -> RRSetData? {
                         let matching = records.filter { $0.type == type }
-                        // Endpoints keep their records: status and health checks read them.
-                        return matching.isEmpty ? nil : makeRRSet(matching, keepRecords: true)
+                        return matching.isEmpty ? nil : makeRRSet(matching)
                     }
-                    return WeightedSet.Endpoint(id: endpoint.id, slot: slot(weightedName.owner, endpoint.id),
-                                                zoneWeight: endpoint.weight, check: endpoint.check, role: endpoint.role,
+                    return WeightedSet.Endpoint(slot: slot(weightedName.owner, endpoint.id),
                                                 cname: set(.cname), a: set(.a), aaaa: set(.aaaa))
                 }
                 let index = Int(table.lookup(weightedName.owner.lowercasedWire))
                 nodes[index].weighted = Int32(weightedSets.count)
                 weightedSets.append(WeightedSet(owner: weightedName.owner, endpoints: endpoints,
-                                                isCNAME: endpoints.contains { $0.cname != nil },
-                                                refuseWhenAllDown: weightedName.refuseWhenAllDown,
-                                                ttlShift: weightedName.ttlShift))
+                                                isCNAME: endpoints.contains { $0.cname != nil }))
             }
         }
         self.zones = zoneInfos

@@ -44,25 +44,30 @@ public struct Rollout: Sendable, Equatable, Codable {
     /// Every endpoint's configured weight when the rollout started, in zone order, with the
     /// ids: what a rollback restores for the endpoints other than the target.
     public let baseline: [WeightStore.Endpoint]
-    /// When the rollout started (milliseconds, wall clock).
+    /// When the rollout started (Unix milliseconds), for people.
     public let startedAt: Int64
 
     /// Index of the step in force.
     public private(set) var step = 0
     public private(set) var phase = Phase.baking
-    /// When the current step's bake began (or began again after a resume or a restart).
-    public private(set) var bakeStartedAt: Int64
-    /// Clean probes of the target since `bakeStartedAt`: a step is promoted only after at
+    /// How long the current step has baked: monotonic time while this server watched it,
+    /// saved with the plan, so a wall-clock step neither shortens nor lengthens a bake and a
+    /// restart resumes it (time spent down is not time watched).
+    public private(set) var bakedMs: Int64 = 0
+    /// Clean probes of the target in the current bake: a step is promoted only after at
     /// least one, so a bake shorter than the probe interval still waits for evidence.
     public private(set) var cleanProbes = 0
-    /// When it completed or was aborted.
+    /// When it completed or was aborted (Unix milliseconds).
     public private(set) var endedAt: Int64?
-    /// Why it is paused or aborted, or a remark such as a restarted bake clock.
+    /// Why it is paused or aborted, or a remark such as a resumed bake.
     public private(set) var note: String?
+    /// The monotonic time up to which `bakedMs` counts; nil until the first tick after a
+    /// start, a resume or a restart. Not saved: monotonic time means nothing to another boot.
+    private var mark: Int64?
 
     /// A validated plan, at its first step. The caller applies `.apply(step: 0, …)` at once.
     public init(name: String, target: String, steps: [Int], bakeMs: Int64, baseline: [WeightStore.Endpoint],
-                now: Int64) throws(AdminError) {
+                now: Moment) throws(AdminError) {
         guard !steps.isEmpty, steps.count <= Self.maxSteps else {
             throw AdminError.badValue("a rollout has 1 to \(Self.maxSteps) steps, got \(steps.count)")
         }
@@ -77,49 +82,65 @@ public struct Rollout: Sendable, Equatable, Codable {
         guard Self.bakeRange.contains(bakeMs) else {
             throw AdminError.badValue("bake must be from 1s to 7d, got \(Self.duration(bakeMs))")
         }
+        let key = NameKey(name)
         guard baseline.contains(where: { $0.id == target }) else {
-            throw AdminError.unknownEndpoint(WeightStore.key(name), target, baseline.map(\.id))
+            throw AdminError.unknownEndpoint(key.text, target, baseline.map(\.id))
         }
         guard baseline.contains(where: { $0.id != target && $0.weight > 0 }) else {
-            throw AdminError.badValue("every endpoint of \(WeightStore.key(name)) other than \(target) has weight 0: there is nothing to roll back to")
+            throw AdminError.badValue("every endpoint of \(key) other than \(target) has weight 0: there is nothing to roll back to")
         }
-        self.name = WeightStore.key(name)
+        self.name = key.text
         self.target = target
         self.steps = steps
         self.bakeMs = bakeMs
         self.baseline = baseline
-        startedAt = now
-        bakeStartedAt = now
+        startedAt = now.wall
+        mark = now.monotonic
     }
+
+    public var key: NameKey { NameKey(name) }
 
     /// The step's share, e.g. `25%`.
     public var currentShare: Int { steps[step] }
 
-    /// When the current bake ends (a promotion also waits for one clean probe).
-    public var bakeEndsAt: Int64 { bakeStartedAt + bakeMs }
+    /// Bake time left in the current step.
+    public var bakeLeftMs: Int64 { max(0, bakeMs - bakedMs) }
+
+    /// When the current bake ends if it runs on from `now` (Unix ms; a promotion also waits
+    /// for one clean probe).
+    public func bakeEndsAt(now: Moment) -> Int64 { now.wall + bakeLeftMs }
 
     // MARK: - Events
 
-    /// Time passes: promote the next step, or complete after the last, once the bake has run
-    /// and the target had a clean probe in it.
-    public mutating func tick(now: Int64) -> Action? {
-        guard phase == .baking, now >= bakeEndsAt, cleanProbes > 0 else { return nil }
+    /// Time passes: the bake counts the monotonic time since the last tick, then promotes
+    /// the next step, or completes after the last, once the bake has run and the target had a
+    /// clean probe in it.
+    public mutating func tick(now: Moment) -> Action? {
+        guard phase == .baking else { return nil }
+        if let mark { bakedMs = min(bakeMs, bakedMs + max(0, now.monotonic - mark)) }
+        mark = now.monotonic
+        guard bakedMs >= bakeMs, cleanProbes > 0 else { return nil }
         if step + 1 < steps.count {
             step += 1
-            bakeStartedAt = now
-            cleanProbes = 0
+            startBake(now)
             note = nil
             return .apply(step: step, basisPoints: steps[step])
         }
         phase = .completed
-        endedAt = now
+        endedAt = now.wall
         note = nil
         return .complete
     }
 
+    private mutating func startBake(_ now: Moment) {
+        bakedMs = 0
+        cleanProbes = 0
+        mark = now.monotonic
+    }
+
     /// A probe of the target: a clean one counts toward promotion; an anomaly aborts a
     /// rollout that is baking or paused and rolls it back.
-    public mutating func probe(anomaly: String?, now: Int64) -> Action? {
+    public mutating func probe(anomaly: String?, now: Moment) -> Action? {
         guard phase.isActive else { return nil }
         guard let anomaly else {
             cleanProbes += 1
@@ -127,13 +148,13 @@ public struct Rollout: Sendable, Equatable, Codable {
         }
         let reason = "anomaly on \(target) at step \(step + 1)/\(steps.count) (\(Self.percent(currentShare))): \(anomaly)"
         phase = .aborted
-        endedAt = now
+        endedAt = now.wall
         note = reason
         return .rollBack(reason: reason)
     }
 
     /// Holds the current step: no promotion until `resume`.
-    public mutating func pause(reason: String, now: Int64) throws(AdminError) {
+    public mutating func pause(reason: String, now: Moment) throws(AdminError) {
         guard phase == .baking else { throw notActive(verb: "pause", expected: "baking") }
         phase = .paused
         note = reason
@@ -142,11 +163,10 @@ public struct Rollout: Sendable, Equatable, Codable {
     /// Bakes the current step again from the start: a step must run clean for a whole bake
     /// after a pause before it is promoted. Returns the step's share to apply again, as a
     /// forced manual change during the pause may have moved the weights.
-    public mutating func resume(now: Int64) throws(AdminError) -> Action {
+    public mutating func resume(now: Moment) throws(AdminError) -> Action {
         guard phase == .paused else { throw notActive(verb: "resume", expected: "paused") }
         phase = .baking
-        bakeStartedAt = now
-        cleanProbes = 0
+        startBake(now)
         note = nil
         return .apply(step: step, basisPoints: steps[step])
     }
@@ -154,7 +174,7 @@ public struct Rollout: Sendable, Equatable, Codable {
     /// An operator changes the name's weights by hand (`weight`, `shift`, `drain`, `undo`):
     /// refused while the rollout is active, unless `force`, which pauses it. Returns true when
     /// this paused it.
-    public mutating func manualChange(force: Bool, line: String, now: Int64) throws(AdminError) -> Bool {
+    public mutating func manualChange(force: Bool, line: String, now: Moment) throws(AdminError) -> Bool {
         guard phase.isActive else { return false }
         guard force else {
             throw AdminError.badValue("\(name) has an active rollout to \(target) (step \(step + 1)/\(steps.count), \(Self.percent(currentShare)), \(phase.rawValue)); use rollout pause or rollout abort, or add --force to change the weights and pause the rollout")
@@ -165,21 +185,20 @@ public struct Rollout: Sendable, Equatable, Codable {
     }
 
     /// Stops the rollout and rolls the target back.
-    public mutating func abort(reason: String, now: Int64) throws(AdminError) -> Action {
+    public mutating func abort(reason: String, now: Moment) throws(AdminError) -> Action {
         guard phase.isActive else { throw notActive(verb: "abort", expected: "baking or paused") }
         phase = .aborted
-        endedAt = now
+        endedAt = now.wall
         note = reason
         return .rollBack(reason: reason)
     }
 
-    /// The server restarted: a bake in progress starts its clock again (time spent down is
-    /// not time watched), and says so.
-    public mutating func restarted(now: Int64) {
+    /// The server started again with this saved rollout: a bake in progress goes on from the
+    /// saved progress at the next tick, and says so.
+    public mutating func restarted() {
+        mark = nil
         guard phase == .baking else { return }
-        bakeStartedAt = now
-        cleanProbes = 0
-        note = "bake of step \(step + 1) restarted at server start"
+        note = "bake of step \(step + 1) resumed at server start, \(Self.duration(bakedMs / 1000 * 1000)) of \(Self.duration(bakeMs)) done"
     }
 
     private func notActive(verb: String, expected: String) -> AdminError {
@@ -207,12 +226,46 @@ public struct Rollout: Sendable, Equatable, Codable {
         return weights
     }
 
-    /// When step `index` starts if every bake runs clean (its promotion also waits for one
-    /// clean probe): for dry runs and status. Nil for steps already passed.
-    public func plannedStart(ofStep index: Int) -> Int64? {
+    /// When step `index` starts if every bake runs clean from `now` (its promotion also
+    /// waits for one clean probe): for dry runs and status. Nil for steps already passed.
+    public func plannedStart(ofStep index: Int, now: Moment) -> Int64? {
         if index < step { return nil }
-        if index == step { return bakeStartedAt }
-        return bakeEndsAt + Int64(index - step - 1) * bakeMs
+        if index == step { return now.wall - bakedMs }
+        return bakeEndsAt(now: now) + Int64(index - step - 1) * bakeMs
+    }
+
+    /// Equal when everything saved is equal (the monotonic mark is this boot's only).
+    public static func == (a: Rollout, b: Rollout) -> Bool {
+        a.name == b.name && a.target == b.target && a.steps == b.steps && a.bakeMs == b.bakeMs && a.baseline == b.baseline
+            && a.startedAt == b.startedAt && a.step == b.step && a.phase == b.phase && a.bakedMs == b.bakedMs
+            && a.cleanProbes == b.cleanProbes && a.endedAt == b.endedAt && a.note == b.note
+    }
+
+    // MARK: - Saved form
+
+    private enum CodingKeys: String, CodingKey {
+        case name, target, steps, bakeMs, baseline, startedAt, step, phase, bakedMs, cleanProbes, endedAt, note
+    }
+
+    /// Reads what this server and earlier ones saved; files from before `bakedMs` have none,
+    /// and their bake starts again.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        name = try c.decode(String.self, forKey: .name)
+        target = try c.decode(String.self, forKey: .target)
+        steps = try c.decode([Int].self, forKey: .steps)
+        bakeMs = try c.decode(Int64.self, forKey: .bakeMs)
+        baseline = try c.decode([WeightStore.Endpoint].self, forKey: .baseline)
+        startedAt = try c.decode(Int64.self, forKey: .startedAt)
+        step = try c.decode(Int.self, forKey: .step)
+        phase = try c.decode(Phase.self, forKey: .phase)
+        bakedMs = try c.decodeIfPresent(Int64.self, forKey: .bakedMs) ?? 0
+        cleanProbes = try c.decode(Int.self, forKey: .cleanProbes)
+        endedAt = try c.decodeIfPresent(Int64.self, forKey: .endedAt)
+        note = try c.decodeIfPresent(String.self, forKey: .note)
+        guard !steps.isEmpty, steps.indices.contains(step) else {
+            throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.step], debugDescription: "step \(step) of \(steps.count)"))
+        }
     }
 
     // MARK: - Text

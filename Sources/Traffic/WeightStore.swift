@@ -60,13 +60,16 @@ public struct WeightStore: Sendable, Equatable, Codable {
     }
 
     public func name(_ key: String) -> Name? {
-        names.first { $0.name == WeightStore.key(key) }
+        name(NameKey(key))
+    }
+
+    public func name(_ key: NameKey) -> Name? {
+        names.first { $0.name == key.text }
     }
 
     /// The canonical key of a name: lowercased, absolute (`api.example.com.`).
     public static func key(_ name: String) -> String {
-        let lower = name.lowercased()
-        return lower.hasSuffix(".") ? lower : lower + "."
+        NameKey(name).text
     }
 
     // MARK: - Reconciling with the zones

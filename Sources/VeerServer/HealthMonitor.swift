@@ -17,7 +17,7 @@ final class HealthMonitor: Sendable {
     /// What one endpoint is probed with.
     struct Target: Sendable {
         let slot: Int
-        let name: String
+        let name: NameKey
         let endpoint: String
         let check: HealthCheck
         /// For CNAME endpoints without `address=`: the name to resolve.
@@ -27,6 +27,30 @@ final class HealthMonitor: Sendable {
         /// Host header / SNI.
         let httpHost: String
         var policy: HealthPolicy { HealthPolicy(fall: check.fall, rise: check.rise, maxLatencyMs: check.maxLatencyMs) }
+
+        /// The target of an endpoint with `health=`; nil for one without.
+        init?(name: NameKey, endpoint: WeightedName.Endpoint, slot: Int) {
+            guard let check = endpoint.check else { return nil }
+            let cnameTarget: String? = endpoint.records.compactMap { record -> String? in
+                if case .cname(let target) = record.data { return String(target.description.dropLast()) }
+                return nil
+            }.first
+            let firstAddress: String? = endpoint.records.compactMap { record -> String? in
+                switch record.data {
+                case .a(let address): address.description
+                case .aaaa(let address): address.description
+                default: nil
+                }
+            }.first
+            let fixed = check.address ?? firstAddress
+            self.slot = slot
+            self.name = name
+            self.endpoint = endpoint.id
+            self.check = check
+            resolveHost = fixed == nil ? cnameTarget : nil
+            fixedAddress = fixed
+            httpHost = check.host ?? cnameTarget ?? fixed ?? "localhost"
+        }
     }
 
     private struct Entry {
@@ -61,35 +85,9 @@ final class HealthMonitor: Sendable {
         prober = try Prober()
     }
 
-    /// The targets of `zones`: every endpoint with `health=`.
-    static func targets(_ zones: ZoneData) -> [Target] {
-        zones.weighted.flatMap { set in
-            set.endpoints.compactMap { endpoint -> Target? in
-                guard let check = endpoint.check else { return nil }
-                let cnameTarget: String? = endpoint.records.compactMap { data -> String? in
-                    if case .cname(let target) = data { return String(target.description.dropLast()) }
-                    return nil
-                }.first
-                let firstAddress: String? = endpoint.records.compactMap { data -> String? in
-                    switch data {
-                    case .a(let address): address.description
-                    case .aaaa(let address): address.description
-                    default: nil
-                    }
-                }.first
-                let fixed = check.address ?? firstAddress
-                return Target(slot: endpoint.slot, name: set.owner.lowercased().description, endpoint: endpoint.id,
-                              check: check, resolveHost: fixed == nil ? cnameTarget : nil, fixedAddress: fixed,
-                              httpHost: check.host ?? cnameTarget ?? fixed ?? "localhost")
-            }
-        }
-    }
-
-    /// Starts (or restarts after a reload) probing `zones`' endpoints. Endpoints whose check
-    /// did not change keep their health; new ones start unknown (counted as up) and are
-    /// probed at once.
-    func configure(_ zones: ZoneData, onProbe: (@Sendable (ProbeReport) -> Void)? = nil) {
-        let targets = Self.targets(zones)
+    /// Starts (or restarts after a reload) probing `targets`. Endpoints whose check did not
+    /// change keep their health; new ones start unknown (counted as up) and are probed at once.
+    func configure(_ targets: [Target], onProbe: (@Sendable (ProbeReport) -> Void)? = nil) {
         queue.async { [self] in
             shared.withLock { shared in
                 if let onProbe { shared.onProbe = onProbe }
@@ -247,18 +245,9 @@ final class HealthMonitor: Sendable {
             let transition = entry.state.record(result, at: Int64(Clock.now() / 1_000_000), policy: entry.target.policy)
             shared.entries[slot] = entry
             let report = ProbeReport(slot: slot, anomaly: HealthState.anomaly(result, policy: entry.target.policy),
-                                     transition: transition)
+                                     status: entry.state.status, transition: transition)
             return (report, shared.onProbe)
         }
         if let report, let callback { callback(report) }
     }
-}
-
-/// One probe's outcome as the control side sees it: every probe, so a rollout can abort on
-/// the first anomaly, with the up/down change it caused, if any.
-struct ProbeReport: Sendable {
-    let slot: Int
-    /// Why the probe counts against the endpoint, or nil for a clean one.
-    let anomaly: String?
-    let transition: HealthState.Transition?
 }

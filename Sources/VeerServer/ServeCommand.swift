@@ -87,10 +87,15 @@ final class Server: Sendable {
         let (zones, errors) = ZoneParser.loadDirectory(config.zonesDirectory)
         guard errors.isEmpty else { throw StartupError(lines: errors.map(\.description)) }
         guard !zones.isEmpty else { throw StartupError(lines: ["\(config.zonesDirectory): no *.zone files to serve"]) }
+        let store: FileStateStore
+        do { store = try FileStateStore(directory: config.stateDirectory) } catch {
+            throw StartupError(lines: ["\(error)"])
+        }
+        var plane = ControlPlane.Settings()
+        plane.rollbackWindowMs = config.rollbackWindowSeconds * 1000
         control = try Control(settings: Control.Settings(
-            zonesDirectory: config.zonesDirectory, stateDirectory: config.stateDirectory,
-            allowedUIDs: config.allowedUIDs, allowedGIDs: config.allowedGIDs,
-            rollbackWindowSeconds: config.rollbackWindowSeconds), zones: zones)
+            zonesDirectory: config.zonesDirectory, allowedUIDs: config.allowedUIDs, allowedGIDs: config.allowedGIDs,
+            plane: plane), zones: zones, store: store)
         for zone in control.box.current.zones.zones {
             Log.info("zone: \(zone.origin) serial=\(zone.serial) file=\(zone.file)")
         }

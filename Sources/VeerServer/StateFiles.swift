@@ -1,54 +1,97 @@
 import Foundation
 import Posix
+import Synchronization
 import Traffic
 
-/// The runtime weights on disk: `STATE_DIR/weights.json`, replaced atomically
-/// (write temp → fsync → rename → fsync dir) before a command answers `ok`.
-struct StateFile {
+/// The state in the local state directory, the default `StateStore` of one server:
+/// `weights.json`, replaced atomically (write temp → fsync → rename → fsync dir), and
+/// `audit.log`, appended and fsynced, both before a command answers `ok`. Veer is the only
+/// writer, so the revision to compare with is the one it last read or wrote.
+final class FileStateStore: StateStore {
     static let formatVersion = 1
-    let path: String
+    let directory: String
+    var path: String { directory + "/weights.json" }
+    var auditPath: String { directory + "/audit.log" }
+    var location: String { path }
+    private let revision = Mutex<UInt64>(0)
 
+    /// The saved form, as today's and earlier servers write it; `revision` is absent in
+    /// files from before it was kept.
     private struct Contents: Codable {
         var version: Int
+        var revision: UInt64?
         var names: [WeightStore.Name]
         /// Rollouts, active and finished (the last one of each name); absent in older files.
         var rollouts: [Rollout]?
     }
 
-    /// What the file holds.
-    struct Saved {
-        var store: WeightStore
-        var rollouts: [Rollout]
+    init(directory: String) throws(StoreError) {
+        self.directory = directory
+        do { try FileIO.makeDirectory(directory) } catch {
+            throw StoreError(.io, "state directory: \(error)")
+        }
     }
 
-    /// The saved store; nil when there is none yet. A file that exists but cannot be read or
-    /// decoded stops start-up: silently resetting production weights to the zone defaults
-    /// would undo a migration.
-    func load() throws(StartupError) -> Saved? {
+    func load() throws(StoreError) -> PersistedState? {
         guard FileIO.exists(path) else { return nil }
         let bytes: [UInt8]
         do { bytes = try FileIO.read(path) } catch {
-            throw StartupError(lines: ["state file \(path): \(error)"])
+            throw StoreError(.io, "state file \(path): \(error)")
         }
+        let contents: Contents
         do {
-            let contents = try JSONDecoder().decode(Contents.self, from: Data(bytes))
-            guard contents.version == Self.formatVersion else {
-                throw StartupError(lines: ["state file \(path): format version \(contents.version), this veer reads \(Self.formatVersion)"])
-            }
-            return Saved(store: WeightStore(names: contents.names), rollouts: contents.rollouts ?? [])
-        } catch let error as StartupError {
-            throw error
+            contents = try JSONDecoder().decode(Contents.self, from: Data(bytes))
         } catch {
-            throw StartupError(lines: ["state file \(path) is corrupt (\(Self.describe(error))); repair it or move it away to start from the zone weights"])
+            throw StoreError(.corrupt, "state file \(path) is corrupt (\(Self.describe(error))); repair it or move it away to start from the zone weights")
+        }
+        guard contents.version == Self.formatVersion else {
+            throw StoreError(.corrupt, "state file \(path): format version \(contents.version), this veer reads \(Self.formatVersion)")
+        }
+        let state = PersistedState(store: WeightStore(names: contents.names), rollouts: contents.rollouts ?? [],
+                                   revision: contents.revision ?? 0)
+        revision.withLock { $0 = state.revision }
+        return state
+    }
+
+    func save(_ store: WeightStore, rollouts: [Rollout], replacing expected: UInt64) throws(StoreError) -> UInt64 {
+        try revision.withLock { (current) throws(StoreError) -> UInt64 in
+            guard current == expected else {
+                throw StoreError(.conflict(stored: current), "\(path) is at revision \(current), not \(expected)")
+            }
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            do {
+                let data = try encoder.encode(Contents(version: Self.formatVersion, revision: expected + 1, names: store.names,
+                                                       rollouts: rollouts.sorted { $0.name < $1.name }))
+                try FileIO.writeAtomically(Array(data) + [0x0A], to: path)
+            } catch {
+                throw StoreError(.io, "\(path): \(error)")
+            }
+            current = expected + 1
+            return current
         }
     }
 
-    func save(_ store: WeightStore, rollouts: [Rollout]) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let data = try encoder.encode(Contents(version: Self.formatVersion, names: store.names,
-                                               rollouts: rollouts.sorted { $0.name < $1.name }))
-        try FileIO.writeAtomically(Array(data) + [0x0A], to: path)
+    func append(_ entries: [AuditEntry]) throws(StoreError) {
+        guard !entries.isEmpty else { return }
+        let text = entries.map { $0.line + "\n" }.joined()
+        do { try FileIO.appendAndSync(Array(text.utf8), to: auditPath) } catch {
+            throw StoreError(.io, "\(auditPath): \(error)")
+        }
+    }
+
+    func history(name: NameKey?, limit: Int) throws(StoreError) -> [String] {
+        guard FileIO.exists(auditPath) else { return [] }
+        let text: String
+        do { text = String(decoding: try FileIO.read(auditPath), as: UTF8.self) } catch {
+            throw StoreError(.io, "reading \(auditPath): \(error)")
+        }
+        var lines = text.split(separator: "\n").map(String.init)
+        if let name {
+            let needle = " \(name) "
+            lines = lines.filter { $0.contains(needle) }
+        }
+        return Array(lines.suffix(limit))
     }
 
     private static func describe(_ error: Error) -> String {
@@ -60,38 +103,5 @@ struct StateFile {
         default:
             return "\(error)"
         }
-    }
-}
-
-/// The append-only audit log, `STATE_DIR/audit.log`: one line per weight change, fsynced
-/// before the command answers `ok`:
-/// `2026-11-23T19:20:00Z uid=1000 api.example.com. new 0 -> 25 reason="shift api.example.com new 25%"`
-struct AuditLog {
-    let path: String
-
-    /// One line that is not a weight change: `api.example.com. rollout paused`.
-    struct Event {
-        let name: String
-        let text: String
-    }
-
-    func append(_ changes: [WeightStore.Change], events: [Event] = [], uid: UInt32?, reason: String, at time: Int64) throws {
-        let who = uid.map { "uid=\($0)" } ?? "uid=veer"
-        let quoted = reason.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-        let lines = (events.map { "\($0.name) \($0.text)" } + changes.map { "\($0.name) \($0.endpoint) \($0.old) -> \($0.new)" })
-            .map { "\(Log.timestamp(time)) \(who) \($0) reason=\"\(quoted)\"\n" }.joined()
-        try FileIO.appendAndSync(Array(lines.utf8), to: path)
-    }
-
-    /// The last `limit` lines, optionally only those about `name`.
-    func tail(name: String?, limit: Int) throws -> [String] {
-        guard FileIO.exists(path) else { return [] }
-        let text = String(decoding: try FileIO.read(path), as: UTF8.self)
-        var lines = text.split(separator: "\n").map(String.init)
-        if let name {
-            let key = " " + WeightStore.key(name) + " "
-            lines = lines.filter { $0.contains(key) }
-        }
-        return Array(lines.suffix(limit))
     }
 }

@@ -75,8 +75,7 @@ struct StatusAndTTLTests {
     @Test(arguments: [(UInt32(0), UInt32(30)), (5, 5), (30, 30), (600, 30)])
     func theTTLCapShortensWeightedAnswersOnly(cap: UInt32, expected: UInt32) throws {
         let data = try makeZoneData()
-        let base = zoneWeights(data)
-        let weights = WeightTable(configured: base.configured, ttlCap: [UInt32](repeating: cap, count: base.configured.count))
+        let weights = zoneWeights(data, ttlCap: cap)
         let exchange = Exchange(data: data, weights: weights, draws: [0, 0])
         #expect(try exchange.ask("api.example.com.").answers.map(\.ttl) == [expected])
         #expect(try exchange.ask("pool.example.com.").answers.map(\.ttl) == [expected, expected])

@@ -1,5 +1,6 @@
 import Authority
 import DNSWire
+import Synchronization
 import Testing
 import Traffic
 import ZoneFile
@@ -36,8 +37,15 @@ let exampleZone = """
     pool 30 IN AAAA 2001:db8::1 endpoint=green
     """
 
-/// Parses zone texts and builds the data the responder answers from.
+/// Parses zone texts and builds the data the responder answers from; the control side's
+/// view of the same zones is kept for `zoneWeights`.
 func makeZoneData(_ texts: [String] = [exampleZone]) throws -> ZoneData {
+    try makeZones(texts).data
+}
+
+/// The zones of `texts` as both sides see them: the query path's data and the control
+/// side's weighted-name config, with the same slots.
+func makeZones(_ texts: [String] = [exampleZone]) throws -> (data: ZoneData, config: [WeightedNameConfig]) {
     var zones: [Zone] = []
     for (index, text) in texts.enumerated() {
         switch ZoneParser.parse(text, file: "test\(index).zone", origin: nil) {
@@ -46,19 +54,42 @@ func makeZoneData(_ texts: [String] = [exampleZone]) throws -> ZoneData {
         }
     }
     var slots: [String: Int] = [:]
-    return ZoneData(zones: zones) { owner, endpoint in
+    let slot = { (owner: DomainName, endpoint: String) -> Int in
         let key = "\(owner.lowercased()) \(endpoint)"
         if let slot = slots[key] { return slot }
         slots[key] = slots.count
         return slots.count - 1
     }
+    let data = ZoneData(zones: zones, slot: slot)
+    let config = WeightedNameConfig.served(by: zones, slot: slot)
+    configs.withLock { $0[ObjectIdentifier(data)] = config }
+    return (data, config)
 }
 
-/// The zone defaults as a weight table.
-func zoneWeights(_ data: ZoneData) -> WeightTable {
-    var weights = [UInt32](repeating: 0, count: data.slotCount)
-    for set in data.weighted { for endpoint in set.endpoints { weights[endpoint.slot] = endpoint.zoneWeight } }
-    return WeightTable(configured: weights)
+/// The config of every `ZoneData` `makeZones` built, so tests that hold only the data can
+/// still build its weight table.
+private let configs = Mutex<[ObjectIdentifier: [WeightedNameConfig]]>([:])
+
+/// The weight table of `data`'s zones: zone weights, or `weights` by endpoint id; endpoints
+/// whose slot is in `down` are down; with `ttlCap` above 0 every name is being moved with
+/// that `ttl-shift=`.
+func zoneWeights(_ data: ZoneData, weights: [String: UInt32] = [:], down: Set<Int> = [], ttlCap: UInt32 = 0) -> WeightTable {
+    let config = configs.withLock { $0[ObjectIdentifier(data)] } ?? []
+    let store = WeightStore(names: config.map { name in
+        WeightStore.Name(name: name.key.text, endpoints: name.endpoints.map {
+            WeightStore.Endpoint(id: $0.id, weight: weights["\(name.key) \($0.id)"] ?? $0.zoneWeight)
+        })
+    })
+    var health: [Int: EndpointHealth] = [:]
+    for slot in down { health[slot] = .down }
+    // A down verdict counts only for checked endpoints: give every endpoint a check here.
+    let checked = config.map { name in
+        WeightedNameConfig(key: name.key, endpoints: name.endpoints.map {
+            EndpointConfig(id: $0.id, slot: $0.slot, zoneWeight: $0.zoneWeight, role: $0.role, check: $0.check ?? "test", records: $0.records)
+        }, refuseWhenAllDown: name.refuseWhenAllDown, ttlShift: ttlCap > 0 ? ttlCap : name.ttlShift)
+    }
+    let shortTTL = ttlCap > 0 ? Set(config.map(\.key)) : []
+    return EffectiveWeights(config: checked, store: store, health: health, shortTTL: shortTTL).table()
 }
 
 /// Runs one query through a responder and decodes the answer (nil when nothing is sent).

@@ -41,10 +41,7 @@ struct WeightedAnswerTests {
 
     @Test func drainedEndpointIsNeverChosen() throws {
         let data = try makeZoneData()
-        let api = try #require(data.weightedSet(named: try DomainName("api.example.com.")))
-        var weights = zoneWeights(data).configured
-        weights[api.endpoints[1].slot] = 0   // drain "new"
-        let exchange = Exchange(data: data, weights: WeightTable(configured: weights), draws: Array(0..<100))
+        let exchange = Exchange(data: data, weights: zoneWeights(data, weights: ["api.example.com. new": 0]), draws: Array(0..<100))
         for _ in 0..<100 {
             #expect(try exchange.ask("api.example.com.").answerLines == ["api.example.com. 30 IN CNAME gw-old.example.net."])
         }
@@ -52,8 +49,7 @@ struct WeightedAnswerTests {
 
     @Test func allEffectiveZeroFailsOpenToConfiguredWeights() throws {
         let data = try makeZoneData()
-        let configured = zoneWeights(data).configured
-        let down = WeightTable(configured: configured, effective: [UInt32](repeating: 0, count: configured.count))
+        let down = zoneWeights(data, down: Set(0..<data.slotCount))
         let exchange = Exchange(data: data, weights: down, draws: [95])
         #expect(try exchange.ask("api.example.com.").answerLines == ["api.example.com. 30 IN CNAME gw-new.example.net."])
     }
@@ -100,7 +96,7 @@ struct AllDownRefuseTests {
     @Test func servfailAfterACNAMECarriesNoRecords() throws {
         let data = try makeZoneData([Self.zone])
         // Both endpoints configured, both down.
-        let weights = WeightTable(configured: [1, 1], effective: [0, 0])
+        let weights = zoneWeights(data, down: [0, 1])
         let exchange = Exchange(data: data, weights: weights, draws: [0])
         for name in ["alias.example.com.", "strict.example.com."] {
             let response = try exchange.ask(name)
@@ -110,7 +106,7 @@ struct AllDownRefuseTests {
             #expect(response.questions.count == 1)
         }
         // With an endpoint up, the CNAME and the address come back.
-        let up = Exchange(data: data, weights: WeightTable(configured: [1, 1], effective: [0, 1]), draws: [0])
+        let up = Exchange(data: data, weights: zoneWeights(data, down: [0]), draws: [0])
         #expect(try up.ask("alias.example.com.").answerLines == [
             "alias.example.com. 300 IN CNAME strict.example.com.", "strict.example.com. 30 IN A 192.0.2.2",
         ])

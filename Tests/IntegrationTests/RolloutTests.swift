@@ -39,13 +39,6 @@ struct RolloutIntegrationTests {
         return counts
     }
 
-    /// RFC 3339 UTC to the second, as Veer prints times.
-    static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime]
-        return formatter.string(from: date)
-    }
-
     static func configured(_ setup: Setup, _ endpoint: String) throws -> Int? {
         try setup.endpointStatus(endpoint)["configured"] as? Int
     }
@@ -139,22 +132,18 @@ struct RolloutIntegrationTests {
         #expect(try setup.veer("history").output.hasPrefix("ok 0 changes"))
     }
 
-    @Test func aRestartMidBakeContinuesTheRolloutWithAFreshBakeClock() throws {
+    @Test func aRestartMidBakeResumesTheRolloutAndSaysSo() throws {
         let setup = try Setup()
         #expect(try setup.veer("rollout", "start", "api.example.com", "--to", "new", "--steps", "10,100", "--bake", "2s").status == 0)
-        let started = try #require(try Self.rollout(setup)["bakeStartedAt"] as? String)
         Thread.sleep(forTimeInterval: 1.1)
         setup.server.stop()
-        let restartedAt = Self.timestamp(Date())
         let again = try setup.restarted()
         defer { again.stop() }
         let resumed = try Self.rollout(setup)
         #expect(resumed["phase"] as? String == "baking")
         #expect(resumed["step"] as? Int == 1)
-        #expect((resumed["note"] as? String)?.contains("restarted at server start") == true, "\(resumed)")
-        #expect(again.stderr.contains("bake of step 1 restarted"))
-        let bake = try #require(resumed["bakeStartedAt"] as? String)
-        #expect(bake > started && bake >= restartedAt, "the bake clock restarted: \(started) -> \(bake)")
+        #expect((resumed["note"] as? String)?.contains("resumed at server start") == true, "\(resumed)")
+        #expect(again.stderr.contains("bake of step 1 resumed at server start"))
         let done = try Self.waitForRollout(setup) { $0["phase"] as? String == "completed" }
         #expect(done["phase"] as? String == "completed", "\(done)")
     }

@@ -8,7 +8,7 @@ struct RolloutTests {
     static let bake: Int64 = 10_000
     static let baseline = [WeightStore.Endpoint(id: "old", weight: 100), WeightStore.Endpoint(id: "new", weight: 0)]
 
-    func plan(_ steps: [Int] = [100, 500, 2_500, 5_000, 10_000], at now: Int64 = 0) throws -> Rollout {
+    func plan(_ steps: [Int] = [100, 500, 2_500, 5_000, 10_000], at now: Moment = 0) throws -> Rollout {
         try Rollout(name: "API.example.com", target: "new", steps: steps, bakeMs: Self.bake, baseline: Self.baseline, now: now)
     }
 
@@ -18,7 +18,7 @@ struct RolloutTests {
         #expect(rollout.step == 0)
         #expect(rollout.currentShare == 100)
         #expect(rollout.phase == .baking)
-        #expect(rollout.bakeEndsAt == Self.bake)
+        #expect(rollout.bakeEndsAt(now: 0) == Self.bake)
     }
 
     @Test func promotesEachStepAfterACleanBakeAndCompletesAfterTheLast() throws {
@@ -27,8 +27,8 @@ struct RolloutTests {
         var actions: [Rollout.Action] = []
         // One clean probe a second; tick every 500 ms.
         while now <= 40_000 {
-            if now % 1_000 == 0 { #expect(rollout.probe(anomaly: nil, now: now) == nil) }
-            if let action = rollout.tick(now: now) { actions.append(action) }
+            if now % 1_000 == 0 { #expect(rollout.probe(anomaly: nil, now: Moment(now)) == nil) }
+            if let action = rollout.tick(now: Moment(now)) { actions.append(action) }
             now += 500
         }
         #expect(actions == [.apply(step: 1, basisPoints: 2_500), .apply(step: 2, basisPoints: 10_000), .complete])
@@ -39,10 +39,10 @@ struct RolloutTests {
     @Test func doesNotPromoteBeforeTheBakeEnds() throws {
         var rollout = try plan()
         _ = rollout.probe(anomaly: nil, now: 1_000)
-        #expect(rollout.tick(now: Self.bake - 1) == nil)
-        #expect(rollout.tick(now: Self.bake) == .apply(step: 1, basisPoints: 500))
-        #expect(rollout.bakeStartedAt == Self.bake)
-        #expect(rollout.tick(now: Self.bake + 1) == nil)
+        #expect(rollout.tick(now: Moment(Self.bake - 1)) == nil)
+        #expect(rollout.tick(now: Moment(Self.bake)) == .apply(step: 1, basisPoints: 500))
+        #expect(rollout.bakedMs == 0, "the next step bakes from its start")
+        #expect(rollout.tick(now: Moment(Self.bake + 1)) == nil)
     }
 
     @Test func waitsForAtLeastOneCleanProbeInTheBake() throws {
@@ -50,7 +50,7 @@ struct RolloutTests {
         #expect(rollout.tick(now: 60_000) == nil, "no probe yet: no evidence the step is healthy")
         _ = rollout.probe(anomaly: nil, now: 61_000)
         #expect(rollout.tick(now: 61_000) == .apply(step: 1, basisPoints: 500))
-        #expect(rollout.tick(now: 61_000 + Self.bake) == nil, "the promoted step needs its own clean probe")
+        #expect(rollout.tick(now: Moment(61_000 + Self.bake)) == nil, "the promoted step needs its own clean probe")
     }
 
     @Test(arguments: 0..<5)
@@ -58,12 +58,12 @@ struct RolloutTests {
         var rollout = try plan()
         var now: Int64 = 0
         while rollout.step < abortStep {
-            _ = rollout.probe(anomaly: nil, now: now)
+            _ = rollout.probe(anomaly: nil, now: Moment(now))
             now += Self.bake
-            _ = rollout.tick(now: now)
+            _ = rollout.tick(now: Moment(now))
         }
         #expect(rollout.step == abortStep)
-        let action = rollout.probe(anomaly: "status 503", now: now + 1)
+        let action = rollout.probe(anomaly: "status 503", now: Moment(now + 1))
         guard case .rollBack(let reason)? = action else {
             Issue.record("expected a rollback, got \(String(describing: action))")
             return
@@ -73,8 +73,8 @@ struct RolloutTests {
         #expect(rollout.phase == .aborted)
         #expect(rollout.endedAt == now + 1)
         // Nothing more happens to an aborted rollout.
-        #expect(rollout.tick(now: now + 10 * Self.bake) == nil)
-        #expect(rollout.probe(anomaly: "again", now: now + 2) == nil)
+        #expect(rollout.tick(now: Moment(now + 10 * Self.bake)) == nil)
+        #expect(rollout.probe(anomaly: "again", now: Moment(now + 2)) == nil)
     }
 
     @Test func pauseHoldsTheStepAndResumeBakesItAgainInFull() throws {
@@ -84,10 +84,10 @@ struct RolloutTests {
         #expect(rollout.phase == .paused)
         #expect(rollout.tick(now: 50_000) == nil)
         #expect(try rollout.resume(now: 50_000) == .apply(step: 0, basisPoints: 100), "the step's share is applied again")
-        #expect(rollout.bakeStartedAt == 50_000)
+        #expect(rollout.bakedMs == 0)
         _ = rollout.probe(anomaly: nil, now: 51_000)
-        #expect(rollout.tick(now: 50_000 + Self.bake - 1) == nil)
-        #expect(rollout.tick(now: 50_000 + Self.bake) == .apply(step: 1, basisPoints: 500))
+        #expect(rollout.tick(now: Moment(50_000 + Self.bake - 1)) == nil)
+        #expect(rollout.tick(now: Moment(50_000 + Self.bake)) == .apply(step: 1, basisPoints: 500))
     }
 
     @Test func manualChangesAreRefusedWhileActiveUnlessForcedWhichPauses() throws {
@@ -124,25 +124,44 @@ struct RolloutTests {
         #expect(throws: AdminError.self) { try rollout.resume(now: 2) }
     }
 
-    @Test func aRestartMidBakeRestartsTheClockAndSaysSo() throws {
+    @Test func aRestartMidBakeResumesFromTheSavedProgressAndSaysSo() throws {
         var rollout = try plan()
         _ = rollout.probe(anomaly: nil, now: 1_000)
-        _ = rollout.tick(now: Self.bake)
-        _ = rollout.probe(anomaly: nil, now: Self.bake + 1_000)
-        // The server stops 8 s into the second bake and comes back at 100 s.
-        rollout.restarted(now: 100_000)
-        #expect(rollout.step == 1)
-        #expect(rollout.bakeStartedAt == 100_000)
-        #expect(rollout.note?.contains("restarted") == true)
-        _ = rollout.probe(anomaly: nil, now: 101_000)
-        #expect(rollout.tick(now: 100_000 + Self.bake - 1) == nil)
-        #expect(rollout.tick(now: 100_000 + Self.bake) == .apply(step: 2, basisPoints: 2_500))
+        _ = rollout.tick(now: Moment(Self.bake))
+        _ = rollout.probe(anomaly: nil, now: Moment(Self.bake + 1_000))
+        _ = rollout.tick(now: Moment(Self.bake + 8_000))
+        // The server stops 8 s into the second bake (its progress saved) and comes back on
+        // another boot, whose monotonic clock starts near 0 while the wall clock is 100 s on.
+        var resumed = try JSONDecoder().decode(Rollout.self, from: JSONEncoder().encode(rollout))
+        resumed.restarted()
+        #expect(resumed.step == 1)
+        #expect(resumed.bakedMs == 8_000)
+        #expect(resumed.note?.contains("resumed at server start, 8s of 10s done") == true)
+        let boot = Moment(monotonic: 50, wall: 100_000)
+        #expect(resumed.tick(now: boot) == nil, "time spent down is not time watched")
+        #expect(resumed.tick(now: boot.adding(1_999)) == nil)
+        #expect(resumed.tick(now: boot.adding(2_000)) == .apply(step: 2, basisPoints: 2_500))
+    }
+
+    /// The bake is measured on the monotonic clock: the wall clock stepping back or forward
+    /// (NTP, an operator) neither lengthens nor shortens it.
+    @Test(arguments: [-3_600_000, -5_000, 0, 5_000, 86_400_000] as [Int64])
+    func aWallClockStepDoesNotMoveTheBake(step: Int64) throws {
+        var rollout = try plan(at: Moment(monotonic: 0, wall: 1_700_000_000_000))
+        _ = rollout.probe(anomaly: nil, now: 1_000)
+        var now = Moment(monotonic: 4_000, wall: 1_700_000_004_000)
+        #expect(rollout.tick(now: now) == nil)
+        now.wall += step
+        now.monotonic += 5_999
+        #expect(rollout.tick(now: now) == nil, "9.999 s of 10 s baked whatever the wall clock says")
+        now.monotonic += 1
+        #expect(rollout.tick(now: now) == .apply(step: 1, basisPoints: 500))
     }
 
     @Test func survivesAJSONRoundTrip() throws {
         var rollout = try plan()
         _ = rollout.probe(anomaly: nil, now: 1_000)
-        _ = rollout.tick(now: Self.bake)
+        _ = rollout.tick(now: Moment(Self.bake))
         let data = try JSONEncoder().encode(rollout)
         #expect(try JSONDecoder().decode(Rollout.self, from: data) == rollout)
     }

@@ -50,10 +50,12 @@ struct StatusQueryHandlerTests {
         guard case .success(let parsed) = ZoneParser.parse(Self.zone, file: "example.com.zone", origin: nil) else {
             throw AdminError.badValue("zone did not parse")
         }
-        var next = 0
-        let data = ZoneData(zones: [parsed]) { _, _ in defer { next += 1 }; return next }
+        let slots = SlotRegistry()
+        let data = ZoneData(zones: [parsed]) { slots.slot(owner: $0, endpoint: $1) }
+        let config = WeightedNameConfig.served(by: [parsed]) { slots.slot(owner: $0, endpoint: $1) }
+        let weights = EffectiveWeights(config: config, store: WeightStore(), health: [:], shortTTL: []).table()
         let api = try DomainName("api.example.com.")
-        let snapshot = Snapshot(zones: data, weights: WeightTable(configured: [100, 0]), generation: 3,
+        let snapshot = Snapshot(zones: data, weights: weights, generation: 3,
                                 status: StatusRecords([(api, ["endpoint=old weight=100", "generation=3"])]))
         return DNSHandler(box: SnapshotBox(snapshot), counters: CounterRegistry(), maxUDPPayload: 1232,
                           statusPolicy: StatusQueryPolicy(prefixes: try prefixes.map { try AddressPrefix(parsing: $0) }))

@@ -1,43 +1,14 @@
-import Authority
-import Posix
 import Traffic
 
-/// What operators and their tools read of the served state: the `_veer.NAME` TXT strings
-/// and the Prometheus text exposition.
-extension Control {
-    /// Per weighted name: `endpoint=ID weight=W effective=E health=H` for each endpoint, then
-    /// `generation=G`, and `rollout=…` while one is known.
-    static func statusRecords(_ state: State, generation: UInt64) -> StatusRecords {
-        StatusRecords(state.zones.weighted.map { set in
-            let key = set.owner.lowercased().description
-            let saved = state.store.name(key)
-            var strings = set.endpoints.map { endpoint in
-                let weight = saved?.weight(of: endpoint.id) ?? endpoint.zoneWeight
-                let down = state.down.contains(endpoint.slot)
-                let health = endpoint.check == nil ? "unchecked" : down ? "down" : "up"
-                return "endpoint=\(endpoint.id) weight=\(weight) effective=\(down ? 0 : weight) health=\(health)"
-            }
-            strings.append("generation=\(generation)")
-            if let rollout = state.rollouts[key] {
-                strings.append("rollout=\(rollout.phase.rawValue) to=\(rollout.target) step=\(rollout.step + 1)/\(rollout.steps.count) share=\(Rollout.percent(rollout.currentShare))")
-            }
-            return (set.owner, strings)
-        })
-    }
-
+/// The Prometheus text exposition (format 0.0.4) of queries, answers, weights, health,
+/// probes, rollouts and the generation.
+extension StatusReport {
     /// Response code names for the metrics label, by header RCODE.
     static let rcodeNames = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
                              "NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11", "RCODE12", "RCODE13", "RCODE14", "RCODE15"]
 
-    /// The Prometheus text exposition (format 0.0.4) of queries, answers, weights, health,
-    /// probes, rollouts and the generation.
-    func metricsText() -> String {
-        let snapshot = box.current
-        let (rollouts, changedAt) = state.withLock { ($0.rollouts, $0.changedAt) }
-        let health = monitor.withLock { $0 }?.states() ?? [:]
-        let queries = counters.queryTotals()
+    func metrics(queries: (answered: [Bool: [UInt64]], dropped: [Bool: UInt64])) -> String {
         var out = MetricsWriter()
-
         out.family("veer_queries_total", "counter", "DNS queries answered, by transport and response code.")
         for tcp in [false, true] {
             for (rcode, count) in queries.answered[tcp]!.enumerated() where count > 0 || rcode == 0 || rcode == 3 || rcode == 5 {
@@ -49,45 +20,40 @@ extension Control {
             out.sample("veer_queries_dropped_total", ["transport": tcp ? "tcp" : "udp"], Double(queries.dropped[tcp]!))
         }
 
-        let sets = snapshot.zones.weighted
-        func each(_ body: (String, WeightedSet, WeightedSet.Endpoint, [String: String]) -> Void) {
-            for set in sets {
-                let name = set.owner.lowercased().description
-                for endpoint in set.endpoints { body(name, set, endpoint, ["name": name, "endpoint": endpoint.id]) }
+        func each(_ body: (EffectiveWeights.Endpoint, [String: String]) -> Void) {
+            for name in effective.names {
+                for endpoint in name.endpoints { body(endpoint, ["name": name.key.text, "endpoint": endpoint.config.id]) }
             }
         }
         out.family("veer_answers_total", "counter", "Answers served per weighted name and endpoint since start.")
-        each { _, _, endpoint, labels in out.sample("veer_answers_total", labels, Double(counters.total(endpoint.slot))) }
+        each { endpoint, labels in out.sample("veer_answers_total", labels, Double(served(endpoint.config.slot))) }
         out.family("veer_weight_configured", "gauge", "Configured weight of each endpoint.")
-        each { _, _, endpoint, labels in out.sample("veer_weight_configured", labels, Double(snapshot.weights.configured(endpoint.slot))) }
+        each { endpoint, labels in out.sample("veer_weight_configured", labels, Double(endpoint.configured)) }
         out.family("veer_weight_effective", "gauge", "Effective weight: the configured weight, or 0 while the endpoint is down.")
-        each { _, _, endpoint, labels in out.sample("veer_weight_effective", labels, Double(snapshot.weights.effective(endpoint.slot))) }
+        each { endpoint, labels in out.sample("veer_weight_effective", labels, Double(endpoint.effective)) }
         out.family("veer_endpoint_up", "gauge", "1 while the endpoint's health check counts it up (or it has none), 0 while down.")
-        each { _, _, endpoint, labels in
-            out.sample("veer_endpoint_up", labels, health[endpoint.slot]?.state.isUp == false ? 0 : 1)
-        }
+        each { endpoint, labels in out.sample("veer_endpoint_up", labels, endpoint.health == .down ? 0 : 1) }
         out.family("veer_probe_latency_seconds", "gauge", "Latency of the endpoint's last health probe.")
-        each { _, _, endpoint, labels in
-            if let latency = health[endpoint.slot]?.state.lastResult?.latencyMs {
+        each { endpoint, labels in
+            if let latency = probes[endpoint.config.slot]?.state.lastResult?.latencyMs {
                 out.sample("veer_probe_latency_seconds", labels, Double(latency) / 1000)
             }
         }
         out.family("veer_rollout_step", "gauge", "Step in force of the name's rollout (1-based); 0 when none is active.")
         out.family("veer_rollout_share_percent", "gauge", "The rollout target's share at the step in force.")
-        for set in sets {
-            let name = set.owner.lowercased().description
-            let rollout = rollouts[name]
+        for name in effective.names {
+            let rollout = rollouts[name.key]
             let active = rollout?.phase.isActive == true
-            let labels = ["name": name, "target": rollout?.target ?? "", "phase": rollout?.phase.rawValue ?? "none"]
+            let labels = ["name": name.key.text, "target": rollout?.target ?? "", "phase": rollout?.phase.rawValue ?? "none"]
             out.sample("veer_rollout_step", labels, active ? Double(rollout!.step + 1) : 0)
             if let rollout, active { out.sample("veer_rollout_share_percent", labels, Double(rollout.currentShare) / 100) }
         }
         out.family("veer_weights_last_change_timestamp_seconds", "gauge", "When the name's weights last changed (since this server started).")
-        for (name, at) in changedAt.sorted(by: { $0.key < $1.key }) {
-            out.sample("veer_weights_last_change_timestamp_seconds", ["name": name], Double(at) / 1000)
+        for (name, at) in changed.sorted(by: { $0.key < $1.key }) {
+            out.sample("veer_weights_last_change_timestamp_seconds", ["name": name.text], Double(at.wall) / 1000)
         }
         out.family("veer_state_generation", "gauge", "Increases with every weight, health and zone change; equal on servers with the same state history.")
-        out.sample("veer_state_generation", [:], Double(snapshot.generation))
+        out.sample("veer_state_generation", [:], Double(generation))
         return out.text
     }
 }

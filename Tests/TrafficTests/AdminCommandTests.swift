@@ -1,6 +1,5 @@
 import Testing
 import Traffic
-@testable import VeerServer
 
 /// The admin protocol parser: every command, every malformed form, and the error text.
 struct AdminCommandTests {

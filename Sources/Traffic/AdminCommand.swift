@@ -1,8 +1,6 @@
-import Traffic
-
 /// One line of the admin protocol, parsed. Pure, so every form and every error text is
 /// tested in a table.
-enum AdminCommand: Equatable, Sendable {
+public enum AdminCommand: Equatable, Sendable {
     case status(name: String?, json: Bool)
     /// `force` overrides (and pauses) an active rollout; `dryRun` only shows the result.
     case weight(name: String, endpoint: String, weight: UInt32, force: Bool = false, dryRun: Bool = false)
@@ -22,11 +20,11 @@ enum AdminCommand: Equatable, Sendable {
     case help
 
     /// The largest weight accepted, so sums stay far from overflow and typos stand out.
-    static let maxWeight: UInt32 = 1_000_000
+    public static let maxWeight: UInt32 = 1_000_000
     /// History lines shown when no count is given.
-    static let defaultHistory = 20
+    public static let defaultHistory = 20
 
-    static let usage = """
+    public static let usage = """
         status [NAME] [json]             weights, health, shares and served answers
         weight NAME ENDPOINT N           set one endpoint's weight
         shift NAME ENDPOINT P%           give ENDPOINT P% of answers, scale the others to the rest
@@ -44,7 +42,7 @@ enum AdminCommand: Equatable, Sendable {
         reload                           re-read the zones; on any error keep serving the old data
         """
 
-    static func parse(_ line: String) throws(AdminError) -> AdminCommand {
+    public static func parse(_ line: String) throws(AdminError) -> AdminCommand {
         let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).map(String.init)
         guard let verb = words.first?.lowercased() else { throw AdminError.badValue("empty command; try \"help\"") }
         var args = Array(words.dropFirst())
@@ -120,7 +118,7 @@ enum AdminCommand: Equatable, Sendable {
         }
     }
 
-    static let rolloutStartForm = "rollout start NAME --to ENDPOINT --steps 1,5,25,50,100 --bake 10m [--dry-run]"
+    public static let rolloutStartForm = "rollout start NAME --to ENDPOINT --steps 1,5,25,50,100 --bake 10m [--dry-run]"
 
     /// `rollout start|status|pause|resume|abort …`, after the switches were taken out.
     private static func rollout(_ args: [String], dryRun: Bool, force: Bool) throws(AdminError) -> AdminCommand {
@@ -194,7 +192,7 @@ enum AdminCommand: Equatable, Sendable {
     }
 
     /// `25%`, `0.5%`, `100%` → basis points; at most two decimals, 0 to 100.
-    static func percent(_ text: String) throws(AdminError) -> Int {
+    public static func percent(_ text: String) throws(AdminError) -> Int {
         let bad = AdminError.badValue("share must look like 25% or 2.5% (0% to 100%), got \"\(text)\"")
         guard text.hasSuffix("%") else { throw bad }
         let number = text.dropLast()

@@ -1,0 +1,155 @@
+/// Admin commands that change state: manual weight changes and rollouts.
+extension ControlPlane {
+    mutating func run(_ command: AdminCommand, line: String, uid: UInt32, now: Moment) -> [Effect] {
+        do throws(AdminError) {
+            switch command {
+            case .weight(let name, let endpoint, let weight, let force, let dryRun):
+                return try change(name, line: line, uid: uid, force: force, dryRun: dryRun, now: now) { (store) throws(AdminError) in
+                    try store.setting(name, endpoint, to: weight, at: now.wallSeconds)
+                }
+            case .shift(let name, let endpoint, let basisPoints, let force, let dryRun):
+                return try change(name, line: line, uid: uid, force: force, dryRun: dryRun, now: now) { (store) throws(AdminError) in
+                    try store.shifting(name, endpoint, toBasisPoints: basisPoints, at: now.wallSeconds)
+                }
+            case .drain(let name, let endpoint, let force, let dryRun):
+                return try change(name, line: line, uid: uid, force: force, dryRun: dryRun, now: now) { (store) throws(AdminError) in
+                    try store.setting(name, endpoint, to: 0, at: now.wallSeconds)
+                }
+            case .undo(let name, let force):
+                return try change(name, line: line, uid: uid, force: force, dryRun: false, now: now) { (store) throws(AdminError) in
+                    try store.undoing(name, at: now.wallSeconds)
+                }
+            case .rolloutStart(let name, let target, let steps, let bakeMs, let dryRun):
+                return try startRollout(NameKey(name), target: target, steps: steps, bakeMs: bakeMs, dryRun: dryRun,
+                                        line: line, uid: uid, now: now)
+            case .rolloutPause(let name):
+                return try controlRollout(NameKey(name), line: line, uid: uid, now: now) { (rollout) throws(AdminError) in
+                    try rollout.pause(reason: "paused by uid \(uid)", now: now)
+                    return nil
+                }
+            case .rolloutResume(let name):
+                return try controlRollout(NameKey(name), line: line, uid: uid, now: now) { (rollout) throws(AdminError) in
+                    try rollout.resume(now: now)
+                }
+            case .rolloutAbort(let name):
+                return try controlRollout(NameKey(name), line: line, uid: uid, now: now) { (rollout) throws(AdminError) in
+                    try rollout.abort(reason: "aborted by uid \(uid)", now: now)
+                }
+            case .status, .rolloutStatus, .history, .health, .reload, .help:
+                return [.reply("error: \(line) does not change state")]
+            }
+        } catch {
+            return [.reply("error: \(error)")]
+        }
+    }
+
+    /// A manual weight command. A name with an active rollout refuses it unless `force`,
+    /// which pauses the rollout in the same save. A dry run shows the result only.
+    private mutating func change(_ nameText: String, line: String, uid: UInt32, force: Bool, dryRun: Bool, now: Moment,
+                                 _ body: (WeightStore) throws(AdminError) -> (WeightStore, [WeightStore.Change])) throws(AdminError) -> [Effect] {
+        let (next, changes) = try body(store)
+        let key = NameKey(nameText)
+        guard let name = next.name(key) else { throw AdminError.unknownName(key.text, store.names.map(\.name)) }
+        if dryRun { return [.reply("ok dry run, nothing changed: " + Self.shares(name))] }
+        guard !changes.isEmpty else { return [.reply("ok no change")] }
+        var planned = rollouts
+        var audit: [AuditEntry] = []
+        if var rollout = rollouts[key], try rollout.manualChange(force: force, line: line, now: now) {
+            audit.append(AuditEntry(at: now.wallSeconds, uid: uid, name: key,
+                                    text: "rollout to \(rollout.target) paused at step \(rollout.step + 1)/\(rollout.steps.count)",
+                                    reason: line))
+            planned[key] = rollout
+        }
+        audit += Self.entries(changes, uid: uid, reason: line, now: now)
+        let text = Self.weightsText(name)
+        return [propose(Proposal(kind: .command(reply: "ok \(key) \(text) (generation \(Self.generationMark))"),
+                                 store: next, rollouts: planned, changes: changes, audit: audit,
+                                 logs: [.log(.info, "weights: \(key) \(text) by=uid:\(uid) reason=\"\(line)\"")], reason: line))]
+    }
+
+    /// Audit lines of weight changes.
+    static func entries(_ changes: [WeightStore.Change], uid: UInt32?, reason: String, now: Moment) -> [AuditEntry] {
+        changes.map { AuditEntry(at: now.wallSeconds, uid: uid, name: NameKey($0.name), text: "\($0.endpoint) \($0.old) -> \($0.new)", reason: reason) }
+    }
+
+    /// `rollout start NAME --to ENDPOINT --steps … --bake …`: checks the plan, saves its
+    /// first step and starts the bake; with `dryRun`, only shows the steps.
+    private mutating func startRollout(_ key: NameKey, target: String, steps: [Int], bakeMs: Int64, dryRun: Bool,
+                                       line: String, uid: UInt32, now: Moment) throws(AdminError) -> [Effect] {
+        guard let saved = store.name(key), let config = name(key) else {
+            throw AdminError.unknownName(key.text, store.names.map(\.name))
+        }
+        if let current = rollouts[key], current.phase.isActive {
+            throw AdminError.badValue("\(key) already has a rollout to \(current.target) (\(current.phase.rawValue) at step \(current.step + 1)/\(current.steps.count)); abort it first")
+        }
+        let rollout = try Rollout(name: key.text, target: target, steps: steps, bakeMs: bakeMs, baseline: saved.endpoints, now: now)
+        guard let endpoint = config.endpoint(target) else {
+            throw AdminError.unknownEndpoint(key.text, target, saved.endpoints.map(\.id))
+        }
+        guard endpoint.check != nil else {
+            throw AdminError.badValue("endpoint \(target) of \(key) has no health check: a rollout promotes only on clean probes; add health= to its lines")
+        }
+        guard health[endpoint.slot] != .down else {
+            throw AdminError.badValue("endpoint \(target) of \(key) is down; a rollout starts only toward a healthy endpoint")
+        }
+        // Every step's weights, as the run will set them.
+        var plan: [(WeightStore, [WeightStore.Change])] = []
+        var walk = store
+        for value in steps {
+            let step = try walk.shifting(key.text, target, toBasisPoints: value, at: now.wallSeconds)
+            plan.append(step)
+            walk = step.0
+        }
+        if dryRun {
+            var lines = ["ok dry run, nothing changed: rollout of \(key) to \(target), \(steps.count) step\(steps.count == 1 ? "" : "s"), bake \(Rollout.duration(bakeMs))"]
+            for (index, step) in plan.enumerated() {
+                let at = rollout.plannedStart(ofStep: index, now: now) ?? now.wall
+                lines.append("  step \(index + 1) at +\(Rollout.duration(at - now.wall)) (\(Timestamp.text(at / 1000))): " + Self.shares(step.0.name(key)!))
+            }
+            let end = (rollout.plannedStart(ofStep: steps.count - 1, now: now) ?? now.wall) + bakeMs
+            lines.append("  done at +\(Rollout.duration(end - now.wall)) (\(Timestamp.text(end / 1000))) if every step bakes clean")
+            return [.reply(lines.joined(separator: "\n"))]
+        }
+        let (next, changes) = plan[0]
+        var planned = rollouts
+        planned[key] = rollout
+        let text = "rollout to \(target) started: steps \(steps.map(Rollout.percent).joined(separator: ",")) bake \(Rollout.duration(bakeMs))"
+        let audit = [AuditEntry(at: now.wallSeconds, uid: uid, name: key, text: text, reason: line)]
+            + Self.entries(changes, uid: uid, reason: line, now: now)
+        let reply = "ok \(key) rollout to \(target) started: step 1/\(steps.count) \(Rollout.percent(steps[0])), \(Self.weightsText(next.name(key)!)), next step after \(Rollout.duration(bakeMs)) clean (generation \(Self.generationMark))"
+        return [propose(Proposal(kind: .command(reply: reply), store: next, rollouts: planned, changes: changes, audit: audit,
+                                 logs: [.log(.info, "rollout: \(key) \(text), step 1/\(steps.count) \(Rollout.percent(steps[0])) by=uid:\(uid)")],
+                                 reason: line))]
+    }
+
+    /// `rollout pause|resume|abort NAME`: runs `body` on the name's rollout and saves what
+    /// the action it returns does to the weights.
+    private mutating func controlRollout(_ key: NameKey, line: String, uid: UInt32, now: Moment,
+                                         _ body: (inout Rollout) throws(AdminError) -> Rollout.Action?) throws(AdminError) -> [Effect] {
+        guard var rollout = rollouts[key] else {
+            throw AdminError.badValue("\(key) has no rollout; start one with: \(AdminCommand.rolloutStartForm)")
+        }
+        let action = try body(&rollout)
+        var planned = rollouts
+        planned[key] = rollout
+        let (next, changes) = try weights(for: action, of: rollout, now: now)
+        let text = "rollout to \(rollout.target) \(rollout.phase.rawValue) at step \(rollout.step + 1)/\(rollout.steps.count)"
+        let audit = [AuditEntry(at: now.wallSeconds, uid: uid, name: key, text: text, reason: line)]
+            + Self.entries(changes, uid: uid, reason: line, now: now)
+        return [propose(Proposal(kind: .command(reply: "ok \(key) \(text), \(Self.weightsText(next.name(key)!)) (generation \(Self.generationMark))"),
+                                 store: next, rollouts: planned, changes: changes, audit: audit,
+                                 logs: [.log(.info, "rollout: \(key) \(text) by=uid:\(uid)")], reason: line))]
+    }
+
+    /// The weights a rollout's action stands for.
+    func weights(for action: Rollout.Action?, of rollout: Rollout, now: Moment) throws(AdminError) -> (WeightStore, [WeightStore.Change]) {
+        switch action {
+        case .rollBack?:
+            return try store.assigning(rollout.name, rollout.rollbackWeights(current: store.name(rollout.key)?.endpoints ?? []), at: now.wallSeconds)
+        case .apply(_, let basisPoints)?:
+            return try store.shifting(rollout.name, rollout.target, toBasisPoints: basisPoints, at: now.wallSeconds)
+        case .complete?, nil:
+            return (store, [])
+        }
+    }
+}

@@ -1,0 +1,182 @@
+/// What Veer does by itself: health verdicts, the rollout clock, zone reloads.
+extension ControlPlane {
+    // MARK: - Health
+
+    /// One probe result: feeds the rollout whose target it is (an anomaly aborts it and
+    /// rolls back), then applies the verdict: effective weight 0 while down. An endpoint that
+    /// goes down while a migration moves to it is rolled back: configured weight 0, and it
+    /// stays 0 after it recovers until an operator raises it (`undo` restores it).
+    mutating func probed(_ report: ProbeReport, now: Moment) -> [Effect] {
+        guard let (name, endpoint) = endpoint(slot: report.slot) else { return [] }
+        var effects: [Effect] = []
+        var changedMemory = false
+        if var rollout = rollouts[name.key], rollout.phase.isActive, rollout.target == endpoint.id {
+            let action = rollout.probe(anomaly: report.anomaly, now: now)
+            rollouts[name.key] = rollout
+            if case .rollBack(let reason)? = action {
+                effects += rollBack(rollout, reason: reason, now: now)
+                changedMemory = true
+            }
+        }
+        let verdict: EndpointHealth = switch report.status {
+        case .unknown: .unknown
+        case .up: .up
+        case .down: .down
+        }
+        let before = health[report.slot]
+        health[report.slot] = verdict
+        if let transition = report.transition {
+            effects.append(.log(.info, "health: \(name.key) \(endpoint.id) \(transition.from.rawValue) -> \(transition.to.rawValue): \(transition.reason)"))
+            if transition.to == .down, let saved = store.name(name.key)?.endpoints.first(where: { $0.id == endpoint.id }),
+               RollbackRule.shouldRollBack(role: endpoint.role, weight: saved.weight, raisedAt: saved.raisedAt,
+                                           now: now.wallSeconds, window: settings.rollbackWindowMs / 1000) {
+                let reason = "rollback \(name.key) \(endpoint.id) \(saved.weight) -> 0: \(transition.reason)"
+                if let (next, changes) = try? store.setting(name.key.text, endpoint.id, to: 0, at: now.wallSeconds) {
+                    store = next
+                    for change in changes { changed[NameKey(change.name)] = now }
+                    unsaved += Self.entries(changes, uid: nil, reason: reason, now: now)
+                    effects.append(.log(.warning, "weights: \(reason)"))
+                    changedMemory = true
+                } else {
+                    // Every other endpoint is at 0: the store refuses; effective 0 already
+                    // keeps traffic off this one.
+                    effects.append(.log(.error, "weights: \(reason) not recorded: it would leave every endpoint at 0"))
+                }
+            }
+        }
+        guard changedMemory || before != verdict else { return effects }
+        refresh(now)
+        effects += allDownNotes(name)
+        effects.append(published())
+        if changedMemory { effects.append(persistNow()) }
+        return effects
+    }
+
+    /// Logs once per outage when every endpoint of `name` is down, and when one is back.
+    private mutating func allDownNotes(_ name: WeightedNameConfig) -> [Effect] {
+        guard let weights = effective.name(name.key) else { return [] }
+        if weights.allDown {
+            guard allDown.insert(name.key).inserted else { return [] }
+            return [.log(.warning, "health: every endpoint of \(name.key) is down: \(name.refuseWhenAllDown ? "answering SERVFAIL (all-down=refuse)" : "failing open, answering by configured weights")")]
+        }
+        guard allDown.remove(name.key) != nil else { return [] }
+        return [.log(.info, "health: \(name.key) has a healthy endpoint again")]
+    }
+
+    /// Safety before bookkeeping: a rollout's rollback takes the traffic off the target in
+    /// memory at once; the caller publishes and saves it (again by the clock if that fails).
+    private mutating func rollBack(_ rollout: Rollout, reason: String, now: Moment) -> [Effect] {
+        let step = "step \(rollout.step + 1)/\(rollout.steps.count)"
+        let text = "rollout to \(rollout.target) aborted at \(step), rolled back"
+        unsaved.append(AuditEntry(at: now.wallSeconds, uid: nil, name: rollout.key, text: text, reason: reason))
+        do throws(AdminError) {
+            let (next, changes) = try weights(for: .rollBack(reason: reason), of: rollout, now: now)
+            store = next
+            for change in changes { changed[NameKey(change.name)] = now }
+            unsaved += Self.entries(changes, uid: nil, reason: reason, now: now)
+        } catch {
+            // Only a name without endpoints gets here; the rollout ends all the same.
+            return [.log(.error, "rollout: \(rollout.key): \(text): \(error)")]
+        }
+        return [.log(.warning, "rollout: \(rollout.key) \(text): \(reason)")]
+    }
+
+    // MARK: - Clock
+
+    /// The control clock: advances bakes (promoting a step that baked clean, disk first),
+    /// ends short-TTL windows, saves a bake's progress now and then, retries unsaved changes.
+    mutating func tick(now: Moment) -> [Effect] {
+        var effects: [Effect] = []
+        for key in rollouts.keys.sorted() where rollouts[key]?.phase == .baking {
+            let before = rollouts[key]!
+            var rollout = before
+            let action = rollout.tick(now: now)
+            rollouts[key] = rollout
+            guard let action else { continue }
+            effects += promote(rollout, action: action, before: before, now: now)
+            if inFlight != nil { return effects }
+        }
+        if dirty, now.monotonic - (lastRetry ?? .min / 2) >= settings.retryEveryMs {
+            lastRetry = now.monotonic
+            return effects + [persistNow()]
+        }
+        let short = Self.shortTTLNames(config: config, rollouts: rollouts, changed: changed, now: now, window: settings.shiftWindowMs)
+        if short != shortTTL {
+            refresh(now)
+            effects.append(published())
+        }
+        // A baking rollout's progress is saved every so often, so a restart resumes near it.
+        for (key, rollout) in rollouts where rollout.phase == .baking {
+            let last = lastCheckpoint[key] ?? 0
+            if rollout.bakedMs - last >= settings.checkpointEveryMs || rollout.bakedMs < last {
+                lastCheckpoint[key] = rollout.bakedMs
+                return effects + [persistNow()]
+            }
+        }
+        return effects
+    }
+
+    /// A rollout's clock action, disk first: a promotion is made once saved; if it cannot
+    /// be saved the rollout pauses at the step in force.
+    private mutating func promote(_ rollout: Rollout, action: Rollout.Action, before: Rollout, now: Moment) -> [Effect] {
+        let key = rollout.key
+        let text: String
+        let reason: String
+        switch action {
+        case .apply(_, let basisPoints):
+            text = "rollout to \(rollout.target) promoted to step \(rollout.step + 1)/\(rollout.steps.count) \(Rollout.percent(basisPoints))"
+            reason = "rollout \(key): previous step baked \(Rollout.duration(rollout.bakeMs)) with clean probes"
+        case .complete:
+            text = "rollout to \(rollout.target) completed"
+            reason = "rollout \(key): last step baked \(Rollout.duration(rollout.bakeMs)) with clean probes"
+        case .rollBack:
+            return []
+        }
+        let (next, changes): (WeightStore, [WeightStore.Change])
+        do throws(AdminError) {
+            (next, changes) = try weights(for: action, of: rollout, now: now)
+        } catch {
+            return hold(before, because: "\(text) failed: \(error)", now: now)
+        }
+        var planned = rollouts
+        planned[key] = rollout
+        rollouts[key] = before
+        let audit = [AuditEntry(at: now.wallSeconds, uid: nil, name: key, text: text, reason: reason)]
+            + Self.entries(changes, uid: nil, reason: reason, now: now)
+        lastCheckpoint[key] = 0
+        return [propose(Proposal(kind: .promotion(before: before, failure: text), store: next, rollouts: planned, changes: changes,
+                                 audit: audit, logs: [.log(.info, "rollout: \(key) \(text)")], reason: reason))]
+    }
+
+    // MARK: - Reload
+
+    /// Zones read again: weights reconciled with them, rollouts whose name or target left end
+    /// with them, one whose target lost its health check pauses (nothing could promote or
+    /// abort it). Saved before it is made; on failure the old zones stay.
+    mutating func reload(_ config: [WeightedNameConfig], zones: Int, now: Moment) -> [Effect] {
+        let (next, notes) = store.reconciled(with: Self.declared(config))
+        var effects: [Effect] = notes.map { .log(.info, "reload: \($0)") }
+        var planned = rollouts
+        var audit: [AuditEntry] = []
+        for (key, var rollout) in rollouts.sorted(by: { $0.key < $1.key }) {
+            if next.name(key)?.weight(of: rollout.target) == nil {
+                planned[key] = nil
+                audit.append(AuditEntry(at: now.wallSeconds, uid: nil, name: key, text: "rollout to \(rollout.target) dropped: no longer in the zones", reason: "reload"))
+            } else if rollout.phase == .baking, config.first(where: { $0.key == key })?.endpoint(rollout.target)?.check == nil {
+                try? rollout.pause(reason: "paused: \(rollout.target) has no health check since a reload", now: now)
+                planned[key] = rollout
+                audit.append(AuditEntry(at: now.wallSeconds, uid: nil, name: key, text: "rollout to \(rollout.target) paused: no health check since a reload", reason: "reload"))
+            }
+        }
+        effects += audit.map { .log(.info, "reload: \($0.name) \($0.text)") }
+        let reply = "ok reloaded, generation \(Self.generationMark)"
+        let proposal = Proposal(kind: .reload(config: config, zones: zones, reply: reply), store: next, rollouts: planned,
+                                changes: [], audit: audit, logs: [.log(.info, "reload: generation \(Self.generationMark)")], reason: "reload")
+        guard next != store || planned != rollouts else {
+            // Nothing to save: make it at once.
+            inFlight = .proposal(proposal)
+            return effects + handle(.persisted(.saved(revision: revision)), now: now)
+        }
+        return effects + [propose(proposal)]
+    }
+}

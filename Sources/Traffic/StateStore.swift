@@ -1,0 +1,103 @@
+/// What is persisted of the control plane: the weights with their undo stacks and the
+/// rollouts, at a revision that grows with every save.
+public struct PersistedState: Sendable, Equatable {
+    public var store: WeightStore
+    /// Sorted by name.
+    public var rollouts: [Rollout]
+    public var revision: UInt64
+
+    public init(store: WeightStore, rollouts: [Rollout], revision: UInt64) {
+        self.store = store
+        self.rollouts = rollouts.sorted { $0.name < $1.name }
+        self.revision = revision
+    }
+}
+
+/// One audit line: a weight change (`new 0 -> 25`) or an event (`rollout to new paused …`).
+public struct AuditEntry: Sendable, Equatable {
+    /// Unix seconds.
+    public let at: Int64
+    /// The admin peer; nil when Veer itself acted (health, rollout clock, reload).
+    public let uid: UInt32?
+    public let name: NameKey
+    public let text: String
+    public let reason: String
+
+    public init(at: Int64, uid: UInt32?, name: NameKey, text: String, reason: String) {
+        self.at = at
+        self.uid = uid
+        self.name = name
+        self.text = text
+        self.reason = reason
+    }
+
+    /// `2026-11-23T19:20:00Z uid=1000 api.example.com. new 0 -> 25 reason="shift api.example.com new 25%"`
+    public var line: String {
+        let quoted = reason.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
+        return "\(Timestamp.text(at)) \(uid.map { "uid=\($0)" } ?? "uid=veer") \(name) \(text) reason=\"\(quoted)\""
+    }
+}
+
+/// Why a store refused or failed.
+public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// The stored revision is not the one the save expected: someone else saved first.
+        case conflict(stored: UInt64)
+        /// Reading or writing failed (errno name and what was being done in the text).
+        case io
+        /// What is stored cannot be read back as a state.
+        case corrupt
+    }
+
+    public let kind: Kind
+    public let text: String
+
+    public init(_ kind: Kind, _ text: String) {
+        self.kind = kind
+        self.text = text
+    }
+
+    public var description: String { text }
+}
+
+/// Where the control plane's state lives: load at start, compare-and-save by revision,
+/// append-only audit. The local state directory is the first implementation; a shared store
+/// for several servers is the next.
+public protocol StateStore: Sendable {
+    /// Where it is, for messages: a path or an address.
+    var location: String { get }
+
+    /// The saved state, or nil when nothing was saved yet. A state that exists but cannot be
+    /// read stops start-up: silently resetting production weights would undo a migration.
+    func load() throws(StoreError) -> PersistedState?
+
+    /// Saves `store` and `rollouts` if the stored revision is still `revision`; returns the
+    /// new revision. Durable before it returns.
+    func save(_ store: WeightStore, rollouts: [Rollout], replacing revision: UInt64) throws(StoreError) -> UInt64
+
+    /// Appends audit lines, durable before it returns.
+    func append(_ entries: [AuditEntry]) throws(StoreError)
+
+    /// The last `limit` audit lines, only those about `name` if given.
+    func history(name: NameKey?, limit: Int) throws(StoreError) -> [String]
+}
+
+/// UTC timestamps with seconds, RFC 3339 (`2026-11-22T10:00:00Z`), without Foundation.
+public enum Timestamp {
+    public static func text(_ unixSeconds: Int64) -> String {
+        let days = unixSeconds >= 0 ? unixSeconds / 86_400 : (unixSeconds - 86_399) / 86_400
+        let secondOfDay = unixSeconds - days * 86_400
+        // Days to a proleptic Gregorian date (the era-based civil-from-days algorithm).
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
+        func two(_ n: Int64) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(year)-\(two(month))-\(two(day))T\(two(secondOfDay / 3600)):\(two(secondOfDay % 3600 / 60)):\(two(secondOfDay % 60))Z"
+    }
+}
