@@ -286,8 +286,10 @@ public struct ControlPlane: Sendable {
             return wasFailing ? [.log(.info, "weights: saved the changes kept in memory")] : []
         case (.background, .auditFailed(let revision, let error)):
             self.revision = revision
+            lastRetry = now.monotonic
             return noteSaveError("writing the audit log: \(error)")
         case (.background, .saveFailed(let error)):
+            lastRetry = now.monotonic
             return noteSaveError("saving: \(error)")
         }
     }

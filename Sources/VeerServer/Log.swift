@@ -1,5 +1,5 @@
-import Foundation
 import Posix
+import Traffic
 
 /// One line per event on stderr, stable and greppable:
 /// `2026-11-22T10:00:00Z info weights: api.example.com old=75 new=25 by=uid:1000`.
@@ -17,7 +17,6 @@ public enum Log {
 
     /// UTC time with seconds, RFC 3339.
     public static func timestamp(_ seconds: Int64 = Clock.wallSeconds()) -> String {
-        let date = Date(timeIntervalSince1970: TimeInterval(seconds))
-        return date.formatted(.iso8601)
+        Timestamp.text(seconds)
     }
 }

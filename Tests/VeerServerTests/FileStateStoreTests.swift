@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+import Traffic
+@testable import VeerServer
+
+/// The local state directory as a `StateStore`: today's files load, saves compare the
+/// revision, audit lines append.
+struct FileStateStoreTests {
+    func directory() throws -> String {
+        let path = NSTemporaryDirectory() + "veer-state-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// A weights.json as the server before the StateStore wrote it: no revision, a rollout
+    /// with its wall-clock `bakeStartedAt` and no `bakedMs`.
+    static let earlierFile = """
+        {
+          "names" : [ { "endpoints" : [ { "id" : "old", "weight" : 75 }, { "id" : "new", "raisedAt" : 1764700000, "weight" : 25 } ],
+                        "name" : "api.example.com.", "undo" : [ [ 100, 0 ] ] } ],
+          "rollouts" : [ { "bakeMs" : 600000, "bakeStartedAt" : 1764700000000, "baseline" : [ { "id" : "old", "weight" : 100 }, { "id" : "new", "weight" : 0 } ],
+                           "cleanProbes" : 2, "name" : "api.example.com.", "phase" : "baking", "startedAt" : 1764700000000,
+                           "step" : 1, "steps" : [ 100, 2500, 10000 ], "target" : "new" } ],
+          "version" : 1
+        }
+        """
+
+    @Test func aStateFileWrittenBeforeTheStateStoreLoads() throws {
+        let dir = try directory()
+        try Self.earlierFile.write(toFile: dir + "/weights.json", atomically: true, encoding: .utf8)
+        let store = try FileStateStore(directory: dir)
+        let state = try #require(try store.load())
+        #expect(state.revision == 0)
+        #expect(state.store.name("api.example.com")?.weights == [75, 25])
+        #expect(state.store.name("api.example.com")?.endpoints[1].raisedAt == 1_764_700_000)
+        #expect(state.rollouts.first?.step == 1)
+        #expect(state.rollouts.first?.bakedMs == 0, "no saved progress: the bake starts again")
+        #expect(try store.save(state.store, rollouts: state.rollouts, replacing: 0) == 1)
+        #expect(try FileStateStore(directory: dir).load()?.revision == 1)
+    }
+
+    @Test func aSaveFromAStaleRevisionIsAConflict() throws {
+        let store = try FileStateStore(directory: try directory())
+        #expect(try store.save(WeightStore(), rollouts: [], replacing: 0) == 1)
+        #expect(throws: StoreError.self) { try store.save(WeightStore(), rollouts: [], replacing: 0) }
+        do {
+            _ = try store.save(WeightStore(), rollouts: [], replacing: 0)
+        } catch {
+            #expect(error.kind == .conflict(stored: 1))
+        }
+    }
+
+    @Test func auditLinesAppendAndFilterByName() throws {
+        let store = try FileStateStore(directory: try directory())
+        try store.append([AuditEntry(at: 0, uid: 1000, name: NameKey("api.example.com"), text: "new 0 -> 25", reason: "shift \"x\""),
+                          AuditEntry(at: 60, uid: nil, name: NameKey("pool.example.com"), text: "blue 1 -> 0", reason: "rollback")])
+        #expect(try store.history(name: nil, limit: 10) == [
+            "1970-01-01T00:00:00Z uid=1000 api.example.com. new 0 -> 25 reason=\"shift \\\"x\\\"\"",
+            "1970-01-01T00:01:00Z uid=veer pool.example.com. blue 1 -> 0 reason=\"rollback\"",
+        ])
+        #expect(try store.history(name: NameKey("POOL.example.com"), limit: 10).count == 1)
+    }
+
+    @Test func aCorruptStateFileStopsStartUpWithWhereAndWhy() throws {
+        let dir = try directory()
+        try "{\"version\": 1, \"names\": 3}".write(toFile: dir + "/weights.json", atomically: true, encoding: .utf8)
+        #expect { try FileStateStore(directory: dir).load() } throws: { "\($0)".contains("is corrupt (names:") }
+    }
+
+    @Test(arguments: [(Int64(0), "1970-01-01T00:00:00Z"), (951_782_400, "2000-02-29T00:00:00Z"),
+                      (1_796_212_800, "2026-12-02T12:00:00Z"), (-1, "1969-12-31T23:59:59Z")])
+    func timestampsAreRFC3339(seconds: Int64, text: String) {
+        #expect(Timestamp.text(seconds) == text)
+    }
+}
