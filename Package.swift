@@ -14,12 +14,14 @@ let package = Package(
         .target(name: "CPosix"),
         // The only target that imports Glibc: sockets, fds, errno, signals, files.
         .target(name: "Posix", dependencies: ["CPosix"]),
+        // Durations and percentages as operators write and read them, stdlib only.
+        .target(name: "Units"),
         // DNS message model and wire codec, stdlib only.
         .target(name: "DNSWire"),
         // RFC 1035 master files: lexer, parser, validation, diagnostics.
-        .target(name: "ZoneFile", dependencies: ["DNSWire"]),
+        .target(name: "ZoneFile", dependencies: ["DNSWire", "Units"]),
         // Weighted selection, health and rollback state machines, the runtime weight store.
-        .target(name: "Traffic", dependencies: ["DNSWire"]),
+        .target(name: "Traffic", dependencies: ["DNSWire", "Units"]),
         // Zone snapshot and the pure answering function (query, snapshot, random) -> response.
         // Release builds skip the run-time exclusivity checks here: the per-thread Responder's
         // stored properties were checked on every access, about a third of the instructions
@@ -27,15 +29,20 @@ let package = Package(
         .target(name: "Authority", dependencies: ["DNSWire", "ZoneFile", "Traffic"],
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // Wiring: UDP/TCP loops, admin socket, persistence, CLI.
-        .target(name: "VeerServer", dependencies: ["DNSWire", "ZoneFile", "Traffic", "Authority", "Posix"]),
+        .target(name: "VeerServer", dependencies: ["DNSWire", "ZoneFile", "Traffic", "Authority", "Posix", "Units"]),
         .executableTarget(name: "veer", dependencies: ["VeerServer"]),
 
+        // Test-only servers and clients (loopback HTTP/TCP servers, DNS and TCP clients, a TLS
+        // gateway): shared by the test targets, never linked into the veer binary.
+        .target(name: "TestSupport", dependencies: ["Posix", "CPosix"], path: "Tests/TestSupport"),
+
+        .testTarget(name: "UnitsTests", dependencies: ["Units"]),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
         .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSWire"]),
-        .testTarget(name: "PosixTests", dependencies: ["Posix"]),
-        .testTarget(name: "TrafficTests", dependencies: ["Traffic", "DNSWire"]),
+        .testTarget(name: "PosixTests", dependencies: ["Posix", "TestSupport"]),
+        .testTarget(name: "TrafficTests", dependencies: ["Traffic", "DNSWire", "Units"]),
         .testTarget(name: "AuthorityTests", dependencies: ["Authority", "ZoneFile", "DNSWire", "Traffic"]),
         .testTarget(name: "VeerServerTests", dependencies: ["VeerServer", "Traffic", "Authority", "ZoneFile", "Posix", "DNSWire"]),
-        .testTarget(name: "IntegrationTests", dependencies: ["veer", "DNSWire", "Posix", "VeerServer"]),
+        .testTarget(name: "IntegrationTests", dependencies: ["veer", "DNSWire", "Posix", "VeerServer", "TestSupport"]),
     ]
 )

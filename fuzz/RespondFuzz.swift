@@ -93,29 +93,42 @@ final class Fixture {
             }
         }
         var slots: [String: Int] = [:]
-        let data = ZoneData(zones: zones) { owner, endpoint in
+        let slot = { (owner: DomainName, endpoint: String) -> Int in
             let key = "\(owner.lowercased()) \(endpoint)"
             if let slot = slots[key] { return slot }
             slots[key] = slots.count
             return slots.count - 1
         }
-        var configured = [UInt32](repeating: 0, count: data.slotCount)
-        for set in data.weighted { for endpoint in set.endpoints { configured[endpoint.slot] = endpoint.zoneWeight } }
-        let count = configured.count
-        let capped = (0..<count).map { $0 % 2 == 0 ? UInt32(5) : 0 }
+        let data = ZoneData(zones: zones, slot: slot)
+        // The control side's view of the same zones; every endpoint checked so it can be down.
+        let config = WeightedNameConfig.served(by: zones, slot: slot).map { name in
+            WeightedNameConfig(key: name.key, endpoints: name.endpoints.map {
+                EndpointConfig(id: $0.id, slot: $0.slot, zoneWeight: $0.zoneWeight, check: "fuzz", records: $0.records)
+            }, refuseWhenAllDown: name.refuseWhenAllDown, ttlShift: name.ttlShift ?? 5)
+        }
+        func table(_ weight: (EndpointConfig) -> UInt32, down: Bool = false, short: Bool = false) -> WeightTable {
+            let store = WeightStore(names: config.map { name in
+                WeightStore.Name(name: name.key.text, endpoints: name.endpoints.map { WeightStore.Endpoint(id: $0.id, weight: weight($0)) })
+            })
+            var health: [Int: EndpointHealth] = [:]
+            if down { for name in config { for endpoint in name.endpoints { health[endpoint.slot] = .down } } }
+            return EffectiveWeights(config: config, store: store, health: health,
+                                    shortTTL: short ? Set(config.map(\.key)) : []).table()
+        }
         let tables = [
             // The zone's defaults.
-            WeightTable(configured: configured),
-            // Mid-shift: every weight nonzero, a TTL cap on every other slot.
-            WeightTable(configured: [UInt32](repeating: 50, count: count), ttlCap: capped),
+            table { $0.zoneWeight },
+            // Mid-shift: every weight nonzero, the short TTL in force.
+            table({ _ in 50 }, short: true),
             // Every endpoint unhealthy: fail open by configured weight, or SERVFAIL for all-down=refuse.
-            WeightTable(configured: configured, effective: [UInt32](repeating: 0, count: count), ttlCap: capped),
+            table({ $0.zoneWeight }, down: true, short: true),
             // Nothing configured at all: weighted names have no endpoint to pick.
-            WeightTable(configured: [UInt32](repeating: 0, count: count)),
+            table { _ in 0 },
         ]
         var status: [(name: DomainName, strings: [String])] = []
         for set in data.weighted {
-            var strings = set.endpoints.map { "endpoint=\($0.id) weight=\($0.zoneWeight) effective=\($0.zoneWeight) health=up" }
+            let name = config.first { $0.key == NameKey(set.owner) }
+            var strings = (name?.endpoints ?? []).map { "endpoint=\($0.id) weight=\($0.zoneWeight) effective=\($0.zoneWeight) health=up" }
             strings.append("generation=1")
             // Long enough that the TXT answer needs more than 512 octets.
             strings.append(String(repeating: "r", count: 255))
@@ -128,7 +141,7 @@ final class Fixture {
         }
         self.snapshots = snapshots
         responders = [EDNS.defaultPayload, 4096].map { payload in
-            Responder(snapshot: snapshots[0], random: FastRandom(seed: 0), counters: ServedCounters(capacity: count),
+            Responder(snapshot: snapshots[0], random: FastRandom(seed: 0), counters: ServedCounters(capacity: data.slotCount),
                       maxUDPPayload: payload)
         }
     }

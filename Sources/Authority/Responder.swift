@@ -5,7 +5,7 @@ import Traffic
 /// loops only move bytes; one `Responder` per thread, reused for every query, so answering
 /// allocates nothing, takes no lock and logs nothing.
 ///
-/// Behaviour (DESIGN.md "Answering"): AA on authoritative data, RD copied, RA clear, the
+/// Behaviour (README "How Veer answers"; RFC 1034, 1035, 2181): AA on authoritative data, RD copied, RA clear, the
 /// question echoed byte for byte; NXDOMAIN/NODATA with the SOA; REFUSED outside every zone;
 /// CNAME chains followed inside Veer's zones; referrals with glue below a cut; EDNS(0) with
 /// our payload size, BADVERS for versions above 0; TC when an answer does not fit.

@@ -98,7 +98,7 @@ struct Node: Sendable {
     }
 }
 
-/// A weighted name: one endpoint is chosen per query (DESIGN.md "Weights").
+/// A weighted name: one endpoint is chosen per query (README "Weighted names").
 public struct WeightedSet: Sendable {
     /// What answering needs of an endpoint: its slot and its records. Ids, weights, roles
     /// and checks stay on the control side (`WeightedNameConfig`).

@@ -127,6 +127,14 @@ public enum FileIO {
         return names.sorted()
     }
 
+    /// `path` made absolute with symbolic links, `.` and `..` resolved (realpath(3)); `path`
+    /// itself when it cannot be resolved (it does not exist).
+    public static func canonicalPath(_ path: String) -> String {
+        guard let resolved = realpath(path, nil) else { return path }
+        defer { free(resolved) }
+        return String(cString: resolved)
+    }
+
     /// Removes the file (not directory) at `path`.
     public static func remove(_ path: String) throws {
         try systemCall("unlink \(path)") { unlink(path) }

@@ -1,3 +1,5 @@
+import Units
+
 /// One line of the admin protocol, parsed. Pure, so every form and every error text is
 /// tested in a table.
 public enum AdminCommand: Equatable, Sendable {
@@ -169,7 +171,7 @@ public enum AdminCommand: Equatable, Sendable {
                     throw AdminError.badValue("--steps takes shares in percent like 1,5,25,50,100, got \"\(item)\"")
                 }
             }
-            guard let bake = Rollout.parseDuration(bakeText) else {
+            guard let bake = Units.parseDuration(bakeText) else {
                 throw AdminError.badValue("--bake takes a duration like 10m, 90s or 1h30m, got \"\(bakeText)\"")
             }
             return .rolloutStart(name: name, target: target, steps: steps, bakeMs: bake, dryRun: dryRun)

@@ -1,3 +1,5 @@
+import Units
+
 /// The control plane as a value: every admin command, probe result, clock tick, zone reload
 /// and save result goes in as an `Event` with the time, and what must happen comes out as
 /// `Effect`s (save and audit, publish a snapshot, log, reply) for the I/O edge to carry out.
@@ -364,7 +366,7 @@ public struct ControlPlane: Sendable {
     public static func shares(_ name: WeightStore.Name) -> String {
         let total = name.total
         return name.name + " " + name.endpoints.map { endpoint in
-            "\(endpoint.id)=\(endpoint.weight) (\(percentText(total == 0 ? 0 : Double(endpoint.weight) * 100 / Double(total))))"
+            "\(endpoint.id)=\(endpoint.weight) (\(Units.percentText(total == 0 ? 0 : Double(endpoint.weight) * 100 / Double(total))))"
         }.joined(separator: " ")
     }
 }
@@ -412,10 +414,4 @@ public struct ProbeReport: Sendable, Equatable {
         self.status = status
         self.transition = transition
     }
-}
-
-/// `25.0%`
-public func percentText(_ value: Double) -> String {
-    let tenths = Int((value * 10).rounded())
-    return "\(tenths / 10).\(tenths % 10)%"
 }

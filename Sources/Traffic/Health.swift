@@ -1,4 +1,4 @@
-/// How an endpoint is judged from its probes (DESIGN.md "Health and rollback"; gdnsd's
+/// How an endpoint is judged from its probes (README "Health checks and automatic rollback"; gdnsd's
 /// monitoring thresholds work the same way).
 public struct HealthPolicy: Sendable, Equatable {
     /// Consecutive anomalies that take an endpoint down.

@@ -1,3 +1,5 @@
+import Units
+
 /// A staged migration of one weighted name to one endpoint, run by Veer: apply the first
 /// step, bake, promote to the next step only while the target's probes stay clean, and roll
 /// back on the first anomaly. A value type driven by events with the time passed in (a
@@ -31,7 +33,7 @@ public struct Rollout: Sendable, Equatable, Codable {
     /// Longest plan accepted.
     public static let maxSteps = 20
     /// Bake limits in milliseconds: one second to seven days.
-    public static let bakeRange: ClosedRange<Int64> = 1_000...(7 * 86_400_000)
+    public static let bakeRange: ClosedRange<Int64> = 1_000...Units.maxDurationMs
 
     /// The weighted name's key, `api.example.com.`.
     public let name: String
@@ -271,63 +273,8 @@ public struct Rollout: Sendable, Equatable, Codable {
     // MARK: - Text
 
     /// `25%`, `0.5%`, `2.25%`.
-    public static func percent(_ basisPoints: Int) -> String {
-        let whole = basisPoints / 100, fraction = basisPoints % 100
-        if fraction == 0 { return "\(whole)%" }
-        return fraction % 10 == 0 ? "\(whole).\(fraction / 10)%" : "\(whole).\(fraction < 10 ? "0" : "")\(fraction)%"
-    }
+    public static func percent(_ basisPoints: Int) -> String { Units.percentText(basisPoints: basisPoints) }
 
     /// `10m`, `1h30m`, `1500ms`.
-    public static func duration(_ ms: Int64) -> String {
-        if ms <= 0 { return "0s" }
-        if ms % 1000 != 0 { return "\(ms)ms" }
-        var seconds = ms / 1000
-        var text = ""
-        for (unit, size) in [("d", Int64(86_400)), ("h", 3_600), ("m", 60)] where seconds >= size {
-            text += "\(seconds / size)\(unit)"
-            seconds %= size
-        }
-        if seconds > 0 || text.isEmpty { text += "\(seconds)s" }
-        return text
-    }
-
-    /// Parses `10m`, `90s`, `1h30m`, `1500ms` into milliseconds.
-    public static func parseDuration(_ text: String) -> Int64? {
-        var total: Int64 = 0
-        var number: Int64? = nil
-        let chars = Array(text.lowercased())
-        guard !chars.isEmpty else { return nil }
-        var i = 0
-        while i < chars.count {
-            let c = chars[i]
-            if let digit = c.wholeNumberValue, c.isASCII {
-                let value = (number ?? 0) * 10 + Int64(digit)
-                guard value < 1_000_000_000 else { return nil }
-                number = value
-                i += 1
-                continue
-            }
-            guard let n = number else { return nil }
-            let unit: Int64
-            if c == "m" && i + 1 < chars.count && chars[i + 1] == "s" {
-                unit = 1
-                i += 1
-            } else {
-                switch c {
-                case "s": unit = 1_000
-                case "m": unit = 60_000
-                case "h": unit = 3_600_000
-                case "d": unit = 86_400_000
-                default: return nil
-                }
-            }
-            // Each term is below 10^9 days; the sum is capped far below overflow.
-            total += n * unit
-            guard total <= Self.bakeRange.upperBound * 1_000 else { return nil }
-            number = nil
-            i += 1
-        }
-        if number != nil { return nil }
-        return total
-    }
+    public static func duration(_ ms: Int64) -> String { Units.durationText(ms) }
 }

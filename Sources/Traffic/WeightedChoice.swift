@@ -1,4 +1,4 @@
-/// Picks one endpoint in proportion to its weight (DESIGN.md "Weights").
+/// Picks one endpoint in proportion to its weight (README "Weighted names").
 ///
 /// The walk is cumulative: with weights w0, w1, … and a draw r in 0..<Σw, endpoint i is chosen
 /// when w0+…+w(i-1) ≤ r < w0+…+wi. Zero weights are never chosen. Pure, allocation-free.

@@ -1,3 +1,4 @@
+import Posix
 import ZoneFile
 
 /// `veer check [DIR]`: loads every zone like `serve` would and prints every error
@@ -7,7 +8,7 @@ enum CheckCommand {
         let options = try OptionReader(arguments, valued: ["zones"])
         guard options.positional.count <= 1 else { throw UsageError("check takes at most one directory") }
         let directory = options.positional.first ?? options.last("zones") ?? "zones"
-        let (zones, errors) = ZoneParser.loadDirectory(directory)
+        let (zones, errors) = ZoneParser.loadDirectory(directory, files: .system)
         for error in errors { print(error.description) }
         if !errors.isEmpty {
             print("\(errors.count) error\(errors.count == 1 ? "" : "s") in \(directory)")
@@ -22,4 +23,10 @@ enum CheckCommand {
         }
         return 0
     }
+}
+
+extension ZoneParser.Files {
+    /// The zones directory on disk, through Posix.
+    static let system = ZoneParser.Files(list: { try? FileIO.contentsOfDirectory($0) }, read: { try? FileIO.read($0) },
+                                         canonicalPath: FileIO.canonicalPath)
 }

@@ -214,7 +214,7 @@ final class Control: Sendable {
 
     /// Re-reads the zones; on any error keeps serving the old data and returns the errors.
     func reload() -> [String] {
-        let (zones, errors) = ZoneParser.loadDirectory(settings.zonesDirectory)
+        let (zones, errors) = ZoneParser.loadDirectory(settings.zonesDirectory, files: .system)
         if !errors.isEmpty || zones.isEmpty {
             let lines = errors.isEmpty ? ["\(settings.zonesDirectory): no *.zone files to serve"] : errors.map(\.description)
             for line in lines { Log.error("reload: \(line)") }

@@ -84,7 +84,7 @@ final class Server: Sendable {
 
     init(config: ServeConfig) throws(StartupError) {
         self.config = config
-        let (zones, errors) = ZoneParser.loadDirectory(config.zonesDirectory)
+        let (zones, errors) = ZoneParser.loadDirectory(config.zonesDirectory, files: .system)
         guard errors.isEmpty else { throw StartupError(lines: errors.map(\.description)) }
         guard !zones.isEmpty else { throw StartupError(lines: ["\(config.zonesDirectory): no *.zone files to serve"]) }
         let store: FileStateStore

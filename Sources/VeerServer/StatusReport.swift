@@ -2,6 +2,7 @@ import Authority
 import Foundation
 import Posix
 import Traffic
+import Units
 
 /// What operators and their tools read of the served state — `status` (text and JSON), the
 /// `_veer.NAME` TXT records, the Prometheus text, `rollout status`, `health NAME` — all from
@@ -77,8 +78,8 @@ struct StatusReport {
         var rows = [["NAME", "ENDPOINT", "CONFIGURED", "EFFECTIVE", "SHARE", "SERVED", "LAST MIN", "OBSERVED", "HEALTH", "LAST PROBE", "SINCE"]]
         for entry in report.names {
             for e in entry.endpoints {
-                rows.append([entry.name, e.id, "\(e.configured)", "\(e.effective)", percentText(e.share), "\(e.served)",
-                             "\(e.servedLastMinute)", percentText(e.observed), e.health, e.lastProbe ?? "-", e.since ?? "-"])
+                rows.append([entry.name, e.id, "\(e.configured)", "\(e.effective)", Units.percentText(e.share), "\(e.served)",
+                             "\(e.servedLastMinute)", Units.percentText(e.observed), e.health, e.lastProbe ?? "-", e.since ?? "-"])
             }
         }
         lines += Self.textTable(rows)

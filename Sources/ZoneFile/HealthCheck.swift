@@ -13,7 +13,7 @@
 /// - KIND: `tcp` (a TCP connect), `http` or `https` (a GET whose status is in `expect`).
 ///
 /// Options, each at most once; unknown options and options of another kind are errors.
-/// A DURATION is an integer with unit `ms`, `s` or `m` (`500ms`, `2s`, `1m`).
+/// A DURATION is integers with units `ms`, `s`, `m`, `h` or `d` (`500ms`, `2s`, `1m`, `1h30m`), as `--bake` takes.
 ///
 /// | option | kinds | default | meaning |
 /// |---|---|---|---|

@@ -1,5 +1,4 @@
 import DNSWire
-import Foundation
 
 /// Reads RFC 1035 master files as BIND, NSD and Knot accept them, plus Veer's weighted
 /// endpoint tags and `$HEALTH` checks (see `HealthCheck`), into validated `Zone`s.
@@ -12,28 +11,44 @@ import Foundation
 ///   directory, nested at most 10 deep.
 /// - Every problem is reported (the parser resumes at the next entry), in source order.
 public enum ZoneParser {
+    /// How the parser reaches files, injected so this target needs no Foundation and tests
+    /// can serve files from memory: list a directory, read a file (nil for a directory or a
+    /// file that cannot be read), and resolve a path (for `$INCLUDE` loop detection).
+    public struct Files: Sendable {
+        public var list: @Sendable (String) -> [String]?
+        public var read: @Sendable (String) -> [UInt8]?
+        public var canonicalPath: @Sendable (String) -> String
+
+        public init(list: @escaping @Sendable (String) -> [String]?, read: @escaping @Sendable (String) -> [UInt8]?,
+                    canonicalPath: @escaping @Sendable (String) -> String) {
+            self.list = list
+            self.read = read
+            self.canonicalPath = canonicalPath
+        }
+
+        /// No files at all: for text parsed with `parse` that has no `$INCLUDE`.
+        public static let none = Files(list: { _ in nil }, read: { _ in nil }, canonicalPath: { $0 })
+    }
+
     /// Parses `text` as the content of `file`. `file` names the zone when there is no
     /// `$ORIGIN` (unless `origin` is given), appears in diagnostics, and its directory is the
     /// base for relative `$INCLUDE` paths.
-    public static func parse(_ text: String, file: String, origin: DomainName?) -> Result<Zone, ZoneErrors> {
-        read(Array(text.utf8), file: file, origin: origin)
+    public static func parse(_ text: String, file: String, origin: DomainName?, files: Files = .none) -> Result<Zone, ZoneErrors> {
+        read(Array(text.utf8), file: file, origin: origin, files: files)
     }
 
     /// Loads one zone file.
-    public static func load(file path: String) -> Result<Zone, ZoneErrors> {
-        guard let bytes = readFile(path) else {
+    public static func load(file path: String, files: Files) -> Result<Zone, ZoneErrors> {
+        guard let bytes = files.read(path) else {
             return .failure(ZoneErrors(diagnostics: [fileDiagnostic(path, "cannot read the zone file: expected a readable file")]))
         }
-        return read(bytes, file: path, origin: nil)
+        return read(bytes, file: path, origin: nil, files: files)
     }
 
     /// Loads every `*.zone` file in `directory` (sorted by name; other files, such as
     /// `$INCLUDE` fragments, are skipped). A second file for a zone already loaded is an error.
-    public static func loadDirectory(_ directory: String) -> (zones: [Zone], errors: [Diagnostic]) {
-        let names: [String]
-        do {
-            names = try FileManager.default.contentsOfDirectory(atPath: directory)
-        } catch {
+    public static func loadDirectory(_ directory: String, files: Files) -> (zones: [Zone], errors: [Diagnostic]) {
+        guard let names = files.list(directory) else {
             return ([], [fileDiagnostic(directory, "cannot read the zones directory: expected a readable directory")])
         }
         let base = directory.hasSuffix("/") ? directory : directory + "/"
@@ -42,7 +57,7 @@ public enum ZoneParser {
         var loaded: [DomainName: String] = [:]
         for name in names.filter({ $0.hasSuffix(zoneExtension) }).sorted() {
             let path = base + name
-            switch load(file: path) {
+            switch load(file: path, files: files) {
             case .success(let zone):
                 if let other = loaded[zone.origin] {
                     errors.append(fileDiagnostic(path, "expected one file per zone, found a second file for \(zone.origin) (the first is \(other))"))
@@ -60,9 +75,9 @@ public enum ZoneParser {
     /// The extension of zone files in a zones directory.
     static let zoneExtension = ".zone"
 
-    static func read(_ bytes: [UInt8], file: String, origin: DomainName?) -> Result<Zone, ZoneErrors> {
+    static func read(_ bytes: [UInt8], file: String, origin: DomainName?, files: Files) -> Result<Zone, ZoneErrors> {
         let reader = ZoneReader(file: file, origin: origin ?? zoneName(fromFile: file),
-                                readFile: readFile, canonicalPath: canonicalPath)
+                                readFile: files.read, canonicalPath: files.canonicalPath)
         reader.read(bytes)
         var diagnostics = reader.diagnostics
         var zone: Zone?
@@ -91,16 +106,5 @@ public enum ZoneParser {
 
     static func fileDiagnostic(_ path: String, _ message: String) -> Diagnostic {
         Diagnostic(position: SourcePosition(file: path, line: 1, column: 1), message: message)
-    }
-
-    @Sendable static func readFile(_ path: String) -> [UInt8]? {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
-              let data = FileManager.default.contents(atPath: path) else { return nil }
-        return [UInt8](data)
-    }
-
-    @Sendable static func canonicalPath(_ path: String) -> String {
-        URL(fileURLWithPath: path).standardizedFileURL.resolvingSymlinksInPath().path
     }
 }

@@ -1,4 +1,5 @@
 import DNSWire
+import Units
 
 extension ZoneReader {
     /// Longest check name: like endpoint ids, it shows up in logs, status and metrics labels.
@@ -144,9 +145,9 @@ extension ZoneReader {
         if timeoutMs >= intervalMs {
             if let timeout {
                 let interval = interval == nil ? "the default interval" : "interval="
-                throw failure(timeout.token, "expected timeout= shorter than \(interval) (\(milliseconds(intervalMs))), found \"\(milliseconds(timeoutMs))\"")
+                throw failure(timeout.token, "expected timeout= shorter than \(interval) (\(Units.durationText(Int64(intervalMs)))), found \"\(Units.durationText(Int64(timeoutMs)))\"")
             } else if let interval {
-                throw failure(interval.token, "expected interval= longer than the default timeout (\(milliseconds(timeoutMs))), found \"\(milliseconds(intervalMs))\"; set a shorter timeout=")
+                throw failure(interval.token, "expected interval= longer than the default timeout (\(Units.durationText(Int64(timeoutMs)))), found \"\(Units.durationText(Int64(intervalMs)))\"; set a shorter timeout=")
             }
         }
         let effectivePort = port?.value ?? address?.port
@@ -179,29 +180,13 @@ extension ZoneReader {
 
     /// `500ms`, `2s`, `1m` → milliseconds, within `range`.
     private func duration(_ token: Token, _ value: String, _ key: String, _ range: ClosedRange<Int>) throws(ParseFailure) -> Int {
-        let digits = value.utf8.prefix { $0.isDigit }
-        let unit = String(value.utf8.dropFirst(digits.count))!
-        let multiplier: Int
-        switch unit {
-        case "ms": multiplier = 1
-        case "s": multiplier = 1_000
-        case "m": multiplier = 60_000
-        default: multiplier = 0
+        guard let ms = Units.parseDuration(value) else {
+            throw failure(token, "expected \(key)= as a duration such as 500ms, 2s, 1m or 1h30m, found \"\(value)\"")
         }
-        guard !digits.isEmpty, multiplier > 0, digits.count <= 9, let n = Int(String(digits)!) else {
-            throw failure(token, "expected \(key)= as an integer with unit ms, s or m (as in 500ms, 2s, 1m), found \"\(value)\"")
+        guard range.contains(Int(ms)) else {
+            throw failure(token, "expected \(key)= from \(Units.durationText(Int64(range.lowerBound))) to \(Units.durationText(Int64(range.upperBound))), found \"\(value)\"")
         }
-        guard range.contains(n * multiplier) else {
-            throw failure(token, "expected \(key)= from \(milliseconds(range.lowerBound)) to \(milliseconds(range.upperBound)), found \"\(value)\"")
-        }
-        return n * multiplier
-    }
-
-    /// A duration for messages, in the largest unit that divides it (`60m`, `2s`, `500ms`).
-    private func milliseconds(_ ms: Int) -> String {
-        if ms % 60_000 == 0 { return "\(ms / 60_000)m" }
-        if ms % 1_000 == 0 { return "\(ms / 1_000)s" }
-        return "\(ms)ms"
+        return Int(ms)
     }
 
     /// A decimal port 1…65535 without sign or leading zero.

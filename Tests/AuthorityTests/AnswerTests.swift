@@ -3,7 +3,7 @@ import DNSWire
 import Testing
 import Traffic
 
-/// Answers from static data: the cases of DESIGN.md "Answering".
+/// Answers from static data: the cases of README "How Veer answers".
 struct AnswerTests {
     let exchange: Exchange
 

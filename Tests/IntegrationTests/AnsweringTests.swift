@@ -1,6 +1,6 @@
 import Testing
 
-/// DESIGN.md "Answering": what `veer serve` says to dig for each kind of name in the fixture.
+/// README "How Veer answers": what `veer serve` says to dig for each kind of name in the fixture.
 @Suite struct AnsweringTests {
     @Test(arguments: [
         ("A", "www.example.com. 3600 IN A 192.0.2.10"),

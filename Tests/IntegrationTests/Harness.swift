@@ -1,5 +1,6 @@
 import Foundation
 import Posix
+import TestSupport
 import Synchronization
 
 /// A harness failure that a person has to read: what went wrong and what was seen.

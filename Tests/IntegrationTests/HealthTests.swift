@@ -1,6 +1,7 @@
 import DNSWire
 import Foundation
 import Posix
+import TestSupport
 import Testing
 
 /// Health checks against real loopback HTTP and TCP servers that the tests start and break.

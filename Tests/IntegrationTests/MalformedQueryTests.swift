@@ -1,5 +1,6 @@
 import DNSWire
 import Posix
+import TestSupport
 import Testing
 
 /// Queries Veer must not answer normally: other opcodes, bad question counts, responses,

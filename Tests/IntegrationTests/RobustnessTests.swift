@@ -1,5 +1,6 @@
 import DNSWire
 import Posix
+import TestSupport
 import Testing
 
 /// Bounded corruption test (STYLE.md "Fuzzing stays enabled"): many mutated packets at a

@@ -1,4 +1,5 @@
 import Posix
+import TestSupport
 import Testing
 
 /// HTTPS probes through libcurl against `openssl s_server` with a self-signed certificate.

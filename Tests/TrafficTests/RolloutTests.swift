@@ -208,24 +208,4 @@ struct RolloutTests {
             _ = try Rollout(name: "api.example.com", target: "new", steps: [100], bakeMs: 1_000, baseline: onlyTarget, now: 0)
         } throws: { "\($0)".contains("nothing to roll back to") }
     }
-
-    @Test(arguments: [("10m", Int64(600_000)), ("90s", 90_000), ("1h30m", 5_400_000), ("1500ms", 1_500), ("2d", 172_800_000)])
-    func durationsParseAndPrint(text: String, ms: Int64) {
-        #expect(Rollout.parseDuration(text) == ms)
-        #expect(Rollout.parseDuration(Rollout.duration(ms)) == ms)
-    }
-
-    @Test(arguments: ["", "10", "m", "10x", "1.5s", "-3s", "99999999999s",
-                      String(repeating: "999999999d", count: 107), "999999999d1s"])
-    func badDurationsAreNil(text: String) {
-        #expect(Rollout.parseDuration(text) == nil)
-    }
-
-    @Test func percentsPrintLikeTheyAreTyped() {
-        #expect(Rollout.percent(100) == "1%")
-        #expect(Rollout.percent(50) == "0.5%")
-        #expect(Rollout.percent(225) == "2.25%")
-        #expect(Rollout.percent(10_000) == "100%")
-        #expect(Rollout.percent(5) == "0.05%")
-    }
 }

@@ -148,10 +148,10 @@ struct BadFixtureTests {
             "bad/health-bad-address.zone:11:18: error: expected port= from 1 to 65535, found \"70000\"",
         ]),
         Case(file: "bad/health-bad-duration.zone", diagnostics: [
-            "bad/health-bad-duration.zone:7:17: error: expected interval= as an integer with unit ms, s or m (as in 500ms, 2s, 1m), found \"1h\"",
-            "bad/health-bad-duration.zone:8:18: error: expected interval= as an integer with unit ms, s or m (as in 500ms, 2s, 1m), found \"2\"",
-            "bad/health-bad-duration.zone:9:18: error: expected timeout= as an integer with unit ms, s or m (as in 500ms, 2s, 1m), found \"1.5s\"",
-            "bad/health-bad-duration.zone:10:18: error: expected interval= from 100ms to 60m, found \"50ms\"",
+            "bad/health-bad-duration.zone:7:17: error: expected interval= from 100ms to 1h, found \"2h\"",
+            "bad/health-bad-duration.zone:8:18: error: expected interval= as a duration such as 500ms, 2s, 1m or 1h30m, found \"2\"",
+            "bad/health-bad-duration.zone:9:18: error: expected timeout= as a duration such as 500ms, 2s, 1m or 1h30m, found \"1.5s\"",
+            "bad/health-bad-duration.zone:10:18: error: expected interval= from 100ms to 1h, found \"50ms\"",
             "bad/health-bad-duration.zone:11:18: error: expected max-latency= from 1ms to 1m, found \"2m\"",
         ]),
         Case(file: "bad/health-duplicate-name.zone", diagnostics: [
@@ -211,7 +211,7 @@ struct BadFixtureTests {
 
     @Test(arguments: cases)
     func reportsEveryError(_ fixture: Case) {
-        switch ZoneParser.load(file: Fixtures.path(fixture.file)) {
+        switch ZoneParser.load(file: Fixtures.path(fixture.file), files: .disk) {
         case .success:
             Issue.record("\(fixture.file) loaded without errors")
         case .failure(let errors):

@@ -18,7 +18,7 @@ enum Fixtures {
 
     /// Loads a fixture that must be valid.
     static func zone(_ relative: String) throws -> Zone {
-        try ZoneParser.load(file: path(relative)).get()
+        try ZoneParser.load(file: path(relative), files: .disk).get()
     }
 }
 
@@ -49,3 +49,16 @@ let apexRecords = [
     "test.example. 300 IN NS ns.test.example.",
     "ns.test.example. 300 IN A 192.0.2.1",
 ]
+
+extension ZoneParser.Files {
+    /// Files on disk, read the test side's own way (Foundation), so the parser's file
+    /// handling is checked against an independent reader.
+    static let disk = ZoneParser.Files(
+        list: { try? FileManager.default.contentsOfDirectory(atPath: $0) },
+        read: { path in
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { return nil }
+            return FileManager.default.contents(atPath: path).map { [UInt8]($0) }
+        },
+        canonicalPath: { URL(fileURLWithPath: $0).standardizedFileURL.resolvingSymlinksInPath().path })
+}

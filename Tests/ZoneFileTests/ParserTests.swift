@@ -175,7 +175,7 @@ struct LoaderTests {
     }
 
     @Test func loadDirectoryRejectsASecondFileForTheSameZoneAndSkipsOtherExtensions() {
-        let (zones, errors) = ZoneParser.loadDirectory(Fixtures.path("dup"))
+        let (zones, errors) = ZoneParser.loadDirectory(Fixtures.path("dup"), files: .disk)
         #expect(zones.map(\.origin.description) == ["dup.example."])
         #expect(zones.map { $0.file.hasSuffix("/dup.example.zone") } == [true])
         #expect(Fixtures.text(errors) == [
@@ -184,18 +184,18 @@ struct LoaderTests {
     }
 
     @Test func loadDirectoryReportsErrorsOfEveryFile() {
-        let (zones, errors) = ZoneParser.loadDirectory(Fixtures.path("bad"))
+        let (zones, errors) = ZoneParser.loadDirectory(Fixtures.path("bad"), files: .disk)
         #expect(zones.isEmpty)
         #expect(errors.count == BadFixtureTests.cases.reduce(0) { $0 + $1.diagnostics.count })
     }
 
     @Test func missingFileAndDirectory() {
-        switch ZoneParser.load(file: "/nonexistent/x.zone") {
+        switch ZoneParser.load(file: "/nonexistent/x.zone", files: .disk) {
         case .success: Issue.record("loaded a missing file")
         case .failure(let errors):
             #expect(errors.description == "/nonexistent/x.zone:1:1: error: cannot read the zone file: expected a readable file")
         }
-        let (zones, errors) = ZoneParser.loadDirectory("/nonexistent")
+        let (zones, errors) = ZoneParser.loadDirectory("/nonexistent", files: .disk)
         #expect(zones.isEmpty)
         #expect(errors.map(\.description) == ["/nonexistent:1:1: error: cannot read the zones directory: expected a readable directory"])
     }
@@ -206,7 +206,7 @@ struct LoaderTests {
         files["f11.inc"] = "h11 A 192.0.2.11\n"
         let dir = try directory(files)
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let result = ZoneParser.load(file: dir + "/deep.example.zone")
+        let result = ZoneParser.load(file: dir + "/deep.example.zone", files: .disk)
         let chain = (["deep.example.zone"] + (1...10).map { "f\($0).inc" }).map { dir + "/" + $0 }.joined(separator: " -> ")
         switch result {
         case .success: Issue.record("an include chain of 11 files loaded")
@@ -223,7 +223,7 @@ struct LoaderTests {
         try FileManager.default.createDirectory(atPath: dir + "/sub", withIntermediateDirectories: true)
         try "a A 192.0.2.1\n$INCLUDE b.inc\n".write(toFile: dir + "/sub/a.inc", atomically: true, encoding: .utf8)
         try "b A 192.0.2.2\n".write(toFile: dir + "/sub/b.inc", atomically: true, encoding: .utf8)
-        let zone = try ZoneParser.load(file: dir + "/inc.example.zone").get()
+        let zone = try ZoneParser.load(file: dir + "/inc.example.zone", files: .disk).get()
         #expect(zone.records.dropFirst(3).map(\.description) == [
             "a.inc.example. 300 IN A 192.0.2.1",
             "b.inc.example. 300 IN A 192.0.2.2",

@@ -1,5 +1,3 @@
-// Shared by PosixTests and IntegrationTests (Tests/IntegrationTests/TLSGateway.swift is a
-// symbolic link to this file): test targets cannot depend on one another.
 import Foundation
 import Posix
 
@@ -8,29 +6,29 @@ import Posix
 /// a status page naming `s_server`. Stopped (and its files removed) when deinitialised.
 ///
 /// Needs `openssl` on PATH; a missing one is a failure, never a skip.
-final class TLSGateway: @unchecked Sendable {
+public final class TLSGateway: @unchecked Sendable {
     /// Where a failed start is explained.
-    struct Failure: Error, CustomStringConvertible {
-        let description: String
+    public struct Failure: Error, CustomStringConvertible {
+        public let description: String
     }
 
     /// The DNS name in the certificate (subject CN and subjectAltName).
-    static let certificateName = "gw.test"
+    public static let certificateName = "gw.test"
     /// Ports tried before giving up, in case another process takes the free port first.
-    static let attempts = 5
+    public static let attempts = 5
     /// How long s_server may take to start listening.
-    static let startupTimeout = Duration.seconds(10)
+    public static let startupTimeout = Duration.seconds(10)
 
-    let port: UInt16
+    public let port: UInt16
     /// A temporary directory with `cert.pem` and `key.pem`.
-    let directory: String
+    public let directory: String
     /// The certificate, PEM: also the CA file that makes it trusted.
-    var certificate: String { directory + "/cert.pem" }
-    var address: SocketAddress { try! SocketAddress(parsing: "127.0.0.1:\(port)") }
+    public var certificate: String { directory + "/cert.pem" }
+    public var address: SocketAddress { try! SocketAddress(parsing: "127.0.0.1:\(port)") }
 
     private let process: Foundation.Process
 
-    init() throws {
+    public init() throws {
         let openssl = try Self.openssl()
         directory = try FileIO.makeTemporaryDirectory(prefix: "veer-tls-")
         let request = try Self.start(openssl, [
@@ -75,7 +73,7 @@ final class TLSGateway: @unchecked Sendable {
     }
 
     /// Ends s_server; later connects are refused.
-    func stop() { Self.kill(process) }
+    public func stop() { Self.kill(process) }
 
     /// SIGKILL, not `terminate()`: children inherit the test runner's blocked signals, and
     /// s_server would never see a SIGTERM.
@@ -85,7 +83,7 @@ final class TLSGateway: @unchecked Sendable {
     }
 
     /// `openssl` from PATH.
-    static func openssl() throws -> String {
+    public static func openssl() throws -> String {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"
         for directory in path.split(separator: ":") where FileManager.default.isExecutableFile(atPath: "\(directory)/openssl") {
             return "\(directory)/openssl"

@@ -1,3 +1,4 @@
+@testable import Posix
 import CPosix
 import Glibc
 import Synchronization

@@ -1,1 +1,0 @@
-../PosixTests/TLSGateway.swift
