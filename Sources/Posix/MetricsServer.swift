@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// Serves `GET /metrics` over a minimal HTTP/1.1 (RFC 9112), for Prometheus scrapes.
 ///
@@ -47,6 +48,8 @@ public final class MetricsServer: Sendable {
     /// The address actually bound (the real port when port 0 was asked for).
     public let boundAddress: SocketAddress
     private let threads: ConnectionThreads
+    /// Refused connections whose request is still being drained (see `start`).
+    private let refusalsDraining = Atomic<Int>(0)
     private let requestTimeout: UInt64
     private let render: @Sendable () -> String
 
@@ -79,10 +82,29 @@ public final class MetricsServer: Sendable {
 
     /// Starts accepting on a background thread and returns. Calling it again does nothing.
     public func start() {
-        threads.start(serve: { [self] fd in serve(fd) }, refuse: { fd in
+        threads.start(serve: { [self] fd in serve(fd) }, refuse: { [self] fd in
             // A new socket's send buffer is empty, so this short reply does not block.
             let busy = Self.response(status: 503, headOnly: false)
             _ = busy.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            // Closing now, with the client's request unread, would make the kernel answer it
+            // with a reset that destroys the 503 before the client reads it (a scraper saw
+            // ECONNRESET instead of 503). A duplicate descriptor keeps the socket open while
+            // a thread drains the request, at most `maxConnections` at once; beyond that the
+            // refusal is closed at once, as before.
+            guard refusalsDraining.add(1, ordering: .relaxed).newValue <= Self.maxConnections else {
+                refusalsDraining.subtract(1, ordering: .relaxed)
+                return
+            }
+            let copy = fcntl(fd, F_DUPFD_CLOEXEC, 0)
+            guard copy >= 0 else {
+                refusalsDraining.subtract(1, ordering: .relaxed)
+                return
+            }
+            pthread_detach(spawnThread(name: "veer-metrics-rf") { [self] in
+                drain(copy)
+                closeDescriptor(copy)
+                refusalsDraining.subtract(1, ordering: .relaxed)
+            })
         })
     }
 

@@ -217,6 +217,24 @@ private func startServer(requestTimeout: Duration = MetricsServer.defaultRequest
         #expect(status == 200)
     }
 
+    /// A scraper beyond the cap sends its request before the server refuses it: the 503 must
+    /// still arrive, not be destroyed by a reset for the unread request.
+    @Test func aRefusedScrapeWithARequestReadsThe503() async throws {
+        // The silent clients must hold their places for the whole test, however slow the
+        // machine: a request timeout far beyond it.
+        let server = try startServer(requestTimeout: .seconds(120))
+        defer { server.stop() }
+        let silent = try (0..<MetricsServer.maxConnections).map { _ in
+            try TCPClient(connectingTo: server.boundAddress, timeout: .seconds(2))
+        }
+        for _ in 0..<5 {
+            let refused = try await exchange(server, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            #expect(refused.failure == nil, "\(refused)")
+            #expect(HTTPProbe.parseResponse(refused.response)?.status == 503, "\(text(refused.response))")
+        }
+        _ = silent
+    }
+
     @Test func stopRefusesNewConnectionsAndDropsWaitingClients() async throws {
         let server = try startServer()
         let waiting = try TCPClient(connectingTo: server.boundAddress, timeout: .seconds(2))
