@@ -20,8 +20,6 @@ public final class Responder<Random: RandomSource> {
     /// The data answers come from; the owner swaps it when the published generation moves.
     public var snapshot: Snapshot
     public var random: Random
-    /// Where weighted answers are counted (one block per thread), or nil.
-    public var counters: ServedCounters?
     /// Largest UDP payload we send, advertised in our OPT (RFC 6891 §6.2.5).
     public let maxUDPPayload: UInt16
 
@@ -38,12 +36,12 @@ public final class Responder<Random: RandomSource> {
     private var additionalCount: UInt16 = 0
     /// An RRset whose targets' addresses belong in the additional section.
     private var additionalSource: RRSetData?
+    /// The slot of the first weighted endpoint chosen for this query, or -1.
+    private var chosenSlot: Int32 = -1
 
-    public init(snapshot: Snapshot, random: Random, counters: ServedCounters? = nil,
-                maxUDPPayload: UInt16 = EDNS.defaultPayload) {
+    public init(snapshot: Snapshot, random: Random, maxUDPPayload: UInt16 = EDNS.defaultPayload) {
         self.snapshot = snapshot
         self.random = random
-        self.counters = counters
         self.maxUDPPayload = max(maxUDPPayload, EDNS.minimumPayload)
         writer = WireWriter(UnsafeMutableRawBufferPointer(start: nil, count: 0))
         qname = .allocate(byteCount: DomainName.maxWireLength + 1, alignment: 8)
@@ -56,34 +54,58 @@ public final class Responder<Random: RandomSource> {
     }
 
     /// What the query's OPT record said.
-    private struct ClientEDNS {
+    struct ClientEDNS: Equatable {
         var payload: UInt16
         var version: UInt8
     }
 
-    /// Writes the response to `query` into `out` and returns its length, or 0 when nothing
-    /// should be sent (too short to answer, or QR=1). `out` must hold at least 512 bytes;
-    /// over TCP give it 65535.
+    /// Reads the additional section: at most one OPT, owned by the root (RFC 6891 §6.1.1),
+    /// its options skipped; other records are ignored. Throws on anything malformed, on a
+    /// second OPT and on bytes after the last record.
+    static func parseAdditional(_ reader: inout WireReader, count: UInt16,
+                                scratch: UnsafeMutableRawBufferPointer) throws(WireError) -> ClientEDNS? {
+        var edns: ClientEDNS?
+        for _ in 0..<count {
+            let ownerLength = try reader.name(into: scratch, "additional name")
+            let type = try reader.u16("additional type")
+            let rrclass = try reader.u16("additional class")
+            let ttl = try reader.u32("additional ttl")
+            let length = Int(try reader.u16("additional rdlength"))
+            var rdata = try reader.sub(length, "additional rdata")
+            guard type == RRType.opt.rawValue else { continue }
+            guard edns == nil, ownerLength == 1 else { throw WireError(.invalid, field: "OPT", offset: reader.offset) }
+            while !rdata.isAtEnd {
+                _ = try rdata.u16("EDNS option code")
+                try rdata.skip(Int(try rdata.u16("EDNS option length")), "EDNS option data")
+            }
+            // The TTL field of OPT: extended RCODE (8 bits), VERSION (8 bits), flags.
+            edns = ClientEDNS(payload: rrclass, version: UInt8((ttl >> 16) & 0xFF))
+        }
+        guard reader.isAtEnd else { throw WireError(.trailingBytes, field: "message", offset: reader.offset) }
+        return edns
+    }
+
+    /// Writes the response to `query` into `out`. `out` must hold at least 512 bytes; over
+    /// TCP give it 65535.
     /// `statusAllowed` is asked only for a `_veer.NAME` status query: true when the client
     /// may read the migration state; otherwise such a query is REFUSED.
     public func respond(to query: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer,
-                        overTCP: Bool, statusAllowed: @autoclosure () -> Bool = false) -> Int {
-        guard query.count >= Header.size, out.count >= Self.classicUDPLimit else { return 0 }
+                        overTCP: Bool, statusAllowed: @autoclosure () -> Bool = false) -> Answered {
+        guard out.count >= Self.classicUDPLimit else { return .nothing }
+        let admission = Admission.of(header: query)
+        guard admission != .drop else { return .nothing }
         let id = read16(query, 0)
         let flags = read16(query, 2)
-        // Never answer a response: that is how two servers end up in a loop.
-        guard flags & Header.qrBit == 0 else { return 0 }
         let questionCount = read16(query, 4)
-        let answerSectionCount = read16(query, 6)
-        let authoritySectionCount = read16(query, 8)
         let additionalSectionCount = read16(query, 10)
-        let opcode = (flags >> 11) & 0xF
+        let opcode = (flags >> Header.opcodeShift) & Header.opcodeMask
 
         writer.reset(out)
         answerCount = 0
         authorityCount = 0
         additionalCount = 0
         additionalSource = nil
+        chosenSlot = -1
         var response = ResponseHeader(id: id, opcode: opcode, rd: flags & Header.rdBit != 0)
 
         // The question, if there is exactly one and it parses.
@@ -118,30 +140,12 @@ public final class Responder<Random: RandomSource> {
         }
         afterQuestion = writer.count
 
-        guard opcode == 0 else { return finish(&response, rcode: .notImp, question: hasQuestion, edns: nil) }
-        guard hasQuestion, answerSectionCount == 0, authoritySectionCount == 0 else {
-            return finish(&response, rcode: .formErr, question: hasQuestion, edns: nil)
-        }
+        if case .error(let rcode) = admission { return finish(&response, rcode: rcode, question: hasQuestion, edns: nil) }
+        guard hasQuestion else { return finish(&response, rcode: .formErr, question: false, edns: nil) }
 
-        // The additional section: at most one OPT, owned by the root (RFC 6891 §6.1.1).
-        var edns: ClientEDNS?
+        let edns: ClientEDNS?
         do throws(WireError) {
-            for _ in 0..<additionalSectionCount {
-                let ownerLength = try reader.name(into: scratch, "additional name")
-                let type = try reader.u16("additional type")
-                let rrclass = try reader.u16("additional class")
-                let ttl = try reader.u32("additional ttl")
-                let length = Int(try reader.u16("additional rdlength"))
-                var rdata = try reader.sub(length, "additional rdata")
-                guard type == RRType.opt.rawValue else { continue }
-                guard edns == nil, ownerLength == 1 else { throw WireError(.invalid, field: "OPT", offset: reader.offset) }
-                while !rdata.isAtEnd {
-                    _ = try rdata.u16("EDNS option code")
-                    try rdata.skip(Int(try rdata.u16("EDNS option length")), "EDNS option data")
-                }
-                edns = ClientEDNS(payload: rrclass, version: UInt8((ttl >> 16) & 0xFF))
-            }
-            guard reader.isAtEnd else { throw WireError(.trailingBytes, field: "message", offset: reader.offset) }
+            edns = try Self.parseAdditional(&reader, count: additionalSectionCount, scratch: scratch)
         } catch {
             return finish(&response, rcode: .formErr, question: true, edns: nil)
         }
@@ -180,10 +184,7 @@ public final class Responder<Random: RandomSource> {
                 do throws(WireError) {
                     try answerStatus(strings, qtype: qtype)
                 } catch {
-                    writer.rewind(to: afterQuestion)
-                    answerCount = 0
-                    authorityCount = 0
-                    response.tc = true
+                    truncate(&response)
                 }
                 response.aa = true
                 return finish(&response, rcode: .noError, question: true, edns: edns)
@@ -197,13 +198,7 @@ public final class Responder<Random: RandomSource> {
             response.aa = outcome.authoritative
             try writeAdditional()
         } catch {
-            // The answer or authority section did not fit: send what fits of the header
-            // and question with TC, and the client retries over TCP (RFC 2181 §9).
-            writer.rewind(to: afterQuestion)
-            answerCount = 0
-            authorityCount = 0
-            additionalCount = 0
-            response.tc = true
+            truncate(&response)
         }
         return finish(&response, rcode: rcode, question: true, edns: edns)
     }
@@ -218,15 +213,27 @@ public final class Responder<Random: RandomSource> {
         var tc = false
     }
 
+    /// Drops every record written after the question (or the header).
+    private func discardRecords(keepingQuestion: Bool) {
+        writer.rewind(to: keepingQuestion ? afterQuestion : Header.size)
+        answerCount = 0
+        authorityCount = 0
+        additionalCount = 0
+    }
+
+    /// The answer did not fit: send the header and question with TC, and the client retries
+    /// over TCP (RFC 2181 §9).
+    private func truncate(_ header: inout ResponseHeader) {
+        discardRecords(keepingQuestion: true)
+        header.tc = true
+    }
+
     /// Appends the OPT record and fills in the header.
-    private func finish(_ header: inout ResponseHeader, rcode: RCode, question: Bool, edns: ClientEDNS?) -> Int {
+    private func finish(_ header: inout ResponseHeader, rcode: RCode, question: Bool, edns: ClientEDNS?) -> Answered {
         if rcode != .noError && rcode != .nxDomain {
             // An error carries no records, even if some were written before it was known
             // (a CNAME to a name that then answers SERVFAIL).
-            writer.rewind(to: question ? afterQuestion : Header.size)
-            answerCount = 0
-            authorityCount = 0
-            additionalCount = 0
+            discardRecords(keepingQuestion: question)
         }
         writer.setLimit(writer.buffer.count)
         var additional = additionalCount
@@ -236,14 +243,14 @@ public final class Responder<Random: RandomSource> {
                 try writer.u16(RRType.opt.rawValue)
                 try writer.u16(maxUDPPayload)
                 // Extended RCODE upper bits, version 0, DO clear (no DNSSEC yet).
-                try writer.u32(UInt32(rcode.rawValue >> 4) << 24)
+                try writer.u32(UInt32(rcode.rawValue >> Header.rcodeBits) << 24)
                 try writer.u16(0)
                 additional += 1
             } catch {
                 // Cannot happen: the limit kept room for it.
             }
         }
-        var flags = Header.qrBit | header.opcode << 11 | (rcode.rawValue & 0xF)
+        var flags = Header.qrBit | header.opcode << Header.opcodeShift | (rcode.rawValue & Header.rcodeMask)
         if header.aa { flags |= Header.aaBit }
         if header.tc { flags |= Header.tcBit }
         if header.rd { flags |= Header.rdBit }
@@ -253,7 +260,7 @@ public final class Responder<Random: RandomSource> {
         writer.patch16(answerCount, at: 6)
         writer.patch16(authorityCount, at: 8)
         writer.patch16(additional, at: 10)
-        return writer.count
+        return Answered(length: writer.count, rcode: rcode, chosenSlot: chosenSlot)
     }
 
     /// How a record's owner is written: a pointer to the question, or a name from the zone.
@@ -264,7 +271,7 @@ public final class Responder<Random: RandomSource> {
 
     private func writeOwner(_ owner: Owner) throws(WireError) {
         switch owner {
-        case .question: try writer.u16(0xC000 | UInt16(Header.size))
+        case .question: try writer.u16(DomainName.pointerFlags | UInt16(Header.size))
         case .name(let name): try writer.name(name)
         }
     }
@@ -491,12 +498,45 @@ public final class Responder<Random: RandomSource> {
         let weights = snapshot.weights
         let slots = set.slots
         let chosen = WeightedChoice.pick(count: slots.count, weight: { weights.weight(slots[$0], family) }, random: &random)
-        if let chosen, let counters, slots[chosen] < counters.capacity {
-            counters.increment(slots[chosen])
-        }
+        if let chosen, chosenSlot < 0 { chosenSlot = Int32(truncatingIfNeeded: slots[chosen]) }
         return chosen
     }
 }
+
+/// What a query gets before anything but its header is read (NSD's early returns in
+/// query processing): nothing, an error, or an answer.
+public enum Admission: Equatable, Sendable {
+    /// Too short to be a query, or a response (QR=1): answering one is how two servers
+    /// end up in a loop.
+    case drop
+    /// An error whatever the rest says: NOTIMP for opcodes other than QUERY, FORMERR for
+    /// a query that does not carry exactly one question and empty answer and authority
+    /// sections (RFC 1035 §4.1.1, RFC 9619).
+    case error(RCode)
+    case answer
+
+    /// Admission of the query whose first bytes are `header`.
+    public static func of(header: UnsafeRawBufferPointer) -> Admission {
+        guard header.count >= Header.size else { return .drop }
+        let flags = read16(header, 2)
+        guard flags & Header.qrBit == 0 else { return .drop }
+        guard (flags >> Header.opcodeShift) & Header.opcodeMask == 0 else { return .error(.notImp) }
+        guard read16(header, 4) == 1, read16(header, 6) == 0, read16(header, 8) == 0 else { return .error(.formErr) }
+        return .answer
+    }
+}
+
+/// What `respond` produced: the bytes to send (0: send nothing), the response code, and
+/// the slot of the weighted endpoint chosen, for the caller to count (-1: none; in a
+/// CNAME chain through several weighted names, the first).
+public struct Answered: Equatable, Sendable {
+    public var length: Int
+    public var rcode: RCode
+    public var chosenSlot: Int32
+
+    static var nothing: Answered { Answered(length: 0, rcode: .noError, chosenSlot: -1) }
+}
+
 
 @inline(__always)
 func read16(_ bytes: UnsafeRawBufferPointer, _ offset: Int) -> UInt16 {

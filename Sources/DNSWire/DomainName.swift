@@ -5,6 +5,14 @@
 public struct DomainName: Sendable, Hashable, CustomStringConvertible, Comparable {
     /// Longest label, RFC 1035 §2.3.4.
     public static let maxLabelLength = 63
+    /// The top two bits of a length octet: 00 a label, 11 a compression pointer, 01 and 10
+    /// reserved (RFC 1035 §4.1.4, RFC 6891 §5).
+    public static let labelTypeMask: UInt8 = 0xC0
+    public static let pointerLabel: UInt8 = 0xC0
+    /// The 14-bit offset of a pointer, below `labelTypeMask` in its first octet.
+    public static let pointerOffsetMask: UInt8 = 0x3F
+    /// A pointer as a 16-bit word, to be OR-ed with the offset it points to.
+    public static let pointerFlags: UInt16 = 0xC000
     /// Longest name in wire form, including length octets and the root label, RFC 1035 §2.3.4.
     public static let maxWireLength = 255
 

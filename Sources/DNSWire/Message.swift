@@ -23,6 +23,13 @@ public struct Header: Hashable, Sendable {
     public static let raBit: UInt16 = 0x0080
     public static let adBit: UInt16 = 0x0020
     public static let cdBit: UInt16 = 0x0010
+    /// OPCODE: four bits at bit 11 of the flags word (RFC 1035 §4.1.1).
+    public static let opcodeShift: UInt16 = 11
+    public static let opcodeMask: UInt16 = 0xF
+    /// RCODE: the low four bits of the flags word; EDNS carries the bits above them in the
+    /// OPT TTL (RFC 6891 §6.1.3).
+    public static let rcodeMask: UInt16 = 0xF
+    public static let rcodeBits: UInt16 = 4
 
     public var isResponse: Bool {
         get { flags & Self.qrBit != 0 }

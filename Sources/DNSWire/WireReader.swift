@@ -81,10 +81,10 @@ public struct WireReader {
         while true {
             guard position < limit else { throw WireError(.truncated, field: "\(field)", offset: position) }
             let length = Int(message[position])
-            switch length & 0xC0 {
-            case 0xC0:
+            switch length & Int(DomainName.labelTypeMask) {
+            case Int(DomainName.pointerLabel):
                 guard position + 1 < limit else { throw WireError(.truncated, field: "\(field)", offset: position) }
-                let target = (length & 0x3F) << 8 | Int(message[position + 1])
+                let target = (length & Int(DomainName.pointerOffsetMask)) << 8 | Int(message[position + 1])
                 if target == position { throw WireError(.pointerLoop, field: "\(field)", offset: position) }
                 if target > position { throw WireError(.forwardPointer, field: "\(field)", offset: position) }
                 hops += 1

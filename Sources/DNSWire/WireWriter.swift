@@ -114,13 +114,13 @@ public struct WireWriter {
         var hops = 0
         while position < written {
             let label = Int(storage[position])
-            if label & 0xC0 == 0xC0 {
+            if label & Int(DomainName.labelTypeMask) == Int(DomainName.pointerLabel) {
                 hops += 1
                 guard hops <= WireReader.maxPointerHops, position + 1 < written else { return nil }
-                position = (label & 0x3F) << 8 | Int(storage[position + 1])
+                position = (label & Int(DomainName.pointerOffsetMask)) << 8 | Int(storage[position + 1])
                 continue
             }
-            guard label & 0xC0 == 0 else { return nil }
+            guard label & Int(DomainName.labelTypeMask) == 0 else { return nil }
             length += 1 + label
             if label == 0 { return length <= DomainName.maxWireLength ? length : nil }
             position += 1 + label
@@ -141,7 +141,7 @@ public struct WireWriter {
         pendingName = -1
         guard let total = nameLength(at: start) else { return }
         var offset = start
-        while offset < written, storage[offset] != 0, storage[offset] & 0xC0 == 0 {
+        while offset < written, storage[offset] != 0, storage[offset] & DomainName.labelTypeMask == 0 {
             addTarget(offset, length: total - (offset - start))
             offset += 1 + Int(storage[offset])
         }
@@ -172,7 +172,7 @@ public struct WireWriter {
             if compress, let target = findTarget(wire, from: suffix, length: total - suffix) {
                 try bytes(UnsafeRawBufferPointer(rebasing: wire[0..<suffix]))
                 rememberLabels(start: written - suffix, wire: wire, upTo: suffix, length: total)
-                try u16(0xC000 | UInt16(targets[target]))
+                try u16(DomainName.pointerFlags | UInt16(targets[target]))
                 return
             }
             suffix += 1 + Int(wire[suffix])
@@ -209,10 +209,10 @@ public struct WireWriter {
         var hops = 0
         while true {
             let length = Int(storage[position])
-            if length & 0xC0 == 0xC0 {
+            if length & Int(DomainName.labelTypeMask) == Int(DomainName.pointerLabel) {
                 hops += 1
                 guard hops <= WireReader.maxPointerHops else { return false }
-                position = (length & 0x3F) << 8 | Int(storage[position + 1])
+                position = (length & Int(DomainName.pointerOffsetMask)) << 8 | Int(storage[position + 1])
                 continue
             }
             guard length == Int(wire[k]) else { return false }

@@ -1,3 +1,4 @@
+import DNSWire
 import Authority
 import Posix
 import Traffic
@@ -9,6 +10,8 @@ final class DNSHandler: PacketHandler {
     private let box: SnapshotBox
     private let responder: Responder<FastRandom>
     private let counterRegistry: CounterRegistry
+    /// This thread's served-answer counters by endpoint slot.
+    private var served: ServedCounters
     private let queries: QueryCounters
     private let statusPolicy: StatusQueryPolicy
     private var generation: UInt64
@@ -20,9 +23,8 @@ final class DNSHandler: PacketHandler {
         let snapshot = box.current
         counterRegistry = counters
         generation = snapshot.generation
-        responder = Responder(snapshot: snapshot, random: FastRandom(),
-                              counters: counters.makeBlock(capacity: Self.capacity(for: snapshot)),
-                              maxUDPPayload: maxUDPPayload)
+        served = counters.makeBlock(capacity: Self.capacity(for: snapshot))
+        responder = Responder(snapshot: snapshot, random: FastRandom(), maxUDPPayload: maxUDPPayload)
     }
 
     /// Room for every slot of `snapshot`, with headroom so reloads rarely need a new block.
@@ -35,14 +37,15 @@ final class DNSHandler: PacketHandler {
         let published = box.generation
         if published != generation { refresh() }
         let tcp = transport == .tcp
-        let length = responder.respond(to: query, into: response, overTCP: tcp,
-                                       statusAllowed: statusPolicy.allows(peer))
-        if length >= 4 {
-            queries.countAnswered(tcp: tcp, rcode: Int(response.load(fromByteOffset: 3, as: UInt8.self) & 0x0F))
-        } else {
+        let answer = responder.respond(to: query, into: response, overTCP: tcp, statusAllowed: statusPolicy.allows(peer))
+        if answer.length == 0 {
             queries.countDropped(tcp: tcp)
+            return 0
         }
-        return length
+        queries.countAnswered(tcp: tcp, rcode: Int(answer.rcode.rawValue & Header.rcodeMask))
+        let slot = Int(answer.chosenSlot)
+        if slot >= 0 && slot < served.capacity { served.increment(slot) }
+        return answer.length
     }
 
     /// No query for a while: pick up a newer snapshot anyway, so the old one (a whole zone
@@ -55,8 +58,8 @@ final class DNSHandler: PacketHandler {
         let snapshot = box.current
         generation = snapshot.generation
         responder.snapshot = snapshot
-        if let counters = responder.counters, counters.capacity < snapshot.zones.slotCount {
-            responder.counters = counterRegistry.makeBlock(capacity: Self.capacity(for: snapshot))
+        if served.capacity < snapshot.zones.slotCount {
+            served = counterRegistry.makeBlock(capacity: Self.capacity(for: snapshot))
         }
     }
 }

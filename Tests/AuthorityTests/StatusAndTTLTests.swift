@@ -13,14 +13,14 @@ struct StatusAndTTLTests {
         let api = try DomainName("api.example.com.")
         let snapshot = Snapshot(zones: data, weights: zoneWeights(data), generation: 7,
                                 status: StatusRecords([(api, Self.strings)]))
-        return (data, Responder(snapshot: snapshot, random: ScriptedRandom([0]), counters: nil))
+        return (data, Responder(snapshot: snapshot, random: ScriptedRandom([0])))
     }
 
     func ask(_ responder: Responder<ScriptedRandom>, _ name: String, _ type: RRType, allowed: Bool) throws -> Message {
         let query = try Message(header: Header(id: 9), questions: [Question(name: DomainName(name), type: type)], edns: nil).encoded()
         var out = [UInt8](repeating: 0, count: 4096)
         let length = query.withUnsafeBytes { q in
-            out.withUnsafeMutableBytes { o in responder.respond(to: q, into: o, overTCP: false, statusAllowed: allowed) }
+            out.withUnsafeMutableBytes { o in responder.respond(to: q, into: o, overTCP: false, statusAllowed: allowed).length }
         }
         return try Message.decode(Array(out[0..<length]))
     }

@@ -96,15 +96,22 @@ func zoneWeights(_ data: ZoneData, weights: [String: UInt32] = [:], down: Set<In
 struct Exchange {
     let responder: Responder<ScriptedRandom>
 
-    init(data: ZoneData, weights: WeightTable? = nil, draws: [UInt64] = [], counters: ServedCounters? = nil) {
+    init(data: ZoneData, weights: WeightTable? = nil, draws: [UInt64] = []) {
         responder = Responder(snapshot: Snapshot(zones: data, weights: weights ?? zoneWeights(data), generation: 1),
-                              random: ScriptedRandom(draws), counters: counters)
+                              random: ScriptedRandom(draws))
+    }
+
+    /// What the responder reports for `name`/`type`: length, rcode and the chosen slot.
+    func summary(_ name: String, _ type: RRType = .a) throws -> Answered {
+        let query = try Message(header: Header(id: 1), questions: [Question(name: try DomainName(name), type: type)]).encoded()
+        var out = [UInt8](repeating: 0, count: 1232)
+        return query.withUnsafeBytes { q in out.withUnsafeMutableBytes { responder.respond(to: q, into: $0, overTCP: false) } }
     }
 
     func raw(_ query: [UInt8], overTCP: Bool = false) -> [UInt8]? {
         var out = [UInt8](repeating: 0, count: 65535)
         let length = query.withUnsafeBytes { q in
-            out.withUnsafeMutableBytes { o in responder.respond(to: q, into: o, overTCP: overTCP) }
+            out.withUnsafeMutableBytes { o in responder.respond(to: q, into: o, overTCP: overTCP).length }
         }
         return length == 0 ? nil : Array(out[0..<length])
     }

@@ -54,14 +54,18 @@ struct WeightedAnswerTests {
         #expect(try exchange.ask("api.example.com.").answerLines == ["api.example.com. 30 IN CNAME gw-new.example.net."])
     }
 
-    @Test func servedAnswersAreCounted() throws {
+    /// The responder counts nothing itself: it reports the endpoint it chose (and the rcode)
+    /// for the handler to count.
+    @Test func theChosenEndpointAndTheRcodeAreReported() throws {
         let data = try makeZoneData()
-        let counters = ServedCounters(capacity: data.slotCount)
-        let exchange = Exchange(data: data, draws: [0, 10, 95], counters: counters)
-        for _ in 0..<3 { _ = try exchange.ask("api.example.com.") }
+        let exchange = Exchange(data: data, draws: [0, 10, 95])
         let api = try #require(data.weightedSet(named: try DomainName("api.example.com.")))
-        #expect(counters.value(api.endpoints[0].slot) == 2)
-        #expect(counters.value(api.endpoints[1].slot) == 1)
+        let chosen = try (0..<3).map { _ in try exchange.summary("api.example.com.").chosenSlot }
+        #expect(chosen == [Int32(api.endpoints[0].slot), Int32(api.endpoints[0].slot), Int32(api.endpoints[1].slot)])
+        let www = try exchange.summary("www.example.com.")
+        #expect(www.chosenSlot == -1 && www.rcode == .noError && www.length > 0)
+        #expect(try exchange.summary("nowhere.example.com.").rcode == .nxDomain)
+        #expect(try exchange.summary("example.org.").rcode == .refused)
     }
 
     @Test func statisticalSplitOverTheResponder() throws {
@@ -73,7 +77,7 @@ struct WeightedAnswerTests {
         var newCount = 0
         let draws = 20_000
         for _ in 0..<draws {
-            let length = query.withUnsafeBytes { q in out.withUnsafeMutableBytes { responder.respond(to: q, into: $0, overTCP: false) } }
+            let length = query.withUnsafeBytes { q in out.withUnsafeMutableBytes { responder.respond(to: q, into: $0, overTCP: false).length } }
             if try Message.decode(Array(out[0..<length])).answerLines[0].contains("gw-new") { newCount += 1 }
         }
         let sigma = (Double(draws) * 0.1 * 0.9).squareRoot()
