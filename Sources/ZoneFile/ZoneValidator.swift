@@ -69,45 +69,32 @@ struct ZoneValidator {
     /// Owners with more records than this get a `LargeOwner` index.
     private static let linearScanLimit: Int32 = 16
 
-    /// Owner name → index into `owners`: open addressing with linear probing over an FNV-1a
-    /// hash of the lowercased wire form. A million lookups through `Dictionary` and `Hasher`
-    /// cost more than the rest of validation together.
+    /// Owner name → index into `owners`, in the `NameTable` the query path uses, keyed by
+    /// the lowercased wire form (lowercased on the stack, so a lookup allocates nothing). A
+    /// million lookups through `Dictionary` and `Hasher` cost more than the rest of validation.
     private struct OwnerTable {
-        private var slots: [Int32]
-        private var hashes: [UInt64] = []
-        private let mask: Int
+        private var names: NameTable
 
         init(capacity: Int) {
-            var size = 16
-            while size < 2 * capacity { size <<= 1 }
-            slots = [Int32](repeating: -1, count: size)
-            mask = size - 1
+            names = NameTable(expectedCount: capacity)
         }
 
-        static func hash(_ name: DomainName) -> UInt64 {
-            var h: UInt64 = 0xcbf2_9ce4_8422_2325
-            for byte in name.wire { h = (h ^ UInt64(asciiLower(byte))) &* 0x100_0000_01b3 }
-            return h
+        func find(_ name: DomainName) -> Int? {
+            let value = Self.withKey(name) { names.lookup($0) }
+            return value < 0 ? nil : Int(value)
         }
 
-        func find(_ name: DomainName, in owners: [Owner]) -> Int? {
-            let h = Self.hash(name)
-            var slot = Int(truncatingIfNeeded: h) & mask
-            while slots[slot] >= 0 {
-                let o = Int(slots[slot])
-                if hashes[o] == h && owners[o].name == name { return o }
-                slot = (slot + 1) & mask
-            }
-            return nil
-        }
-
-        /// Adds `name`, which `find` did not find, as owner `index` (the next one).
+        /// Adds `name`, which `find` did not find, as owner `index`.
         mutating func insert(_ name: DomainName, index: Int) {
-            let h = Self.hash(name)
-            hashes.append(h)
-            var slot = Int(truncatingIfNeeded: h) & mask
-            while slots[slot] >= 0 { slot = (slot + 1) & mask }
-            slots[slot] = Int32(index)
+            Self.withKey(name) { names.insert($0, value: Int32(index)) }
+        }
+
+        private static func withKey<T>(_ name: DomainName, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+            let wire = name.wire
+            return withUnsafeTemporaryAllocation(byteCount: wire.count, alignment: 1) { buffer in
+                for i in wire.indices { buffer[i] = asciiLower(wire[i]) }
+                return body(UnsafeRawBufferPointer(buffer))
+            }
         }
     }
 
@@ -164,7 +151,7 @@ struct ZoneValidator {
             let o: Int
             if lastOwner >= 0, owners[lastOwner].name == records[i].record.name {
                 o = lastOwner
-            } else if let existing = owner.find(records[i].record.name, in: owners) {
+            } else if let existing = owner.find(records[i].record.name) {
                 o = existing
                 lastOwner = o
             } else {
@@ -230,7 +217,7 @@ struct ZoneValidator {
         }
         if checkPresence {
             if let soa {
-                let apex = owner.find(origin, in: owners).map { table.members(owners[$0]) } ?? []
+                let apex = owner.find(origin).map { table.members(owners[$0]) } ?? []
                 if !apex.contains(where: { table.record($0).record.type == .ns && table.record($0).endpointID < 0 }) {
                     report(table, soa, "expected at least one NS record at the zone apex \(origin), found none")
                 }

@@ -44,7 +44,7 @@ struct RolloutIntegrationTests {
     }
 
     @Test func aThreeStepRolloutCompletesOnHealthyProbes() throws {
-        let setup = try Setup()
+        let setup = try Setup(maxLatency: nil)
         let start = try setup.veer("rollout", "start", "api.example.com", "--to", "new", "--steps", "10,50,100", "--bake", "1s")
         #expect(start.status == 0, "\(start.output)")
         #expect(start.output.contains("step 1/3 10%"))
@@ -66,7 +66,7 @@ struct RolloutIntegrationTests {
     }
 
     @Test func anAnomalyAtStepTwoRollsBackToTheOldGateway() throws {
-        let setup = try Setup()
+        let setup = try Setup(maxLatency: nil)
         let start = try setup.veer("rollout", "start", "api.example.com", "--to", "new", "--steps", "10,50,100", "--bake", "2s")
         #expect(start.status == 0, "\(start.output)")
         let atTwo = try Self.waitForRollout(setup) { $0["step"] as? Int == 2 }
@@ -92,7 +92,7 @@ struct RolloutIntegrationTests {
     }
 
     @Test func manualChangesAreRefusedDuringARolloutUnlessForced() throws {
-        let setup = try Setup()
+        let setup = try Setup(maxLatency: nil)
         #expect(try setup.veer("rollout", "start", "api.example.com", "--to", "new", "--steps", "5,50", "--bake", "1h").status == 0)
         let refused = try setup.veer("shift", "api.example.com", "new", "50%")
         #expect(refused.status == 1)
@@ -116,7 +116,7 @@ struct RolloutIntegrationTests {
     }
 
     @Test func dryRunsShowTheResultAndChangeNothing() throws {
-        let setup = try Setup()
+        let setup = try Setup(maxLatency: nil)
         let shift = try setup.veer("shift", "api.example.com", "new", "25%", "--dry-run")
         #expect(shift.status == 0)
         #expect(shift.output.contains("dry run, nothing changed: api.example.com. old=75 (75.0%) new=25 (25.0%)"), "\(shift.output)")
@@ -133,7 +133,7 @@ struct RolloutIntegrationTests {
     }
 
     @Test func aRestartMidBakeResumesTheRolloutAndSaysSo() throws {
-        let setup = try Setup()
+        let setup = try Setup(maxLatency: nil)
         #expect(try setup.veer("rollout", "start", "api.example.com", "--to", "new", "--steps", "10,100", "--bake", "2s").status == 0)
         Thread.sleep(forTimeInterval: 1.1)
         setup.server.stop()
@@ -165,7 +165,7 @@ struct RolloutIntegrationTests {
     }
 
     @Test func answersCarryTheShiftTTLWhileTheNameIsMoving() throws {
-        let setup = try Setup(ttlShift: 5)
+        let setup = try Setup(ttlShift: 5, maxLatency: nil)
         func ttl() throws -> String? {
             let result = try setup.server.dig("api.example.com.", "A")
             return result.answer.first?.split(separator: " ").dropFirst().first.map(String.init)
@@ -189,7 +189,7 @@ struct RolloutIntegrationTests {
     }
 
     @Test func aPromotionThatCannotBeSavedPausesAtTheStepInForce() throws {
-        let setup = try Setup()
+        let setup = try Setup(maxLatency: nil)
         #expect(try setup.veer("rollout", "start", "api.example.com", "--to", "new", "--steps", "10,100", "--bake", "1s").status == 0)
         // The atomic save writes weights.json.tmp first; a directory there makes it fail.
         let blocker = setup.state + "/weights.json.tmp"
@@ -208,7 +208,7 @@ struct RolloutIntegrationTests {
     }
 
     @Test func aRollbackThatCannotBeSavedIsMadeAndSavedLater() throws {
-        let setup = try Setup()
+        let setup = try Setup(maxLatency: nil)
         #expect(try setup.veer("rollout", "start", "api.example.com", "--to", "new", "--steps", "50,100", "--bake", "1h").status == 0)
         let blocker = setup.state + "/weights.json.tmp"
         try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
@@ -234,7 +234,7 @@ struct RolloutIntegrationTests {
     }
 
     @Test func digReadsTheMigrationStateFromLoopback() throws {
-        let setup = try Setup()
+        let setup = try Setup(maxLatency: nil)
         #expect(try setup.veer("shift", "api.example.com", "new", "25%").status == 0)
         let result = try setup.server.dig("_veer.api.example.com.", "TXT")
         #expect(result.status == "NOERROR")
@@ -247,7 +247,7 @@ struct RolloutIntegrationTests {
 
     @Test func digFromASourceOutsideTheListIsRefused() throws {
         // --status-query-from replaces the loopback default: dig from 127.0.0.1 is now outside.
-        let setup = try Setup(extraArguments: ["--status-query-from", "192.0.2.0/24"])
+        let setup = try Setup(maxLatency: nil, extraArguments: ["--status-query-from", "192.0.2.0/24"])
         let refused = try setup.server.dig("_veer.api.example.com.", "TXT")
         #expect(refused.status == "REFUSED", "\(refused.output)")
         #expect(refused.answer.isEmpty)
@@ -258,7 +258,7 @@ struct RolloutIntegrationTests {
     }
 
     @Test func metricsCountWhatWasServed() throws {
-        let setup = try Setup(extraArguments: ["--metrics", "127.0.0.1:0"])
+        let setup = try Setup(maxLatency: nil, extraArguments: ["--metrics", "127.0.0.1:0"])
         let line = try #require(setup.server.stderr.split(separator: "\n").first { $0.contains("listening: metrics http://") })
         let url = String(line[line.range(of: "http://")!.upperBound...]).replacingOccurrences(of: "/metrics", with: "")
         let address = try SocketAddress(parsing: url)

@@ -1,32 +1,32 @@
-import DNSWire
-
-/// An open-addressing hash table from lowercased wire-format names to node indices.
+/// An open-addressing hash table from lowercased wire-format names to indices: the one name
+/// table of Veer, used by the query path (name → node) and the zone validator (owner name →
+/// owner), so both hash and compare names the same way.
 ///
 /// Keys live back to back in one byte array, so a lookup hashes the query's name where it
 /// lies (in the receive buffer's scratch copy) and compares bytes: no allocation, no String.
-struct NameTable: Sendable {
+public struct NameTable: Sendable {
     /// Keep the table at most half full so probe sequences stay short.
-    static let maxLoadFactor = 2
+    @usableFromInline static let maxLoadFactor = 2
 
-    private var keyBytes: [UInt8] = []
-    private var keyStart: [Int32] = []
-    private var keyLength: [UInt8] = []
-    private var values: [Int32] = []
+    @usableFromInline var keyBytes: [UInt8] = []
+    @usableFromInline var keyStart: [Int32] = []
+    @usableFromInline var keyLength: [UInt8] = []
+    @usableFromInline var values: [Int32] = []
     /// Power-of-two sized; each slot holds an entry index + 1, or 0 when empty.
-    private var slots: [Int32]
-    private var mask: Int
+    @usableFromInline var slots: [Int32]
+    @usableFromInline var mask: Int
 
-    init(expectedCount: Int) {
+    public init(expectedCount: Int) {
         var size = 16
         while size < expectedCount * Self.maxLoadFactor { size <<= 1 }
         slots = [Int32](repeating: 0, count: size)
         mask = size - 1
     }
 
-    var count: Int { values.count }
+    public var count: Int { values.count }
 
     /// FNV-1a over the key bytes; names are short, and this keeps the table simple.
-    @inline(__always)
+    @inlinable @inline(__always)
     static func hash(_ key: UnsafeRawBufferPointer) -> Int {
         var h: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in key { h = (h ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
@@ -34,14 +34,19 @@ struct NameTable: Sendable {
     }
 
     /// Inserts `key` (lowercased wire form) with `value`; the key must not be present.
-    mutating func insert(_ key: [UInt8], value: Int32) {
+    public mutating func insert(_ key: [UInt8], value: Int32) {
+        key.withUnsafeBytes { insert($0, value: value) }
+    }
+
+    /// Inserts `key` (lowercased wire form) with `value`; the key must not be present.
+    public mutating func insert(_ key: UnsafeRawBufferPointer, value: Int32) {
         if (values.count + 1) * Self.maxLoadFactor > slots.count { grow() }
         let index = Int32(values.count)
         keyStart.append(Int32(keyBytes.count))
         keyLength.append(UInt8(key.count))
         keyBytes.append(contentsOf: key)
         values.append(value)
-        place(entry: index, hash: key.withUnsafeBytes { Self.hash($0) })
+        place(entry: index, hash: Self.hash(key))
     }
 
     private mutating func place(entry: Int32, hash: Int) {
@@ -61,8 +66,8 @@ struct NameTable: Sendable {
     }
 
     /// The value for `key` (lowercased wire form), or -1.
-    @inline(__always)
-    func lookup(_ key: UnsafeRawBufferPointer) -> Int32 {
+    @inlinable @inline(__always)
+    public func lookup(_ key: UnsafeRawBufferPointer) -> Int32 {
         var slot = Self.hash(key) & mask
         return keyBytes.withUnsafeBytes { bytes in
             while true {
@@ -79,13 +84,13 @@ struct NameTable: Sendable {
         }
     }
 
-    func lookup(_ key: [UInt8]) -> Int32 {
+    public func lookup(_ key: [UInt8]) -> Int32 {
         key.withUnsafeBytes { lookup($0) }
     }
 }
 
-@inline(__always)
-private func memcmpEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
+@inlinable @inline(__always)
+func memcmpEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
     var i = 0
     while i + 8 <= count {
         if a.loadUnaligned(fromByteOffset: i, as: UInt64.self) != b.loadUnaligned(fromByteOffset: i, as: UInt64.self) {
