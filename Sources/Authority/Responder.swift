@@ -53,38 +53,6 @@ public final class Responder<Random: RandomSource> {
         scratch.deallocate()
     }
 
-    /// What the query's OPT record said.
-    struct ClientEDNS: Equatable {
-        var payload: UInt16
-        var version: UInt8
-    }
-
-    /// Reads the additional section: at most one OPT, owned by the root (RFC 6891 §6.1.1),
-    /// its options skipped; other records are ignored. Throws on anything malformed, on a
-    /// second OPT and on bytes after the last record.
-    static func parseAdditional(_ reader: inout WireReader, count: UInt16,
-                                scratch: UnsafeMutableRawBufferPointer) throws(WireError) -> ClientEDNS? {
-        var edns: ClientEDNS?
-        for _ in 0..<count {
-            let ownerLength = try reader.name(into: scratch, "additional name")
-            let type = try reader.u16("additional type")
-            let rrclass = try reader.u16("additional class")
-            let ttl = try reader.u32("additional ttl")
-            let length = Int(try reader.u16("additional rdlength"))
-            var rdata = try reader.sub(length, "additional rdata")
-            guard type == RRType.opt.rawValue else { continue }
-            guard edns == nil, ownerLength == 1 else { throw WireError(.invalid, field: "OPT", offset: reader.offset) }
-            while !rdata.isAtEnd {
-                _ = try rdata.u16("EDNS option code")
-                try rdata.skip(Int(try rdata.u16("EDNS option length")), "EDNS option data")
-            }
-            // The TTL field of OPT: extended RCODE (8 bits), VERSION (8 bits), flags.
-            edns = ClientEDNS(payload: rrclass, version: UInt8((ttl >> 16) & 0xFF))
-        }
-        guard reader.isAtEnd else { throw WireError(.trailingBytes, field: "message", offset: reader.offset) }
-        return edns
-    }
-
     /// Writes the response to `query` into `out`. `out` must hold at least 512 bytes; over
     /// TCP give it 65535.
     /// `statusAllowed` is asked only for a `_veer.NAME` status query: true when the client
@@ -145,7 +113,7 @@ public final class Responder<Random: RandomSource> {
 
         let edns: ClientEDNS?
         do throws(WireError) {
-            edns = try Self.parseAdditional(&reader, count: additionalSectionCount, scratch: scratch)
+            edns = try ClientEDNS.read(&reader, count: additionalSectionCount, scratch: scratch)
         } catch {
             return finish(&response, rcode: .formErr, question: true, edns: nil)
         }
@@ -505,6 +473,40 @@ public final class Responder<Random: RandomSource> {
 
 /// What a query gets before anything but its header is read (NSD's early returns in
 /// query processing): nothing, an error, or an answer.
+/// What the query's OPT record said. A type of its own, not nested in the generic
+/// `Responder`: a call into the unspecialised generic class costs on every query.
+struct ClientEDNS: Equatable {
+    var payload: UInt16
+    var version: UInt8
+
+    /// Reads the additional section: at most one OPT, owned by the root (RFC 6891 §6.1.1),
+    /// its options skipped; other records are ignored. Throws on anything malformed, on a
+    /// second OPT and on bytes after the last record.
+    @inline(__always)
+    static func read(_ reader: inout WireReader, count: UInt16,
+                     scratch: UnsafeMutableRawBufferPointer) throws(WireError) -> ClientEDNS? {
+        var edns: ClientEDNS?
+        for _ in 0..<count {
+            let ownerLength = try reader.name(into: scratch, "additional name")
+            let type = try reader.u16("additional type")
+            let rrclass = try reader.u16("additional class")
+            let ttl = try reader.u32("additional ttl")
+            let length = Int(try reader.u16("additional rdlength"))
+            var rdata = try reader.sub(length, "additional rdata")
+            guard type == RRType.opt.rawValue else { continue }
+            guard edns == nil, ownerLength == 1 else { throw WireError(.invalid, field: "OPT", offset: reader.offset) }
+            while !rdata.isAtEnd {
+                _ = try rdata.u16("EDNS option code")
+                try rdata.skip(Int(try rdata.u16("EDNS option length")), "EDNS option data")
+            }
+            // The TTL field of OPT: extended RCODE (8 bits), VERSION (8 bits), flags.
+            edns = ClientEDNS(payload: rrclass, version: UInt8((ttl >> 16) & 0xFF))
+        }
+        guard reader.isAtEnd else { throw WireError(.trailingBytes, field: "message", offset: reader.offset) }
+        return edns
+    }
+}
+
 public enum Admission: Equatable, Sendable {
     /// Too short to be a query, or a response (QR=1): answering one is how two servers
     /// end up in a loop.

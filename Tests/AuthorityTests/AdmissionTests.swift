@@ -48,7 +48,7 @@ struct AdmissionTests {
         defer { scratch.deallocate() }
         let edns = try bytes.withUnsafeBytes { buffer throws(WireError) in
             var reader = WireReader(buffer, offset: 0)
-            return try Responder<FastRandom>.parseAdditional(&reader, count: count, scratch: scratch)
+            return try ClientEDNS.read(&reader, count: count, scratch: scratch)
         }
         #expect(edns?.payload == payload)
         #expect(edns?.version == version)
@@ -68,7 +68,7 @@ struct AdmissionTests {
         #expect(throws: WireError.self) {
             _ = try bytes.withUnsafeBytes { buffer throws(WireError) in
                 var reader = WireReader(buffer, offset: 0)
-                return try Responder<FastRandom>.parseAdditional(&reader, count: count, scratch: scratch)
+                return try ClientEDNS.read(&reader, count: count, scratch: scratch)
             }
         }
     }
