@@ -518,6 +518,7 @@ public enum Admission: Equatable, Sendable {
     case answer
 
     /// Admission of the query whose first bytes are `header`.
+    @inline(__always)
     public static func of(header: UnsafeRawBufferPointer) -> Admission {
         guard header.count >= Header.size else { return .drop }
         let flags = read16(header, 2)

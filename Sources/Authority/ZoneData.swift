@@ -101,14 +101,23 @@ struct Node: Sendable {
 /// A weighted name: one endpoint is chosen per query (README "Weighted names").
 public struct WeightedSet: Sendable {
     /// What answering needs of an endpoint: its slot and its records. Ids, weights, roles
-    /// and checks stay on the control side (`WeightedNameConfig`).
-    public struct Endpoint: Sendable {
+    /// and checks stay on the control side (`WeightedNameConfig`). A class: the chosen
+    /// endpoint is reached with one reference count per query, where a struct of three
+    /// optional RRsets was copied field by field (a dozen retains and releases).
+    public final class Endpoint: Sendable {
         /// Index of this endpoint's weights in a `WeightTable` and of its served counter.
         public let slot: Int
         /// CNAME endpoint: its one record and where its target resolves.
         let cname: RRSetData?
         let a: RRSetData?
         let aaaa: RRSetData?
+
+        init(slot: Int, cname: RRSetData?, a: RRSetData?, aaaa: RRSetData?) {
+            self.slot = slot
+            self.cname = cname
+            self.a = a
+            self.aaaa = aaaa
+        }
     }
 
     public let owner: DomainName
