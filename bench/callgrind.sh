@@ -22,13 +22,13 @@
 # Instruction counts hardly depend on the machine's load, so this is the stable number to
 # compare builds with; it says nothing about cache misses or the cost of each syscall.
 #
-# Environment: CALLGRIND_RATE (4000), BENCH_SETS ("static mixed weighted"), BENCH_SERVERS
+# Environment: CALLGRIND_RATE (4000), BENCH_SETS ("static mixed weighted client"), BENCH_SERVERS
 # ("veer nsd gdnsd"), VEER, SERVER_CPU, CLIENT_CPU, BENCH_KEEP=1 keeps the callgrind.out files.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 
 CALLGRIND_RATE=${CALLGRIND_RATE:-4000}
-BENCH_SETS=${BENCH_SETS:-static mixed weighted}
+BENCH_SETS=${BENCH_SETS:-static mixed weighted client}
 BENCH_SERVERS=${BENCH_SERVERS:-veer nsd gdnsd}
 
 EXTRA_PACKAGES=valgrind need_tools dnsperf nsd gdnsd dig taskset python3 valgrind strip

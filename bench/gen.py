@@ -15,6 +15,7 @@ Writes, under OUTDIR:
   queries/mixed.txt         60% static A/AAAA, 20% NXDOMAIN, 10% A at CNAME names (the CNAME is
                             followed inside the zone), 10% MX
   queries/weighted.txt      A queries for w0..w99
+  queries/client.txt        A queries for c0..c99 (the w* names with select=client)
 Each query file has 50,000 lines: bench/run.sh loops over it, bench/callgrind.sh replays it once.
 
 The 10,000 plain names h0..h9999 cycle through ten shapes by i % 10:
@@ -117,6 +118,12 @@ def main():
         nsd.append(f"w{i} 30 IN CNAME {old}")
         gdnsd.append(f"w{i} 30 DYNC weighted!w{i}")
         plugin.append(f"    w{i} => {{ old = [ {old}, 90 ], new = [ {new}, 10 ] }}")
+        # c0..c99: the same names choosing by client (select=client). NSD and gdnsd have no
+        # such mode; they answer c* as they answer w*, so the peers' rows stay comparable.
+        veer.append(f"c{i} 30 IN CNAME {old} endpoint=old weight=90 select=client")
+        veer.append(f"c{i} 30 IN CNAME {new} endpoint=new weight=10")
+        nsd.append(f"c{i} 30 IN CNAME {old}")
+        gdnsd.append(f"c{i} 30 DYNC weighted!w{i}")
     write(f"{out}/veer/bench.example.zone", body + "\n".join(veer) + "\n")
     write(f"{out}/nsd/bench.example.zone", body + "\n".join(nsd) + "\n")
     write(f"{out}/gdnsd/zones/bench.example", body + "\n".join(gdnsd) + "\n")
@@ -150,6 +157,8 @@ def main():
         "mixed": [mixed_line() for _ in range(QUERY_LINES)],
         "weighted": [f"w{rng.randrange(WEIGHTED)}.{ORIGIN} A" for _ in range(QUERY_LINES)],
     }
+    # Drawn after the others, so their files stay the same as before this set existed.
+    queries["client"] = [f"c{rng.randrange(WEIGHTED)}.{ORIGIN} A" for _ in range(QUERY_LINES)]
     for name, lines in queries.items():
         write(f"{out}/queries/{name}.txt", "\n".join(lines) + "\n")
 

@@ -122,15 +122,18 @@ def main():
             for other in ("nsd", "gdnsd"):
                 if other in servers:
                     values = ratios("veer", other, qset, mode)
-                    show(f"veer/{other} {qset} {mode}", values, 0.8 if qset != "weighted" or other == "gdnsd" else None)
+                    show(f"veer/{other} {qset} {mode}", values, 0.8 if qset not in ("weighted", "client") or other == "gdnsd" else None)
                     best.append(values)
-            if qset != "weighted" and len(best) == 2 and best[0] and best[1]:
+            if qset not in ("weighted", "client") and len(best) == 2 and best[0] and best[1]:
                 # Against the better of the two peers in each run.
                 per_run = [max(x, y) for x, y in zip(best[0], best[1])]
                 show(f"veer/best peer {qset} {mode}", per_run, 0.8)
     if "weighted" in sets and "static" in sets:
         for mode in ("fixed", "full"):
             show(f"veer weighted/static {mode}", ratios("veer", "veer", "weighted", mode, set_b="static"), 1.05)
+    if "client" in sets and "weighted" in sets:
+        for mode in ("fixed", "full"):
+            show(f"veer client/weighted {mode}", ratios("veer", "veer", "client", mode, set_b="weighted"), 1.1)
 
     print()
     for server in sorted(servers):

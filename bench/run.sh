@@ -30,7 +30,7 @@
 # Latency tails follow whatever else runs on the two cores; CPU per query hardly does.
 #
 # Environment: BENCH_RUNS (3), BENCH_SECONDS (5), BENCH_RATE (50000), BENCH_SETS ("static
-# mixed weighted"), BENCH_SERVERS ("veer nsd gdnsd"), BENCH_SCALE_SECONDS (5), BENCH_BIG
+# mixed weighted client"), BENCH_SERVERS ("veer nsd gdnsd"), BENCH_SCALE_SECONDS (5), BENCH_BIG
 # (1000000), VEER (binary), SERVER_CPU, CLIENT_CPU, BENCH_KEEP=1 keeps the temporary
 # directory. Needs dnsperf, nsd, gdnsd, dig, taskset, python3, bc; installs nothing.
 set -euo pipefail
@@ -41,7 +41,7 @@ BENCH_RUNS=${BENCH_RUNS:-3}
 BENCH_RATE=${BENCH_RATE:-50000}
 BENCH_SCALE_SECONDS=${BENCH_SCALE_SECONDS:-5}
 BENCH_BIG=${BENCH_BIG:-1000000}
-BENCH_SETS=${BENCH_SETS:-static mixed weighted}
+BENCH_SETS=${BENCH_SETS:-static mixed weighted client}
 BENCH_SERVERS=${BENCH_SERVERS:-veer nsd gdnsd}
 
 need_tools dnsperf nsd gdnsd dig taskset python3 bc

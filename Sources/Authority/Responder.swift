@@ -38,6 +38,13 @@ public final class Responder<Random: RandomSource> {
     private var additionalSource: RRSetData?
     /// The slot of the first weighted endpoint chosen for this query, or -1.
     private var chosenSlot: Int32 = -1
+    /// Who this query's client is for `select=client` names: its ECS prefix, else the
+    /// resolver's (`CohortKey`).
+    private var clientKey = CohortKey.none
+    /// Set when a `select=client` name chose by `clientKey`, for the caller to count.
+    private var usedKey = CohortKey.none
+    /// ECS SCOPE PREFIX-LENGTH of the answer: the client bits it depends on (RFC 7871 §7.2.2).
+    private var scope: UInt8 = 0
 
     public init(snapshot: Snapshot, random: Random, maxUDPPayload: UInt16 = EDNS.defaultPayload) {
         self.snapshot = snapshot
@@ -55,10 +62,13 @@ public final class Responder<Random: RandomSource> {
 
     /// Writes the response to `query` into `out`. `out` must hold at least 512 bytes; over
     /// TCP give it 65535.
+    /// `resolver` keys `select=client` names when the query carries no EDNS Client Subnet
+    /// (`CohortKey.none` when the snapshot has no such name).
     /// `statusAllowed` is asked only for a `_veer.NAME` status query: true when the client
     /// may read the migration state; otherwise such a query is REFUSED.
     public func respond(to query: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer,
-                        overTCP: Bool, statusAllowed: @autoclosure () -> Bool = false) -> Answered {
+                        overTCP: Bool, resolver: CohortKey = .none,
+                        statusAllowed: @autoclosure () -> Bool = false) -> Answered {
         guard out.count >= Self.classicUDPLimit else { return .nothing }
         let admission = Admission.of(header: query)
         guard admission != .drop else { return .nothing }
@@ -74,6 +84,8 @@ public final class Responder<Random: RandomSource> {
         additionalCount = 0
         additionalSource = nil
         chosenSlot = -1
+        usedKey = .none
+        scope = 0
         var response = ResponseHeader(id: id, opcode: opcode, rd: flags & Header.rdBit != 0)
 
         // The question, if there is exactly one and it parses.
@@ -124,7 +136,16 @@ public final class Responder<Random: RandomSource> {
             limit = Int(max(EDNS.minimumPayload, min(edns.payload, maxUDPPayload)))
         }
         limit = min(limit, out.count)
-        writer.setLimit(limit - (edns == nil ? 0 : Self.optSize))
+        writer.setLimit(limit - (edns == nil ? 0 : Self.optSize + (edns?.subnet?.optionSize ?? 0)))
+        clientKey = resolver
+        if let subnet = edns?.subnet, subnet.sourceLength > 0 {
+            // A source prefix of 0 means "no client information" (RFC 7871 §7.1.2): the
+            // resolver's own address keys the answer then, which the resolver may cache for
+            // all its clients (scope 0).
+            let length = Int(subnet.sourceLength)
+            clientKey = subnet.isIPv6 ? CohortKey(ipv6High: subnet.high, length: length, fromECS: true)
+                                      : CohortKey(ipv4: UInt32(truncatingIfNeeded: subnet.high >> 32), length: length, fromECS: true)
+        }
 
         if let edns, edns.version > 0 {
             return finish(&response, rcode: .badVers, question: true, edns: edns)
@@ -202,17 +223,21 @@ public final class Responder<Random: RandomSource> {
             // An error carries no records, even if some were written before it was known
             // (a CNAME to a name that then answers SERVFAIL).
             discardRecords(keepingQuestion: question)
+            scope = 0
         }
         writer.setLimit(writer.buffer.count)
         var additional = additionalCount
-        if edns != nil {
+        if let edns {
             do throws(WireError) {
                 try writer.u8(0)
                 try writer.u16(RRType.opt.rawValue)
                 try writer.u16(maxUDPPayload)
                 // Extended RCODE upper bits, version 0, DO clear (no DNSSEC yet).
                 try writer.u32(UInt32(rcode.rawValue >> Header.rcodeBits) << 24)
-                try writer.u16(0)
+                // ECS only in answer to ECS (RFC 7871 §7.2.2), scope 0 unless a client's
+                // cohort chose the answer.
+                try writer.u16(UInt16(edns.subnet?.optionSize ?? 0))
+                try edns.subnet?.write(into: &writer, scope: scope)
                 additional += 1
             } catch {
                 // Cannot happen: the limit kept room for it.
@@ -228,7 +253,7 @@ public final class Responder<Random: RandomSource> {
         writer.patch16(answerCount, at: 6)
         writer.patch16(authorityCount, at: 8)
         writer.patch16(additional, at: 10)
-        return Answered(length: writer.count, rcode: rcode, chosenSlot: chosenSlot)
+        return Answered(length: writer.count, rcode: rcode, chosenSlot: chosenSlot, cohortKey: usedKey)
     }
 
     /// How a record's owner is written: a pointer to the question, or a name from the zone.
@@ -459,13 +484,18 @@ public final class Responder<Random: RandomSource> {
     }
 
     /// Chooses an endpoint of `set` for `family` by the snapshot's draw weights, which
-    /// carry health, fail-open and address-type eligibility already (`EffectiveWeights`);
-    /// nil when nothing can be drawn.
+    /// carry health, fail-open and address-type eligibility already (`EffectiveWeights`):
+    /// by the client's cohort for a `select=client` name, else at random. Nil when nothing
+    /// can be drawn.
     @inline(__always)
     private func pick(_ set: WeightedSet, family: WeightTable.Family) -> Int? {
         let weights = snapshot.weights
         let slots = set.slots
-        let chosen = WeightedChoice.pick(count: slots.count, weight: { weights.weight(slots[$0], family) }, random: &random)
+        let chosen = weights.pick(slots, family: family, client: clientKey, random: &random)
+        if weights.selectsByClient(slots[0]) && chosen != nil {
+            if usedKey == .none { usedKey = clientKey }
+            if clientKey.isECS { scope = max(scope, UInt8(clientKey.length)) }
+        }
         if let chosen, chosenSlot < 0 { chosenSlot = Int32(truncatingIfNeeded: slots[chosen]) }
         return chosen
     }
@@ -478,10 +508,13 @@ public final class Responder<Random: RandomSource> {
 struct ClientEDNS: Equatable {
     var payload: UInt16
     var version: UInt8
+    /// The query's EDNS Client Subnet option, if it had one.
+    var subnet: ClientSubnet?
 
     /// Reads the additional section: at most one OPT, owned by the root (RFC 6891 §6.1.1),
-    /// its options skipped; other records are ignored. Throws on anything malformed, on a
-    /// second OPT and on bytes after the last record.
+    /// its ECS option read (RFC 7871), other options skipped; other records are ignored.
+    /// Throws on anything malformed, a malformed or second ECS option included, on a second
+    /// OPT and on bytes after the last record.
     @inline(__always)
     static func read(_ reader: inout WireReader, count: UInt16,
                      scratch: UnsafeMutableRawBufferPointer) throws(WireError) -> ClientEDNS? {
@@ -495,12 +528,16 @@ struct ClientEDNS: Equatable {
             var rdata = try reader.sub(length, "additional rdata")
             guard type == RRType.opt.rawValue else { continue }
             guard edns == nil, ownerLength == 1 else { throw WireError(.invalid, field: "OPT", offset: reader.offset) }
+            var subnet: ClientSubnet?
             while !rdata.isAtEnd {
-                _ = try rdata.u16("EDNS option code")
-                try rdata.skip(Int(try rdata.u16("EDNS option length")), "EDNS option data")
+                let code = try rdata.u16("EDNS option code")
+                var data = try rdata.sub(Int(try rdata.u16("EDNS option length")), "EDNS option data")
+                guard code == ClientSubnet.code else { continue }
+                guard subnet == nil else { throw WireError(.invalid, field: "second ECS option", offset: rdata.offset) }
+                subnet = try ClientSubnet.read(&data)
             }
             // The TTL field of OPT: extended RCODE (8 bits), VERSION (8 bits), flags.
-            edns = ClientEDNS(payload: rrclass, version: UInt8((ttl >> 16) & 0xFF))
+            edns = ClientEDNS(payload: rrclass, version: UInt8((ttl >> 16) & 0xFF), subnet: subnet)
         }
         guard reader.isAtEnd else { throw WireError(.trailingBytes, field: "message", offset: reader.offset) }
         return edns
@@ -536,8 +573,10 @@ public struct Answered: Equatable, Sendable {
     public var length: Int
     public var rcode: RCode
     public var chosenSlot: Int32
+    /// The client key a `select=client` name chose by (`CohortKey.none` otherwise).
+    public var cohortKey: CohortKey
 
-    static var nothing: Answered { Answered(length: 0, rcode: .noError, chosenSlot: -1) }
+    static var nothing: Answered { Answered(length: 0, rcode: .noError, chosenSlot: -1, cohortKey: .none) }
 }
 
 

@@ -14,7 +14,8 @@ extension WeightedNameConfig {
                 if endpoint.records.contains(where: { $0.type == .aaaa }) { records.insert(.aaaa) }
                 return EndpointConfig(id: endpoint.id, slot: slot(name.owner, endpoint.id), zoneWeight: endpoint.weight,
                                       role: endpoint.role, check: endpoint.check?.name, records: records)
-            }, refuseWhenAllDown: name.refuseWhenAllDown, ttlShift: name.ttlShift)
+            }, refuseWhenAllDown: name.refuseWhenAllDown, ttlShift: name.ttlShift,
+               selectByClient: name.selectByClient)
         }
     }
 }

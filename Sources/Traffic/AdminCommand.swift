@@ -21,6 +21,14 @@ public enum AdminCommand: Equatable, Sendable {
     case reload
     case help
 
+    /// A weight change asked with `--dry-run`: it shows what would happen and changes nothing.
+    public var isDryRunChange: Bool {
+        switch self {
+        case .weight(_, _, _, _, let dryRun), .shift(_, _, _, _, let dryRun), .drain(_, _, _, let dryRun): dryRun
+        default: false
+        }
+    }
+
     /// The largest weight accepted, so sums stay far from overflow and typos stand out.
     public static let maxWeight: UInt32 = 1_000_000
     /// History lines shown when no count is given.

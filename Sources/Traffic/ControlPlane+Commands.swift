@@ -1,22 +1,24 @@
+import Units
+
 /// Admin commands that change state: manual weight changes and rollouts.
 extension ControlPlane {
-    mutating func run(_ command: AdminCommand, line: String, uid: UInt32, now: Moment) -> [Effect] {
+    mutating func run(_ command: AdminCommand, line: String, uid: UInt32, sample: [CohortSample] = [], now: Moment) -> [Effect] {
         do throws(AdminError) {
             switch command {
             case .weight(let name, let endpoint, let weight, let force, let dryRun):
-                return try change(name, line: line, uid: uid, force: force, dryRun: dryRun, now: now) { (store) throws(AdminError) in
+                return try change(name, line: line, uid: uid, force: force, dryRun: dryRun, sample: sample, now: now) { (store) throws(AdminError) in
                     try store.setting(name, endpoint, to: weight, at: now.wallSeconds)
                 }
             case .shift(let name, let endpoint, let basisPoints, let force, let dryRun):
-                return try change(name, line: line, uid: uid, force: force, dryRun: dryRun, now: now) { (store) throws(AdminError) in
+                return try change(name, line: line, uid: uid, force: force, dryRun: dryRun, sample: sample, now: now) { (store) throws(AdminError) in
                     try store.shifting(name, endpoint, toBasisPoints: basisPoints, at: now.wallSeconds)
                 }
             case .drain(let name, let endpoint, let force, let dryRun):
-                return try change(name, line: line, uid: uid, force: force, dryRun: dryRun, now: now) { (store) throws(AdminError) in
+                return try change(name, line: line, uid: uid, force: force, dryRun: dryRun, sample: sample, now: now) { (store) throws(AdminError) in
                     try store.setting(name, endpoint, to: 0, at: now.wallSeconds)
                 }
             case .undo(let name, let force):
-                return try change(name, line: line, uid: uid, force: force, dryRun: false, now: now) { (store) throws(AdminError) in
+                return try change(name, line: line, uid: uid, force: force, dryRun: false, sample: [], now: now) { (store) throws(AdminError) in
                     try store.undoing(name, at: now.wallSeconds)
                 }
             case .rolloutStart(let name, let target, let steps, let bakeMs, let dryRun):
@@ -45,12 +47,13 @@ extension ControlPlane {
 
     /// A manual weight command. A name with an active rollout refuses it unless `force`,
     /// which pauses the rollout in the same save. A dry run shows the result only.
-    private mutating func change(_ nameText: String, line: String, uid: UInt32, force: Bool, dryRun: Bool, now: Moment,
+    private mutating func change(_ nameText: String, line: String, uid: UInt32, force: Bool, dryRun: Bool,
+                                 sample: [CohortSample], now: Moment,
                                  _ body: (WeightStore) throws(AdminError) -> (WeightStore, [WeightStore.Change])) throws(AdminError) -> [Effect] {
         let (next, changes) = try body(store)
         let key = NameKey(nameText)
         guard let name = next.name(key) else { throw AdminError.unknownName(key.text, store.names.map(\.name)) }
-        if dryRun { return [.reply("ok dry run, nothing changed: " + Self.shares(name))] }
+        if dryRun { return [.reply("ok dry run, nothing changed: " + Self.shares(name) + cohortMoves(key, to: next, sample: sample))] }
         guard !changes.isEmpty else { return [.reply("ok no change")] }
         var planned = rollouts
         var audit: [AuditEntry] = []
@@ -65,6 +68,17 @@ extension ControlPlane {
         return [propose(Proposal(kind: .command(reply: "ok \(key) \(text) (generation \(Self.generationMark))"),
                                  store: next, rollouts: planned, changes: changes, audit: audit,
                                  logs: [.log(.info, "weights: \(key) \(text) by=uid:\(uid) reason=\"\(line)\"")], reason: line))]
+    }
+
+    /// For a `select=client` name: how many recently answered client keys `next` would move.
+    private func cohortMoves(_ key: NameKey, to next: WeightStore, sample: [CohortSample]) -> String {
+        guard let name = effective.name(key), name.config.selectByClient else { return "" }
+        let after = EffectiveWeights(config: config, store: next, health: health, shortTTL: shortTTL, seed: seed)
+        let moves = CohortView.moves(of: name, samples: sample, before: effective.table(), after: after.table())
+        guard moves.of > 0 else { return "; cohorts: no client keys seen yet" }
+        return "; cohorts: \(moves.keys) of \(moves.of) recently seen client keys would move "
+            + "(\(Units.percentText(Double(moves.keys) * 100 / Double(moves.of)))), "
+            + "carrying \(moves.answers) of \(moves.ofAnswers) sampled answers"
     }
 
     /// Audit lines of weight changes.

@@ -172,7 +172,7 @@ extension ControlPlane {
         let reply = "ok reloaded, generation \(Self.generationMark)"
         let proposal = Proposal(kind: .reload(config: config, zones: zones, reply: reply), store: next, rollouts: planned,
                                 changes: [], audit: audit, logs: [.log(.info, "reload: generation \(Self.generationMark)")], reason: "reload")
-        guard next != store || planned != rollouts else {
+        guard next != store || planned != rollouts || (!seedSaved && config.contains { $0.selectByClient }) else {
             // Nothing to save: make it at once.
             inFlight = .proposal(proposal)
             return effects + handle(.persisted(.saved(revision: revision)), now: now)

@@ -26,8 +26,9 @@ public struct ControlPlane: Sendable {
     }
 
     public enum Event: Sendable {
-        /// An admin command that changes state (`AdminCommand.changesState`).
-        case command(AdminCommand, line: String, uid: UInt32)
+        /// An admin command that changes state (`AdminCommand.changesState`); a dry run of a
+        /// `select=client` name reads `sample`, the client keys recently answered.
+        case command(AdminCommand, line: String, uid: UInt32, sample: [CohortSample] = [])
         case probe(ProbeReport)
         /// The control clock: bakes, short-TTL windows, retries.
         case tick
@@ -69,6 +70,10 @@ public struct ControlPlane: Sendable {
     public internal(set) var zones: Int
     /// The store's revision of what is saved.
     public internal(set) var revision: UInt64
+    /// What `select=client` names hash clients with; saved with the state.
+    public let seed: CohortSeed
+    /// The store holds `seed` (every save writes it).
+    var seedSaved: Bool
     /// Audit lines of changes made in memory that are not saved yet.
     public internal(set) var unsaved: [AuditEntry] = []
     /// Memory differs from the store: a rollback could not be saved.
@@ -112,9 +117,10 @@ public struct ControlPlane: Sendable {
 
     /// The plane a server starts with: `saved` (if any) reconciled with the zones. Rollouts
     /// whose target left the zones are dropped, baking ones resume where they were saved.
-    /// The effects save and audit what start-up changed, log it and publish.
-    public static func start(config: [WeightedNameConfig], zones: Int, saved: PersistedState?, settings: Settings = Settings(),
-                             now: Moment) -> (ControlPlane, [Effect]) {
+    /// `seed` is the cohort seed to use (the saved one, an operator's, or a new random one).
+    /// The effects save and audit what start-up changed (a new seed included), log it and publish.
+    public static func start(config: [WeightedNameConfig], zones: Int, saved: PersistedState?, seed: CohortSeed,
+                             settings: Settings = Settings(), now: Moment) -> (ControlPlane, [Effect]) {
         var effects: [Effect] = []
         let (store, notes) = (saved?.store ?? WeightStore()).reconciled(with: Self.declared(config))
         for note in notes { effects.append(.log(.info, "weights: \(note)")) }
@@ -136,8 +142,10 @@ public struct ControlPlane: Sendable {
             rollouts[rollout.key] = rollout
         }
         var plane = ControlPlane(settings: settings, config: config, store: store, rollouts: rollouts, zones: zones,
-                                 revision: saved?.revision ?? 0)
-        if saved != nil && (store != saved?.store || !audit.isEmpty) {
+                                 revision: saved?.revision ?? 0, seed: seed)
+        plane.seedSaved = saved?.seed == seed
+        // A new seed is saved at once when a name uses it: cohorts must not move at the next restart.
+        if plane.needsSeedSaved || (saved != nil && (store != saved?.store || !audit.isEmpty)) {
             effects.append(plane.persistNow(audit: audit))
         }
         plane.refresh(now)
@@ -147,15 +155,20 @@ public struct ControlPlane: Sendable {
     }
 
     private init(settings: Settings, config: [WeightedNameConfig], store: WeightStore, rollouts: [NameKey: Rollout],
-                 zones: Int, revision: UInt64) {
+                 zones: Int, revision: UInt64, seed: CohortSeed) {
         self.settings = settings
+        self.seed = seed
+        seedSaved = false
         self.config = config
         self.store = store
         self.rollouts = rollouts
         self.zones = zones
         self.revision = revision
-        effective = EffectiveWeights(config: config, store: store, health: [:], shortTTL: [])
+        effective = EffectiveWeights(config: config, store: store, health: [:], shortTTL: [], seed: seed)
     }
+
+    /// Some name chooses by client and the store does not hold the seed yet.
+    var needsSeedSaved: Bool { !seedSaved && config.contains { $0.selectByClient } }
 
     static func declared(_ config: [WeightedNameConfig]) -> [WeightStore.Declared] {
         config.map { WeightStore.Declared(name: $0.key.text, endpoints: $0.endpoints.map { ($0.id, $0.zoneWeight) }) }
@@ -190,7 +203,7 @@ public struct ControlPlane: Sendable {
 
     private mutating func dispatch(_ event: Event, now: Moment) -> [Effect] {
         switch event {
-        case .command(let command, let line, let uid): return run(command, line: line, uid: uid, now: now)
+        case .command(let command, let line, let uid, let sample): return run(command, line: line, uid: uid, sample: sample, now: now)
         case .probe(let report): return probed(report, now: now)
         case .tick: return tick(now: now)
         case .reload(let config, let zones): return reload(config, zones: zones, now: now)
@@ -208,7 +221,7 @@ public struct ControlPlane: Sendable {
     mutating func refresh(_ now: Moment) {
         shortTTL = Self.shortTTLNames(config: config, rollouts: rollouts, changed: changed, now: now,
                                       window: settings.shiftWindowMs)
-        effective = EffectiveWeights(config: config, store: store, health: health, shortTTL: shortTTL)
+        effective = EffectiveWeights(config: config, store: store, health: health, shortTTL: shortTTL, seed: seed)
     }
 
     /// Names whose answers should carry their short TTL: a rollout is active, or the weights
@@ -232,7 +245,7 @@ public struct ControlPlane: Sendable {
     /// Saves `proposal` (disk first); it is made when the save and audit succeed.
     mutating func propose(_ proposal: Proposal) -> Effect {
         inFlight = .proposal(proposal)
-        return .persist(PersistRequest(store: proposal.store, rollouts: Array(proposal.rollouts.values),
+        return .persist(PersistRequest(store: proposal.store, rollouts: Array(proposal.rollouts.values), seed: seed,
                                        revision: revision, audit: unsaved + proposal.audit))
     }
 
@@ -241,12 +254,13 @@ public struct ControlPlane: Sendable {
         inFlight = .background
         unsaved += audit
         dirty = true
-        return .persist(PersistRequest(store: store, rollouts: Array(rollouts.values), revision: revision, audit: unsaved))
+        return .persist(PersistRequest(store: store, rollouts: Array(rollouts.values), seed: seed, revision: revision, audit: unsaved))
     }
 
     private mutating func finish(_ outcome: PersistOutcome, now: Moment) -> [Effect] {
         guard let pending = inFlight else { return [.log(.error, "state: a save result came with no save in flight")] }
         inFlight = nil
+        if case .saveFailed = outcome {} else { seedSaved = true }
         switch (pending, outcome) {
         case (.proposal(let proposal), .saved(let revision)):
             self.revision = revision
@@ -266,7 +280,7 @@ public struct ControlPlane: Sendable {
                 effects += refused(proposal, because: "writing the audit log failed: \(error)", log: nil, now: now)
             }
             inFlight = .restore(reply: "error: writing the audit log failed, nothing changed: \(error)")
-            effects.append(.persist(PersistRequest(store: store, rollouts: Array(rollouts.values), revision: revision, audit: [])))
+            effects.append(.persist(PersistRequest(store: store, rollouts: Array(rollouts.values), seed: seed, revision: revision, audit: [])))
             return effects
         case (.restore(let reply), let outcome):
             var effects: [Effect] = []
@@ -376,13 +390,15 @@ public struct PersistRequest: Sendable, Equatable {
     public let store: WeightStore
     /// Sorted by name.
     public let rollouts: [Rollout]
+    public let seed: CohortSeed
     /// The revision the store must still be at.
     public let revision: UInt64
     /// Appended after the save succeeds.
     public let audit: [AuditEntry]
 
-    public init(store: WeightStore, rollouts: [Rollout], revision: UInt64, audit: [AuditEntry]) {
+    public init(store: WeightStore, rollouts: [Rollout], seed: CohortSeed, revision: UInt64, audit: [AuditEntry]) {
         self.store = store
+        self.seed = seed
         self.rollouts = rollouts.sorted { $0.name < $1.name }
         self.revision = revision
         self.audit = audit

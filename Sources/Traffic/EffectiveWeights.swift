@@ -7,9 +7,13 @@ public struct WeightedNameConfig: Sendable, Equatable {
     public let refuseWhenAllDown: Bool
     /// `ttl-shift=N`: the TTL while the name is being moved.
     public let ttlShift: UInt32?
+    /// `select=client`: clients keep their endpoint as weights change (`Cohort`).
+    public let selectByClient: Bool
 
-    public init(key: NameKey, endpoints: [EndpointConfig], refuseWhenAllDown: Bool = false, ttlShift: UInt32? = nil) {
+    public init(key: NameKey, endpoints: [EndpointConfig], refuseWhenAllDown: Bool = false, ttlShift: UInt32? = nil,
+                selectByClient: Bool = false) {
         self.key = key
+        self.selectByClient = selectByClient
         self.endpoints = endpoints
         self.refuseWhenAllDown = refuseWhenAllDown
         self.ttlShift = ttlShift
@@ -90,9 +94,13 @@ public struct EffectiveWeights: Sendable, Equatable {
     public let names: [Name]
     /// One past the highest slot: the size of the query path's tables.
     public let slotCount: Int
+    /// What `select=client` names hash clients with.
+    public let seed: CohortSeed
 
     /// `health` by slot; a slot missing from it is `unknown` (or `unchecked` without a check).
-    public init(config: [WeightedNameConfig], store: WeightStore, health: [Int: EndpointHealth], shortTTL: Set<NameKey>) {
+    public init(config: [WeightedNameConfig], store: WeightStore, health: [Int: EndpointHealth], shortTTL: Set<NameKey>,
+                seed: CohortSeed = .zero) {
+        self.seed = seed
         var slotCount = 0
         names = config.map { name in
             let saved = store.name(name.key)
@@ -132,7 +140,12 @@ public struct EffectiveWeights: Sendable, Equatable {
         var draw = [UInt32](repeating: 0, count: slotCount * families)
         var refused = [Bool](repeating: false, count: draw.count)
         var ttlCap = [UInt32](repeating: 0, count: slotCount)
+        var salt = [UInt64](repeating: 0, count: slotCount)
         for name in names {
+            if name.config.selectByClient {
+                // Never 0, which marks a random name.
+                for endpoint in name.endpoints { salt[endpoint.config.slot] = endpoint.key.cohortSalt | 1 }
+            }
             for family in WeightTable.Family.allCases {
                 let eligible = name.endpoints.filter { Self.eligible($0.config, family) }
                 let up = eligible.contains { $0.effective > 0 }
@@ -147,6 +160,6 @@ public struct EffectiveWeights: Sendable, Equatable {
             }
             for endpoint in name.endpoints { ttlCap[endpoint.config.slot] = name.ttlCap }
         }
-        return WeightTable(draw: draw, refused: refused, ttlCap: ttlCap)
+        return WeightTable(draw: draw, refused: refused, ttlCap: ttlCap, cohortSalt: salt, seed: seed)
     }
 }

@@ -5,20 +5,15 @@ import Synchronization
 /// Only the owning thread writes, so an increment is a relaxed load and store (no locked
 /// read-modify-write, no contention); readers on other threads load relaxed and sum every
 /// thread's block (per-thread counters summed on read, as gdnsd's stats do).
-public final class ServedCounters: @unchecked Sendable {
+public final class ServedCounters: Sendable {
     /// Slots this block can count; a thread that meets a higher slot gets a new, larger block.
     public let capacity: Int
-    private let values: UnsafeMutablePointer<Atomic<UInt64>>
+    private let words: AtomicWords
+    private var values: UnsafeMutablePointer<Atomic<UInt64>> { words.base }
 
     public init(capacity: Int) {
         self.capacity = capacity
-        values = .allocate(capacity: max(capacity, 1))
-        for i in 0..<max(capacity, 1) { (values + i).initialize(to: Atomic(0)) }
-    }
-
-    deinit {
-        values.deinitialize(count: max(capacity, 1))
-        values.deallocate()
+        words = AtomicWords(count: capacity)
     }
 
     /// Counts one answer for `slot`. Call only from the owning thread.
@@ -39,8 +34,60 @@ public final class ServedCounters: @unchecked Sendable {
 public final class CounterRegistry: Sendable {
     private let blocks = Mutex<[ServedCounters]>([])
     private let queryBlocks = Mutex<[QueryCounters]>([])
+    /// Answers of `select=client` names by slot and key kind: `slot * 2` from ECS, `+ 1` from
+    /// the resolver's address.
+    private let kindBlocks = Mutex<[ServedCounters]>([])
+    private let samplers = Mutex<[CohortSampler]>([])
 
     public init() {}
+
+    /// A new block of by-key-kind counters for one thread (capacity in slots).
+    public func makeKindBlock(capacity: Int) -> ServedCounters {
+        let block = ServedCounters(capacity: 2 * capacity)
+        kindBlocks.withLock { $0.append(block) }
+        return block
+    }
+
+    /// Per slot 0..<count: answers keyed by ECS and by resolver address, summed over threads.
+    public func kindTotals(count: Int) -> [(ecs: UInt64, resolver: UInt64)] {
+        kindBlocks.withLock { all in
+            (0..<count).map { slot in
+                all.reduce((ecs: UInt64(0), resolver: UInt64(0))) { sum, block in
+                    (sum.ecs &+ block.value(2 * slot), sum.resolver &+ block.value(2 * slot + 1))
+                }
+            }
+        }
+    }
+
+    /// A new cohort sampler for one thread.
+    public func makeSampler() -> CohortSampler {
+        let sampler = CohortSampler()
+        samplers.withLock { $0.append(sampler) }
+        return sampler
+    }
+
+    /// Every thread's sampled keys, merged by (key, slot).
+    public func cohortSamples() -> [CohortSample] {
+        let all = samplers.withLock { $0 }
+        var merged: [CohortSample] = []
+        var index: [CohortKey: [Int: Int]] = [:]
+        for sampler in all {
+            for sample in sampler.entries() {
+                if let at = index[sample.key]?[sample.slot] {
+                    merged[at] = CohortSample(key: sample.key, slot: sample.slot, count: merged[at].count &+ sample.count)
+                } else {
+                    index[sample.key, default: [:]][sample.slot] = merged.count
+                    merged.append(sample)
+                }
+            }
+        }
+        return merged
+    }
+
+    /// Halves the samplers' counts (`CohortSampler.age`).
+    public func ageSamples() {
+        for sampler in samplers.withLock({ $0 }) { sampler.age() }
+    }
 
     /// A new query-counter block for one thread, registered for summing.
     public func makeQueryBlock() -> QueryCounters {
@@ -91,7 +138,7 @@ public final class CounterRegistry: Sendable {
 
 /// Queries handled by one server thread, by transport and response code, plus those dropped
 /// unanswered: for the metrics. One writer per block, like `ServedCounters`.
-public final class QueryCounters: @unchecked Sendable {
+public final class QueryCounters: Sendable {
     /// Response codes counted one by one (the 4-bit header RCODE); BADVERS shows as its
     /// header part, 0.
     public static let rcodes = 16
@@ -99,17 +146,10 @@ public final class QueryCounters: @unchecked Sendable {
     static let dropped = rcodes
     static let perTransport = rcodes + 1
 
-    private let values: UnsafeMutablePointer<Atomic<UInt64>>
+    private let words = AtomicWords(count: 2 * QueryCounters.perTransport)
+    private var values: UnsafeMutablePointer<Atomic<UInt64>> { words.base }
 
-    public init() {
-        values = .allocate(capacity: 2 * Self.perTransport)
-        for i in 0..<(2 * Self.perTransport) { (values + i).initialize(to: Atomic(0)) }
-    }
-
-    deinit {
-        values.deinitialize(count: 2 * Self.perTransport)
-        values.deallocate()
-    }
+    public init() {}
 
     /// Counts one answered query. `tcp` picks the transport; `rcode` is the header RCODE.
     @inline(__always)
@@ -136,5 +176,23 @@ public final class QueryCounters: @unchecked Sendable {
 
     public func dropped(tcp: Bool) -> UInt64 {
         (values + (tcp ? Self.perTransport : 0) + Self.dropped).pointee.load(ordering: .relaxed)
+    }
+}
+
+/// Zeroed 64-bit atomics at a stable address, for counters that one thread writes with
+/// relaxed stores and others read: no lock, no allocation after `init`.
+final class AtomicWords: @unchecked Sendable {
+    let base: UnsafeMutablePointer<Atomic<UInt64>>
+    let count: Int
+
+    init(count: Int) {
+        self.count = max(count, 1)
+        base = .allocate(capacity: self.count)
+        for i in 0..<self.count { (base + i).initialize(to: Atomic(0)) }
+    }
+
+    deinit {
+        base.deinitialize(count: count)
+        base.deallocate()
     }
 }

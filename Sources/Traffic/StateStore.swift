@@ -5,11 +5,14 @@ public struct PersistedState: Sendable, Equatable {
     /// Sorted by name.
     public var rollouts: [Rollout]
     public var revision: UInt64
+    /// The cohort hash key (`select=client`); nil in states saved before it was kept.
+    public var seed: CohortSeed?
 
-    public init(store: WeightStore, rollouts: [Rollout], revision: UInt64) {
+    public init(store: WeightStore, rollouts: [Rollout], revision: UInt64, seed: CohortSeed? = nil) {
         self.store = store
         self.rollouts = rollouts.sorted { $0.name < $1.name }
         self.revision = revision
+        self.seed = seed
     }
 }
 
@@ -71,9 +74,9 @@ public protocol StateStore: Sendable {
     /// read stops start-up: silently resetting production weights would undo a migration.
     func load() throws(StoreError) -> PersistedState?
 
-    /// Saves `store` and `rollouts` if the stored revision is still `revision`; returns the
-    /// new revision. Durable before it returns.
-    func save(_ store: WeightStore, rollouts: [Rollout], replacing revision: UInt64) throws(StoreError) -> UInt64
+    /// Saves `store`, `rollouts` and `seed` if the stored revision is still `revision`;
+    /// returns the new revision. Durable before it returns.
+    func save(_ store: WeightStore, rollouts: [Rollout], seed: CohortSeed, replacing revision: UInt64) throws(StoreError) -> UInt64
 
     /// Appends audit lines, durable before it returns.
     func append(_ entries: [AuditEntry]) throws(StoreError)

@@ -17,15 +17,48 @@ public final class WeightTable: Sendable {
     /// The TTL cap of the slot's answers while its name is being moved (`ttl-shift=`), or 0
     /// for the records' own TTL.
     @usableFromInline let ttlCap: [UInt32]
+    /// By slot: the endpoint's `EndpointKey.cohortSalt` when its name says `select=client`,
+    /// else 0 (the name draws at random).
+    @usableFromInline let cohortSalt: [UInt64]
+    /// What the cohort hash is keyed by (`CohortSeed`).
+    public let seed: CohortSeed
+    /// Some name says `select=client`: only then does a query need its client's key.
+    public let hasClientNames: Bool
 
-    init(draw: [UInt32], refused: [Bool], ttlCap: [UInt32]) {
-        precondition(draw.count == ttlCap.count * Self.families && refused.count == draw.count)
+    init(draw: [UInt32], refused: [Bool], ttlCap: [UInt32], cohortSalt: [UInt64], seed: CohortSeed) {
+        precondition(draw.count == ttlCap.count * Self.families && refused.count == draw.count && cohortSalt.count == ttlCap.count)
         self.draw = draw
         self.refused = refused
         self.ttlCap = ttlCap
+        self.cohortSalt = cohortSalt
+        self.seed = seed
+        hasClientNames = cohortSalt.contains { $0 != 0 }
     }
 
-    public static let empty = WeightTable(draw: [], refused: [], ttlCap: [])
+    public static let empty = WeightTable(draw: [], refused: [], ttlCap: [], cohortSalt: [], seed: .zero)
+
+    /// `slot`'s cohort salt, 0 when its name draws at random (or the slot is unknown).
+    @inlinable @inline(__always)
+    public func cohortSalt(_ slot: Int) -> UInt64 {
+        slot < cohortSalt.count ? cohortSalt[slot] : 0
+    }
+
+    /// Chooses among the endpoints in `slots` (one weighted name's) for `family`: by the
+    /// client's cohort when the name says `select=client`, else a weighted draw. The query
+    /// path and the control side's `--dry-run` both choose through here. Nil when nothing
+    /// can be chosen.
+    @inlinable @inline(__always)
+    public func pick<R: RandomSource>(_ slots: [Int], family: Family, client: CohortKey, random: inout R) -> Int? {
+        if cohortSalt(slots[0]) != 0 {
+            return Cohort.choose(count: slots.count, weight: { weight(slots[$0], family) },
+                                 salt: { cohortSalt(slots[$0]) }, key: client, seed: seed)
+        }
+        return WeightedChoice.pick(count: slots.count, weight: { weight(slots[$0], family) }, random: &random)
+    }
+
+    /// True when `slot`'s name chooses by client.
+    @inlinable @inline(__always)
+    public func selectsByClient(_ slot: Int) -> Bool { cohortSalt(slot) != 0 }
 
     /// The weight `slot` is drawn with for `family`; 0 for a slot this table does not know.
     @inlinable @inline(__always)

@@ -16,12 +16,16 @@ final class Control: Sendable {
         var allowedUIDs: Set<UInt32>
         var allowedGIDs: Set<UInt32>
         var plane = ControlPlane.Settings()
+        /// Replaces the saved cohort seed (`--cohort-seed`).
+        var cohortSeed: CohortSeed?
     }
 
     /// How often the control clock ticks (bakes, windows, retries, counter samples).
     static let tickMs = 200
     /// Counter samples are kept this often for the last-minute counts.
     static let sampleEveryMs: Int64 = 5_000
+    /// Counter samples between two halvings of the cohort samples: about a minute.
+    static let agingSamples = 12
 
     private struct Core {
         var plane: ControlPlane
@@ -31,6 +35,7 @@ final class Control: Sendable {
         var nextZones = 0
         /// Served totals by slot every `sampleEveryMs`, oldest first, about a minute of them.
         var samples: [(at: Int64, totals: [UInt64])] = []
+        var sampleTicks = 0
     }
 
     let settings: Settings
@@ -53,7 +58,9 @@ final class Control: Sendable {
         let served = ServedZones(zones, slots: slots)
         let saved: PersistedState?
         do { saved = try store.load() } catch { throw StartupError(lines: ["\(error)"]) }
-        let (plane, effects) = ControlPlane.start(config: served.config, zones: 0, saved: saved, settings: settings.plane, now: clock())
+        let seed = settings.cohortSeed ?? saved?.seed ?? CohortSeed.random()
+        let (plane, effects) = ControlPlane.start(config: served.config, zones: 0, saved: saved, seed: seed,
+                                                  settings: settings.plane, now: clock())
         box = SnapshotBox(Snapshot(zones: served.data, weights: WeightTable.empty, generation: 0))
         core = Mutex(Core(plane: plane, zones: [0: served]))
         perform(effects)
@@ -102,7 +109,7 @@ final class Control: Sendable {
 
     private func persist(_ request: PersistRequest) -> PersistOutcome {
         let revision: UInt64
-        do { revision = try store.save(request.store, rollouts: request.rollouts, replacing: request.revision) } catch {
+        do { revision = try store.save(request.store, rollouts: request.rollouts, seed: request.seed, replacing: request.revision) } catch {
             return .saveFailed(error.description)
         }
         do { try store.append(request.audit) } catch {
@@ -171,7 +178,8 @@ final class Control: Sendable {
                 }
                 return "ok reloaded, generation \(box.generation)"
             case .weight, .shift, .drain, .undo, .rolloutStart, .rolloutPause, .rolloutResume, .rolloutAbort:
-                return send(.command(command, line: Self.trimmed(line), uid: peer.uid)) ?? "error: no reply"
+                let sample = command.isDryRunChange ? counters.cohortSamples() : []
+                return send(.command(command, line: Self.trimmed(line), uid: peer.uid, sample: sample)) ?? "error: no reply"
             }
         } catch {
             return "error: \(error)"
@@ -201,7 +209,8 @@ final class Control: Sendable {
                 return StatusReport(effective: plane.effective, rollouts: plane.rollouts, changed: plane.changed,
                                     generation: plane.generation, probes: probes, served: totals,
                                     servedLastMinute: totals.indices.map { totals[$0] &- ($0 < base.count ? base[$0] : 0) },
-                                    now: clock())
+                                    byKind: counters.kindTotals(count: plane.effective.slotCount),
+                                    samples: counters.cohortSamples(), now: clock())
             }
         }
     }
@@ -265,6 +274,9 @@ final class Control: Sendable {
         core.withLock { core in
             guard core.samples.last.map({ now - $0.at >= Self.sampleEveryMs }) ?? true else { return }
             core.samples.append((now, counters.totals(count: core.plane.effective.slotCount)))
+            // Sampled client keys halve every minute: `status` and `--dry-run` show recent ones.
+            core.sampleTicks += 1
+            if core.sampleTicks % Self.agingSamples == 0 { counters.ageSamples() }
             // Keep the newest sample that is at least a minute old, and everything after.
             while core.samples.count > 1 && now - core.samples[1].at >= 60_000 { core.samples.removeFirst() }
         }

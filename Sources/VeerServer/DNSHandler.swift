@@ -12,6 +12,9 @@ final class DNSHandler: PacketHandler {
     private let counterRegistry: CounterRegistry
     /// This thread's served-answer counters by endpoint slot.
     private var served: ServedCounters
+    /// Answers of `select=client` names by slot and key kind, and the keys seen.
+    private var servedByKind: ServedCounters
+    private let cohorts: CohortSampler
     private let queries: QueryCounters
     private let statusPolicy: StatusQueryPolicy
     private var generation: UInt64
@@ -24,6 +27,8 @@ final class DNSHandler: PacketHandler {
         counterRegistry = counters
         generation = snapshot.generation
         served = counters.makeBlock(capacity: Self.capacity(for: snapshot))
+        servedByKind = counters.makeKindBlock(capacity: Self.capacity(for: snapshot))
+        cohorts = counters.makeSampler()
         responder = Responder(snapshot: snapshot, random: FastRandom(), maxUDPPayload: maxUDPPayload)
     }
 
@@ -37,15 +42,43 @@ final class DNSHandler: PacketHandler {
         let published = box.generation
         if published != generation { refresh() }
         let tcp = transport == .tcp
-        let answer = responder.respond(to: query, into: response, overTCP: tcp, statusAllowed: statusPolicy.allows(peer))
+        let resolver = responder.snapshot.weights.hasClientNames ? Self.cohortKey(peer) : .none
+        let answer = responder.respond(to: query, into: response, overTCP: tcp, resolver: resolver,
+                                       statusAllowed: statusPolicy.allows(peer))
         if answer.length == 0 {
             queries.countDropped(tcp: tcp)
             return 0
         }
         queries.countAnswered(tcp: tcp, rcode: Int(answer.rcode.rawValue & Header.rcodeMask))
         let slot = Int(answer.chosenSlot)
-        if slot >= 0 && slot < served.capacity { served.increment(slot) }
+        if slot >= 0 && slot < served.capacity {
+            served.increment(slot)
+            if answer.cohortKey != .none {
+                servedByKind.increment(2 * slot + (answer.cohortKey.isECS ? 0 : 1))
+                cohorts.record(answer.cohortKey, slot: slot)
+            }
+        }
         return answer.length
+    }
+
+    /// The resolver's address as a cohort key: its /24 or /56. A dual-stack socket's
+    /// IPv4-mapped address (`::ffff:192.0.2.1`) counts as the IPv4 address it is.
+    static func cohortKey(_ peer: SocketAddress) -> CohortKey {
+        peer.withAddressBytes { bytes in
+            func word(_ from: Int, _ count: Int) -> UInt64 {
+                var value: UInt64 = 0
+                for i in 0..<count { value = value << 8 | UInt64(bytes[from + i]) }
+                return value
+            }
+            if bytes.count == 4 {
+                return CohortKey(ipv4: UInt32(word(0, 4)), length: CohortKey.ipv4Bits, fromECS: false)
+            }
+            guard bytes.count == 16 else { return .none }
+            if word(0, 8) == 0 && word(8, 4) == 0xFFFF {
+                return CohortKey(ipv4: UInt32(word(12, 4)), length: CohortKey.ipv4Bits, fromECS: false)
+            }
+            return CohortKey(ipv6High: word(0, 8), length: CohortKey.ipv6Bits, fromECS: false)
+        }
     }
 
     /// No query for a while: pick up a newer snapshot anyway, so the old one (a whole zone
@@ -60,6 +93,7 @@ final class DNSHandler: PacketHandler {
         responder.snapshot = snapshot
         if served.capacity < snapshot.zones.slotCount {
             served = counterRegistry.makeBlock(capacity: Self.capacity(for: snapshot))
+            servedByKind = counterRegistry.makeKindBlock(capacity: Self.capacity(for: snapshot))
         }
     }
 }

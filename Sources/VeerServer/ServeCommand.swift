@@ -29,11 +29,15 @@ struct ServeConfig {
     var statusQueryFrom: [AddressPrefix] = []
     /// Where to serve Prometheus metrics over HTTP, if anywhere.
     var metrics: SocketAddress?
+    /// `--cohort-seed`: replaces the saved cohort seed, so servers without a shared store
+    /// put each client in the same cohort.
+    var cohortSeed: CohortSeed?
 
     init(_ arguments: ArraySlice<String>) throws(UsageError) {
         let options = try OptionReader(arguments, valued: [
             "zones", "listen", "threads", "edns-payload", "tcp-max-connections", "tcp-idle-timeout",
             "state-dir", "admin", "admin-allow-uid", "admin-allow-gid", "rollback-window", "status-query-from", "metrics",
+            "cohort-seed",
         ])
         guard options.positional.isEmpty else { throw UsageError("unexpected argument \"\(options.positional[0])\"") }
         zonesDirectory = options.last("zones") ?? zonesDirectory
@@ -51,6 +55,10 @@ struct ServeConfig {
         tcpMaxConnections = try options.integer("tcp-max-connections", default: tcpMaxConnections, range: 1...65536)
         tcpIdleTimeout = .seconds(try options.integer("tcp-idle-timeout", default: 10, range: 1...3600))
         rollbackWindowSeconds = Int64(try options.integer("rollback-window", default: Int(rollbackWindowSeconds), range: 0...31_536_000))
+        if let text = options.last("cohort-seed") {
+            guard let seed = CohortSeed(hex: text) else { throw UsageError("--cohort-seed must be 32 lowercase hex digits, got \"\(text)\"") }
+            cohortSeed = seed
+        }
         for text in options.all("status-query-from") {
             for item in text.split(separator: ",") {
                 do {
@@ -95,7 +103,7 @@ final class Server: Sendable {
         plane.rollbackWindowMs = config.rollbackWindowSeconds * 1000
         control = try Control(settings: Control.Settings(
             zonesDirectory: config.zonesDirectory, allowedUIDs: config.allowedUIDs, allowedGIDs: config.allowedGIDs,
-            plane: plane), zones: zones, store: store)
+            plane: plane, cohortSeed: config.cohortSeed), zones: zones, store: store)
         for zone in control.box.current.zones.zones {
             Log.info("zone: \(zone.origin) serial=\(zone.serial) file=\(zone.file)")
         }

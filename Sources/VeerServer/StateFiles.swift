@@ -23,6 +23,8 @@ final class FileStateStore: StateStore {
         var names: [WeightStore.Name]
         /// Rollouts, active and finished (the last one of each name); absent in older files.
         var rollouts: [Rollout]?
+        /// The cohort seed, 32 hex digits; absent in older files.
+        var seed: String?
     }
 
     init(directory: String) throws(StoreError) {
@@ -47,13 +49,20 @@ final class FileStateStore: StateStore {
         guard contents.version == Self.formatVersion else {
             throw StoreError(.corrupt, "state file \(path): format version \(contents.version), this veer reads \(Self.formatVersion)")
         }
+        var seed: CohortSeed?
+        if let text = contents.seed {
+            guard let parsed = CohortSeed(hex: text) else {
+                throw StoreError(.corrupt, "state file \(path): seed must be 32 lowercase hex digits, found \"\(text)\"")
+            }
+            seed = parsed
+        }
         let state = PersistedState(store: WeightStore(names: contents.names), rollouts: contents.rollouts ?? [],
-                                   revision: contents.revision ?? 0)
+                                   revision: contents.revision ?? 0, seed: seed)
         revision.withLock { $0 = state.revision }
         return state
     }
 
-    func save(_ store: WeightStore, rollouts: [Rollout], replacing expected: UInt64) throws(StoreError) -> UInt64 {
+    func save(_ store: WeightStore, rollouts: [Rollout], seed: CohortSeed, replacing expected: UInt64) throws(StoreError) -> UInt64 {
         try revision.withLock { (current) throws(StoreError) -> UInt64 in
             guard current == expected else {
                 throw StoreError(.conflict(stored: current), "\(path) is at revision \(current), not \(expected)")
@@ -62,7 +71,7 @@ final class FileStateStore: StateStore {
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             do {
                 let data = try encoder.encode(Contents(version: Self.formatVersion, revision: expected + 1, names: store.names,
-                                                       rollouts: rollouts.sorted { $0.name < $1.name }))
+                                                       rollouts: rollouts.sorted { $0.name < $1.name }, seed: seed.description))
                 try FileIO.writeAtomically(Array(data) + [0x0A], to: path)
             } catch {
                 throw StoreError(.io, "\(path): \(error)")

@@ -27,6 +27,22 @@ extension StatusReport {
         }
         out.family("veer_answers_total", "counter", "Answers served per weighted name and endpoint since start.")
         each { endpoint, labels in out.sample("veer_answers_total", labels, Double(served(endpoint.config.slot))) }
+        out.family("veer_answers_by_key_total", "counter",
+                   "Answers of select=client names per endpoint, by what keyed the client: its EDNS Client Subnet prefix or its resolver's address.")
+        for name in effective.names where name.config.selectByClient {
+            for endpoint in name.endpoints {
+                let slot = endpoint.config.slot
+                let counts = slot < byKind.count ? byKind[slot] : (ecs: 0, resolver: 0)
+                for (kind, value) in [("ecs", counts.ecs), ("resolver", counts.resolver)] {
+                    out.sample("veer_answers_by_key_total", ["name": name.key.text, "endpoint": endpoint.config.id, "key": kind], Double(value))
+                }
+            }
+        }
+        out.family("veer_cohort_top_keys_share", "gauge",
+                   "Share (0-1) of a select=client name's recently sampled answers that its \(CohortView.topCount) heaviest client keys carry.")
+        for name in effective.names where name.config.selectByClient {
+            out.sample("veer_cohort_top_keys_share", ["name": name.key.text], CohortView(name, samples: samples, byKind: byKind).topShare)
+        }
         out.family("veer_weight_configured", "gauge", "Configured weight of each endpoint.")
         each { endpoint, labels in out.sample("veer_weight_configured", labels, Double(endpoint.configured)) }
         out.family("veer_weight_effective", "gauge", "Effective weight: the configured weight, or 0 while the endpoint is down.")

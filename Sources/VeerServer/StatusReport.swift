@@ -17,6 +17,10 @@ struct StatusReport {
     /// Answers served per slot since start, and over about the last minute.
     let served: [UInt64]
     let servedLastMinute: [UInt64]
+    /// Per slot: answers of `select=client` names keyed by ECS and by resolver address.
+    var byKind: [(ecs: UInt64, resolver: UInt64)] = []
+    /// The client keys the query path sampled (`CohortSampler`).
+    var samples: [CohortSample] = []
     let now: Moment
 
     func served(_ slot: Int) -> UInt64 { slot < served.count ? served[slot] : 0 }
@@ -49,9 +53,30 @@ struct StatusReport {
             /// When the endpoint last went down or came back (RFC 3339), if it has.
             var since: String?
         }
+        /// For `select=client` names: who the answers went to.
+        struct Cohorts: Codable {
+            struct ByKind: Codable {
+                var endpoint: String
+                var ecs: UInt64
+                var resolver: UInt64
+            }
+            struct Key: Codable {
+                var key: String
+                var kind: String
+                var endpoint: String
+                var share: Double
+            }
+            var byKind: [ByKind]
+            /// The heaviest client keys sampled, heaviest first; `share` in percent.
+            var top: [Key]
+            var keysSampled: Int
+            var warning: String?
+        }
         struct Name: Codable {
             var name: String
+            var select: String
             var endpoints: [Endpoint]
+            var cohorts: Cohorts?
         }
         var generation: UInt64
         var names: [Name]
@@ -61,7 +86,8 @@ struct StatusReport {
     func status(name: String?, json: Bool) throws(AdminError) -> String {
         let report = StatusJSON(generation: generation, names: try names(name).map { entry in
             let servedTotal = entry.endpoints.reduce(0) { $0 + served($1.config.slot) }
-            return StatusJSON.Name(name: entry.key.text, endpoints: entry.endpoints.map { endpoint in
+            return StatusJSON.Name(name: entry.key.text, select: entry.config.selectByClient ? "client" : "random",
+                                   endpoints: entry.endpoints.map { endpoint in
                 let slot = endpoint.config.slot
                 let probe = probes[slot]
                 return StatusJSON.Endpoint(
@@ -71,7 +97,7 @@ struct StatusReport {
                     health: endpoint.health.rawValue, check: endpoint.config.check,
                     lastProbe: probe?.state.lastResult?.description, lastLatencyMs: probe?.state.lastResult?.latencyMs,
                     since: probe?.state.lastTransitionAt.map(Self.wallTime))
-            })
+            }, cohorts: entry.config.selectByClient ? cohorts(entry) : nil)
         })
         if json { return "ok\n" + Self.json(report) }
         var lines = ["ok \(report.names.count) weighted name\(report.names.count == 1 ? "" : "s"), generation \(report.generation)"]
@@ -83,7 +109,31 @@ struct StatusReport {
             }
         }
         lines += Self.textTable(rows)
+        for entry in report.names {
+            guard let cohorts = entry.cohorts else { continue }
+            lines.append("\(entry.name) select=client, answers by client key: " + cohorts.byKind.map {
+                "\($0.endpoint) ecs=\($0.ecs) resolver=\($0.resolver)"
+            }.joined(separator: ", "))
+            if cohorts.top.isEmpty { continue }
+            lines.append("  heaviest of \(cohorts.keysSampled) sampled keys: " + cohorts.top.map {
+                "\($0.key) (\($0.kind)) \(Units.percentText($0.share)) on \($0.endpoint)"
+            }.joined(separator: ", "))
+            if let warning = cohorts.warning { lines.append("  warning: \(warning)") }
+        }
         return lines.joined(separator: "\n")
+    }
+
+    /// What status shows of a `select=client` name's cohorts.
+    private func cohorts(_ name: EffectiveWeights.Name) -> StatusJSON.Cohorts {
+        let view = CohortView(name, samples: samples, byKind: byKind)
+        return StatusJSON.Cohorts(
+            byKind: view.byKind.map { .init(endpoint: $0.endpoint, ecs: $0.ecs, resolver: $0.resolver) },
+            top: view.top.map { .init(key: $0.key.description, kind: $0.key.isECS ? "ecs" : "resolver", endpoint: $0.endpoint,
+                                      share: $0.share * 100) },
+            keysSampled: view.keys,
+            warning: view.concentrated
+                ? "the \(view.top.count) heaviest client keys carry \(Units.percentText(view.topShare * 100)) of the answers; "
+                    + "the split users get follows those few keys more than the weights" : nil)
     }
 
     static func json<T: Encodable>(_ value: T) -> String {

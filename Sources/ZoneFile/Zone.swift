@@ -16,10 +16,14 @@ public struct EndpointTag: Sendable, Hashable {
     public let refuseWhenAllDown: Bool?
     /// `ttl-shift=N`: the TTL of the name's answers while it is being moved; a setting of the name.
     public let ttlShift: UInt32?
+    /// `select=client` (true) or `select=random` (false); nil when the line does not say. A
+    /// setting of the name.
+    public let selectByClient: Bool?
 
     public init(id: String, weight: UInt32?, health: String?, role: String?, refuseWhenAllDown: Bool? = nil,
-                ttlShift: UInt32? = nil) {
+                ttlShift: UInt32? = nil, selectByClient: Bool? = nil) {
         self.ttlShift = ttlShift
+        self.selectByClient = selectByClient
         self.id = id
         self.weight = weight
         self.health = health
@@ -53,9 +57,15 @@ public struct WeightedName: Sendable, Hashable {
     /// `ttl-shift=N`: while a rollout runs, or for one bake after a weight change, answers
     /// carry this TTL (if shorter than the records'), so caches follow the move quickly.
     public let ttlShift: UInt32?
+    /// `select=client`: each client (its EDNS Client Subnet prefix, else its resolver's /24
+    /// or /56) keeps its endpoint while weights rise and fall around it; `select=random`,
+    /// the default, draws per query.
+    public let selectByClient: Bool
 
-    public init(owner: DomainName, endpoints: [Endpoint], refuseWhenAllDown: Bool = false, ttlShift: UInt32? = nil) {
+    public init(owner: DomainName, endpoints: [Endpoint], refuseWhenAllDown: Bool = false, ttlShift: UInt32? = nil,
+                selectByClient: Bool = false) {
         self.ttlShift = ttlShift
+        self.selectByClient = selectByClient
         self.owner = owner
         self.endpoints = endpoints
         self.refuseWhenAllDown = refuseWhenAllDown

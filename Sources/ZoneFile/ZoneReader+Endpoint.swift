@@ -10,8 +10,9 @@ extension ZoneReader {
 
     /// Reads Veer's `key=value` endpoint words after the RDATA of an A, AAAA or CNAME record:
     /// `endpoint=ID` (required), `weight=N`, `health=CHECK` (a `$HEALTH` of the zone),
-    /// `role=new|old`, and two settings of the whole name: `all-down=open|refuse` (default
-    /// open) and `ttl-shift=SECONDS` (the TTL while the name is being moved).
+    /// `role=new|old`, and three settings of the whole name: `all-down=open|refuse` (default
+    /// open), `ttl-shift=SECONDS` (the TTL while the name is being moved) and
+    /// `select=random|client` (default random).
     func endpointTag(_ entry: Entry, from start: Int) throws(ParseFailure) -> EndpointTag {
         var id: String?
         var weight: UInt32?
@@ -19,12 +20,13 @@ extension ZoneReader {
         var role: String?
         var refuseWhenAllDown: Bool?
         var ttlShift: UInt32?
+        var selectByClient: Bool?
         var healthPosition: SourcePosition?
         var seen: Set<String> = []
         for token in entry.tokens[start...] {
             let word = string(token)
             guard !token.quoted, let equals = word.utf8.firstIndex(of: .equals) else {
-                throw failure(token, "expected key=value (endpoint, weight, health, role, all-down or ttl-shift) after the RDATA, found \(quoted(token))")
+                throw failure(token, "expected key=value (endpoint, weight, health, role, all-down, ttl-shift or select) after the RDATA, found \(quoted(token))")
             }
             let key = String(word[..<equals])
             let value = String(word[word.index(after: equals)...])
@@ -63,17 +65,22 @@ extension ZoneReader {
                     throw failure(token, "expected ttl-shift=SECONDS from 1 to \(Self.maxTTLShift), found \"\(value)\"")
                 }
                 ttlShift = seconds
+            case "select":
+                guard value == "random" || value == "client" else {
+                    throw failure(token, "expected select=random or select=client, found \"\(value)\"")
+                }
+                selectByClient = value == "client"
             default:
-                throw failure(token, "unknown endpoint key \"\(key)\"; expected endpoint, weight, health, role, all-down or ttl-shift")
+                throw failure(token, "unknown endpoint key \"\(key)\"; expected endpoint, weight, health, role, all-down, ttl-shift or select")
             }
         }
         guard let id else {
-            throw failure(entry.tokens[start], "expected endpoint=ID on a line with weight=, health=, role=, all-down= or ttl-shift=")
+            throw failure(entry.tokens[start], "expected endpoint=ID on a line with weight=, health=, role=, all-down=, ttl-shift= or select=")
         }
         if let health, let healthPosition {
             healthReferences.append((health, healthPosition, order))
         }
         return EndpointTag(id: id, weight: weight, health: health, role: role, refuseWhenAllDown: refuseWhenAllDown,
-                           ttlShift: ttlShift)
+                           ttlShift: ttlShift, selectByClient: selectByClient)
     }
 }

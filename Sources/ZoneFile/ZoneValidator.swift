@@ -293,6 +293,7 @@ struct ZoneValidator {
         var endpoints: [PendingEndpoint] = []
         var allDown: (value: Bool, position: SourcePosition)?
         var ttlShift: (value: UInt32, position: SourcePosition)?
+        var select: (value: Bool, position: SourcePosition)?
         var kind: (isCNAME: Bool, position: SourcePosition)?
         var mixReported = false
         for k in table.members(owner) {
@@ -358,6 +359,8 @@ struct ZoneValidator {
                   text: Self.allDownWord)
             agree(&ttlShift, tag.ttlShift.map { ($0, position) }, key: "ttl-shift", owner: owner, table, k,
                   text: { "\($0)" })
+            agree(&select, tag.selectByClient.map { ($0, position) }, key: "select", owner: owner, table, k,
+                  text: { $0 ? "client" : "random" })
             if !duplicate { endpoints[e].records.append(record) }
         }
         var allWeighted = true
@@ -375,7 +378,7 @@ struct ZoneValidator {
             WeightedName.Endpoint(id: $0.id, weight: $0.weight?.value ?? 0, health: $0.health?.value,
                                   role: $0.role?.value, records: $0.records, position: $0.position,
                                   check: $0.health.flatMap { checks[$0.value] })
-        }, refuseWhenAllDown: allDown?.value ?? false, ttlShift: ttlShift?.value)
+        }, refuseWhenAllDown: allDown?.value ?? false, ttlShift: ttlShift?.value, selectByClient: select?.value ?? false)
     }
 
     /// A setting of the whole weighted name given on one of its lines: every line that gives

@@ -73,7 +73,8 @@ private let configs = Mutex<[ObjectIdentifier: [WeightedNameConfig]]>([:])
 /// The weight table of `data`'s zones: zone weights, or `weights` by endpoint id; endpoints
 /// whose slot is in `down` are down; with `ttlCap` above 0 every name is being moved with
 /// that `ttl-shift=`.
-func zoneWeights(_ data: ZoneData, weights: [String: UInt32] = [:], down: Set<Int> = [], ttlCap: UInt32 = 0) -> WeightTable {
+func zoneWeights(_ data: ZoneData, weights: [String: UInt32] = [:], down: Set<Int> = [], ttlCap: UInt32 = 0,
+                 seed: CohortSeed = CohortSeed(k0: 1, k1: 2)) -> WeightTable {
     let config = configs.withLock { $0[ObjectIdentifier(data)] } ?? []
     let store = WeightStore(names: config.map { name in
         WeightStore.Name(name: name.key.text, endpoints: name.endpoints.map {
@@ -86,10 +87,11 @@ func zoneWeights(_ data: ZoneData, weights: [String: UInt32] = [:], down: Set<In
     let checked = config.map { name in
         WeightedNameConfig(key: name.key, endpoints: name.endpoints.map {
             EndpointConfig(id: $0.id, slot: $0.slot, zoneWeight: $0.zoneWeight, role: $0.role, check: $0.check ?? "test", records: $0.records)
-        }, refuseWhenAllDown: name.refuseWhenAllDown, ttlShift: ttlCap > 0 ? ttlCap : name.ttlShift)
+        }, refuseWhenAllDown: name.refuseWhenAllDown, ttlShift: ttlCap > 0 ? ttlCap : name.ttlShift,
+           selectByClient: name.selectByClient)
     }
     let shortTTL = ttlCap > 0 ? Set(config.map(\.key)) : []
-    return EffectiveWeights(config: checked, store: store, health: health, shortTTL: shortTTL).table()
+    return EffectiveWeights(config: checked, store: store, health: health, shortTTL: shortTTL, seed: seed).table()
 }
 
 /// Runs one query through a responder and decodes the answer (nil when nothing is sent).
@@ -108,20 +110,20 @@ struct Exchange {
         return query.withUnsafeBytes { q in out.withUnsafeMutableBytes { responder.respond(to: q, into: $0, overTCP: false) } }
     }
 
-    func raw(_ query: [UInt8], overTCP: Bool = false) -> [UInt8]? {
+    func raw(_ query: [UInt8], overTCP: Bool = false, resolver: CohortKey = .none) -> [UInt8]? {
         var out = [UInt8](repeating: 0, count: 65535)
         let length = query.withUnsafeBytes { q in
-            out.withUnsafeMutableBytes { o in responder.respond(to: q, into: o, overTCP: overTCP).length }
+            out.withUnsafeMutableBytes { o in responder.respond(to: q, into: o, overTCP: overTCP, resolver: resolver).length }
         }
         return length == 0 ? nil : Array(out[0..<length])
     }
 
     func ask(_ name: String, _ type: RRType = .a, edns: EDNS? = nil, rd: Bool = false, id: UInt16 = 0x1234,
-             overTCP: Bool = false) throws -> Message {
+             overTCP: Bool = false, resolver: CohortKey = .none) throws -> Message {
         var header = Header(id: id)
         header.recursionDesired = rd
         let query = Message(header: header, questions: [Question(name: try DomainName(name), type: type)], edns: edns)
-        let bytes = try #require(raw(try query.encoded(), overTCP: overTCP))
+        let bytes = try #require(raw(try query.encoded(), overTCP: overTCP, resolver: resolver))
         return try Message.decode(bytes)
     }
 }

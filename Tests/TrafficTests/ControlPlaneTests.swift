@@ -23,6 +23,7 @@ struct Driver {
     enum Step { case ok, saveFails, auditFails }
 
     static let api = NameKey("api.example.com")
+    static let seed = CohortSeed(k0: 0x0123_4567_89AB_CDEF, k1: 0xFEDC_BA98_7654_3210)
     static let config = [
         WeightedNameConfig(key: api, endpoints: [
             EndpointConfig(id: "old", slot: 0, zoneWeight: 100, role: "old", check: "gw"),
@@ -37,7 +38,8 @@ struct Driver {
     init(saved: PersistedState? = nil, now: Moment = 0) {
         var settings = ControlPlane.Settings()
         settings.checkpointEveryMs = 10_000
-        let (plane, effects) = ControlPlane.start(config: Self.config, zones: 0, saved: saved, settings: settings, now: now)
+        let (plane, effects) = ControlPlane.start(config: Self.config, zones: 0, saved: saved, seed: saved?.seed ?? Self.seed,
+                                                  settings: settings, now: now)
         self.plane = plane
         carry(effects, now: now)
     }

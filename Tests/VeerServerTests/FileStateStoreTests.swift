@@ -35,16 +35,28 @@ struct FileStateStoreTests {
         #expect(state.store.name("api.example.com")?.endpoints[1].raisedAt == 1_764_700_000)
         #expect(state.rollouts.first?.step == 1)
         #expect(state.rollouts.first?.bakedMs == 0, "no saved progress: the bake starts again")
-        #expect(try store.save(state.store, rollouts: state.rollouts, replacing: 0) == 1)
+        #expect(state.seed == nil, "no cohort seed saved yet: the server makes one and saves it")
+        #expect(try store.save(state.store, rollouts: state.rollouts, seed: .zero, replacing: 0) == 1)
         #expect(try FileStateStore(directory: dir).load()?.revision == 1)
+    }
+
+    @Test func theCohortSeedIsSavedAndReadBack() throws {
+        let dir = try directory()
+        let seed = CohortSeed(k0: 0x0011_2233_4455_6677, k1: 0x8899_AABB_CCDD_EEFF)
+        _ = try FileStateStore(directory: dir).save(WeightStore(), rollouts: [], seed: seed, replacing: 0)
+        #expect(try FileStateStore(directory: dir).load()?.seed == seed)
+        let text = try String(contentsOfFile: dir + "/weights.json", encoding: .utf8)
+        #expect(text.contains("\"seed\" : \"00112233445566778899aabbccddeeff\""))
+        try text.replacing("00112233", with: "0011223X").write(toFile: dir + "/weights.json", atomically: true, encoding: .utf8)
+        #expect { try FileStateStore(directory: dir).load() } throws: { "\($0)".contains("seed must be 32 lowercase hex digits") }
     }
 
     @Test func aSaveFromAStaleRevisionIsAConflict() throws {
         let store = try FileStateStore(directory: try directory())
-        #expect(try store.save(WeightStore(), rollouts: [], replacing: 0) == 1)
-        #expect(throws: StoreError.self) { try store.save(WeightStore(), rollouts: [], replacing: 0) }
+        #expect(try store.save(WeightStore(), rollouts: [], seed: .zero, replacing: 0) == 1)
+        #expect(throws: StoreError.self) { try store.save(WeightStore(), rollouts: [], seed: .zero, replacing: 0) }
         do {
-            _ = try store.save(WeightStore(), rollouts: [], replacing: 0)
+            _ = try store.save(WeightStore(), rollouts: [], seed: .zero, replacing: 0)
         } catch {
             #expect(error.kind == .conflict(stored: 1))
         }

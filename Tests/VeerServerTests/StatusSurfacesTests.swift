@@ -21,7 +21,7 @@ struct StatusSurfacesTests {
                 EndpointConfig(id: "green", slot: 3, zoneWeight: 3, check: "gw", records: [.a]),
             ]),
         ]
-        var (plane, _) = ControlPlane.start(config: config, zones: 0, saved: nil, now: 0)
+        var (plane, _) = ControlPlane.start(config: config, zones: 0, saved: nil, seed: .zero, now: 0)
         func finish(_ effects: [ControlPlane.Effect]) {
             for effect in effects {
                 if case .persist(let request) = effect { finish(plane.handle(.persisted(.saved(revision: request.revision + 1)), now: 0)) }
@@ -86,5 +86,35 @@ struct StatusSurfacesTests {
         #expect(json == Self.expected)
         #expect(txt == Self.expected)
         #expect(metrics == Self.expected)
+    }
+
+    @Test func cohortsShowInStatusJSONAndMetricsAlike() throws {
+        let config = [WeightedNameConfig(key: NameKey("app.example.com"), endpoints: [
+            EndpointConfig(id: "old", slot: 0, zoneWeight: 95, records: [.a]),
+            EndpointConfig(id: "new", slot: 1, zoneWeight: 5, records: [.a]),
+        ], selectByClient: true)]
+        let (plane, _) = ControlPlane.start(config: config, zones: 0, saved: nil, seed: .zero, now: 0)
+        let heavy = CohortKey(ipv4: 0xC633_6400, length: 24, fromECS: true)
+        let samples = [CohortSample(key: heavy, slot: 1, count: 60)]
+            + (0..<8).map { CohortSample(key: CohortKey(ipv4: UInt32($0) << 8, length: 24, fromECS: false), slot: 0, count: 5) }
+        let report = StatusReport(effective: plane.effective, rollouts: [:], changed: [:], generation: plane.generation, probes: [:],
+                                  served: [40, 60], servedLastMinute: [40, 60], byKind: [(ecs: 0, resolver: 40), (ecs: 60, resolver: 0)],
+                                  samples: samples, now: 0)
+        let text = try report.status(name: "app.example.com", json: false)
+        #expect(text.contains("app.example.com. select=client, answers by client key: old ecs=0 resolver=40, new ecs=60 resolver=0"), "\(text)")
+        #expect(text.contains("heaviest of 9 sampled keys: 198.51.100.0/24 (ecs) 60.0% on new, 0.0.0.0/24 (resolver) 5.0% on old"), "\(text)")
+        #expect(text.contains("warning: the 5 heaviest client keys carry 80.0% of the answers"), "\(text)")
+        let body = try report.status(name: "app.example.com", json: true).dropFirst(3)
+        let decoded = try JSONSerialization.jsonObject(with: Data(body.utf8)) as! [String: Any]
+        let name = (decoded["names"] as! [[String: Any]])[0]
+        #expect(name["select"] as? String == "client")
+        let cohorts = name["cohorts"] as! [String: Any]
+        #expect((cohorts["top"] as! [[String: Any]]).first?["key"] as? String == "198.51.100.0/24")
+        #expect(cohorts["keysSampled"] as? Int == 9 && cohorts["warning"] != nil)
+        let exposition = report.metrics(queries: (answered: [false: [UInt64](repeating: 0, count: 16), true: [UInt64](repeating: 0, count: 16)],
+                                                  dropped: [false: 0, true: 0]))
+        #expect(exposition.contains("veer_answers_by_key_total{endpoint=\"new\",key=\"ecs\",name=\"app.example.com.\"} 60"))
+        #expect(exposition.contains("veer_answers_by_key_total{endpoint=\"old\",key=\"resolver\",name=\"app.example.com.\"} 40"))
+        #expect(exposition.contains("veer_cohort_top_keys_share{name=\"app.example.com.\"} 0.8"))
     }
 }

@@ -94,9 +94,9 @@ struct BadFixtureTests {
             "bad/bad-escape.zone:10:3: error: expected a label before \".\" in \"a..b\"; empty labels are not allowed",
         ]),
         Case(file: "bad/weighted-unknown-key.zone", diagnostics: [
-            "bad/weighted-unknown-key.zone:7:45: error: unknown endpoint key \"colour\"; expected endpoint, weight, health, role, all-down or ttl-shift",
-            "bad/weighted-unknown-key.zone:8:36: error: expected key=value (endpoint, weight, health, role, all-down or ttl-shift) after the RDATA, found \"weight\"",
-            "bad/weighted-unknown-key.zone:9:25: error: expected endpoint=ID on a line with weight=, health=, role=, all-down= or ttl-shift=",
+            "bad/weighted-unknown-key.zone:7:45: error: unknown endpoint key \"colour\"; expected endpoint, weight, health, role, all-down, ttl-shift or select",
+            "bad/weighted-unknown-key.zone:8:36: error: expected key=value (endpoint, weight, health, role, all-down, ttl-shift or select) after the RDATA, found \"weight\"",
+            "bad/weighted-unknown-key.zone:9:25: error: expected endpoint=ID on a line with weight=, health=, role=, all-down=, ttl-shift= or select=",
             "bad/weighted-unknown-key.zone:10:20: error: expected end of line after the MX RDATA, found \"endpoint=a\"",
             "bad/weighted-unknown-key.zone:11:25: error: expected an endpoint id of 1 to 32 letters, digits, \"_\" or \"-\", found \"has.dot\"",
             "bad/weighted-unknown-key.zone:12:45: error: expected role=new or role=old, found \"blue\"",
@@ -132,7 +132,7 @@ struct BadFixtureTests {
             "bad/several-errors.zone:12:18: error: expected an SRV port (0-65535), found \"70000\"",
             "bad/several-errors.zone:14:1: error: expected no other data beside the CNAME at f.bad.example. (line 13), found TXT (RFC 1034 §3.6.2)",
             "bad/several-errors.zone:15:9: error: expected a TTL (seconds, or numbers with units s, m, h, d, w as in 1h30m), found \"1x\"",
-            "bad/several-errors.zone:16:24: error: expected key=value (endpoint, weight, health, role, all-down or ttl-shift) after the RDATA, found \"extra\"",
+            "bad/several-errors.zone:16:24: error: expected key=value (endpoint, weight, health, role, all-down, ttl-shift or select) after the RDATA, found \"extra\"",
             "bad/several-errors.zone:17:16: error: expected a CAA tag (letters and digits, as in issue), found \"issue\"",
             "bad/several-errors.zone:20:35: error: expected an SOA minimum, found end of line",
         ]),
@@ -203,6 +203,10 @@ struct BadFixtureTests {
             "bad/weighted-ttl-shift.zone:9:45: error: expected ttl-shift=SECONDS from 1 to 86400, found \"0\"",
             "bad/weighted-ttl-shift.zone:10:45: error: expected ttl-shift=SECONDS from 1 to 86400, found \"1m\"",
             "bad/weighted-ttl-shift.zone:11:45: error: expected ttl-shift=SECONDS from 1 to 86400, found \"86401\"",
+        ]),
+        Case(file: "bad/weighted-select.zone", diagnostics: [
+            "bad/weighted-select.zone:8:1: error: expected select=client for api.bad.example. as at line 7, found select=random; select= is a setting of the name",
+            "bad/weighted-select.zone:9:45: error: expected select=random or select=client, found \"sticky\"",
         ]),
         Case(file: "bad/weighted-all-down-disagree.zone", diagnostics: [
             "bad/weighted-all-down-disagree.zone:9:1: error: expected all-down=refuse for api.bad.example. as at line 7, found all-down=open; all-down= is a setting of the name",
