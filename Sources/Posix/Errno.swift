@@ -51,6 +51,14 @@ public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
     public static let ENAMETOOLONG = Errno(rawValue: Glibc.ENAMETOOLONG)
     /// A path component is not a directory.
     public static let ENOTDIR = Errno(rawValue: Glibc.ENOTDIR)
+    /// A non-blocking connect has started.
+    public static let EINPROGRESS = Errno(rawValue: Glibc.EINPROGRESS)
+    /// The peer closed or reset the connection.
+    public static let ECONNRESET = Errno(rawValue: Glibc.ECONNRESET)
+    /// A reply that does not follow the protocol.
+    public static let EPROTO = Errno(rawValue: Glibc.EPROTO)
+    /// A message larger than accepted.
+    public static let EMSGSIZE = Errno(rawValue: Glibc.EMSGSIZE)
 
     private static let names: [Int32: String] = [
         Glibc.EPERM: "EPERM", Glibc.ENOENT: "ENOENT", Glibc.ESRCH: "ESRCH", Glibc.EINTR: "EINTR",
@@ -71,7 +79,7 @@ public struct Errno: Error, Equatable, Sendable, CustomStringConvertible {
         Glibc.ECONNRESET: "ECONNRESET", Glibc.ENOBUFS: "ENOBUFS", Glibc.EISCONN: "EISCONN",
         Glibc.ENOTCONN: "ENOTCONN", Glibc.ETIMEDOUT: "ETIMEDOUT",
         Glibc.ECONNREFUSED: "ECONNREFUSED", Glibc.EHOSTUNREACH: "EHOSTUNREACH",
-        Glibc.EALREADY: "EALREADY", Glibc.EINPROGRESS: "EINPROGRESS",
+        Glibc.EALREADY: "EALREADY", Glibc.EINPROGRESS: "EINPROGRESS", Glibc.EPROTO: "EPROTO",
     ]
 }
 

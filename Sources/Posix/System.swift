@@ -17,6 +17,14 @@ public enum Process {
     /// CPUs this process may run on: the affinity mask (taskset, cpusets), else the online
     /// count; at least 1.
     public static var cpuCount: Int { Int(cposix_cpu_count()) }
+    /// The host name (gethostname), cut at the first dot; "veer" if it cannot be read.
+    public static var hostName: String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "veer" }
+        let name = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let short = name.split(separator: ".").first.map(String.init) ?? ""
+        return short.isEmpty ? "veer" : short
+    }
 
     /// Gives memory that was freed back to the kernel (glibc's malloc_trim). Parsing a large
     /// zone leaves hundreds of MiB of freed parser objects that malloc keeps mapped; after

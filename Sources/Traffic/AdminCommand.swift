@@ -29,6 +29,21 @@ public enum AdminCommand: Equatable, Sendable {
         }
     }
 
+    /// `line` without a `--wait` switch, and whether it had one: a change that answers once
+    /// every live server sharing the store serves it (the edge does the waiting).
+    public static func waitSwitch(_ line: String) -> (line: String, wait: Bool) {
+        let words = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+        guard words.contains("--wait") else { return (line, false) }
+        return (words.filter { $0 != "--wait" }.joined(separator: " "), true)
+    }
+
+    /// `line` without the blanks around it: the reason audit lines quote.
+    public static func trimmed(_ line: String) -> String {
+        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
+        guard let first = line.firstIndex(where: { !blank($0) }), let last = line.lastIndex(where: { !blank($0) }) else { return "" }
+        return String(line[first...last])
+    }
+
     /// The largest weight accepted, so sums stay far from overflow and typos stand out.
     public static let maxWeight: UInt32 = 1_000_000
     /// History lines shown when no count is given.
@@ -41,7 +56,8 @@ public enum AdminCommand: Equatable, Sendable {
         drain NAME ENDPOINT              weight 0: never chosen
         undo NAME                        restore the weights before the last change
           (weight, shift, drain: --dry-run shows the shares without changing anything;
-           --force overrides an active rollout of NAME and pauses it)
+           --force overrides an active rollout of NAME and pauses it; weight, shift, drain,
+           undo: --wait answers once every server sharing the store serves the change)
         rollout start NAME --to ENDPOINT --steps 1,5,25,50,100 --bake 10m [--dry-run]
                                          move NAME to ENDPOINT step by step, promoting after
                                          each clean bake, rolling back on any anomaly

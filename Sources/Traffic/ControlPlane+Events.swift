@@ -10,7 +10,7 @@ extension ControlPlane {
         guard let (name, endpoint) = endpoint(slot: report.slot) else { return [] }
         var effects: [Effect] = []
         var changedMemory = false
-        if var rollout = rollouts[name.key], rollout.phase.isActive, rollout.target == endpoint.id {
+        if leads, var rollout = rollouts[name.key], rollout.phase.isActive, rollout.target == endpoint.id {
             let action = rollout.probe(anomaly: report.anomaly, now: now)
             rollouts[name.key] = rollout
             if case .rollBack(let reason)? = action {
@@ -27,7 +27,7 @@ extension ControlPlane {
         health[report.slot] = verdict
         if let transition = report.transition {
             effects.append(.log(.info, "health: \(name.key) \(endpoint.id) \(transition.from.rawValue) -> \(transition.to.rawValue): \(transition.reason)"))
-            if transition.to == .down, let saved = store.name(name.key)?.endpoints.first(where: { $0.id == endpoint.id }),
+            if leads, transition.to == .down, let saved = store.name(name.key)?.endpoints.first(where: { $0.id == endpoint.id }),
                RollbackRule.shouldRollBack(role: endpoint.role, weight: saved.weight, raisedAt: saved.raisedAt,
                                            now: now.wallSeconds, window: settings.rollbackWindowMs / 1000) {
                 let reason = "rollback \(name.key) \(endpoint.id) \(saved.weight) -> 0: \(transition.reason)"
@@ -87,7 +87,7 @@ extension ControlPlane {
     /// ends short-TTL windows, saves a bake's progress now and then, retries unsaved changes.
     mutating func tick(now: Moment) -> [Effect] {
         var effects: [Effect] = []
-        for key in rollouts.keys.sorted() where rollouts[key]?.phase == .baking {
+        for key in rollouts.keys.sorted() where leads && rollouts[key]?.phase == .baking {
             let before = rollouts[key]!
             var rollout = before
             let action = rollout.tick(now: now)
@@ -106,7 +106,7 @@ extension ControlPlane {
             effects.append(published())
         }
         // A baking rollout's progress is saved every so often, so a restart resumes near it.
-        for (key, rollout) in rollouts where rollout.phase == .baking {
+        for (key, rollout) in rollouts where leads && rollout.phase == .baking {
             let last = lastCheckpoint[key] ?? 0
             if rollout.bakedMs - last >= settings.checkpointEveryMs || rollout.bakedMs < last {
                 lastCheckpoint[key] = rollout.bakedMs
@@ -178,5 +178,40 @@ extension ControlPlane {
             return effects + handle(.persisted(.saved(revision: revision)), now: now)
         }
         return effects + [propose(proposal)]
+    }
+
+    // MARK: - Shared store
+
+    /// A state another server saved: it replaces this server's, which holds nothing unsaved
+    /// that could matter (a change made here waits for its own save, and one that lost the
+    /// race was dropped). Older or equal revisions are this server's own saves coming back.
+    mutating func adopt(_ state: PersistedState, now: Moment) -> [Effect] {
+        guard state.revision > revision else { return [] }
+        let (next, _) = state.store.reconciled(with: Self.declared(config))
+        for name in next.names where store.name(NameKey(name.name)) != name { changed[NameKey(name.name)] = now }
+        store = next
+        // As saved: a bake counts on from its saved progress on whichever server leads.
+        rollouts = Dictionary(state.rollouts.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
+        revision = state.revision
+        if let seed = state.seed { self.seed = seed }
+        seedSaved = state.seed == seed
+        dirty = false
+        unsaved = []
+        refresh(now)
+        return [published(), .log(.info, "state: serving revision \(revision) of the shared store")]
+    }
+
+    /// Leadership changed: a new leader resumes every baking rollout from its saved progress.
+    mutating func lead(_ leads: Bool, now: Moment) -> [Effect] {
+        guard leads != self.leads else { return [] }
+        self.leads = leads
+        guard leads else { return [.log(.info, "leader: another server drives rollouts and rollbacks")] }
+        var effects: [Effect] = [.log(.info, "leader: this server drives rollouts and rollbacks")]
+        for key in rollouts.keys.sorted() where rollouts[key]!.phase == .baking {
+            rollouts[key]!.restarted(why: "taken over")
+            lastCheckpoint[key] = rollouts[key]!.bakedMs
+            effects.append(.log(.info, "rollout: \(key) to \(rollouts[key]!.target): \(rollouts[key]!.note ?? "")"))
+        }
+        return effects
     }
 }

@@ -36,6 +36,11 @@ public struct ControlPlane: Sendable {
         case reload([WeightedNameConfig], zones: Int)
         /// The outcome of the last `persist` effect.
         case persisted(PersistOutcome)
+        /// Another server saved `state` in the shared store: serve it.
+        case adopted(PersistedState)
+        /// This server now drives the rollouts and rollbacks of the shared state (true), or
+        /// another one does (false). A server without a shared store always does.
+        case leadership(Bool)
     }
 
     public enum Effect: Sendable, Equatable {
@@ -71,7 +76,10 @@ public struct ControlPlane: Sendable {
     /// The store's revision of what is saved.
     public internal(set) var revision: UInt64
     /// What `select=client` names hash clients with; saved with the state.
-    public let seed: CohortSeed
+    public internal(set) var seed: CohortSeed
+    /// This server advances bakes, aborts rollouts and rolls migrations back. With a shared
+    /// store only the elected leader does, so each happens once, not once per server.
+    public internal(set) var leads = true
     /// The store holds `seed` (every save writes it).
     var seedSaved: Bool
     /// Audit lines of changes made in memory that are not saved yet.
@@ -207,6 +215,8 @@ public struct ControlPlane: Sendable {
         case .probe(let report): return probed(report, now: now)
         case .tick: return tick(now: now)
         case .reload(let config, let zones): return reload(config, zones: zones, now: now)
+        case .adopted(let state): return adopt(state, now: now)
+        case .leadership(let leads): return lead(leads, now: now)
         case .persisted: return []
         }
     }
@@ -271,6 +281,9 @@ public struct ControlPlane: Sendable {
         case (.proposal(let proposal), .saveFailed(let error)):
             return refused(proposal, because: "saving weights failed, nothing changed: \(error)",
                            log: "weights: saving: \(error); \"\(proposal.reason)\" not applied", now: now)
+        case (.proposal(let proposal), .conflict(let error)):
+            // Another server saved first: nothing here changed; its state arrives by the watch.
+            return refused(proposal, because: error, log: "weights: \(error); \"\(proposal.reason)\" not applied", now: now)
         case (.proposal(let proposal), .auditFailed(let revision, let error)):
             // The store has the change but not its audit line: put the old state back, since a
             // change without its audit line is not made.
@@ -287,7 +300,7 @@ public struct ControlPlane: Sendable {
             switch outcome {
             case .saved(let revision), .auditFailed(let revision, _):
                 self.revision = revision
-            case .saveFailed(let error):
+            case .saveFailed(let error), .conflict(let error):
                 // Memory and the store now differ; the clock saves memory again.
                 dirty = true
                 effects.append(.log(.error, "weights: restoring the state after a failed audit write: \(error); retrying"))
@@ -307,6 +320,13 @@ public struct ControlPlane: Sendable {
         case (.background, .saveFailed(let error)):
             lastRetry = now.monotonic
             return noteSaveError("saving: \(error)")
+        case (.background, .conflict(let error)):
+            // Another server saved first; what it saved is what the servers answer now, and
+            // it reaches this one by the watch. Made here and not saved: dropped.
+            dirty = false
+            unsaved = []
+            lastSaveError = nil
+            return [.log(.warning, "weights: \(error); this server's unsaved change is dropped for the shared state")]
         }
     }
 
@@ -413,6 +433,8 @@ public enum PersistOutcome: Sendable, Equatable {
     case saveFailed(String)
     /// Saved at `revision`, but the audit lines could not be appended.
     case auditFailed(revision: UInt64, String)
+    /// Not saved: another server saved first (a shared store); the store is unchanged here.
+    case conflict(String)
 }
 
 /// One probe's outcome as the control plane sees it: every probe, so a rollout can abort on

@@ -197,10 +197,10 @@ public struct Rollout: Sendable, Equatable, Codable {
 
     /// The server started again with this saved rollout: a bake in progress goes on from the
     /// saved progress at the next tick, and says so.
-    public mutating func restarted() {
+    public mutating func restarted(why: String = "at server start") {
         mark = nil
         guard phase == .baking else { return }
-        note = "bake of step \(step + 1) resumed at server start, \(Self.duration(bakedMs / 1000 * 1000)) of \(Self.duration(bakeMs)) done"
+        note = "bake of step \(step + 1) resumed \(why), \(Self.duration(bakedMs / 1000 * 1000)) of \(Self.duration(bakeMs)) done"
     }
 
     private func notActive(verb: String, expected: String) -> AdminError {

@@ -83,6 +83,53 @@ public protocol StateStore: Sendable {
 
     /// The last `limit` audit lines, only those about `name` if given.
     func history(name: NameKey?, limit: Int) throws(StoreError) -> [String]
+
+    /// Saves and audits `request` as one change: the state if the stored revision is still
+    /// `request.revision`, then its audit lines. A shared store does both in one transaction.
+    func commit(_ request: PersistRequest) -> PersistOutcome
+
+    /// Calls `changed` with each state another server saves (a shared store; the local
+    /// directory has no other writer and never calls it).
+    func watch(_ changed: @escaping @Sendable (PersistedState) -> Void)
+
+    /// Whether the store answers, for `status` and metrics; nil for the local directory.
+    var reachability: StoreReachability? { get }
+}
+
+extension StateStore {
+    public func commit(_ request: PersistRequest) -> PersistOutcome {
+        let revision: UInt64
+        do { revision = try save(request.store, rollouts: request.rollouts, seed: request.seed, replacing: request.revision) } catch {
+            if case .conflict = error.kind { return .conflict(error.text) }
+            return .saveFailed(error.text)
+        }
+        do { try append(request.audit) } catch {
+            return .auditFailed(revision: revision, error.text)
+        }
+        return .saved(revision: revision)
+    }
+
+    public func watch(_ changed: @escaping @Sendable (PersistedState) -> Void) {}
+
+    public var reachability: StoreReachability? { nil }
+}
+
+/// A shared store's health as operators see it.
+public struct StoreReachability: Sendable, Equatable {
+    /// `etcd http://127.0.0.1:2379 /veer/`.
+    public var location: String
+    public var reachable: Bool
+    /// Unix milliseconds of the last change between reachable and not.
+    public var since: Int64
+    /// What failed last, while unreachable.
+    public var error: String?
+
+    public init(location: String, reachable: Bool, since: Int64, error: String?) {
+        self.location = location
+        self.reachable = reachable
+        self.since = since
+        self.error = error
+    }
 }
 
 /// UTC timestamps with seconds, RFC 3339 (`2026-11-22T10:00:00Z`), without Foundation.

@@ -34,7 +34,7 @@ enum AdminClient {
         }
         let line = words.joined(separator: " ")
         do throws(AdminError) {
-            _ = try AdminCommand.parse(line)
+            _ = try AdminCommand.parse(AdminCommand.waitSwitch(line).line)
         } catch {
             throw UsageError("\(error)")
         }

@@ -108,14 +108,7 @@ final class Control: Sendable {
     }
 
     private func persist(_ request: PersistRequest) -> PersistOutcome {
-        let revision: UInt64
-        do { revision = try store.save(request.store, rollouts: request.rollouts, seed: request.seed, replacing: request.revision) } catch {
-            return .saveFailed(error.description)
-        }
-        do { try store.append(request.audit) } catch {
-            return .auditFailed(revision: revision, error.description)
-        }
-        return .saved(revision: revision)
+        store.commit(request)
     }
 
     /// Publishes the plane's weights over zones number `zones`; a reload's new zones are
@@ -136,6 +129,7 @@ final class Control: Sendable {
             return (Snapshot(zones: served.data, weights: core.plane.effective.table(), generation: generation, status: status), adopted)
         }
         box.publish(snapshot)
+        (store as? EtcdStateStore)?.serving(revision: core.withLock { $0.plane.revision })
         if let adopted {
             monitor.withLock { $0 }?.configure(adopted.targets)
             Log.info("reload: \(adopted.zones.count) zone(s), generation \(generation)")
@@ -153,6 +147,7 @@ final class Control: Sendable {
             Log.warning("admin: refused uid=\(peer.uid) gid=\(peer.gid) pid=\(peer.pid)")
             return "error: uid \(peer.uid) is not allowed on the admin socket (see --admin-allow-uid and --admin-allow-gid)"
         }
+        let (line, wait) = AdminCommand.waitSwitch(line)
         do throws(AdminError) {
             let command = try AdminCommand.parse(line)
             switch command {
@@ -179,18 +174,13 @@ final class Control: Sendable {
                 return "ok reloaded, generation \(box.generation)"
             case .weight, .shift, .drain, .undo, .rolloutStart, .rolloutPause, .rolloutResume, .rolloutAbort:
                 let sample = command.isDryRunChange ? counters.cohortSamples() : []
-                return send(.command(command, line: Self.trimmed(line), uid: peer.uid, sample: sample)) ?? "error: no reply"
+                let reply = send(.command(command, line: AdminCommand.trimmed(line), uid: peer.uid, sample: sample)) ?? "error: no reply"
+                guard wait, reply.hasPrefix("ok"), let etcd = store as? EtcdStateStore else { return reply }
+                return etcd.waitUntilServed(core.withLock { $0.plane.revision }, after: reply)
             }
         } catch {
             return "error: \(error)"
         }
-    }
-
-    /// `line` without the blanks around it: the reason audit lines quote.
-    private static func trimmed(_ line: String) -> String {
-        let blank: (Character) -> Bool = { $0 == " " || $0 == "\t" }
-        guard let first = line.firstIndex(where: { !blank($0) }), let last = line.lastIndex(where: { !blank($0) }) else { return "" }
-        return String(line[first...last])
     }
 
     private func isAllowed(_ peer: PeerCredentials) -> Bool {
@@ -201,6 +191,8 @@ final class Control: Sendable {
     /// What every status surface reads, taken on the control queue.
     func report() -> StatusReport {
         let probes = monitor.withLock { $0 }?.states() ?? [:]
+        let etcd = store as? EtcdStateStore
+        let servers = try? etcd?.servers()
         return queue.sync {
             core.withLock { core in
                 let plane = core.plane
@@ -210,7 +202,9 @@ final class Control: Sendable {
                                     generation: plane.generation, probes: probes, served: totals,
                                     servedLastMinute: totals.indices.map { totals[$0] &- ($0 < base.count ? base[$0] : 0) },
                                     byKind: counters.kindTotals(count: plane.effective.slotCount),
-                                    samples: counters.cohortSamples(), now: clock())
+                                    samples: counters.cohortSamples(),
+                                    shared: etcd.map { .init(store: $0.reachability!, serverID: $0.serverID, revision: plane.revision,
+                                                             leader: $0.leader, servers: servers) }, now: clock())
             }
         }
     }
@@ -251,15 +245,24 @@ final class Control: Sendable {
         monitor.withLock { $0 = health }
         let targets = core.withLock { $0.zones[$0.current]!.targets }
         let queue = self.queue
+        let shared = (store as? EtcdStateStore).map(SharedHealth.init)
         health.configure(targets) { [weak self] report in
             // Off the monitor's queue: a slow save must not hold up the probes.
-            queue.async { [weak self] in self?.event(.probe(report)) }
+            queue.async { [weak self] in self?.probed(report, shared) }
         }
+        shared?.start(post: { [weak self] event in queue.async { [weak self] in self?.event(event) } },
+                      effective: { [weak self] in self?.core.withLock { $0.plane.effective } })
         let source = DispatchSource.makeTimerSource(queue: queue)
         source.schedule(deadline: .now(), repeating: .milliseconds(Self.tickMs), leeway: .milliseconds(20))
         source.setEventHandler { [weak self] in self?.tick() }
         timer.withLock { $0 = TimerHandle(source: source) }
         source.resume()
+    }
+
+    /// A local probe; with a shared store, through the quorum of every server's verdicts.
+    private func probed(_ report: ProbeReport, _ shared: SharedHealth?) {
+        guard let shared else { return event(.probe(report)) }
+        if let event = shared.local(report, effective: core.withLock { $0.plane.effective }) { self.event(event) }
     }
 
     /// Runs `event` already on the control queue.

@@ -32,12 +32,17 @@ struct ServeConfig {
     /// `--cohort-seed`: replaces the saved cohort seed, so servers without a shared store
     /// put each client in the same cohort.
     var cohortSeed: CohortSeed?
+    /// `--store etcd=URL[,URL…]`: the state shared with other servers; nil: the state directory.
+    var etcd: String?
+    var storePrefix = "/veer/"
+    /// `--server-id`: this server's name among those sharing the store (the host name by default).
+    var serverID = Posix.Process.hostName
 
     init(_ arguments: ArraySlice<String>) throws(UsageError) {
         let options = try OptionReader(arguments, valued: [
             "zones", "listen", "threads", "edns-payload", "tcp-max-connections", "tcp-idle-timeout",
             "state-dir", "admin", "admin-allow-uid", "admin-allow-gid", "rollback-window", "status-query-from", "metrics",
-            "cohort-seed",
+            "cohort-seed", "store", "store-prefix", "server-id",
         ])
         guard options.positional.isEmpty else { throw UsageError("unexpected argument \"\(options.positional[0])\"") }
         zonesDirectory = options.last("zones") ?? zonesDirectory
@@ -55,6 +60,16 @@ struct ServeConfig {
         tcpMaxConnections = try options.integer("tcp-max-connections", default: tcpMaxConnections, range: 1...65536)
         tcpIdleTimeout = .seconds(try options.integer("tcp-idle-timeout", default: 10, range: 1...3600))
         rollbackWindowSeconds = Int64(try options.integer("rollback-window", default: Int(rollbackWindowSeconds), range: 0...31_536_000))
+        if let text = options.last("store") {
+            guard text.hasPrefix("etcd="), text.count > 5 else { throw UsageError("--store must be etcd=http://HOST:PORT[,http://HOST:PORT...], got \"\(text)\"") }
+            etcd = String(text.dropFirst(5))
+        }
+        storePrefix = options.last("store-prefix") ?? storePrefix
+        guard storePrefix.hasPrefix("/") else { throw UsageError("--store-prefix must start with /, got \"\(storePrefix)\"") }
+        serverID = options.last("server-id") ?? serverID
+        guard !serverID.isEmpty, serverID.utf8.count <= 64, serverID.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
+            throw UsageError("--server-id must be 1 to 64 letters, digits, \"-\", \"_\" or \".\", got \"\(serverID)\"")
+        }
         if let text = options.last("cohort-seed") {
             guard let seed = CohortSeed(hex: text) else { throw UsageError("--cohort-seed must be 32 lowercase hex digits, got \"\(text)\"") }
             cohortSeed = seed
@@ -95,8 +110,18 @@ final class Server: Sendable {
         let (zones, errors) = ZoneParser.loadDirectory(config.zonesDirectory, files: .system)
         guard errors.isEmpty else { throw StartupError(lines: errors.map(\.description)) }
         guard !zones.isEmpty else { throw StartupError(lines: ["\(config.zonesDirectory): no *.zone files to serve"]) }
-        let store: FileStateStore
-        do { store = try FileStateStore(directory: config.stateDirectory) } catch {
+        let store: any StateStore
+        do {
+            let local = try FileStateStore(directory: config.stateDirectory)
+            if let urls = config.etcd {
+                let client: EtcdClient
+                do { client = try EtcdClient(urls: urls) } catch { throw StoreError(.io, "\(error)") }
+                store = EtcdStateStore(client: client, prefix: config.storePrefix, serverID: config.serverID, local: local)
+                Log.info("state: shared in \(store.location) as server \(config.serverID), local copy in \(local.path)")
+            } else {
+                store = local
+            }
+        } catch {
             throw StartupError(lines: ["\(error)"])
         }
         var plane = ControlPlane.Settings()

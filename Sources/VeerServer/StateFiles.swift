@@ -8,24 +8,11 @@ import Traffic
 /// `audit.log`, appended and fsynced, both before a command answers `ok`. Veer is the only
 /// writer, so the revision to compare with is the one it last read or wrote.
 final class FileStateStore: StateStore {
-    static let formatVersion = 1
     let directory: String
     var path: String { directory + "/weights.json" }
     var auditPath: String { directory + "/audit.log" }
     var location: String { path }
     private let revision = Mutex<UInt64>(0)
-
-    /// The saved form, as today's and earlier servers write it; `revision` is absent in
-    /// files from before it was kept.
-    private struct Contents: Codable {
-        var version: Int
-        var revision: UInt64?
-        var names: [WeightStore.Name]
-        /// Rollouts, active and finished (the last one of each name); absent in older files.
-        var rollouts: [Rollout]?
-        /// The cohort seed, 32 hex digits; absent in older files.
-        var seed: String?
-    }
 
     init(directory: String) throws(StoreError) {
         self.directory = directory
@@ -40,26 +27,21 @@ final class FileStateStore: StateStore {
         do { bytes = try FileIO.read(path) } catch {
             throw StoreError(.io, "state file \(path): \(error)")
         }
-        let contents: Contents
-        do {
-            contents = try JSONDecoder().decode(Contents.self, from: Data(bytes))
-        } catch {
-            throw StoreError(.corrupt, "state file \(path) is corrupt (\(Self.describe(error))); repair it or move it away to start from the zone weights")
-        }
-        guard contents.version == Self.formatVersion else {
-            throw StoreError(.corrupt, "state file \(path): format version \(contents.version), this veer reads \(Self.formatVersion)")
-        }
-        var seed: CohortSeed?
-        if let text = contents.seed {
-            guard let parsed = CohortSeed(hex: text) else {
-                throw StoreError(.corrupt, "state file \(path): seed must be 32 lowercase hex digits, found \"\(text)\"")
-            }
-            seed = parsed
-        }
-        let state = PersistedState(store: WeightStore(names: contents.names), rollouts: contents.rollouts ?? [],
-                                   revision: contents.revision ?? 0, seed: seed)
+        let state = try StateDocument.decode(bytes, from: "state file \(path)", revision: nil)
         revision.withLock { $0 = state.revision }
         return state
+    }
+
+    /// Writes `state` as it is, revision included: the local copy of a shared store's state.
+    func replace(with state: PersistedState) throws(StoreError) {
+        try revision.withLock { (current) throws(StoreError) in
+            do {
+                try FileIO.writeAtomically(StateDocument.encode(state, pretty: true) + [0x0A], to: path)
+            } catch {
+                throw StoreError(.io, "\(path): \(error)")
+            }
+            current = state.revision
+        }
     }
 
     func save(_ store: WeightStore, rollouts: [Rollout], seed: CohortSeed, replacing expected: UInt64) throws(StoreError) -> UInt64 {
@@ -67,12 +49,9 @@ final class FileStateStore: StateStore {
             guard current == expected else {
                 throw StoreError(.conflict(stored: current), "\(path) is at revision \(current), not \(expected)")
             }
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             do {
-                let data = try encoder.encode(Contents(version: Self.formatVersion, revision: expected + 1, names: store.names,
-                                                       rollouts: rollouts.sorted { $0.name < $1.name }, seed: seed.description))
-                try FileIO.writeAtomically(Array(data) + [0x0A], to: path)
+                let state = PersistedState(store: store, rollouts: rollouts, revision: expected + 1, seed: seed)
+                try FileIO.writeAtomically(StateDocument.encode(state, pretty: true) + [0x0A], to: path)
             } catch {
                 throw StoreError(.io, "\(path): \(error)")
             }
@@ -102,8 +81,61 @@ final class FileStateStore: StateStore {
         }
         return Array(lines.suffix(limit))
     }
+}
 
-    private static func describe(_ error: Error) -> String {
+/// The saved form of the state, in `weights.json` and in a shared store: as today's and
+/// earlier servers write it (`revision`, `rollouts` and `seed` are absent in older files).
+struct StateDocument: Codable {
+    static let formatVersion = 1
+
+    var version: Int
+    var revision: UInt64?
+    var names: [WeightStore.Name]
+    /// Rollouts, active and finished (the last one of each name).
+    var rollouts: [Rollout]?
+    /// The cohort seed, 32 hex digits.
+    var seed: String?
+    /// Who made the last change, for a conflict's message (shared stores only).
+    var lastChange: String?
+
+    static func encode(_ state: PersistedState, pretty: Bool, lastChange: String? = nil) throws -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
+        return Array(try encoder.encode(StateDocument(version: formatVersion, revision: state.revision, names: state.store.names,
+                                                      rollouts: state.rollouts, seed: state.seed?.description, lastChange: lastChange)))
+    }
+
+    /// Reads a saved state; `what` names it in errors. `revision` overrides the saved one
+    /// (a shared store's own revision counts there).
+    static func decode(_ bytes: [UInt8], from what: String, revision: UInt64?) throws(StoreError) -> PersistedState {
+        try read(bytes, from: what).state(from: what, revision: revision)
+    }
+
+    static func read(_ bytes: [UInt8], from what: String) throws(StoreError) -> StateDocument {
+        let document: StateDocument
+        do {
+            document = try JSONDecoder().decode(StateDocument.self, from: Data(bytes))
+        } catch {
+            throw StoreError(.corrupt, "\(what) is corrupt (\(Self.describe(error))); repair it or move it away to start from the zone weights")
+        }
+        guard document.version == formatVersion else {
+            throw StoreError(.corrupt, "\(what): format version \(document.version), this veer reads \(formatVersion)")
+        }
+        return document
+    }
+
+    func state(from what: String, revision: UInt64?) throws(StoreError) -> PersistedState {
+        var seed: CohortSeed?
+        if let text = self.seed {
+            guard let parsed = CohortSeed(hex: text) else {
+                throw StoreError(.corrupt, "\(what): seed must be 32 lowercase hex digits, found \"\(text)\"")
+            }
+            seed = parsed
+        }
+        return PersistedState(store: WeightStore(names: names), rollouts: rollouts ?? [], revision: revision ?? self.revision ?? 0, seed: seed)
+    }
+
+    static func describe(_ error: Error) -> String {
         switch error {
         case DecodingError.dataCorrupted(let context), DecodingError.keyNotFound(_, let context),
              DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):

@@ -68,6 +68,16 @@ extension StatusReport {
         for (name, at) in changed.sorted(by: { $0.key < $1.key }) {
             out.sample("veer_weights_last_change_timestamp_seconds", ["name": name.text], Double(at.wall) / 1000)
         }
+        if let shared {
+            out.family("veer_store_up", "gauge", "1 while the shared store (etcd) answers, 0 while it does not: changes are refused then.")
+            out.sample("veer_store_up", [:], shared.store.reachable ? 1 : 0)
+            out.family("veer_store_state_since_timestamp_seconds", "gauge", "When the shared store last became reachable or unreachable.")
+            out.sample("veer_store_state_since_timestamp_seconds", [:], Double(shared.store.since) / 1000)
+            out.family("veer_store_revision", "gauge", "The revision of the shared state this server serves.")
+            out.sample("veer_store_revision", [:], Double(shared.revision))
+            out.family("veer_leader", "gauge", "1 while this server drives rollouts and rollbacks of the shared state.")
+            out.sample("veer_leader", [:], shared.leader == shared.serverID ? 1 : 0)
+        }
         out.family("veer_state_generation", "gauge", "Increases with every weight, health and zone change; equal on servers with the same state history.")
         out.sample("veer_state_generation", [:], Double(generation))
         return out.text

@@ -21,7 +21,19 @@ struct StatusReport {
     var byKind: [(ecs: UInt64, resolver: UInt64)] = []
     /// The client keys the query path sampled (`CohortSampler`).
     var samples: [CohortSample] = []
+    /// With a shared store: whether it answers, the live servers and the leader.
+    var shared: Shared?
     let now: Moment
+
+    struct Shared {
+        var store: StoreReachability
+        var serverID: String
+        /// The revision of the shared state this server serves.
+        var revision: UInt64
+        var leader: String?
+        /// Live servers (nil when the store could not be asked).
+        var servers: [(id: String, revision: UInt64, at: Int64)]?
+    }
 
     func served(_ slot: Int) -> UInt64 { slot < served.count ? served[slot] : 0 }
     func lastMinute(_ slot: Int) -> UInt64 { slot < servedLastMinute.count ? servedLastMinute[slot] : 0 }
@@ -78,8 +90,25 @@ struct StatusReport {
             var endpoints: [Endpoint]
             var cohorts: Cohorts?
         }
+        struct Store: Codable {
+            struct Server: Codable {
+                var id: String
+                var revision: UInt64
+                var lastSeen: String
+            }
+            var location: String
+            var reachable: Bool
+            /// When it became reachable or unreachable (RFC 3339).
+            var since: String
+            var error: String?
+            var server: String
+            var revision: UInt64
+            var leader: String?
+            var servers: [Server]?
+        }
         var generation: UInt64
         var names: [Name]
+        var store: Store?
     }
 
     /// `status [NAME] [json]`.
@@ -98,6 +127,11 @@ struct StatusReport {
                     lastProbe: probe?.state.lastResult?.description, lastLatencyMs: probe?.state.lastResult?.latencyMs,
                     since: probe?.state.lastTransitionAt.map(Self.wallTime))
             }, cohorts: entry.config.selectByClient ? cohorts(entry) : nil)
+        }, store: shared.map { shared in
+            StatusJSON.Store(location: shared.store.location, reachable: shared.store.reachable,
+                             since: Log.timestamp(shared.store.since / 1000), error: shared.store.error, server: shared.serverID,
+                             revision: shared.revision, leader: shared.leader,
+                             servers: shared.servers?.sorted { $0.id < $1.id }.map { .init(id: $0.id, revision: $0.revision, lastSeen: Log.timestamp($0.at / 1000)) })
         })
         if json { return "ok\n" + Self.json(report) }
         var lines = ["ok \(report.names.count) weighted name\(report.names.count == 1 ? "" : "s"), generation \(report.generation)"]
@@ -109,6 +143,14 @@ struct StatusReport {
             }
         }
         lines += Self.textTable(rows)
+        if let store = report.store {
+            lines.append(store.reachable
+                ? "store: \(store.location) reachable since \(store.since); this server \(store.server) serves revision \(store.revision), leader \(store.leader ?? "none")"
+                : "store: \(store.location) UNREACHABLE since \(store.since) (\(store.error ?? "?")); this server \(store.server) serves revision \(store.revision) and refuses changes")
+            if let servers = store.servers {
+                lines += Self.textTable([["SERVER", "REVISION", "LAST SEEN"]] + servers.map { [$0.id, "\($0.revision)", $0.lastSeen] })
+            }
+        }
         for entry in report.names {
             guard let cohorts = entry.cohorts else { continue }
             lines.append("\(entry.name) select=client, answers by client key: " + cohorts.byKind.map {

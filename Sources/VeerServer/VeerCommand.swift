@@ -7,7 +7,8 @@ public enum VeerCommand {
                           [--tcp-max-connections N] [--tcp-idle-timeout SECONDS]
                           [--state-dir DIR] [--admin PATH] [--admin-allow-uid UID]... [--admin-allow-gid GID]...
                           [--rollback-window SECONDS] [--metrics ADDR:PORT] [--status-query-from CIDR,...]...
-                          [--cohort-seed HEX32]
+                          [--cohort-seed HEX32] [--store etcd=http://HOST:PORT[,...]] [--store-prefix /veer/]
+                          [--server-id NAME]
                veer check [DIR]
                veer [--admin PATH] status [NAME] [--json]
                veer [--admin PATH] weight NAME ENDPOINT N [--dry-run] [--force]

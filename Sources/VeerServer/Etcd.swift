@@ -1,0 +1,220 @@
+import Foundation
+import Posix
+import Synchronization
+import Traffic
+
+/// etcd v3 through its JSON gateway (`/v3/kv/range`, `/v3/kv/txn`, `/v3/kv/put`,
+/// `/v3/watch`, `/v3/lease/*`) over plain HTTP/1.1: keys and values travel base64, 64-bit
+/// integers as JSON strings. Several endpoints are tried in turn, starting with the last one
+/// that answered, so one member down costs one connection attempt, not an error.
+final class EtcdClient: Sendable {
+    /// One key as etcd returns it.
+    struct KeyValue: Sendable, Equatable {
+        var key: String
+        var value: [UInt8]
+        var createRevision: UInt64
+        var modRevision: UInt64
+        var lease: Int64
+    }
+
+    let endpoints: [SocketAddress]
+    let urls: String
+    /// For one request, and for the connect of a watch.
+    static let timeout = Duration.seconds(2)
+    private let preferred = Atomic<Int>(0)
+
+    /// `http://HOST:PORT[,http://HOST:PORT…]` (host names are resolved once, here).
+    init(urls: String) throws(UsageError) {
+        var endpoints: [SocketAddress] = []
+        for url in urls.split(separator: ",") {
+            guard url.hasPrefix("http://") else { throw UsageError("--store etcd=\(url): expected http://HOST:PORT (the JSON gateway over plain HTTP)") }
+            var rest = url.dropFirst("http://".count)
+            if rest.hasSuffix("/") { rest = rest.dropLast() }
+            guard let colon = rest.lastIndex(of: ":"), let port = UInt16(rest[rest.index(after: colon)...]) else {
+                throw UsageError("--store etcd=\(url): expected http://HOST:PORT")
+            }
+            var host = String(rest[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            do {
+                endpoints += try Prober.resolve(host: host, port: port)
+            } catch {
+                throw UsageError("--store etcd=\(url): \(error)")
+            }
+        }
+        guard !endpoints.isEmpty else { throw UsageError("--store etcd=: expected at least one http://HOST:PORT") }
+        self.endpoints = endpoints
+        self.urls = urls
+    }
+
+    // MARK: - Calls
+
+    /// POSTs `body` to `path` on the first endpoint that answers; throws the last error
+    /// when none does.
+    func call(_ path: String, _ body: [String: Any]) throws(StoreError) -> [String: Any] {
+        let data: [UInt8]
+        do { data = Array(try JSONSerialization.data(withJSONObject: body)) } catch {
+            throw StoreError(.io, "etcd \(path): \(error)")
+        }
+        let start = preferred.load(ordering: .relaxed)
+        var lastError = ""
+        for offset in 0..<endpoints.count {
+            let index = (start + offset) % endpoints.count
+            let endpoint = endpoints[index]
+            do {
+                let response = try HTTPClient.post(endpoint, path: path, body: data, timeout: Self.timeout)
+                guard response.status == 200 else {
+                    let message = (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["error"] as? String
+                    lastError = "etcd \(endpoint)\(path): HTTP \(response.status)\(message.map { ": \($0)" } ?? "")"
+                    // A member without a leader answers 503: another may have one.
+                    continue
+                }
+                guard let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] else {
+                    throw StoreError(.io, "etcd \(endpoint)\(path): the reply is not a JSON object")
+                }
+                preferred.store(index, ordering: .relaxed)
+                return object
+            } catch let error as StoreError {
+                throw error
+            } catch {
+                lastError = "etcd \(endpoint)\(path): \(error)"
+            }
+        }
+        throw StoreError(.io, lastError)
+    }
+
+    /// The key, or nil when it is absent.
+    func get(_ key: String) throws(StoreError) -> KeyValue? {
+        try Self.keyValues(try call("/v3/kv/range", ["key": Self.base64(key)])).first
+    }
+
+    /// Keys under `prefix`, in key order (or reversed), at most `limit` (0: all).
+    func list(prefix: String, limit: Int = 0, descending: Bool = false) throws(StoreError) -> [KeyValue] {
+        try snapshot(prefix: prefix, limit: limit, descending: descending).keys
+    }
+
+    /// `list`, with the store's revision the keys were read at.
+    func snapshot(prefix: String, limit: Int = 0, descending: Bool = false) throws(StoreError) -> (keys: [KeyValue], revision: UInt64) {
+        var body: [String: Any] = ["key": Self.base64(prefix), "range_end": Self.base64(Self.prefixEnd(prefix)),
+                                   "sort_target": "KEY", "sort_order": descending ? "DESCEND" : "ASCEND"]
+        if limit > 0 { body["limit"] = String(limit) }
+        let reply = try call("/v3/kv/range", body)
+        return (Self.keyValues(reply), Self.revision(reply) ?? 0)
+    }
+
+    /// Puts `puts` if `key`'s mod revision is still `modRevision` (0: the key is absent), in
+    /// one transaction. Returns the new revision, or the key as it is now when the compare
+    /// failed.
+    func put(_ puts: [(key: String, value: [UInt8])], ifModRevisionOf key: String, is modRevision: UInt64)
+        throws(StoreError) -> (revision: UInt64?, current: KeyValue?) {
+        let reply = try call("/v3/kv/txn", [
+            "compare": [["key": Self.base64(key), "target": "MOD", "result": "EQUAL", "mod_revision": String(modRevision)]],
+            "success": puts.map { ["request_put": ["key": Self.base64($0.key), "value": Data($0.value).base64EncodedString()]] },
+            "failure": [["request_range": ["key": Self.base64(key)]]],
+        ])
+        if reply["succeeded"] as? Bool == true { return (Self.revision(reply), nil) }
+        let range = ((reply["responses"] as? [[String: Any]])?.first?["response_range"] as? [String: Any]) ?? [:]
+        return (nil, Self.keyValues(range).first)
+    }
+
+    /// Creates `key` with `value` attached to `lease` if it is absent; true when it did.
+    func create(_ key: String, value: [UInt8], lease: Int64) throws(StoreError) -> Bool {
+        let reply = try call("/v3/kv/txn", [
+            "compare": [["key": Self.base64(key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"]],
+            "success": [["request_put": ["key": Self.base64(key), "value": Data(value).base64EncodedString(), "lease": String(lease)]]],
+        ])
+        return reply["succeeded"] as? Bool == true
+    }
+
+    func put(_ key: String, value: [UInt8], lease: Int64 = 0) throws(StoreError) {
+        var body: [String: Any] = ["key": Self.base64(key), "value": Data(value).base64EncodedString()]
+        if lease != 0 { body["lease"] = String(lease) }
+        _ = try call("/v3/kv/put", body)
+    }
+
+    func delete(_ key: String) throws(StoreError) {
+        _ = try call("/v3/kv/deleterange", ["key": Self.base64(key)])
+    }
+
+    /// A new lease of `ttl` seconds.
+    func grant(ttl: Int) throws(StoreError) -> Int64 {
+        let reply = try call("/v3/lease/grant", ["TTL": String(ttl)])
+        guard let id = Self.int(reply["ID"]), id != 0 else { throw StoreError(.io, "etcd lease grant: no lease id in the reply") }
+        return id
+    }
+
+    /// Renews `lease`; false when it has expired (etcd answers TTL 0 or none).
+    func keepAlive(_ lease: Int64) throws(StoreError) -> Bool {
+        let reply = try call("/v3/lease/keepalive", ["ID": String(lease)])
+        return ((reply["result"] as? [String: Any]).flatMap { Self.int($0["TTL"]) } ?? 0) > 0
+    }
+
+    func revoke(_ lease: Int64) {
+        _ = try? call("/v3/lease/revoke", ["ID": String(lease)])
+    }
+
+    /// Watches keys under `prefix` from `revision` on one endpoint after another, calling
+    /// `events` with each batch and the revision it brings the store to, until `events`
+    /// returns false. Throws when the stream breaks (the caller resyncs and watches again).
+    func watch(prefix: String, from revision: UInt64, events: ([KeyValue], UInt64) -> Bool) throws(StoreError) {
+        let body: [String: Any] = ["create_request": ["key": Self.base64(prefix), "range_end": Self.base64(Self.prefixEnd(prefix)),
+                                                      "start_revision": String(revision)]]
+        let data = (try? JSONSerialization.data(withJSONObject: body)).map { Array($0) } ?? []
+        let index = preferred.load(ordering: .relaxed) % endpoints.count
+        let endpoint = endpoints[index]
+        do {
+            try HTTPClient.stream(endpoint, path: "/v3/watch", body: data, connectTimeout: Self.timeout,
+                                  idleTimeout: .seconds(3600)) { line in
+                guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
+                      let result = object["result"] as? [String: Any] else { return true }
+                let batch = ((result["events"] as? [[String: Any]]) ?? []).compactMap { event -> KeyValue? in
+                    guard var kv = (event["kv"] as? [String: Any]).flatMap({ Self.keyValue($0) }) else { return nil }
+                    if event["type"] as? String == "DELETE" { kv.value = [] }
+                    return kv
+                }
+                return events(batch, Self.revision(result) ?? revision)
+            }
+        } catch {
+            preferred.store(index + 1, ordering: .relaxed)
+            throw StoreError(.io, "etcd \(endpoint) watch: \(error)")
+        }
+    }
+
+    // MARK: - JSON
+
+    static func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
+
+    /// The smallest key after every key that starts with `prefix`.
+    static func prefixEnd(_ prefix: String) -> String {
+        var bytes = Array(prefix.utf8)
+        while let last = bytes.last {
+            if last < 0xFF {
+                bytes[bytes.count - 1] = last + 1
+                return String(decoding: bytes, as: UTF8.self)
+            }
+            bytes.removeLast()
+        }
+        return "\0"
+    }
+
+    static func int(_ value: Any?) -> Int64? {
+        if let text = value as? String { return Int64(text) }
+        if let number = value as? NSNumber { return number.int64Value }
+        return nil
+    }
+
+    static func revision(_ reply: [String: Any]) -> UInt64? {
+        (reply["header"] as? [String: Any]).flatMap { int($0["revision"]) }.map { UInt64($0) }
+    }
+
+    static func keyValue(_ object: [String: Any]) -> KeyValue? {
+        guard let key = (object["key"] as? String).flatMap({ Data(base64Encoded: $0) }) else { return nil }
+        let value = (object["value"] as? String).flatMap { Data(base64Encoded: $0) } ?? Data()
+        return KeyValue(key: String(decoding: key, as: UTF8.self), value: Array(value),
+                        createRevision: UInt64(int(object["create_revision"]) ?? 0), modRevision: UInt64(int(object["mod_revision"]) ?? 0),
+                        lease: int(object["lease"]) ?? 0)
+    }
+
+    static func keyValues(_ reply: [String: Any]) -> [KeyValue] {
+        ((reply["kvs"] as? [[String: Any]]) ?? []).compactMap(keyValue)
+    }
+}

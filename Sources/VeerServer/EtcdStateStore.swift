@@ -1,0 +1,332 @@
+import Foundation
+import Posix
+import Synchronization
+import Traffic
+
+/// The state shared by several Veer servers in etcd (README "Several servers, one
+/// migration"). Under the prefix (`/veer/` by default):
+///
+/// - `state`: the state as `weights.json` holds it; every save is a compare-and-swap on its
+///   mod revision, in one transaction with its audit lines, so two operators changing one
+///   name at once get one `ok` and one `error: conflict …`.
+/// - `audit/REVISION-SERVER-N`: one key per audit line, ordered by the revision it followed.
+/// - `servers/ID`: each live server, the revision it serves and when (on its lease).
+/// - `leader`: the server that drives rollouts and rollbacks (on its lease).
+/// - `health/ID`: each server's probe verdicts (on its lease), for quorum health.
+///
+/// A copy of the state stays in the local state directory, so a server restarted while etcd
+/// is unreachable serves the last state it had.
+final class EtcdStateStore: StateStore, @unchecked Sendable {
+    /// Lease of a server's keys: a server that stops renewing is gone after this.
+    static let leaseSeconds = 3
+    /// How often the lease is renewed, the server key refreshed and the leadership tried.
+    static let beatEvery = Duration.milliseconds(500)
+
+    let client: EtcdClient
+    let prefix: String
+    let serverID: String
+    let local: FileStateStore
+    var location: String { "etcd \(client.urls) \(prefix)" }
+    var stateKey: String { prefix + "state" }
+
+    /// Mutable state shared by the beat and watch threads and the control queue.
+    private struct Shared {
+        var reachable = true
+        var since: Int64 = Clock.wallMilliseconds()
+        var lastError: String?
+        var lease: Int64 = 0
+        var serving: UInt64 = 0
+        var health: [String: String] = [:]
+        var publishedHealth: [String: String]?
+        var leader: String?
+        /// What `Callbacks.leadership` last said.
+        var leads: Bool?
+        var others: [String: [String: String]] = [:]
+        var callbacks: Callbacks?
+    }
+
+    /// What the store tells the control edge.
+    struct Callbacks: Sendable {
+        var state: @Sendable (PersistedState) -> Void
+        var leadership: @Sendable (Bool) -> Void
+        /// Every live server's verdicts (its own included): endpoint key → up/down/unknown.
+        var health: @Sendable ([String: [String: String]]) -> Void
+    }
+
+    private let shared = Mutex(Shared())
+
+    init(client: EtcdClient, prefix: String, serverID: String, local: FileStateStore) {
+        self.client = client
+        self.prefix = prefix.hasSuffix("/") ? prefix : prefix + "/"
+        self.serverID = serverID
+        self.local = local
+    }
+
+    // MARK: - StateStore
+
+    func load() throws(StoreError) -> PersistedState? {
+        do {
+            guard let kv = try reaching({ () throws(StoreError) in try client.get(stateKey) }) else { return nil }
+            let state = try StateDocument.decode(kv.value, from: "etcd \(stateKey)", revision: kv.modRevision)
+            try? local.replace(with: state)
+            return state
+        } catch where error.kind == .io {
+            guard let copy = try local.load() else {
+                throw StoreError(.io, "\(error); and no local copy in \(local.directory) to serve until it is back")
+            }
+            Log.warning("state: \(error); serving the local copy (revision \(copy.revision)) until etcd is back")
+            return copy
+        }
+    }
+
+    func save(_ store: WeightStore, rollouts: [Rollout], seed: CohortSeed, replacing revision: UInt64) throws(StoreError) -> UInt64 {
+        let request = PersistRequest(store: store, rollouts: rollouts, seed: seed, revision: revision, audit: [])
+        switch commit(request) {
+        case .saved(let revision), .auditFailed(let revision, _): return revision
+        case .saveFailed(let text): throw StoreError(.io, text)
+        case .conflict(let text): throw StoreError(.conflict(stored: 0), text)
+        }
+    }
+
+    func append(_ entries: [AuditEntry]) throws(StoreError) {
+        let at = Clock.wallMilliseconds()
+        for (index, entry) in entries.enumerated() {
+            try reaching { () throws(StoreError) in try client.put(auditKey(at: UInt64(at), index), value: Array(entry.line.utf8)) }
+        }
+    }
+
+    /// The state and its audit lines in one transaction, if the state is still at
+    /// `request.revision`.
+    func commit(_ request: PersistRequest) -> PersistOutcome {
+        let state = PersistedState(store: request.store, rollouts: request.rollouts, revision: 0, seed: request.seed)
+        let who = request.audit.first.map { "\($0.uid.map { "uid \($0)" } ?? "veer") on \(serverID): \"\($0.reason)\"" } ?? "veer on \(serverID)"
+        let document: [UInt8]
+        do { document = try StateDocument.encode(state, pretty: false, lastChange: who) } catch {
+            return .saveFailed("encoding the state: \(error)")
+        }
+        let puts = [(key: stateKey, value: document)]
+            + request.audit.enumerated().map { (key: auditKey(at: request.revision, $0.offset), value: Array($0.element.line.utf8)) }
+        do {
+            let result = try reaching { () throws(StoreError) in try client.put(puts, ifModRevisionOf: stateKey, is: request.revision) }
+            guard let revision = result.revision else {
+                let current = result.current
+                let last = current.flatMap { try? StateDocument.read($0.value, from: "etcd") }?.lastChange ?? "unknown"
+                return .conflict("conflict: the shared state changed first (revision \(current?.modRevision ?? 0), by \(last)); nothing changed here, try again")
+            }
+            try? local.replace(with: PersistedState(store: request.store, rollouts: request.rollouts, revision: revision, seed: request.seed))
+            return .saved(revision: revision)
+        } catch {
+            return .saveFailed("\(error) (changes are refused while the shared store is unreachable)")
+        }
+    }
+
+    func history(name: NameKey?, limit: Int) throws(StoreError) -> [String] {
+        let keys = try reaching { () throws(StoreError) in
+            try client.list(prefix: prefix + "audit/", limit: name == nil ? limit : 0, descending: true)
+        }
+        var lines = keys.map { String(decoding: $0.value, as: UTF8.self) }
+        if let name { lines = lines.filter { $0.contains(" \(name) ") } }
+        return Array(lines.prefix(limit).reversed())
+    }
+
+    var reachability: StoreReachability? {
+        shared.withLock { StoreReachability(location: location, reachable: $0.reachable, since: $0.since, error: $0.lastError) }
+    }
+
+    /// `audit/00000000000000000042-SERVER-003`: after the revision it followed, in order.
+    private func auditKey(at revision: UInt64, _ index: Int) -> String {
+        let digits = String(revision)
+        let number = String(index)
+        return prefix + "audit/" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + "-" + serverID + "-"
+            + String(repeating: "0", count: max(0, 3 - number.count)) + number
+    }
+
+    /// Runs `body`, noting whether etcd answered (for status and metrics).
+    private func reaching<T>(_ body: () throws(StoreError) -> T) throws(StoreError) -> T {
+        do {
+            let value = try body()
+            note(nil)
+            return value
+        } catch {
+            if error.kind == .io { note(error.text) }
+            throw error
+        }
+    }
+
+    private func note(_ error: String?) {
+        let changed = shared.withLock { shared -> Bool in
+            let reachable = error == nil
+            defer { shared.lastError = error }
+            guard reachable != shared.reachable else { return false }
+            shared.reachable = reachable
+            shared.since = Clock.wallMilliseconds()
+            return true
+        }
+        if changed {
+            if let error { Log.error("state: etcd unreachable: \(error); serving the last state, refusing changes") } else { Log.info("state: etcd reachable again") }
+        }
+    }
+
+    // MARK: - Servers, leader, health
+
+    /// What this server serves now, for `servers/ID` (and `--wait`).
+    func serving(revision: UInt64) {
+        shared.withLock { $0.serving = max($0.serving, revision) }
+    }
+
+    /// This server's probe verdicts (endpoint key → up/down/unknown), published with its lease.
+    func publishHealth(_ verdicts: [String: String]) {
+        shared.withLock { $0.health = verdicts }
+    }
+
+    /// Live servers: id, the revision each serves, when it last said so (Unix ms).
+    func servers() throws(StoreError) -> [(id: String, revision: UInt64, at: Int64)] {
+        try reaching { () throws(StoreError) in try client.list(prefix: prefix + "servers/") }.compactMap { kv in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(kv.value)) as? [String: Any],
+                  let id = object["id"] as? String else { return nil }
+            return (id, UInt64(EtcdClient.int(object["revision"]) ?? 0), EtcdClient.int(object["at"]) ?? 0)
+        }
+    }
+
+    var leader: String? { shared.withLock { $0.leader } }
+
+    /// How long `--wait` waits for every live server to serve a change.
+    static let waitLimit = Duration.seconds(5)
+
+    /// `reply` once every live server serves `revision` (with how many and how long), or
+    /// an error naming those that do not after `waitLimit`.
+    func waitUntilServed(_ revision: UInt64, after reply: String) -> String {
+        let start = ContinuousClock.now
+        var behind: [String] = []
+        var count = 0
+        repeat {
+            if let servers = try? servers() {
+                count = servers.count
+                behind = servers.filter { $0.revision < revision }.map { "\($0.id) at revision \($0.revision)" }.sorted()
+                if behind.isEmpty {
+                    let ms = (ContinuousClock.now - start).components
+                    return reply + "\nserved by all \(count) live servers at revision \(revision) after \(ms.seconds * 1000 + ms.attoseconds / 1_000_000_000_000_000) ms"
+                }
+            }
+            Clock.sleep(.milliseconds(20))
+        } while ContinuousClock.now - start < Self.waitLimit
+        let why = behind.isEmpty ? "the live servers could not be read" : behind.joined(separator: ", ")
+        return "error: the change is saved (revision \(revision)) but after \(Self.waitLimit) not every server serves it: \(why)\n" + reply
+    }
+
+    /// Starts the beat (lease, server key, leadership, health) and the watch threads.
+    func start(_ callbacks: Callbacks) {
+        shared.withLock { $0.callbacks = callbacks }
+        Thread.detachNewThread { [self] in beatLoop() }
+        Thread.detachNewThread { [self] in watchLoop() }
+    }
+
+    private func beatLoop() {
+        while true {
+            beat()
+            Clock.sleep(Self.beatEvery)
+        }
+    }
+
+    /// One beat: renew (or get) the lease, say what this server serves, publish its
+    /// verdicts when they changed, and take the leadership when nobody holds it.
+    private func beat() {
+        do {
+            var (lease, serving, health, published) = shared.withLock { ($0.lease, $0.serving, $0.health, $0.publishedHealth) }
+            let alive = try lease != 0 && reaching { () throws(StoreError) in try client.keepAlive(lease) }
+            if !alive {
+                lease = try reaching { () throws(StoreError) in try client.grant(ttl: Self.leaseSeconds) }
+                published = nil
+                shared.withLock { $0.lease = lease }
+            }
+            let me: [String: Any] = ["id": serverID, "revision": String(serving), "at": String(Clock.wallMilliseconds())]
+            try reaching { () throws(StoreError) in
+                try client.put(prefix + "servers/" + serverID, value: Self.json(me), lease: lease)
+            }
+            if published != health {
+                try reaching { () throws(StoreError) in
+                    try client.put(prefix + "health/" + serverID, value: Self.json(health), lease: lease)
+                }
+                shared.withLock { $0.publishedHealth = health }
+            }
+            if shared.withLock({ $0.leader }) == nil {
+                _ = try reaching { () throws(StoreError) in try client.create(prefix + "leader", value: Array(serverID.utf8), lease: lease) }
+            }
+        } catch {
+            // Noted by `reaching`; the next beat tries again.
+        }
+    }
+
+    private func watchLoop() {
+        while true {
+            do {
+                try resyncAndWatch()
+            } catch {
+                note(error.text)
+                // A leader that cannot reach etcd stops leading: its lease runs out anyway.
+                leaderChanged(nil)
+                Clock.sleep(Self.beatEvery)
+            }
+        }
+    }
+
+    /// Reads everything under the prefix, then follows every change after it.
+    private func resyncAndWatch() throws(StoreError) {
+        let (all, revision) = try reaching { () throws(StoreError) in try client.snapshot(prefix: prefix) }
+        var others: [String: [String: String]] = [:]
+        var leader: String?
+        for kv in all { apply(kv, others: &others, leader: &leader) }
+        shared.withLock { $0.others = others }
+        leaderChanged(leader)
+        deliverHealth()
+        // Everything after the revision the keys were read at: no change is missed.
+        try client.watch(prefix: prefix, from: revision + 1) { events, _ in
+            var (others, leader) = shared.withLock { ($0.others, $0.leader) }
+            var healthMoved = false
+            for kv in events {
+                if kv.key.hasPrefix(prefix + "health/") { healthMoved = true }
+                apply(kv, others: &others, leader: &leader)
+            }
+            shared.withLock { $0.others = others }
+            note(nil)
+            leaderChanged(leader)
+            if healthMoved { deliverHealth() }
+            return true
+        }
+    }
+
+    private func apply(_ kv: EtcdClient.KeyValue, others: inout [String: [String: String]], leader: inout String?) {
+        let name = String(kv.key.dropFirst(prefix.count))
+        if name == "state", !kv.value.isEmpty {
+            guard let state = try? StateDocument.decode(kv.value, from: "etcd \(stateKey)", revision: kv.modRevision) else {
+                Log.error("state: etcd \(stateKey) at revision \(kv.modRevision) does not read as a state; ignored")
+                return
+            }
+            try? local.replace(with: state)
+            shared.withLock { $0.callbacks }?.state(state)
+        } else if name == "leader" {
+            leader = kv.value.isEmpty ? nil : String(decoding: kv.value, as: UTF8.self)
+        } else if name.hasPrefix("health/") {
+            let id = String(name.dropFirst("health/".count))
+            others[id] = kv.value.isEmpty ? nil : (try? JSONSerialization.jsonObject(with: Data(kv.value)) as? [String: String]) ?? [:]
+        }
+    }
+
+    private func leaderChanged(_ leader: String?) {
+        let leads = leader == serverID
+        let (changed, callbacks) = shared.withLock { shared in
+            defer { shared.leader = leader; shared.leads = leads }
+            return (shared.leads != leads, shared.callbacks)
+        }
+        if changed { callbacks?.leadership(leads) }
+    }
+
+    private static func json(_ object: Any) -> [UInt8] {
+        (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { Array($0) } ?? Array("{}".utf8)
+    }
+
+    private func deliverHealth() {
+        let (others, callbacks) = shared.withLock { ($0.others, $0.callbacks) }
+        callbacks?.health(others)
+    }
+}
