@@ -10,6 +10,7 @@ public enum VeerCommand {
                           [--cohort-seed HEX32] [--store etcd=http://HOST:PORT[,...]] [--store-prefix /veer/]
                           [--server-id NAME]
                veer check [DIR]
+               veer store import|export --state-dir DIR --store etcd=http://HOST:PORT[,...] [--store-prefix /veer/]
                veer [--admin PATH] status [NAME] [--json]
                veer [--admin PATH] weight NAME ENDPOINT N [--dry-run] [--force]
                veer [--admin PATH] shift NAME ENDPOINT P% [--dry-run] [--force]
@@ -47,6 +48,8 @@ public enum VeerCommand {
                 }
             case "check":
                 return try CheckCommand.run(rest.dropFirst())
+            case "store":
+                return try StoreCommand.run(rest.dropFirst())
             case "help", "--help", "-h":
                 print(usage)
                 return 0

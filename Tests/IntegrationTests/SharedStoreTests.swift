@@ -10,15 +10,8 @@ import TestSupport
 /// health is a quorum's verdict, and etcd going away loses nothing.
 @Suite(.serialized)
 struct SharedStoreTests {
-    static let zone = """
-        $ORIGIN example.com.
-        $TTL 3600
-        @    IN SOA ns1 hostmaster 2026112301 3600 600 604800 60
-        @    IN NS  ns1
-        ns1  IN A   192.0.2.53
-        api  30 IN CNAME gw-old.example.net. endpoint=old weight=100
-        api  30 IN CNAME gw-new.example.net. endpoint=new weight=0
-        """
+    /// The weighted name api.example.com, old=100 new=0, as the single-server tests serve it.
+    static let zone = WeightsTests.zone
 
     /// Veer servers `a`, `b`, `c`… on one etcd, each with its own state directory.
     final class Fleet: @unchecked Sendable {
@@ -170,6 +163,33 @@ struct SharedStoreTests {
         let shift = try fleet.veer(0, "shift", "api.example.com", "new", "10%", "--wait")
         #expect(shift.status == 0, "\(shift.output)")
         for i in 0..<2 { #expect(try fleet.waitForWeight(i, "new", 10, timeout: .seconds(2)) != nil) }
+    }
+
+    @Test func aLocalStateMovesIntoEtcdAndBack() throws {
+        let etcd = try EtcdCluster()
+        let single = try FileIO.makeTemporaryDirectory(prefix: "veer-single-")
+        let server = try WeightsTests.start(state: single)
+        #expect(try WeightsTests.veer(single, "shift", "api.example.com", "new", "30%").status == 0)
+        server.stop()
+        let veer = try Tools.veer()
+        let imported = try runProgram(veer, ["store", "import", "--state-dir", single, "--store", "etcd=\(etcd.clientURLs)"])
+        #expect(imported.status == 0 && imported.output.contains("ok imported") && imported.output.contains("2 audit line(s)"), "\(imported.output)")
+        let again = try runProgram(veer, ["store", "import", "--state-dir", single, "--store", "etcd=\(etcd.clientURLs)"])
+        #expect(again.status != 0 && again.output.contains("already holds a state"), "\(again.output)")
+
+        let shared = try FileIO.makeTemporaryDirectory(prefix: "veer-shared-")
+        let member = try VeerProcess(zones: ["example.com.zone": Self.zone],
+                                     extraArguments: ["--state-dir", shared, "--store", "etcd=\(etcd.clientURLs)", "--server-id", "a"])
+        #expect(try member.dig("TXT", "_veer.api.example.com").answer.joined().contains("endpoint=new weight=30"))
+        #expect(try WeightsTests.veer(shared, "history").output.contains("new 0 -> 30"))
+        member.stop()
+
+        let back = try FileIO.makeTemporaryDirectory(prefix: "veer-back-")
+        let exported = try runProgram(veer, ["store", "export", "--state-dir", back, "--store", "etcd=\(etcd.clientURLs)"])
+        #expect(exported.status == 0, "\(exported.output)")
+        let restored = try WeightsTests.start(state: back)
+        #expect(try restored.dig("TXT", "_veer.api.example.com").answer.joined().contains("endpoint=new weight=30"))
+        #expect(try WeightsTests.veer(back, "history").output.contains("new 0 -> 30"))
     }
 
     // MARK: - Leader and quorum

@@ -1,0 +1,62 @@
+import Testing
+import Traffic
+
+/// The control plane with a shared store, as a value: quorum verdicts, adopting what another
+/// server saved, and leadership deciding who advances bakes and rolls back.
+struct SharedPlaneTests {
+    @Test(arguments: [
+        // (verdicts per server, quorum verdict of "e")
+        ([["e": EndpointHealth.down], ["e": .up], ["e": .up]], EndpointHealth.up),          // one broken path: not drained
+        ([["e": .down], ["e": .down], ["e": .up]], .down),                                  // 2 of 3
+        ([["e": .down], ["e": .down], [:]], .down),                                         // 2 of 3, one has no verdict
+        ([["e": .down], ["e": .up]], .up),                                                  // 1 of 2 is not more than half
+        ([["e": .down]], .down),                                                            // one server alone decides
+        ([["e": .unknown], [:]], .unknown),
+    ])
+    func anEndpointIsDownWhenMoreThanHalfOfTheLiveServersSeeItDown(verdicts: [[String: EndpointHealth]], expected: EndpointHealth) {
+        let byServer = Dictionary(uniqueKeysWithValues: verdicts.enumerated().map { ("s\($0.offset)", $0.element) })
+        #expect(HealthQuorum.verdicts(byServer)["e"]?.health == expected)
+    }
+
+    @Test func aStateSavedByAnotherServerIsServedAndOlderOnesAreIgnored() {
+        var driver = Driver()
+        #expect(driver.command("shift api.example.com new 25%", at: 1_000)?.hasPrefix("ok") == true)
+        let mine = driver.plane.revision
+        var other = driver.plane.store
+        (other, _) = try! other.setting("api.example.com", "new", to: 60, at: 2)
+        let generation = driver.plane.generation
+        driver.send(.adopted(PersistedState(store: other, rollouts: [], revision: mine + 5, seed: Driver.seed)), at: 2_000)
+        #expect(driver.weights() == [75, 60])
+        #expect(driver.plane.revision == mine + 5)
+        #expect(driver.plane.generation == generation + 1, "published")
+        #expect(driver.persists.count == 1, "adopting saves nothing: the shift's save only")
+        // Its own save coming back (or an older one) changes nothing.
+        driver.send(.adopted(PersistedState(store: WeightStore(), rollouts: [], revision: mine + 5, seed: Driver.seed)), at: 3_000)
+        #expect(driver.weights() == [75, 60])
+    }
+
+    @Test func onlyTheLeaderAdvancesBakesAndRollsBack() {
+        var driver = Driver()
+        driver.send(.leadership(false), at: 0)
+        #expect(driver.command("rollout start api.example.com --to new --steps 10,50 --bake 1s", at: 1_000)?.hasPrefix("ok") == true)
+        driver.send(Driver.probe(1, nil, .up), at: 1_100)
+        driver.send(.tick, at: 1_200)
+        driver.send(.tick, at: 5_000)
+        #expect(driver.weights() == [90, 10], "a server that does not lead leaves the bake alone")
+        // Down while it does not lead: effective 0 at once, no rollback recorded.
+        driver.send(Driver.probe(1, "down on 2 of 3 servers", .down, (.up, .down)), at: 5_100)
+        #expect(driver.weights() == [90, 10])
+        #expect(driver.plane.effective.name(Driver.api)?.endpoint("new")?.effective == 0)
+        driver.send(Driver.probe(1, nil, .up, (.down, .up)), at: 5_200)
+
+        // Elected: the bake resumes from its saved progress and promotes.
+        driver.send(.leadership(true), at: 6_000)
+        #expect(driver.logs.contains { $0.contains("this server drives rollouts") })
+        driver.send(Driver.probe(1, nil, .up), at: 6_100)
+        driver.send(.tick, at: 6_200)
+        driver.send(.tick, at: 7_300)
+        #expect(driver.weights() == [50, 50], "promoted by the leader")
+        driver.send(Driver.probe(1, "down on 2 of 3 servers", .down, (.up, .down)), at: 7_400)
+        #expect(driver.weights() == [100, 0], "rolled back by the leader, once")
+    }
+}
