@@ -45,7 +45,7 @@ clean:
 BENCH_SECONDS ?= 5
 BENCH_RUNS ?= 3
 BENCH_SCRATCH ?= .build
-.PHONY: bench bench-callgrind
+.PHONY: bench bench-callgrind bench-shared
 bench:
 	$(SWIFT) build -c release --product veer --scratch-path $(BENCH_SCRATCH)
 	VEER=$(BENCH_SCRATCH)/release/veer BENCH_SECONDS=$(BENCH_SECONDS) BENCH_RUNS=$(BENCH_RUNS) ./bench/run.sh
@@ -54,3 +54,10 @@ bench:
 bench-callgrind:
 	$(SWIFT) build -c release --product veer --scratch-path $(BENCH_SCRATCH)
 	VEER=$(BENCH_SCRATCH)/release/veer ./bench/callgrind.sh
+
+# Three Veer servers on one real etcd (bench/shared.py; needs etcd-server): propagation of a
+# shift to all three (p50/p99 over SHARED_SHIFTS), leader fail-over, failing gateway to drained.
+SHARED_SHIFTS ?= 100
+bench-shared:
+	$(SWIFT) build -c release --product veer --scratch-path $(BENCH_SCRATCH)
+	VEER=$(BENCH_SCRATCH)/release/veer SHARED_SHIFTS=$(SHARED_SHIFTS) python3 bench/shared.py

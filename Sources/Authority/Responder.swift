@@ -38,9 +38,10 @@ public final class Responder<Random: RandomSource> {
     private var additionalSource: RRSetData?
     /// The slot of the first weighted endpoint chosen for this query, or -1.
     private var chosenSlot: Int32 = -1
-    /// Who this query's client is for `select=client` names: its ECS prefix, else the
-    /// resolver's (`CohortKey`).
+    /// Who this query's client is for `select=client` names: its ECS prefix, else (made
+    /// when first needed) the resolver's (`CohortKey`).
     private var clientKey = CohortKey.none
+    private var resolver = ClientAddress.none
     /// Set when a `select=client` name chose by `clientKey`, for the caller to count.
     private var usedKey = CohortKey.none
     /// ECS SCOPE PREFIX-LENGTH of the answer: the client bits it depends on (RFC 7871 §7.2.2).
@@ -62,12 +63,12 @@ public final class Responder<Random: RandomSource> {
 
     /// Writes the response to `query` into `out`. `out` must hold at least 512 bytes; over
     /// TCP give it 65535.
-    /// `resolver` keys `select=client` names when the query carries no EDNS Client Subnet
-    /// (`CohortKey.none` when the snapshot has no such name).
+    /// `resolver`'s address keys `select=client` names when the query carries no EDNS
+    /// Client Subnet; it becomes a key only if such a name is asked.
     /// `statusAllowed` is asked only for a `_veer.NAME` status query: true when the client
     /// may read the migration state; otherwise such a query is REFUSED.
     public func respond(to query: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer,
-                        overTCP: Bool, resolver: CohortKey = .none,
+                        overTCP: Bool, resolver: ClientAddress = .none,
                         statusAllowed: @autoclosure () -> Bool = false) -> Answered {
         guard out.count >= Self.classicUDPLimit else { return .nothing }
         let admission = Admission.of(header: query)
@@ -137,7 +138,8 @@ public final class Responder<Random: RandomSource> {
         }
         limit = min(limit, out.count)
         writer.setLimit(limit - (edns == nil ? 0 : Self.optSize + (edns?.subnet?.optionSize ?? 0)))
-        clientKey = resolver
+        self.resolver = resolver
+        clientKey = .none
         if let subnet = edns?.subnet, subnet.sourceLength > 0 {
             // A source prefix of 0 means "no client information" (RFC 7871 §7.1.2): the
             // resolver's own address keys the answer then, which the resolver may cache for
@@ -491,6 +493,7 @@ public final class Responder<Random: RandomSource> {
     private func pick(_ set: WeightedSet, family: WeightTable.Family) -> Int? {
         let weights = snapshot.weights
         let slots = set.slots
+        if clientKey == .none && weights.selectsByClient(slots[0]) { clientKey = resolver.cohortKey }
         let chosen = weights.pick(slots, family: family, client: clientKey, random: &random)
         if weights.selectsByClient(slots[0]) && chosen != nil {
             if usedKey == .none { usedKey = clientKey }

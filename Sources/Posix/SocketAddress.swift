@@ -127,6 +127,10 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
+    /// The address bytes as two big-endian words (IPv4 in the top half of the first), for
+    /// the packet path: no closure, no copy.
+    public var addressWords: (high: UInt64, low: UInt64) { (UInt64(bigEndian: high), UInt64(bigEndian: low)) }
+
     /// True for 0.0.0.0 and ::.
     var isWildcard: Bool { high == 0 && low == 0 }
 

@@ -97,13 +97,13 @@ public struct CohortKey: Hashable, Sendable, CustomStringConvertible {
     public let raw: UInt64
 
     /// Prefix bits used for an IPv4 key: a /24 is what large public resolvers send.
-    public static let ipv4Bits = 24
+    public static var ipv4Bits: Int { 24 }
     /// For IPv6: /56, a typical customer site.
-    public static let ipv6Bits = 56
-    static let ipv6Flag: UInt64 = 1 << 63
-    static let ecsFlag: UInt64 = 1 << 62
-    static let lengthShift: UInt64 = 56
-    static let prefixMask: UInt64 = (1 << 56) - 1
+    public static var ipv6Bits: Int { 56 }
+    @usableFromInline static var ipv6Flag: UInt64 { 1 << 63 }
+    @usableFromInline static var ecsFlag: UInt64 { 1 << 62 }
+    @usableFromInline static var lengthShift: UInt64 { 56 }
+    @usableFromInline static var prefixMask: UInt64 { (1 << 56) - 1 }
 
     /// No key: the query needed none.
     public static let none = CohortKey(raw: 0)
@@ -111,16 +111,19 @@ public struct CohortKey: Hashable, Sendable, CustomStringConvertible {
     public init(raw: UInt64) { self.raw = raw }
 
     /// `address` (host order) cut to `min(length, 24)` bits.
+    @inlinable
     public init(ipv4 address: UInt32, length: Int, fromECS: Bool) {
         self.init(prefix: UInt64(address) << 24, length: min(max(length, 0), Self.ipv4Bits), ipv6: false, fromECS: fromECS)
     }
 
     /// `high`, an address's first eight bytes (host order), cut to `min(length, 56)` bits.
+    @inlinable
     public init(ipv6High high: UInt64, length: Int, fromECS: Bool) {
         self.init(prefix: high >> 8, length: min(max(length, 0), Self.ipv6Bits), ipv6: true, fromECS: fromECS)
     }
 
-    private init(prefix: UInt64, length: Int, ipv6: Bool, fromECS: Bool) {
+    @usableFromInline
+    init(prefix: UInt64, length: Int, ipv6: Bool, fromECS: Bool) {
         let keep: UInt64 = length == 0 ? 0 : Self.prefixMask & ~((1 << (56 - UInt64(length))) - 1)
         raw = (ipv6 ? Self.ipv6Flag : 0) | (fromECS ? Self.ecsFlag : 0) | UInt64(length) << Self.lengthShift | prefix & keep
     }
@@ -144,6 +147,34 @@ public struct CohortKey: Hashable, Sendable, CustomStringConvertible {
         while shown.last == "0" { shown.removeLast() }
         // The last 64 bits are always zero: `::` stands for them (and any zero groups before).
         return shown.joined(separator: ":") + "::/\(length)"
+    }
+}
+
+/// A resolver's address as the query path has it, turned into a `CohortKey` only when a
+/// `select=client` name needs one.
+public struct ClientAddress: Sendable, Equatable {
+    public let ipv6: Bool
+    /// The address bytes, big-endian: IPv4 in the top 32 bits of `high`.
+    public let high: UInt64
+    public let low: UInt64
+
+    public init(ipv6: Bool, high: UInt64, low: UInt64) {
+        self.ipv6 = ipv6
+        self.high = high
+        self.low = low
+    }
+
+    public static let none = ClientAddress(ipv6: false, high: 0, low: 0)
+
+    /// Its /24 or /56. A dual-stack socket's IPv4-mapped address (`::ffff:192.0.2.1`,
+    /// RFC 4291 §2.5.5.2) counts as the IPv4 address it is.
+    @inlinable
+    public var cohortKey: CohortKey {
+        if !ipv6 { return CohortKey(ipv4: UInt32(truncatingIfNeeded: high >> 32), length: CohortKey.ipv4Bits, fromECS: false) }
+        if high == 0 && low >> 32 == 0xFFFF {
+            return CohortKey(ipv4: UInt32(truncatingIfNeeded: low), length: CohortKey.ipv4Bits, fromECS: false)
+        }
+        return CohortKey(ipv6High: high, length: CohortKey.ipv6Bits, fromECS: false)
     }
 }
 

@@ -42,8 +42,9 @@ final class DNSHandler: PacketHandler {
         let published = box.generation
         if published != generation { refresh() }
         let tcp = transport == .tcp
-        let resolver = responder.snapshot.weights.hasClientNames ? Self.cohortKey(peer) : .none
-        let answer = responder.respond(to: query, into: response, overTCP: tcp, resolver: resolver,
+        let words = peer.addressWords
+        let answer = responder.respond(to: query, into: response, overTCP: tcp,
+                                       resolver: ClientAddress(ipv6: peer.isIPv6, high: words.high, low: words.low),
                                        statusAllowed: statusPolicy.allows(peer))
         if answer.length == 0 {
             queries.countDropped(tcp: tcp)
@@ -59,26 +60,6 @@ final class DNSHandler: PacketHandler {
             }
         }
         return answer.length
-    }
-
-    /// The resolver's address as a cohort key: its /24 or /56. A dual-stack socket's
-    /// IPv4-mapped address (`::ffff:192.0.2.1`) counts as the IPv4 address it is.
-    static func cohortKey(_ peer: SocketAddress) -> CohortKey {
-        peer.withAddressBytes { bytes in
-            func word(_ from: Int, _ count: Int) -> UInt64 {
-                var value: UInt64 = 0
-                for i in 0..<count { value = value << 8 | UInt64(bytes[from + i]) }
-                return value
-            }
-            if bytes.count == 4 {
-                return CohortKey(ipv4: UInt32(word(0, 4)), length: CohortKey.ipv4Bits, fromECS: false)
-            }
-            guard bytes.count == 16 else { return .none }
-            if word(0, 8) == 0 && word(8, 4) == 0xFFFF {
-                return CohortKey(ipv4: UInt32(word(12, 4)), length: CohortKey.ipv4Bits, fromECS: false)
-            }
-            return CohortKey(ipv6High: word(0, 8), length: CohortKey.ipv6Bits, fromECS: false)
-        }
     }
 
     /// No query for a while: pick up a newer snapshot anyway, so the old one (a whole zone

@@ -55,7 +55,7 @@ struct ClientSubnetAnswerTests {
 
     @Test func withoutECSTheResolverKeysTheAnswerAndNoECSIsSent() throws {
         let exchange = try exchange()
-        let resolver = CohortKey(ipv4: 0xCB00_7101, length: 24, fromECS: false)
+        let resolver = ClientAddress(ipv6: false, high: 0xCB00_7101 << 32, low: 0)
         let plain = try exchange.ask("cohort.example.com.", edns: EDNS(), resolver: resolver)
         #expect(echoedECS(plain) == nil, "never ECS in reply to a query without it")
         for _ in 0..<5 { #expect(try exchange.ask("cohort.example.com.", resolver: resolver).answerLines == plain.answerLines) }

@@ -110,7 +110,7 @@ struct Exchange {
         return query.withUnsafeBytes { q in out.withUnsafeMutableBytes { responder.respond(to: q, into: $0, overTCP: false) } }
     }
 
-    func raw(_ query: [UInt8], overTCP: Bool = false, resolver: CohortKey = .none) -> [UInt8]? {
+    func raw(_ query: [UInt8], overTCP: Bool = false, resolver: ClientAddress = .none) -> [UInt8]? {
         var out = [UInt8](repeating: 0, count: 65535)
         let length = query.withUnsafeBytes { q in
             out.withUnsafeMutableBytes { o in responder.respond(to: q, into: o, overTCP: overTCP, resolver: resolver).length }
@@ -119,7 +119,7 @@ struct Exchange {
     }
 
     func ask(_ name: String, _ type: RRType = .a, edns: EDNS? = nil, rd: Bool = false, id: UInt16 = 0x1234,
-             overTCP: Bool = false, resolver: CohortKey = .none) throws -> Message {
+             overTCP: Bool = false, resolver: ClientAddress = .none) throws -> Message {
         var header = Header(id: id)
         header.recursionDesired = rd
         let query = Message(header: header, questions: [Question(name: try DomainName(name), type: type)], edns: edns)

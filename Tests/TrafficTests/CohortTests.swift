@@ -60,6 +60,15 @@ struct CohortTests {
         #expect(CohortKey(ipv6High: 0x2001_0DB8_0000_0000, length: 32, fromECS: true).description == "2001:db8::/32")
     }
 
+    @Test func aResolverIsKeyedByItsPrefixAndAMappedIPv4AddressByTheIPv4One() {
+        let v4 = ClientAddress(ipv6: false, high: 0xC000_0201 << 32, low: 0)                  // 192.0.2.1
+        #expect(v4.cohortKey == CohortKey(ipv4: 0xC000_02FF, length: 24, fromECS: false))
+        let mapped = ClientAddress(ipv6: true, high: 0, low: 0x0000_FFFF_C000_0263)          // ::ffff:192.0.2.99
+        #expect(mapped.cohortKey == v4.cohortKey)
+        let v6 = ClientAddress(ipv6: true, high: 0x2001_0DB8_0001_23AB, low: 1)
+        #expect(v6.cohortKey.description == "2001:db8:1:2300::/56" && !v6.cohortKey.isECS)
+    }
+
     @Test func seedsRoundTripAsHex() {
         #expect(CohortSeed(hex: Self.seed.description) == Self.seed)
         #expect(Self.seed.description == "5eed0000000000015eed000000000002")
