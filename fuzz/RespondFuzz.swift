@@ -58,6 +58,9 @@ let zoneTexts = [
     pool  30 IN A    192.0.2.1    endpoint=blue weight=1
     pool  30 IN A    192.0.2.2    endpoint=blue
     pool  30 IN A    198.51.100.1 endpoint=green weight=3
+    cohort 30 IN A   192.0.2.101  endpoint=old weight=50 select=client
+    cohort 30 IN A   192.0.2.102  endpoint=new weight=50
+    cohort 30 IN AAAA 2001:db8::102 endpoint=new
     pool  30 IN AAAA 2001:db8::1  endpoint=green
     strict 30 IN A   192.0.2.7    endpoint=one weight=1 all-down=refuse
     strict 30 IN A   192.0.2.8    endpoint=two weight=0
@@ -192,8 +195,10 @@ public func fuzz(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     let seed = UInt64(variant >> 6)
     let out = outputs[bufferIndex]
 
+    // The resolver a select=client name is keyed by when the query has no ECS.
+    let resolver = ClientAddress(ipv6: variant & 0x40 != 0, high: seed << 40 | 0x2001_0000_0000_0000, low: seed)
     responder.random = FastRandom(seed: seed)
-    let length = responder.respond(to: query, into: out, overTCP: overTCP, statusAllowed: statusAllowed).length
+    let length = responder.respond(to: query, into: out, overTCP: overTCP, resolver: resolver, statusAllowed: statusAllowed).length
     check(query: query, response: UnsafeRawBufferPointer(rebasing: out[0..<min(max(length, 0), out.count)]),
           length: length, bufferSize: out.count, overTCP: overTCP, maxUDPPayload: Int(responder.maxUDPPayload))
 
@@ -201,7 +206,7 @@ public func fuzz(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     // draws gives the same bytes, whatever the previous query left in the responder.
     let first = Array(out[0..<length])
     responder.random = FastRandom(seed: seed)
-    let again = responder.respond(to: query, into: out, overTCP: overTCP, statusAllowed: statusAllowed).length
+    let again = responder.respond(to: query, into: out, overTCP: overTCP, resolver: resolver, statusAllowed: statusAllowed).length
     guard again == length, first.elementsEqual(out[0..<again]) else {
         fatalError("a second answer to the same query differs: \(first) then \(Array(out[0..<again]))")
     }

@@ -111,7 +111,7 @@ build_respond() {
     local build="$out/respond-build"
     mkdir -p "$build"
     local module
-    for module in DNSWire Traffic ZoneFile Authority; do
+    for module in Units DNSWire Traffic ZoneFile Authority; do
         echo "building $build/lib$module.a" >&2
         swiftc -use-ld=lld -sanitize=fuzzer,address -parse-as-library -O -swift-version 6 \
             -module-name "$module" -I "$build" \
@@ -123,7 +123,7 @@ build_respond() {
     swiftc -use-ld=lld -sanitize=fuzzer,address -parse-as-library -O -swift-version 6 \
         -module-name RespondFuzz -I "$build" -L "$build" \
         fuzz/RespondFuzz.swift \
-        -lAuthority -lZoneFile -lTraffic -lDNSWire \
+        -lAuthority -lZoneFile -lTraffic -lDNSWire -lUnits \
         -o "$out/respond-fuzz"
 
     # Each seed starts with the variant byte (see RespondFuzz.swift): bits 0-1 the buffer

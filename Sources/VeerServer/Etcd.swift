@@ -21,6 +21,9 @@ final class EtcdClient: Sendable {
     let urls: String
     /// For one request, and for the connect of a watch.
     static let timeout = Duration.seconds(2)
+    /// A watch that brings nothing this long is taken for a dead connection and made again.
+    /// Live servers refresh their keys every half second, so a healthy watch is never idle.
+    static let watchIdle = Duration.seconds(5)
     private let preferred = Atomic<Int>(0)
 
     /// `http://HOST:PORT[,http://HOST:PORT…]` (host names are resolved once, here).
@@ -163,7 +166,7 @@ final class EtcdClient: Sendable {
         let endpoint = endpoints[index]
         do {
             try HTTPClient.stream(endpoint, path: "/v3/watch", body: data, connectTimeout: Self.timeout,
-                                  idleTimeout: .seconds(3600)) { line in
+                                  idleTimeout: Self.watchIdle) { line in
                 guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
                       let result = object["result"] as? [String: Any] else { return true }
                 let batch = ((result["events"] as? [[String: Any]]) ?? []).compactMap { event -> KeyValue? in

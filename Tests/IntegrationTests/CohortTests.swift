@@ -29,11 +29,23 @@ struct CohortIntegrationTests {
     /// One dig run asking api.example.com A once per subnet with `+subnet=`; the answer
     /// address by the subnet dig printed back (`; CLIENT-SUBNET: 198.51.7.0/24/24`), which
     /// checks the echoed source and scope too.
+    /// A query lost on a loaded machine is asked again (twice at most): this is about which
+    /// answer each subnet gets, not about loss.
     static func answers(_ server: VeerProcess) throws -> [String: String] {
+        var answers: [String: String] = [:]
+        for _ in 0..<3 {
+            let missing = subnets.filter { answers["\($0)/24"] == nil }
+            if missing.isEmpty { break }
+            answers.merge(try Self.answers(server, missing)) { $1 }
+        }
+        #expect(answers.count == subnets.count, "answered \(answers.count) of \(subnets.count) subnets")
+        return answers
+    }
+
+    static func answers(_ server: VeerProcess, _ subnets: [String]) throws -> [String: String] {
         var arguments = ["@\(server.host)", "-p", "\(server.port)", "+norec", "+time=2", "+tries=2", "+noall", "+comments", "+answer"]
         for subnet in subnets { arguments += ["+subnet=\(subnet)", "api.example.com", "A"] }
         let result = try runProgram(try Tools.dig(), arguments, timeout: .seconds(60))
-        #expect(result.status == 0, "\(result.output.suffix(2000))")
         var answers: [String: String] = [:]
         var subnet: String?
         for line in result.output.split(separator: "\n") {
