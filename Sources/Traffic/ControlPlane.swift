@@ -270,7 +270,10 @@ public struct ControlPlane: Sendable {
     private mutating func finish(_ outcome: PersistOutcome, now: Moment) -> [Effect] {
         guard let pending = inFlight else { return [.log(.error, "state: a save result came with no save in flight")] }
         inFlight = nil
-        if case .saveFailed = outcome {} else { seedSaved = true }
+        switch outcome {
+        case .saved, .auditFailed: seedSaved = true
+        case .saveFailed, .conflict: break
+        }
         switch (pending, outcome) {
         case (.proposal(let proposal), .saved(let revision)):
             self.revision = revision

@@ -16,7 +16,7 @@ import Traffic
 ///
 /// A copy of the state stays in the local state directory, so a server restarted while etcd
 /// is unreachable serves the last state it had.
-final class EtcdStateStore: StateStore, @unchecked Sendable {
+final class EtcdStateStore: StateStore {
     /// Lease of a server's keys: a server that stops renewing is gone after this.
     static let leaseSeconds = 3
     /// How often the lease is renewed, the server key refreshed and the leadership tried.

@@ -59,4 +59,25 @@ struct SharedPlaneTests {
         driver.send(Driver.probe(1, "down on 2 of 3 servers", .down, (.up, .down)), at: 7_400)
         #expect(driver.weights() == [100, 0], "rolled back by the leader, once")
     }
+
+    @Test func aNewCohortSeedIsSavedAtStartAndStillOwedAfterAConflict() {
+        let config = [WeightedNameConfig(key: NameKey("app.example.com"), endpoints: [
+            EndpointConfig(id: "old", slot: 0, zoneWeight: 95, records: [.a]), EndpointConfig(id: "new", slot: 1, zoneWeight: 5, records: [.a]),
+        ], selectByClient: true)]
+        func seeds(_ effects: [ControlPlane.Effect]) -> [CohortSeed] {
+            effects.compactMap { if case .persist(let request) = $0 { request.seed } else { nil } }
+        }
+        var (plane, effects) = ControlPlane.start(config: config, zones: 0, saved: nil, seed: Driver.seed, now: 0)
+        #expect(seeds(effects) == [Driver.seed], "a client name's new seed is saved at once")
+        // Another server saved first: the seed is not in the store yet, so the next save carries it.
+        _ = plane.handle(.persisted(.conflict("conflict: the shared state changed first")), now: 1)
+        #expect(seeds(plane.handle(.reload(config, zones: 1), now: 2)) == [Driver.seed])
+        // Once saved, a reload that changes nothing saves nothing.
+        _ = plane.handle(.persisted(.saved(revision: 1)), now: 3)
+        #expect(seeds(plane.handle(.reload(config, zones: 2), now: 4)).isEmpty)
+        // A saved state's seed is the one used: every server and restart keys clients alike.
+        let saved = PersistedState(store: plane.store, rollouts: [], revision: 1, seed: CohortSeed(k0: 9, k1: 9))
+        let (restarted, _) = ControlPlane.start(config: config, zones: 0, saved: saved, seed: saved.seed!, now: 5)
+        #expect(restarted.effective.table().seed == CohortSeed(k0: 9, k1: 9))
+    }
 }
