@@ -249,12 +249,18 @@ final class EtcdStateStore: StateStore {
                 }
                 shared.withLock { $0.publishedHealth = health }
             }
-            if shared.withLock({ $0.leader }) == nil {
-                _ = try reaching { () throws(StoreError) in try client.create(prefix + "leader", value: Array(serverID.utf8), lease: lease) }
-            }
+            if shared.withLock({ $0.leader }) == nil { tryToLead() }
         } catch {
             // Noted by `reaching`; the next beat tries again.
         }
+    }
+
+    /// Takes the `leader` key if nobody holds it: at every beat, and at once when the watch
+    /// sees the leader's key go (its lease expired), so a fail-over takes the lease's time only.
+    private func tryToLead() {
+        let lease = shared.withLock { $0.lease }
+        guard lease != 0 else { return }
+        _ = try? reaching { () throws(StoreError) in try client.create(prefix + "leader", value: Array(serverID.utf8), lease: lease) }
     }
 
     private func watchLoop() {
@@ -290,6 +296,7 @@ final class EtcdStateStore: StateStore {
             shared.withLock { $0.others = others }
             note(nil)
             leaderChanged(leader)
+            if leader == nil { tryToLead() }
             if healthMoved { deliverHealth() }
             return true
         }
