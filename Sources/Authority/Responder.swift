@@ -234,8 +234,8 @@ public final class Responder<Random: RandomSource> {
                 try writer.u8(0)
                 try writer.u16(RRType.opt.rawValue)
                 try writer.u16(maxUDPPayload)
-                // Extended RCODE upper bits, version 0, DO clear (no DNSSEC yet).
-                try writer.u32(UInt32(rcode.rawValue >> Header.rcodeBits) << 24)
+                // Extended RCODE upper bits, version 0, and the query's DO bit copied (RFC 3225 §3).
+                try writer.u32(UInt32(rcode.rawValue >> Header.rcodeBits) << 24 | (edns.dnssecOK ? EDNS.dnssecOKBit : 0))
                 // ECS only in answer to ECS (RFC 7871 §7.2.2), scope 0 unless a client's
                 // cohort chose the answer.
                 try writer.u16(UInt16(edns.subnet?.optionSize ?? 0))
@@ -511,6 +511,8 @@ public final class Responder<Random: RandomSource> {
 struct ClientEDNS: Equatable {
     var payload: UInt16
     var version: UInt8
+    /// DO (RFC 3225): copied into the response's OPT.
+    var dnssecOK = false
     /// The query's EDNS Client Subnet option, if it had one.
     var subnet: ClientSubnet?
 
@@ -540,7 +542,7 @@ struct ClientEDNS: Equatable {
                 subnet = try ClientSubnet.read(&data)
             }
             // The TTL field of OPT: extended RCODE (8 bits), VERSION (8 bits), flags.
-            edns = ClientEDNS(payload: rrclass, version: UInt8((ttl >> 16) & 0xFF), subnet: subnet)
+            edns = ClientEDNS(payload: rrclass, version: UInt8((ttl >> 16) & 0xFF), dnssecOK: ttl & EDNS.dnssecOKBit != 0, subnet: subnet)
         }
         guard reader.isAtEnd else { throw WireError(.trailingBytes, field: "message", offset: reader.offset) }
         return edns

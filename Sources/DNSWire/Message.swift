@@ -117,6 +117,8 @@ public struct EDNS: Hashable, Sendable {
     public var version: UInt8 = 0
     /// DNSSEC OK bit (RFC 3225).
     public var dnssecOK: Bool = false
+    /// The DO bit in the OPT record's TTL field (RFC 3225 §3).
+    public static let dnssecOKBit: UInt32 = 0x8000
     /// Options as (code, data), kept for tests; the server ignores unknown ones.
     public var options: [EDNSOption] = []
 
@@ -131,7 +133,7 @@ public struct EDNS: Hashable, Sendable {
 
     /// The OPT record's TTL field: extended RCODE, version, DO and Z.
     public var ttlField: UInt32 {
-        UInt32(extendedRCode) << 24 | UInt32(version) << 16 | (dnssecOK ? 0x8000 : 0)
+        UInt32(extendedRCode) << 24 | UInt32(version) << 16 | (dnssecOK ? Self.dnssecOKBit : 0)
     }
 
     public func encode(into writer: inout WireWriter) throws(WireError) {
@@ -155,7 +157,7 @@ public struct EDNS: Hashable, Sendable {
         payloadSize = record.rrclass.rawValue
         extendedRCode = UInt8(record.ttl >> 24)
         version = UInt8((record.ttl >> 16) & 0xFF)
-        dnssecOK = record.ttl & 0x8000 != 0
+        dnssecOK = record.ttl & Self.dnssecOKBit != 0
         guard case .unknown(_, let data) = record.data else { throw WireError(.invalid, field: "OPT", offset: 0) }
         var parsed: [EDNSOption] = []
         do throws(WireError) {

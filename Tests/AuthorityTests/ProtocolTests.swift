@@ -30,6 +30,14 @@ struct ProtocolTests {
         #expect(response.answers.isEmpty)
     }
 
+    @Test(arguments: [true, false])
+    func theDOBitIsCopied(dnssecOK: Bool) throws {
+        // RFC 3225 §3: a response to a query with DO set has DO set, and only then.
+        let response = try Exchange(data: try makeZoneData()).ask("www.example.com.", edns: EDNS(dnssecOK: dnssecOK))
+        #expect(response.edns?.dnssecOK == dnssecOK)
+        #expect(response.answers.count == 1)
+    }
+
     @Test func unknownEDNSOptionsAreIgnored() throws {
         let response = try exchange.ask("www.example.com.", edns: EDNS(options: [EDNSOption(code: 65001, data: [0xAB, 0xCD])]))
         #expect(response.rcode == .noError)
