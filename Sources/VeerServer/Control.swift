@@ -217,6 +217,8 @@ final class Control: Sendable {
 
     /// Re-reads the zones; on any error keeps serving the old data and returns the errors.
     func reload() -> [String] {
+        Server.notify(["RELOADING=1", ServiceNotify.monotonicMicroseconds])
+        defer { Server.notify(["READY=1", Server.status(box)]) }
         let (zones, errors) = ZoneParser.loadDirectory(settings.zonesDirectory, files: .system)
         if !errors.isEmpty || zones.isEmpty {
             let lines = errors.isEmpty ? ["\(settings.zonesDirectory): no *.zone files to serve"] : errors.map(\.description)

@@ -1,6 +1,7 @@
 import Authority
 import DNSWire
 import Posix
+import Synchronization
 import Traffic
 import ZoneFile
 import Foundation
@@ -187,12 +188,28 @@ final class Server: Sendable {
         for signal in [Signals.terminate, Signals.interrupt] {
             Signals.on(signal) {
                 Log.info("stopping: signal \(signal)")
+                Self.notify(["STOPPING=1"])
                 admin.stop()
                 exit(0)
             }
         }
         Log.info("ready: \(config.threads) udp thread(s) per address, generation \(box.generation)")
+        Self.notify(["READY=1", Self.status(box)])
         Posix.Process.parkForever()
+    }
+
+    /// systemd's STATUS= line: what is served.
+    static func status(_ box: SnapshotBox) -> String {
+        let snapshot = box.current
+        return "STATUS=serving \(snapshot.zones.zones.count) zone(s), generation \(snapshot.generation)"
+    }
+
+    private static let notifyFailed = Atomic<Bool>(false)
+
+    /// Tells systemd (`NOTIFY_SOCKET`, `Type=notify`); a failure is logged once.
+    static func notify(_ lines: [String]) {
+        guard let error = ServiceNotify.send(lines), !notifyFailed.exchange(true, ordering: .relaxed) else { return }
+        Log.warning("systemd: \(error)")
     }
 
     /// Attempts at binding when a port 0 was asked for: the port the kernel gave UDP may

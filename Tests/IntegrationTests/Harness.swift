@@ -138,7 +138,8 @@ final class VeerProcess: @unchecked Sendable {
 
     /// Writes `zones` (file name → text) and starts
     /// `veer serve --zones TMP/zones --state-dir TMP/state --listen LISTEN EXTRA…` in TMP.
-    init(zones: [String: String], listen: String = "127.0.0.1:0", extraArguments: [String] = []) throws {
+    init(zones: [String: String], listen: String = "127.0.0.1:0", extraArguments: [String] = [],
+         environment: [String: String] = [:]) throws {
         let binary = try Tools.veer()
         let directory = try makeTemporaryDirectory()
         let zonesDirectory = directory.appendingPathComponent("zones", isDirectory: true)
@@ -152,6 +153,9 @@ final class VeerProcess: @unchecked Sendable {
         // Each server gets its own state directory (weights, audit log, admin socket) and
         // works in its own directory, so servers started in parallel share nothing.
         process.currentDirectoryURL = directory
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.arguments = ["serve", "--zones", zonesDirectory.path, "--state-dir", stateDirectory.path,
                              "--listen", listen] + extraArguments
         let pipe = Pipe()
