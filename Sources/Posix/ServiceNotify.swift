@@ -1,3 +1,4 @@
+import CPosix
 import Glibc
 
 /// systemd's readiness protocol without libsystemd (sd_notify(3)): one datagram of
@@ -11,7 +12,7 @@ public enum ServiceNotify {
     public static func send(_ lines: [String]) -> SystemError? {
         guard let path = getenv("NOTIFY_SOCKET").map({ String(cString: $0) }), !path.isEmpty else { return nil }
         let message = Array(lines.joined(separator: "\n").utf8)
-        let fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Socket.closeOnExec, 0)
+        let fd = socket(AF_UNIX, Socket.datagram | Socket.closeOnExec, 0)
         guard fd >= 0 else { return SystemError(errno: .current, action: "socket for NOTIFY_SOCKET \(path)") }
         defer { closeDescriptor(fd) }
         var address = sockaddr_un()
