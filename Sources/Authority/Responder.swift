@@ -493,9 +493,10 @@ public final class Responder<Random: RandomSource> {
     private func pick(_ set: WeightedSet, family: WeightTable.Family) -> Int? {
         let weights = snapshot.weights
         let slots = set.slots
-        if clientKey == .none && weights.selectsByClient(slots[0]) { clientKey = resolver.cohortKey }
+        let byClient = weights.selectsByClient(slots[0])
+        if byClient && clientKey == .none { clientKey = resolver.cohortKey }
         let chosen = weights.pick(slots, family: family, client: clientKey, random: &random)
-        if weights.selectsByClient(slots[0]) && chosen != nil {
+        if byClient && chosen != nil {
             if usedKey == .none { usedKey = clientKey }
             if clientKey.isECS { scope = max(scope, UInt8(clientKey.length)) }
         }

@@ -22,8 +22,6 @@ public final class WeightTable: Sendable {
     @usableFromInline let cohortSalt: [UInt64]
     /// What the cohort hash is keyed by (`CohortSeed`).
     public let seed: CohortSeed
-    /// Some name says `select=client`: only then does a query need its client's key.
-    public let hasClientNames: Bool
 
     init(draw: [UInt32], refused: [Bool], ttlCap: [UInt32], cohortSalt: [UInt64], seed: CohortSeed) {
         precondition(draw.count == ttlCap.count * Self.families && refused.count == draw.count && cohortSalt.count == ttlCap.count)
@@ -32,7 +30,6 @@ public final class WeightTable: Sendable {
         self.ttlCap = ttlCap
         self.cohortSalt = cohortSalt
         self.seed = seed
-        hasClientNames = cohortSalt.contains { $0 != 0 }
     }
 
     public static let empty = WeightTable(draw: [], refused: [], ttlCap: [], cohortSalt: [], seed: .zero)

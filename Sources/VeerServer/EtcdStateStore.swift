@@ -9,7 +9,7 @@ import Traffic
 /// - `state`: the state as `weights.json` holds it; every save is a compare-and-swap on its
 ///   mod revision, in one transaction with its audit lines, so two operators changing one
 ///   name at once get one `ok` and one `error: conflict …`.
-/// - `audit/REVISION-SERVER-N`: one key per audit line, ordered by the revision it followed.
+/// - `audit/REVISION-SERVER-change-N`: one key per audit line, ordered by the revision it followed.
 /// - `servers/ID`: each live server, the revision it serves and when (on its lease).
 /// - `leader`: the server that drives rollouts and rollbacks (on its lease).
 /// - `health/ID`: each server's probe verdicts (on its lease), for quorum health.
@@ -88,10 +88,15 @@ final class EtcdStateStore: StateStore {
         }
     }
 
+    /// Lines without a change of their own (`commit` writes a change's lines in its
+    /// transaction): after the state's current revision, so they sort where they happened.
     func append(_ entries: [AuditEntry]) throws(StoreError) {
-        let at = Clock.wallMilliseconds()
+        guard !entries.isEmpty else { return }
+        let revision = try reaching { () throws(StoreError) in try client.get(stateKey)?.modRevision ?? 0 }
         for (index, entry) in entries.enumerated() {
-            try reaching { () throws(StoreError) in try client.put(auditKey(at: UInt64(at), index), value: Array(entry.line.utf8)) }
+            try reaching { () throws(StoreError) in
+                try client.put(auditKey(at: revision, index, kind: "note"), value: Array(entry.line.utf8))
+            }
         }
     }
 
@@ -133,11 +138,12 @@ final class EtcdStateStore: StateStore {
         shared.withLock { StoreReachability(location: location, reachable: $0.reachable, since: $0.since, error: $0.lastError) }
     }
 
-    /// `audit/00000000000000000042-SERVER-003`: after the revision it followed, in order.
-    private func auditKey(at revision: UInt64, _ index: Int) -> String {
+    /// `audit/00000000000000000042-SERVER-change-003`: after the revision it followed, in
+    /// order; `kind` keeps a change's lines and later notes at one revision apart.
+    private func auditKey(at revision: UInt64, _ index: Int, kind: String = "change") -> String {
         let digits = String(revision)
         let number = String(index)
-        return prefix + "audit/" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + "-" + serverID + "-"
+        return prefix + "audit/" + String(repeating: "0", count: max(0, 20 - digits.count)) + digits + "-" + serverID + "-" + kind + "-"
             + String(repeating: "0", count: max(0, 3 - number.count)) + number
     }
 
