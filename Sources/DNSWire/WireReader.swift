@@ -49,6 +49,11 @@ public struct WireReader {
             | UInt32(message[offset + 2]) << 8 | UInt32(message[offset + 3])
     }
 
+    public mutating func u64(_ field: StaticString) throws(WireError) -> UInt64 {
+        let high = try u32(field)
+        return UInt64(high) << 32 | UInt64(try u32(field))
+    }
+
     public mutating func bytes(_ count: Int, _ field: StaticString) throws(WireError) -> [UInt8] {
         try need(count, field)
         defer { offset += count }
@@ -58,6 +63,18 @@ public struct WireReader {
     public mutating func skip(_ count: Int, _ field: StaticString) throws(WireError) {
         try need(count, field)
         offset += count
+    }
+
+    /// Moves past a name without decoding it: labels up to the root, or up to a compression
+    /// pointer. Every step consumes input, so it ends within the message.
+    public mutating func skipName(_ field: StaticString) throws(WireError) {
+        while true {
+            let length = try u8(field)
+            if length == 0 { return }
+            if length & 0xC0 == 0xC0 { return try skip(1, field) }
+            guard length & 0xC0 == 0 else { throw WireError(.invalid, field: "\(field)", offset: offset - 1) }
+            try skip(Int(length), field)
+        }
     }
 
     /// A reader over the next `length` bytes (one RDATA), so that its decoder cannot overrun
