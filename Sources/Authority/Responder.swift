@@ -46,10 +46,24 @@ public final class Responder<Random: RandomSource> {
     private var usedKey = CohortKey.none
     /// ECS SCOPE PREFIX-LENGTH of the answer: the client bits it depends on (RFC 7871 §7.2.2).
     private var scope: UInt8 = 0
+    /// Makes and checks server cookies (RFC 7873, 9018); nil answers no cookie.
+    public let cookieSecret: CookieSecret?
+    /// Seconds since 1970 (mod 2^32), read only for a query with a cookie.
+    private let clock: () -> UInt32
+    /// The server cookie for this query's response, when it sent a client cookie.
+    private var serverCookie: (high: UInt64, low: UInt64) = (0, 0)
+    private var cookie = CookieCheck.none
+    /// What the answer is about, for rate limiting: the node, NXDOMAIN zone or cut; -1 for
+    /// none.
+    private var subject: Int32 = -1
 
-    public init(snapshot: Snapshot, random: Random, maxUDPPayload: UInt16 = EDNS.defaultPayload) {
+    /// `cookieSecret` nil turns DNS cookies off; `clock` gives the time their timestamps use.
+    public init(snapshot: Snapshot, random: Random, maxUDPPayload: UInt16 = EDNS.defaultPayload,
+                cookieSecret: CookieSecret? = nil, clock: @escaping () -> UInt32 = { 0 }) {
         self.snapshot = snapshot
         self.random = random
+        self.cookieSecret = cookieSecret
+        self.clock = clock
         self.maxUDPPayload = max(maxUDPPayload, EDNS.minimumPayload)
         writer = WireWriter(UnsafeMutableRawBufferPointer(start: nil, count: 0))
         qname = .allocate(byteCount: DomainName.maxWireLength + 1, alignment: 8)
@@ -87,6 +101,8 @@ public final class Responder<Random: RandomSource> {
         chosenSlot = -1
         usedKey = .none
         scope = 0
+        cookie = .none
+        subject = -1
         var response = ResponseHeader(id: id, opcode: opcode, rd: flags & Header.rdBit != 0)
 
         // The question, if there is exactly one and it parses.
@@ -137,8 +153,18 @@ public final class Responder<Random: RandomSource> {
             limit = Int(max(EDNS.minimumPayload, min(edns.payload, maxUDPPayload)))
         }
         limit = min(limit, out.count)
-        writer.setLimit(limit - (edns == nil ? 0 : Self.optSize + (edns?.subnet?.optionSize ?? 0)))
         self.resolver = resolver
+        if let client = edns?.cookie, let cookieSecret {
+            // RFC 7873 §5.2.3–5.2.4: a fresh server cookie in every answer to a cookie; a
+            // query whose server cookie we made is from a client that really is at its
+            // address (it saw our earlier answer), which rate limiting trusts.
+            let address = ClientIP(ipv6: resolver.ipv6, high: resolver.high, low: resolver.low)
+            let now = clock()
+            cookie = cookieSecret.validates(client, address: address, now: now) ? .valid : .fresh
+            serverCookie = cookieSecret.serverCookie(client: client.client, timestamp: now, address: address)
+        }
+        writer.setLimit(limit - (edns == nil ? 0 : Self.optSize + (edns?.subnet?.optionSize ?? 0)
+            + (cookie == .none ? 0 : DNSCookie.responseOptionSize)))
         clientKey = .none
         if let subnet = edns?.subnet, subnet.sourceLength > 0 {
             // A source prefix of 0 means "no client information" (RFC 7871 §7.1.2): the
@@ -238,8 +264,19 @@ public final class Responder<Random: RandomSource> {
                 try writer.u32(UInt32(rcode.rawValue >> Header.rcodeBits) << 24 | (edns.dnssecOK ? EDNS.dnssecOKBit : 0))
                 // ECS only in answer to ECS (RFC 7871 §7.2.2), scope 0 unless a client's
                 // cohort chose the answer.
-                try writer.u16(UInt16(edns.subnet?.optionSize ?? 0))
+                let cookieSize = cookie == .none ? 0 : DNSCookie.responseOptionSize
+                try writer.u16(UInt16((edns.subnet?.optionSize ?? 0) + cookieSize))
                 try edns.subnet?.write(into: &writer, scope: scope)
+                if cookieSize > 0, let client = edns.cookie {
+                    try writer.u16(DNSCookie.code)
+                    try writer.u16(UInt16(cookieSize - 4))
+                    try writer.u32(UInt32(truncatingIfNeeded: client.client >> 32))
+                    try writer.u32(UInt32(truncatingIfNeeded: client.client))
+                    try writer.u32(UInt32(truncatingIfNeeded: serverCookie.high >> 32))
+                    try writer.u32(UInt32(truncatingIfNeeded: serverCookie.high))
+                    try writer.u32(UInt32(truncatingIfNeeded: serverCookie.low >> 32))
+                    try writer.u32(UInt32(truncatingIfNeeded: serverCookie.low))
+                }
                 additional += 1
             } catch {
                 // Cannot happen: the limit kept room for it.
@@ -255,7 +292,7 @@ public final class Responder<Random: RandomSource> {
         writer.patch16(answerCount, at: 6)
         writer.patch16(authorityCount, at: 8)
         writer.patch16(additional, at: 10)
-        return Answered(length: writer.count, rcode: rcode, chosenSlot: chosenSlot, cohortKey: usedKey)
+        return Answered(length: writer.count, rcode: rcode, chosenSlot: chosenSlot, cohortKey: usedKey, cookie: cookie, subject: subject)
     }
 
     /// How a record's owner is written: a pointer to the question, or a name from the zone.
@@ -403,12 +440,15 @@ public final class Responder<Random: RandomSource> {
         case .outside:
             return Outcome(rcode: .refused, authoritative: false)
         case .referral(let cut):
+            subject = cut
             try writeReferral(cut: cut)
             return Outcome(rcode: .noError, authoritative: false)
         case .nxdomain(let zone):
+            subject = zone
             try writeNegative(zone: zone)
             return Outcome(rcode: .nxDomain, authoritative: true)
         case .node(let node), .wildcard(let node):
+            subject = node
             return try answer(node: node, owner: .question, qtype: qtype)
         }
     }
@@ -516,11 +556,13 @@ struct ClientEDNS: Equatable {
     var dnssecOK = false
     /// The query's EDNS Client Subnet option, if it had one.
     var subnet: ClientSubnet?
+    /// The query's COOKIE option, if it had one.
+    var cookie: DNSCookie?
 
     /// Reads the additional section: at most one OPT, owned by the root (RFC 6891 §6.1.1),
     /// its ECS option read (RFC 7871), other options skipped; other records are ignored.
-    /// Throws on anything malformed, a malformed or second ECS option included, on a second
-    /// OPT and on bytes after the last record.
+    /// Throws on anything malformed, a malformed or second ECS or COOKIE option included, on
+    /// a second OPT and on bytes after the last record.
     @inline(__always)
     static func read(_ reader: inout WireReader, count: UInt16,
                      scratch: UnsafeMutableRawBufferPointer) throws(WireError) -> ClientEDNS? {
@@ -535,15 +577,21 @@ struct ClientEDNS: Equatable {
             guard type == RRType.opt.rawValue else { continue }
             guard edns == nil, ownerLength == 1 else { throw WireError(.invalid, field: "OPT", offset: reader.offset) }
             var subnet: ClientSubnet?
+            var cookie: DNSCookie?
             while !rdata.isAtEnd {
                 let code = try rdata.u16("EDNS option code")
                 var data = try rdata.sub(Int(try rdata.u16("EDNS option length")), "EDNS option data")
-                guard code == ClientSubnet.code else { continue }
-                guard subnet == nil else { throw WireError(.invalid, field: "second ECS option", offset: rdata.offset) }
-                subnet = try ClientSubnet.read(&data)
+                if code == ClientSubnet.code {
+                    guard subnet == nil else { throw WireError(.invalid, field: "second ECS option", offset: rdata.offset) }
+                    subnet = try ClientSubnet.read(&data)
+                } else if code == DNSCookie.code {
+                    guard cookie == nil else { throw WireError(.invalid, field: "second COOKIE option", offset: rdata.offset) }
+                    cookie = try DNSCookie.read(&data)
+                }
             }
             // The TTL field of OPT: extended RCODE (8 bits), VERSION (8 bits), flags.
-            edns = ClientEDNS(payload: rrclass, version: UInt8((ttl >> 16) & 0xFF), dnssecOK: ttl & EDNS.dnssecOKBit != 0, subnet: subnet)
+            edns = ClientEDNS(payload: rrclass, version: UInt8((ttl >> 16) & 0xFF), dnssecOK: ttl & EDNS.dnssecOKBit != 0,
+                              subnet: subnet, cookie: cookie)
         }
         guard reader.isAtEnd else { throw WireError(.trailingBytes, field: "message", offset: reader.offset) }
         return edns
@@ -581,8 +629,24 @@ public struct Answered: Equatable, Sendable {
     public var chosenSlot: Int32
     /// The client key a `select=client` name chose by (`CohortKey.none` otherwise).
     public var cohortKey: CohortKey
+    /// What the query's DNS cookie showed.
+    public var cookie: CookieCheck = .none
+    /// What the answer is about, for rate limiting (`RateLimiter`): the name's node, the
+    /// NXDOMAIN's zone or the referral's cut; -1 for none.
+    public var subject: Int32 = -1
 
     static var nothing: Answered { Answered(length: 0, rcode: .noError, chosenSlot: -1, cohortKey: .none) }
+}
+
+/// A query's DNS cookie as the responder judged it (RFC 7873 §5.2).
+public enum CookieCheck: Equatable, Sendable {
+    /// No COOKIE option, or cookies are off.
+    case none
+    /// A client cookie alone, or with a server cookie that is not ours, too old or for
+    /// another address: the answer carries a new server cookie.
+    case fresh
+    /// A server cookie this server (or one sharing its secret) made for this client.
+    case valid
 }
 
 

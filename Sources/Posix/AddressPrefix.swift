@@ -37,6 +37,12 @@ public struct AddressPrefix: Sendable, Hashable, CustomStringConvertible {
         guard clean else { throw fail("bits set past the prefix length /\(length)") }
     }
 
+    /// The network's address as big-endian words (IPv4 in the top 32 bits of `high`).
+    public var words: (ipv6: Bool, high: UInt64, low: UInt64) {
+        let words = base.addressWords
+        return (base.isIPv6, words.high, words.low)
+    }
+
     /// True when `address` is inside the prefix. An IPv4 prefix also matches IPv4-mapped IPv6
     /// addresses (`::ffff:10.1.2.3`), as dual-stack sockets report IPv4 clients.
     public func contains(_ address: SocketAddress) -> Bool {

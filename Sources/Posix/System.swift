@@ -56,6 +56,15 @@ public enum Clock {
         return UInt64(spec.tv_sec) &* 1_000_000_000 &+ UInt64(spec.tv_nsec)
     }
 
+    /// Milliseconds on CLOCK_MONOTONIC_COARSE: the last timer tick (a few ms old), read
+    /// without a system call, for counting rates on the packet path.
+    @inline(__always)
+    public static func coarseMilliseconds() -> Int64 {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &spec)
+        return Int64(spec.tv_sec) &* 1000 &+ Int64(spec.tv_nsec / 1_000_000)
+    }
+
     /// Blocks the calling thread for `duration` (nanosleep, resumed after signals).
     public static func sleep(_ duration: Duration) {
         let total = nanoseconds(duration)

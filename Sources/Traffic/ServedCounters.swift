@@ -96,6 +96,20 @@ public final class CounterRegistry: Sendable {
         return block
     }
 
+    /// Responses rate limiting held back, by kind, and those of them sent truncated, summed
+    /// over threads.
+    public func limitTotals() -> (limited: [UInt64], slipped: UInt64) {
+        queryBlocks.withLock { all in
+            var limited = [UInt64](repeating: 0, count: QueryCounters.limitKinds)
+            var slipped: UInt64 = 0
+            for block in all {
+                for kind in 0..<QueryCounters.limitKinds { limited[kind] &+= block.limited(kind: kind) }
+                slipped &+= block.slipped
+            }
+            return (limited, slipped)
+        }
+    }
+
     /// Answered queries by (tcp, rcode) summed over threads, and dropped ones by transport.
     public func queryTotals() -> (answered: [Bool: [UInt64]], dropped: [Bool: UInt64]) {
         queryBlocks.withLock { all in
@@ -145,8 +159,12 @@ public final class QueryCounters: Sendable {
     /// Index of the "dropped" counter of a transport.
     static let dropped = rcodes
     static let perTransport = rcodes + 1
+    /// Responses rate limiting held back, by `RateLimiter.Kind`, then those sent truncated.
+    public static let limitKinds = 4
+    static let limitedBase = 2 * perTransport
+    static let slippedIndex = limitedBase + limitKinds
 
-    private let words = AtomicWords(count: 2 * QueryCounters.perTransport)
+    private let words = AtomicWords(count: QueryCounters.slippedIndex + 1)
     private var values: UnsafeMutablePointer<Atomic<UInt64>> { words.base }
 
     public init() {}
@@ -162,6 +180,20 @@ public final class QueryCounters: Sendable {
     public func countDropped(tcp: Bool) {
         bump((tcp ? Self.perTransport : 0) + Self.dropped)
     }
+
+    /// Counts one response rate limiting held back (dropped, sent truncated, or in log-only
+    /// mode only counted); `kind` is `RateLimiter.Kind.rawValue`.
+    @inline(__always)
+    public func countLimited(kind: Int, slipped: Bool) {
+        bump(Self.limitedBase + (kind & 3))
+        if slipped { bump(Self.slippedIndex) }
+    }
+
+    public func limited(kind: Int) -> UInt64 {
+        (values + Self.limitedBase + (kind & 3)).pointee.load(ordering: .relaxed)
+    }
+
+    public var slipped: UInt64 { (values + Self.slippedIndex).pointee.load(ordering: .relaxed) }
 
     @inline(__always)
     private func bump(_ index: Int) {

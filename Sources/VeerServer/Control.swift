@@ -210,7 +210,7 @@ final class Control: Sendable {
     }
 
     func metricsText() -> String {
-        report().metrics(queries: counters.queryTotals())
+        report().metrics(queries: counters.queryTotals(), limits: counters.limitTotals())
     }
 
     // MARK: - Reload, health, clock

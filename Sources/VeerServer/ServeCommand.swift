@@ -38,13 +38,30 @@ struct ServeConfig {
     var storePrefix = "/veer/"
     /// `--server-id`: this server's name among those sharing the store (the host name by default).
     var serverID = Posix.Process.hostName
+    var rateLimit = RateLimiter.Settings()
+    /// `--rrl-exempt`; nil: loopback.
+    var rateLimitExempt: [AddressPrefix]?
+    /// `--cookie-secret`: shared by servers that answer for the same address; nil: off.
+    var cookieSecret: CookieSecret? = .random()
+
+    /// What the server threads apply to each query (one rate limiter for all of them).
+    func makeQueryPolicy() -> QueryPolicy {
+        let exempt = (rateLimitExempt ?? StatusQueryPolicy.loopback).map { prefix in
+            let words = prefix.words
+            return (ipv6: words.ipv6, high: words.high, low: words.low, length: prefix.length)
+        }
+        return QueryPolicy(maxUDPPayload: maxUDPPayload, status: StatusQueryPolicy(prefixes: statusQueryFrom),
+                           rateLimiter: rateLimit.rate > 0 ? RateLimiter(rateLimit) : nil,
+                           rateLimitExempt: ExemptNetworks(exempt), cookieSecret: cookieSecret)
+    }
 
     init(_ arguments: ArraySlice<String>) throws(UsageError) {
         let options = try OptionReader(arguments, valued: [
             "zones", "listen", "threads", "edns-payload", "tcp-max-connections", "tcp-idle-timeout",
             "state-dir", "admin", "admin-allow-uid", "admin-allow-gid", "rollback-window", "status-query-from", "metrics",
             "cohort-seed", "store", "store-prefix", "server-id",
-        ])
+            "rrl-rate", "rrl-window", "rrl-slip", "rrl-ipv4-prefix", "rrl-ipv6-prefix", "rrl-exempt", "cookie-secret",
+        ], switches: ["rrl-log-only"])
         guard options.positional.isEmpty else { throw UsageError("unexpected argument \"\(options.positional[0])\"") }
         zonesDirectory = options.last("zones") ?? zonesDirectory
         let listenText = options.all("listen")
@@ -75,13 +92,27 @@ struct ServeConfig {
             guard let seed = CohortSeed(hex: text) else { throw UsageError("--cohort-seed must be 32 lowercase hex digits, got \"\(text)\"") }
             cohortSeed = seed
         }
-        for text in options.all("status-query-from") {
-            for item in text.split(separator: ",") {
-                do {
-                    statusQueryFrom.append(try AddressPrefix(parsing: String(item)))
-                } catch {
-                    throw UsageError("--status-query-from \(item): \(error)")
+        statusQueryFrom = try Self.prefixes(options.all("status-query-from"), "status-query-from")
+        rateLimit.rate = try options.integer("rrl-rate", default: rateLimit.rate, range: 0...1_000_000)
+        rateLimit.window = try options.integer("rrl-window", default: rateLimit.window, range: 1...60)
+        rateLimit.slip = try options.integer("rrl-slip", default: rateLimit.slip, range: 0...10)
+        rateLimit.ipv4PrefixLength = try options.integer("rrl-ipv4-prefix", default: rateLimit.ipv4PrefixLength, range: 8...32)
+        rateLimit.ipv6PrefixLength = try options.integer("rrl-ipv6-prefix", default: rateLimit.ipv6PrefixLength, range: 16...64)
+        rateLimit.logOnly = options.has("rrl-log-only")
+        let exempt = options.all("rrl-exempt")
+        if exempt == ["none"] {
+            rateLimitExempt = []
+        } else if !exempt.isEmpty {
+            rateLimitExempt = try Self.prefixes(exempt, "rrl-exempt")
+        }
+        if let text = options.last("cookie-secret") {
+            if text == "off" {
+                cookieSecret = nil
+            } else {
+                guard let secret = CookieSecret(hex: text) else {
+                    throw UsageError("--cookie-secret must be 32 hex digits (16 octets) or \"off\", got \"\(text)\"")
                 }
+                cookieSecret = secret
             }
         }
         if let text = options.last("metrics") {
@@ -97,6 +128,23 @@ struct ServeConfig {
                 self[keyPath: target].insert(id)
             }
         }
+    }
+}
+
+extension ServeConfig {
+    /// Every `CIDR,CIDR…` given to `--NAME`, parsed.
+    static func prefixes(_ texts: [String], _ option: String) throws(UsageError) -> [AddressPrefix] {
+        var prefixes: [AddressPrefix] = []
+        for text in texts {
+            for item in text.split(separator: ",") {
+                do {
+                    prefixes.append(try AddressPrefix(parsing: String(item)))
+                } catch {
+                    throw UsageError("--\(option) \(item): \(error)")
+                }
+            }
+        }
+        return prefixes
     }
 }
 
@@ -138,10 +186,10 @@ final class Server: Sendable {
 
     /// Binds every socket, starts the loops, and never returns.
     func run() throws(StartupError) -> Never {
-        let box = control.box, counters = control.counters, payload = config.maxUDPPayload
-        let statusPolicy = StatusQueryPolicy(prefixes: config.statusQueryFrom)
+        let box = control.box, counters = control.counters
+        let policy = config.makeQueryPolicy()
         let makeHandler: @Sendable () -> any PacketHandler = {
-            DNSHandler(box: box, counters: counters, maxUDPPayload: payload, statusPolicy: statusPolicy)
+            DNSHandler(box: box, counters: counters, policy: policy)
         }
         var addresses = config.listen
         let udp: UDPServer
@@ -193,9 +241,16 @@ final class Server: Sendable {
                 exit(0)
             }
         }
+        let rateLimit = config.rateLimit
+        let rateLimitLog = rateLimit.rate > 0 ? RateLimitLog(counters: counters, logOnly: rateLimit.logOnly) : nil
+        if rateLimit.rate > 0 {
+            Log.info("rate limiting: \(rateLimit.rate) responses/s per /\(rateLimit.ipv4PrefixLength) or /\(rateLimit.ipv6PrefixLength), window \(rateLimit.window) s, slip \(rateLimit.slip)"
+                + (rateLimit.logOnly ? ", log only" : ""))
+        }
+        Log.info("dns cookies: " + (config.cookieSecret == nil ? "off" : "on"))
         Log.info("ready: \(config.threads) udp thread(s) per address, generation \(box.generation)")
         Self.notify(["READY=1", Self.status(box)])
-        Posix.Process.parkForever()
+        withExtendedLifetime(rateLimitLog) { Posix.Process.parkForever() }
     }
 
     /// systemd's STATUS= line: what is served.

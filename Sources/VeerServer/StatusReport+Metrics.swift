@@ -1,3 +1,4 @@
+import Authority
 import Traffic
 
 /// The Prometheus text exposition (format 0.0.4) of queries, answers, weights, health,
@@ -7,7 +8,8 @@ extension StatusReport {
     static let rcodeNames = ["NOERROR", "FORMERR", "SERVFAIL", "NXDOMAIN", "NOTIMP", "REFUSED", "YXDOMAIN", "YXRRSET",
                              "NXRRSET", "NOTAUTH", "NOTZONE", "RCODE11", "RCODE12", "RCODE13", "RCODE14", "RCODE15"]
 
-    func metrics(queries: (answered: [Bool: [UInt64]], dropped: [Bool: UInt64])) -> String {
+    func metrics(queries: (answered: [Bool: [UInt64]], dropped: [Bool: UInt64]),
+                 limits: (limited: [UInt64], slipped: UInt64)) -> String {
         var out = MetricsWriter()
         out.family("veer_queries_total", "counter", "DNS queries answered, by transport and response code.")
         for tcp in [false, true] {
@@ -19,6 +21,14 @@ extension StatusReport {
         for tcp in [false, true] {
             out.sample("veer_queries_dropped_total", ["transport": tcp ? "tcp" : "udp"], Double(queries.dropped[tcp]!))
         }
+
+        out.family("veer_rrl_limited_total", "counter",
+                   "UDP responses held back by rate limiting, by response kind: dropped or sent truncated (with --rrl-log-only, only counted).")
+        for kind in RateLimiter.Kind.allCases {
+            out.sample("veer_rrl_limited_total", ["kind": kind.label], Double(limits.limited[kind.rawValue]))
+        }
+        out.family("veer_rrl_slipped_total", "counter", "Rate-limited responses sent truncated (TC) so that real clients retry over TCP.")
+        out.sample("veer_rrl_slipped_total", [:], Double(limits.slipped))
 
         func each(_ body: (EffectiveWeights.Endpoint, [String: String]) -> Void) {
             for name in effective.names {

@@ -8,7 +8,9 @@ public enum VeerCommand {
                           [--state-dir DIR] [--admin PATH] [--admin-allow-uid UID]... [--admin-allow-gid GID]...
                           [--rollback-window SECONDS] [--metrics ADDR:PORT] [--status-query-from CIDR,...]...
                           [--cohort-seed HEX32] [--store etcd=http://HOST:PORT[,...]] [--store-prefix /veer/]
-                          [--server-id NAME]
+                          [--server-id NAME] [--rrl-rate N] [--rrl-window SECONDS] [--rrl-slip N]
+                          [--rrl-ipv4-prefix LEN] [--rrl-ipv6-prefix LEN] [--rrl-exempt CIDR,...|none]... [--rrl-log-only]
+                          [--cookie-secret HEX32|off]
                veer check [DIR]
                veer store import|export --state-dir DIR --store etcd=http://HOST:PORT[,...] [--store-prefix /veer/]
                veer [--admin PATH] status [NAME] [--json]

@@ -98,6 +98,10 @@ func zoneWeights(_ data: ZoneData, weights: [String: UInt32] = [:], down: Set<In
 struct Exchange {
     let responder: Responder<ScriptedRandom>
 
+    init(responder: Responder<ScriptedRandom>) {
+        self.responder = responder
+    }
+
     init(data: ZoneData, weights: WeightTable? = nil, draws: [UInt64] = []) {
         responder = Responder(snapshot: Snapshot(zones: data, weights: weights ?? zoneWeights(data), generation: 1),
                               random: ScriptedRandom(draws))

@@ -52,11 +52,13 @@ public final class UDPSender {
     public let server: SocketAddress
     private let fd: Int32
 
-    /// Opens a socket connected to `server`.
-    public init(to server: SocketAddress) throws {
+    /// Opens a socket connected to `server`, sending from `source` when given (another
+    /// loopback address, to look like another client).
+    public init(to server: SocketAddress, from source: SocketAddress? = nil) throws {
         self.server = server
         let fd = try Socket.open(Socket.datagram, for: server)
         do {
+            if let source { try Socket.bind(fd, to: source) }
             try server.withSockaddr { address, length in
                 _ = try systemCall("connect \(server)") { connect(fd, address, length) }
             }

@@ -57,8 +57,8 @@ struct StatusQueryHandlerTests {
         let api = try DomainName("api.example.com.")
         let snapshot = Snapshot(zones: data, weights: weights, generation: 3,
                                 status: StatusRecords([(api, ["endpoint=old weight=100", "generation=3"])]))
-        return DNSHandler(box: SnapshotBox(snapshot), counters: CounterRegistry(), maxUDPPayload: 1232,
-                          statusPolicy: StatusQueryPolicy(prefixes: try prefixes.map { try AddressPrefix(parsing: $0) }))
+        return DNSHandler(box: SnapshotBox(snapshot), counters: CounterRegistry(), policy: QueryPolicy(
+            maxUDPPayload: 1232, status: StatusQueryPolicy(prefixes: try prefixes.map { try AddressPrefix(parsing: $0) })))
     }
 
     /// The response code to `_veer.api.example.com TXT` from `peer`, and the answer count.

@@ -71,7 +71,8 @@ struct StatusSurfacesTests {
         }
         var metrics: Verdicts = [:]
         let exposition = report.metrics(queries: (answered: [false: [UInt64](repeating: 0, count: 16), true: [UInt64](repeating: 0, count: 16)],
-                                                  dropped: [false: 0, true: 0]))
+                                                  dropped: [false: 0, true: 0]),
+                                        limits: (limited: [0, 0, 0, 0], slipped: 0))
         func sample(_ family: String, _ name: String, _ endpoint: String) -> String? {
             exposition.split(separator: "\n").first { $0.hasPrefix("\(family){endpoint=\"\(endpoint)\",name=\"\(name)\"}") }
                 .map { String($0.split(separator: " ").last!) }
@@ -112,7 +113,8 @@ struct StatusSurfacesTests {
         #expect((cohorts["top"] as! [[String: Any]]).first?["key"] as? String == "198.51.100.0/24")
         #expect(cohorts["keysSampled"] as? Int == 9 && cohorts["warning"] != nil)
         let exposition = report.metrics(queries: (answered: [false: [UInt64](repeating: 0, count: 16), true: [UInt64](repeating: 0, count: 16)],
-                                                  dropped: [false: 0, true: 0]))
+                                                  dropped: [false: 0, true: 0]),
+                                        limits: (limited: [0, 0, 0, 0], slipped: 0))
         #expect(exposition.contains("veer_answers_by_key_total{endpoint=\"new\",key=\"ecs\",name=\"app.example.com.\"} 60"))
         #expect(exposition.contains("veer_answers_by_key_total{endpoint=\"old\",key=\"resolver\",name=\"app.example.com.\"} 40"))
         #expect(exposition.contains("veer_cohort_top_keys_share{name=\"app.example.com.\"} 0.8"))
