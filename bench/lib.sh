@@ -119,12 +119,13 @@ wait_ready() {
 }
 
 # start_veer ZONEDIR PORT THREADS: sets VEER_PID. State (admin socket, weights) and log are
-# per port, so several Veer servers can run at once.
+# per port, so several Veer servers can run at once. VEER_ARGS adds options (e.g.
+# "--rrl-exempt none --rrl-rate 100000000" to measure the rate limiter's cost on loopback).
 start_veer() {
     local dir=$1 port=$2 threads=$3
     mkdir -p "$WORK/veer-state-$port"
     taskset -c "$SERVER_CPU" "${WRAP[@]}" "$VEER" serve --zones "$dir" --listen "127.0.0.1:$port" \
-        --threads "$threads" --state-dir "$WORK/veer-state-$port" 2>"$WORK/veer-$port.log" &
+        --threads "$threads" --state-dir "$WORK/veer-state-$port" ${VEER_ARGS:-} 2>"$WORK/veer-$port.log" &
     VEER_PID=$!
     STARTED+=("$VEER_PID")
 }

@@ -144,8 +144,9 @@ final class Fixture {
         }
         self.snapshots = snapshots
         responders = [EDNS.defaultPayload, 4096].map { payload in
+            // DNS cookies on, with a fixed clock so a crash replays.
             Responder(snapshot: snapshots[0], random: FastRandom(seed: 0),
-                      maxUDPPayload: payload)
+                      maxUDPPayload: payload, cookieSecret: CookieSecret(k0: 7, k1: 11), clock: { 1_800_000_000 })
         }
     }
 }
@@ -209,6 +210,17 @@ public func fuzz(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     let again = responder.respond(to: query, into: out, overTCP: overTCP, resolver: resolver, statusAllowed: statusAllowed).length
     guard again == length, first.elementsEqual(out[0..<again]) else {
         fatalError("a second answer to the same query differs: \(first) then \(Array(out[0..<again]))")
+    }
+
+    // Every answer can be sent as a rate limiter's slip: the header and question with TC,
+    // the OPT kept, nothing else; it decodes and is no longer than the answer.
+    if length > 0 {
+        let slipped = RateLimiter.truncate(out, length: length)
+        guard slipped >= Header.size && slipped <= length else { fatalError("slip of \(length) octets is \(slipped)") }
+        guard let slip = try? Message.decode(Array(out[0..<slipped])), slip.header.truncated,
+              slip.answers.isEmpty, slip.authority.isEmpty, slip.additional.isEmpty else {
+            fatalError("slip does not decode as header, question and OPT with TC: \(Array(out[0..<slipped]))")
+        }
     }
     return 0
 }
