@@ -41,6 +41,15 @@ enum Socket {
         try setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1, "setsockopt IPV6_V6ONLY \(address)")
     }
 
+    /// Sets or clears O_NONBLOCK (a flag of the open file, so every copy of the descriptor,
+    /// the service manager's included, sees it).
+    static func setNonBlocking(_ fd: Int32, _ nonBlocking: Bool, _ what: @autoclosure () -> String) throws {
+        let flags = try systemCall("fcntl F_GETFL \(what())") { fcntl(fd, F_GETFL) }
+        let wanted = nonBlocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK
+        guard wanted != flags else { return }
+        try systemCall("fcntl F_SETFL \(nonBlocking ? "O_NONBLOCK" : "blocking") \(what())") { fcntl(fd, F_SETFL, wanted) }
+    }
+
     static func bind(_ fd: Int32, to address: SocketAddress) throws {
         try address.withSockaddr { sa, len in
             _ = try systemCall("bind \(address)") { Glibc.bind(fd, sa, len) }

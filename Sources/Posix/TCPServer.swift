@@ -20,6 +20,9 @@ import Synchronization
 ///   zero-length message from the client does the same (it cannot be a DNS message).
 /// - When the client closes its write side, queued answers are still sent, then the
 ///   connection is closed.
+///
+/// Under socket activation the listeners come from the service manager instead
+/// (`init(inherited:…)`).
 public final class TCPServer: Sendable {
     /// Listen backlog: pending handshakes the kernel keeps while the loop catches up
     /// (the kernel caps it at net.core.somaxconn).
@@ -60,12 +63,10 @@ public final class TCPServer: Sendable {
     ///   - idleTimeout: how long a connection may stay without traffic.
     ///   - makeHandler: called once, on the event-loop thread.
     /// - Throws: `SystemError`, e.g. `bind [::1]:53: EADDRINUSE (Address already in use)`.
-    public init(listen: [SocketAddress], maxConnections: Int = 256, idleTimeout: Duration = .seconds(10),
-                makeHandler: @escaping @Sendable () -> any PacketHandler) throws {
-        precondition(maxConnections >= 1, "TCPServer needs maxConnections >= 1")
+    public convenience init(listen: [SocketAddress], maxConnections: Int = 256, idleTimeout: Duration = .seconds(10),
+                            makeHandler: @escaping @Sendable () -> any PacketHandler) throws {
         var listeners: [Int32] = []
         var bound: [SocketAddress] = []
-        var pipeEnds: [Int32] = [-1, -1]
         do {
             for address in listen {
                 let fd = try Socket.open(Socket.stream, for: address, flags: Socket.nonBlocking)
@@ -78,6 +79,39 @@ public final class TCPServer: Sendable {
                 try systemCall("listen \(address)") { Glibc.listen(fd, Self.listenBacklog) }
                 bound.append(try Socket.localAddress(fd, "\(address)"))
             }
+        } catch {
+            for fd in listeners { closeDescriptor(fd) }
+            throw error
+        }
+        try self.init(listeners: listeners, bound: bound, maxConnections: maxConnections,
+                      idleTimeout: idleTimeout, makeHandler: makeHandler)
+    }
+
+    /// Serves listening sockets handed over by the service manager (socket activation)
+    /// instead of binding any; this server owns the descriptors from here on. Each is made
+    /// non-blocking, which the accept loop relies on (it accepts until EAGAIN).
+    ///
+    /// - Throws: `SystemError`, e.g. `fcntl F_SETFL O_NONBLOCK inherited [::]:53: EBADF (…)`.
+    public convenience init(inherited sockets: [InheritedSocket], maxConnections: Int = 256,
+                            idleTimeout: Duration = .seconds(10),
+                            makeHandler: @escaping @Sendable () -> any PacketHandler) throws {
+        precondition(sockets.allSatisfy { $0.kind == .stream }, "TCPServer serves listening stream sockets only")
+        do {
+            for socket in sockets { try Socket.setNonBlocking(socket.fd, true, "inherited \(socket.address)") }
+        } catch {
+            for socket in sockets { closeDescriptor(socket.fd) }
+            throw error
+        }
+        try self.init(listeners: sockets.map(\.fd), bound: sockets.map(\.address), maxConnections: maxConnections,
+                      idleTimeout: idleTimeout, makeHandler: makeHandler)
+    }
+
+    /// Takes the listeners (closing them if it fails) and makes the loop's wake-up pipe.
+    private init(listeners: [Int32], bound: [SocketAddress], maxConnections: Int, idleTimeout: Duration,
+                 makeHandler: @escaping @Sendable () -> any PacketHandler) throws {
+        precondition(maxConnections >= 1, "TCPServer needs maxConnections >= 1")
+        var pipeEnds: [Int32] = [-1, -1]
+        do {
             try systemCall("pipe for the TCP event loop") { cposix_pipe_nonblocking(&pipeEnds) }
         } catch {
             for fd in listeners { closeDescriptor(fd) }

@@ -19,6 +19,9 @@ import Synchronization
 ///
 /// Sockets bound to a wildcard (0.0.0.0 or ::) ask for packet info, so each answer leaves
 /// from the address its query was sent to, as clients expect on multi-homed hosts.
+///
+/// Under socket activation the sockets come bound from the service manager instead
+/// (`init(inherited:…)`).
 public final class UDPServer: Sendable {
     /// Datagrams per recvmmsg/sendmmsg: enough to amortise the system call under load,
     /// small enough that buffers stay in cache (32 x 4 KiB queries).
@@ -40,6 +43,8 @@ public final class UDPServer: Sendable {
         let fd: Int32
         let address: SocketAddress
         let wantsPacketInfo: Bool
+        /// The socket belongs to the service manager too, and outlives this server.
+        var inherited = false
     }
 
     private enum Phase { case bound, running, stopped }
@@ -63,10 +68,9 @@ public final class UDPServer: Sendable {
     ///     answer this server sends.
     ///   - makeHandler: called once on each worker thread.
     /// - Throws: `SystemError`, e.g. `bind 127.0.0.1:53: EADDRINUSE (Address already in use)`.
-    public init(listen: [SocketAddress], threads: Int, maxResponse: Int = 4096,
-                makeHandler: @escaping @Sendable () -> any PacketHandler) throws {
+    public convenience init(listen: [SocketAddress], threads: Int, maxResponse: Int = 4096,
+                            makeHandler: @escaping @Sendable () -> any PacketHandler) throws {
         precondition(threads >= 1, "UDPServer needs at least one thread per address")
-        precondition(maxResponse >= 12 && maxResponse <= 65535, "maxResponse must be 12...65535")
         var endpoints: [Endpoint] = []
         var bound: [SocketAddress] = []
         do {
@@ -77,14 +81,7 @@ public final class UDPServer: Sendable {
                     endpoints.append(Endpoint(fd: fd, address: address, wantsPacketInfo: address.isWildcard))
                     try Socket.setIPv6Only(fd, address)
                     try Socket.setOption(fd, SOL_SOCKET, SO_REUSEPORT, 1, "setsockopt SO_REUSEPORT \(address)")
-                    Socket.setOptionIfPossible(fd, SOL_SOCKET, SO_RCVBUF, Self.socketBufferBytes)
-                    Socket.setOptionIfPossible(fd, SOL_SOCKET, SO_SNDBUF, Self.socketBufferBytes)
-                    try Socket.setTimeout(fd, SO_RCVTIMEO, nanoseconds(Self.idleInterval), "setsockopt SO_RCVTIMEO \(address)")
-                    if address.isWildcard {
-                        try systemCall("setsockopt PKTINFO \(address)") {
-                            cposix_enable_pktinfo(fd, address.isIPv6 ? 1 : 0)
-                        }
-                    }
+                    try Self.prepare(fd, address, "\(address)")
                     try Socket.bind(fd, to: address)
                 }
                 bound.append(address)
@@ -93,10 +90,67 @@ public final class UDPServer: Sendable {
             for endpoint in endpoints { closeDescriptor(endpoint.fd) }
             throw error
         }
+        self.init(endpoints: endpoints, bound: bound, maxResponse: maxResponse, makeHandler: makeHandler)
+    }
+
+    /// Serves datagram sockets handed over by the service manager (socket activation)
+    /// instead of binding any; this server owns the descriptors from here on.
+    ///
+    /// The kernel spreads queries over SO_REUSEPORT sockets only when each is a socket of its
+    /// own; an inherited socket is one socket. So each of its `threads` workers gets its own
+    /// descriptor for it (F_DUPFD_CLOEXEC) and they all read the one receive queue, a batch
+    /// at a time: the same answers, with a little more contention under load than a group.
+    ///
+    /// The socket is made blocking (systemd opens it non-blocking; the workers block in
+    /// recvmmsg with a receive timeout), and `stop()` does not shut it down: systemd keeps it
+    /// across restarts of the service, and a shutdown would end it for the next server. The
+    /// workers see the stop at their next receive timeout, within `idleInterval`.
+    ///
+    /// - Throws: `SystemError`, e.g. `fcntl F_DUPFD_CLOEXEC inherited [::]:53: EMFILE (…)`.
+    public convenience init(inherited sockets: [InheritedSocket], threads: Int, maxResponse: Int = 4096,
+                            makeHandler: @escaping @Sendable () -> any PacketHandler) throws {
+        precondition(threads >= 1, "UDPServer needs at least one thread per socket")
+        precondition(sockets.allSatisfy { $0.kind == .datagram }, "UDPServer serves datagram sockets only")
+        var endpoints: [Endpoint] = []
+        do {
+            for socket in sockets {
+                let address = socket.address
+                let what = "inherited \(address)"
+                endpoints.append(Endpoint(fd: socket.fd, address: address, wantsPacketInfo: address.isWildcard, inherited: true))
+                try Socket.setNonBlocking(socket.fd, false, what)
+                try Self.prepare(socket.fd, address, what)
+                for _ in 1..<threads {
+                    let copy = try systemCall("fcntl F_DUPFD_CLOEXEC \(what)") { fcntl(socket.fd, F_DUPFD_CLOEXEC, 0) }
+                    endpoints.append(Endpoint(fd: copy, address: address, wantsPacketInfo: address.isWildcard, inherited: true))
+                }
+            }
+        } catch {
+            for endpoint in endpoints { closeDescriptor(endpoint.fd) }
+            throw error
+        }
+        self.init(endpoints: endpoints, bound: sockets.map(\.address), maxResponse: maxResponse, makeHandler: makeHandler)
+    }
+
+    private init(endpoints: [Endpoint], bound: [SocketAddress], maxResponse: Int,
+                 makeHandler: @escaping @Sendable () -> any PacketHandler) {
+        precondition(maxResponse >= 12 && maxResponse <= 65535, "maxResponse must be 12...65535")
         self.endpoints = endpoints
         self.boundAddresses = bound
         self.maxResponse = maxResponse
         self.makeHandler = makeHandler
+    }
+
+    /// What every socket needs before its worker reads it, bound here or inherited: buffers,
+    /// the receive timeout the idle calls and the stop rely on, packet info on a wildcard.
+    private static func prepare(_ fd: Int32, _ address: SocketAddress, _ what: @autoclosure () -> String) throws {
+        Socket.setOptionIfPossible(fd, SOL_SOCKET, SO_RCVBUF, Self.socketBufferBytes)
+        Socket.setOptionIfPossible(fd, SOL_SOCKET, SO_SNDBUF, Self.socketBufferBytes)
+        try Socket.setTimeout(fd, SO_RCVTIMEO, nanoseconds(Self.idleInterval), "setsockopt SO_RCVTIMEO \(what())")
+        if address.isWildcard {
+            try systemCall("setsockopt PKTINFO \(what())") {
+                cposix_enable_pktinfo(fd, address.isIPv6 ? 1 : 0)
+            }
+        }
     }
 
     /// Binds a plain (non-SO_REUSEPORT) socket to check the port is free and to learn the real
@@ -138,8 +192,9 @@ public final class UDPServer: Sendable {
         }
         guard let threads else { return }
         stopping.store(true, ordering: .releasing)
-        // shutdown() on a UDP socket wakes a thread blocked in recvmmsg on Linux.
-        for endpoint in endpoints { _ = shutdown(endpoint.fd, Int32(SHUT_RDWR)) }
+        // shutdown() on a UDP socket wakes a thread blocked in recvmmsg on Linux. Not on an
+        // inherited one: it would stay shut for the next server; its receive timeout wakes it.
+        for endpoint in endpoints where !endpoint.inherited { _ = shutdown(endpoint.fd, Int32(SHUT_RDWR)) }
         for thread in threads { pthread_join(thread, nil) }
         for endpoint in endpoints { closeDescriptor(endpoint.fd) }
     }
