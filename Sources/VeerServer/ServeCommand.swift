@@ -148,14 +148,23 @@ extension ServeConfig {
     }
 }
 
-/// `veer serve`: loads the zones and saved weights, binds, answers until SIGTERM/SIGINT;
-/// SIGHUP and the admin `reload` re-read the zones.
+/// `veer serve`: loads the zones and saved weights, binds (or takes the sockets systemd
+/// handed over), answers until SIGTERM/SIGINT; SIGHUP and the admin `reload` re-read the zones.
 final class Server: Sendable {
     let config: ServeConfig
     let control: Control
+    /// The sockets systemd handed over (socket activation); when there are any, they are
+    /// served instead of `--listen`.
+    let inherited: [InheritedSocket]
 
     init(config: ServeConfig) throws(StartupError) {
         self.config = config
+        // First, while no other thread runs: taking them unsets LISTEN_* in the environment.
+        do {
+            inherited = try SocketActivation.takeInherited()
+        } catch {
+            throw StartupError(lines: ["socket activation: \(error)"])
+        }
         let (zones, errors) = ZoneParser.loadDirectory(config.zonesDirectory, files: .system)
         guard errors.isEmpty else { throw StartupError(lines: errors.map(\.description)) }
         guard !zones.isEmpty else { throw StartupError(lines: ["\(config.zonesDirectory): no *.zone files to serve"]) }
@@ -191,19 +200,7 @@ final class Server: Sendable {
         let makeHandler: @Sendable () -> any PacketHandler = {
             DNSHandler(box: box, counters: counters, policy: policy)
         }
-        var addresses = config.listen
-        let udp: UDPServer
-        let tcp: TCPServer
-        do {
-            (udp, tcp) = try bind(addresses, makeHandler)
-        } catch let error where config.listenIsDefault && addresses.count > 1 && "\(error)".contains("EADDRNOTAVAIL") {
-            // A machine without IPv6 loopback still gets `make run` on 127.0.0.1.
-            Log.warning("listen: \(error); serving IPv4 only")
-            addresses = addresses.filter { !$0.isIPv6 }
-            do { (udp, tcp) = try bind(addresses, makeHandler) } catch { throw StartupError(lines: ["\(error)"]) }
-        } catch {
-            throw StartupError(lines: ["\(error)"])
-        }
+        let (udp, tcp) = inherited.isEmpty ? try bindListen(makeHandler) : try serveInherited(makeHandler)
         let control = self.control
         let admin: UnixLineServer
         do {
@@ -219,8 +216,9 @@ final class Server: Sendable {
                 throw StartupError(lines: ["metrics listener: \(error)"])
             }
         }
-        for address in udp.boundAddresses { Log.info("listening: udp \(address)") }
-        for address in tcp.boundAddresses { Log.info("listening: tcp \(address)") }
+        let origin = inherited.isEmpty ? "" : " (inherited from systemd)"
+        for address in udp.boundAddresses { Log.info("listening: udp \(address)\(origin)") }
+        for address in tcp.boundAddresses { Log.info("listening: tcp \(address)\(origin)") }
         Log.info("listening: admin \(config.adminPath)")
         if let metrics { Log.info("listening: metrics http://\(metrics.boundAddress)\(MetricsServer.path)") }
         udp.start()
@@ -265,6 +263,43 @@ final class Server: Sendable {
     static func notify(_ lines: [String]) {
         guard let error = ServiceNotify.send(lines), !notifyFailed.exchange(true, ordering: .relaxed) else { return }
         Log.warning("systemd: \(error)")
+    }
+
+    /// Binds `--listen` (or the default addresses).
+    private func bindListen(_ makeHandler: @escaping @Sendable () -> any PacketHandler) throws(StartupError) -> (UDPServer, TCPServer) {
+        var addresses = config.listen
+        do {
+            return try bind(addresses, makeHandler)
+        } catch let error where config.listenIsDefault && addresses.count > 1 && "\(error)".contains("EADDRNOTAVAIL") {
+            // A machine without IPv6 loopback still gets `make run` on 127.0.0.1.
+            Log.warning("listen: \(error); serving IPv4 only")
+            addresses = addresses.filter { !$0.isIPv6 }
+            do { return try bind(addresses, makeHandler) } catch { throw StartupError(lines: ["\(error)"]) }
+        } catch {
+            throw StartupError(lines: ["\(error)"])
+        }
+    }
+
+    /// Serves the sockets systemd handed over: the datagram ones over UDP, the listening
+    /// stream ones over TCP.
+    private func serveInherited(_ makeHandler: @escaping @Sendable () -> any PacketHandler) throws(StartupError) -> (UDPServer, TCPServer) {
+        if !config.listenIsDefault {
+            let asked = config.listen.map(\.description).joined(separator: " ")
+            Log.info("listen: serving the \(inherited.count) socket(s) inherited from systemd (LISTEN_FDS), not --listen \(asked)")
+        }
+        let datagram = inherited.filter { $0.kind == .datagram }
+        let stream = inherited.filter { $0.kind == .stream }
+        if datagram.isEmpty { Log.warning("listen: systemd handed over no datagram socket: not serving UDP") }
+        if stream.isEmpty { Log.warning("listen: systemd handed over no stream socket: not serving TCP (RFC 7766 asks for both)") }
+        do {
+            let udp = try UDPServer(inherited: datagram, threads: config.threads,
+                                    maxResponse: Int(config.maxUDPPayload), makeHandler: makeHandler)
+            let tcp = try TCPServer(inherited: stream, maxConnections: config.tcpMaxConnections,
+                                    idleTimeout: config.tcpIdleTimeout, makeHandler: makeHandler)
+            return (udp, tcp)
+        } catch {
+            throw StartupError(lines: ["\(error)"])
+        }
     }
 
     /// Attempts at binding when a port 0 was asked for: the port the kernel gave UDP may

@@ -55,6 +55,16 @@ struct DigResult: CustomStringConvertible {
         }
     }
 
+    /// Runs dig against a server: `dig @HOST -p PORT +norec +time=2 +tries=1` and the
+    /// display options the parser reads, then `arguments` (later options win in dig).
+    static func asking(_ host: String, port: UInt16, _ arguments: [String]) throws -> DigResult {
+        let dig = try Tools.dig()
+        let all = ["@\(host)", "-p", "\(port)", "+norec", "+time=2", "+tries=1",
+                   "+noall", "+comments", "+question", "+answer", "+authority", "+additional"] + arguments
+        let result = try runProgram(dig, all, timeout: .seconds(15))
+        return DigResult(parsing: result.output, status: result.status, command: "dig " + all.joined(separator: " "))
+    }
+
     private mutating func reset() {
         status = nil
         opcode = nil

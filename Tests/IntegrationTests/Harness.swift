@@ -223,14 +223,9 @@ final class VeerProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
-    /// Runs dig against this server: `dig @HOST -p PORT +norec +time=2 +tries=1` and the
-    /// display options the parser reads, then `arguments` (later options win in dig).
+    /// Runs dig against this server (`DigResult.asking`).
     func dig(_ arguments: [String]) throws -> DigResult {
-        let dig = try Tools.dig()
-        let all = ["@\(host)", "-p", "\(port)", "+norec", "+time=2", "+tries=1",
-                   "+noall", "+comments", "+question", "+answer", "+authority", "+additional"] + arguments
-        let result = try runProgram(dig, all, timeout: .seconds(15))
-        return DigResult(parsing: result.output, status: result.status, command: "dig " + all.joined(separator: " "))
+        try DigResult.asking(host, port: port, arguments)
     }
 
     func dig(_ arguments: String...) throws -> DigResult { try dig(arguments) }

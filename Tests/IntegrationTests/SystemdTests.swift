@@ -1,11 +1,13 @@
 import Foundation
 import Glibc
 import Posix
+import TestSupport
 import Testing
 
-/// systemd's readiness protocol, received on a test-made NOTIFY_SOCKET as systemd would:
-/// READY=1 with a STATUS= once serving, RELOADING=1 then READY=1 around a reload,
-/// STOPPING=1 on the way out.
+/// Veer under systemd: the readiness protocol, received on a test-made NOTIFY_SOCKET as
+/// systemd would (READY=1 with a STATUS= once serving, RELOADING=1 then READY=1 around a
+/// reload, STOPPING=1 on the way out); and sockets handed over as systemd hands them (socket
+/// activation).
 @Suite(.serialized)
 struct SystemdTests {
     /// A Unix datagram socket bound at `path`, as systemd's notify socket is.
@@ -62,5 +64,66 @@ struct SystemdTests {
         let server = try VeerProcess(zones: ["example.com.zone": WeightsTests.zone], environment: ["NOTIFY_SOCKET": ""])
         #expect(try server.dig("www.example.com", "A").status == "NOERROR")
         #expect(!server.stderr.contains("systemd:"))
+    }
+
+    /// The arguments of a `veer serve` on zones written into `root`, state there too.
+    static func serveArguments(in root: URL) throws -> [String] {
+        let zones = root.appendingPathComponent("zones"), state = root.appendingPathComponent("state")
+        try writeZones(["example.com.zone": WeightsTests.zone], to: zones)
+        try FileManager.default.createDirectory(at: state, withIntermediateDirectories: true)
+        return ["serve", "--zones", zones.path, "--state-dir", state.path]
+    }
+
+    @Test func aSocketHandedInThroughListenFDsIsServed() throws {
+        let root = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        let (udp, tcp, port) = try ActivationSockets.loopbackPair()
+        // --listen as well: the inherited sockets win, and the log says so.
+        let veer = try Spawned(try Tools.veer(), try Self.serveArguments(in: root) + ["--listen", "127.0.0.1:0"],
+                               handing: [udp, tcp], names: ["veer.socket", "veer.socket"],
+                               logPath: root.appendingPathComponent("veer.log").path)
+        // The child has its own copies now.
+        ActivationSockets.close(udp)
+        ActivationSockets.close(tcp)
+        try veer.waitForLog(" info ready: ")
+        let log = veer.log
+        #expect(log.contains(" info listening: udp 127.0.0.1:\(port) (inherited from systemd)\n"), "\(log)")
+        #expect(log.contains(" info listening: tcp 127.0.0.1:\(port) (inherited from systemd)\n"), "\(log)")
+        #expect(log.contains("inherited from systemd (LISTEN_FDS), not --listen 127.0.0.1:0"), "\(log)")
+
+        let overUDP = try DigResult.asking("127.0.0.1", port: port, ["www.example.com", "A"])
+        #expect(overUDP.answer == ["www.example.com. 3600 IN A 192.0.2.10"], "\(overUDP)")
+        #expect(!overUDP.output.contains("TCP"), "\(overUDP)")
+        let overTCP = try DigResult.asking("127.0.0.1", port: port, ["www.example.com", "A", "+tcp"])
+        #expect(overTCP.answer == ["www.example.com. 3600 IN A 192.0.2.10"], "\(overTCP)")
+        #expect(veer.stop() == 0, "\(veer.log)")
+    }
+
+    /// The same through systemd's own launcher: the outer one binds TCP and, at the first
+    /// connection, runs the inner one, which adds a datagram socket (-d) to the one it was
+    /// handed and runs veer with both.
+    @Test func systemdSocketActivateStartsVeerOnItsSockets() throws {
+        let activate = try Tools.onPath("systemd-socket-activate")
+            ?? { throw HarnessError("systemd-socket-activate not found: apt-get install systemd") }()
+        let root = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        // A port free for UDP and TCP, let go for systemd-socket-activate to bind.
+        let (udp, tcp, port) = try ActivationSockets.loopbackPair()
+        ActivationSockets.close(udp)
+        ActivationSockets.close(tcp)
+        let listen = "127.0.0.1:\(port)"
+        let veer = try Spawned(activate, ["-l", listen, activate, "-d", "-l", listen, try Tools.veer()]
+                               + (try Self.serveArguments(in: root)),
+                               logPath: root.appendingPathComponent("activate.log").path)
+        try veer.waitForLog("Listening on \(listen) as 3.")
+        // This first query starts veer; it waits in the listen queue meanwhile.
+        let first = try DigResult.asking("127.0.0.1", port: port, ["www.example.com", "A", "+tcp", "+time=10"])
+        #expect(first.answer == ["www.example.com. 3600 IN A 192.0.2.10"], "\(first)\n\(veer.log)")
+        try veer.waitForLog(" info ready: ")
+        #expect(veer.log.contains(" info listening: udp \(listen) (inherited from systemd)\n"), "\(veer.log)")
+        #expect(veer.log.contains(" info listening: tcp \(listen) (inherited from systemd)\n"), "\(veer.log)")
+        let overUDP = try DigResult.asking("127.0.0.1", port: port, ["www.example.com", "A"])
+        #expect(overUDP.answer == ["www.example.com. 3600 IN A 192.0.2.10"], "\(overUDP)")
+        #expect(veer.stop() == 0, "\(veer.log)")
     }
 }
