@@ -28,6 +28,27 @@ test:
 check: build
 	$(BIN) check zones
 
+# `make install [PREFIX=/usr/local] [DESTDIR=]`: the release binary, the systemd units (with
+# @PREFIX@ replaced), the example zone and the README under $(DESTDIR)$(PREFIX). It enables
+# and starts nothing; README, "Running under systemd", says what comes next.
+PREFIX ?= /usr/local
+DESTDIR ?=
+UNIT_DIR = $(DESTDIR)$(PREFIX)/lib/systemd/system
+.PHONY: install units
+install: release units
+	install -D -m 0755 .build/release/veer $(DESTDIR)$(PREFIX)/bin/veer
+	install -d $(DESTDIR)$(PREFIX)/share/veer/zones
+	install -m 0644 zones/*.zone $(DESTDIR)$(PREFIX)/share/veer/zones/
+	install -D -m 0644 README.md $(DESTDIR)$(PREFIX)/share/doc/veer/README.md
+
+# The unit files alone: `make install` uses it, and so does the test that runs
+# `systemd-analyze verify` on them (with a PREFIX where the debug binary is, no release build).
+units:
+	install -d $(UNIT_DIR)
+	for unit in veer.service veer.socket; do \
+	  sed 's|@PREFIX@|$(PREFIX)|g' Sources/systemd/$$unit >$(UNIT_DIR)/$$unit && chmod 0644 $(UNIT_DIR)/$$unit || exit 1; \
+	done
+
 # libFuzzer over the message decoder and the responder (fuzz/run.sh); `make fuzz
 # FUZZ_SECONDS=600 FUZZ_TARGET=respond` for a longer run of one (decode, respond or all).
 FUZZ_SECONDS ?= 60

@@ -6,10 +6,14 @@ import Testing
 
 /// Veer under systemd: the readiness protocol, received on a test-made NOTIFY_SOCKET as
 /// systemd would (READY=1 with a STATUS= once serving, RELOADING=1 then READY=1 around a
-/// reload, STOPPING=1 on the way out); and sockets handed over as systemd hands them (socket
-/// activation).
+/// reload, STOPPING=1 on the way out); sockets handed over as systemd hands them (socket
+/// activation); and the unit files as `make install` writes them.
 @Suite(.serialized)
 struct SystemdTests {
+    /// The repository, for `make units`.
+    static let repository = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+
     /// A Unix datagram socket bound at `path`, as systemd's notify socket is.
     final class NotifySocket {
         let fd: Int32
@@ -125,5 +129,37 @@ struct SystemdTests {
         let overUDP = try DigResult.asking("127.0.0.1", port: port, ["www.example.com", "A"])
         #expect(overUDP.answer == ["www.example.com. 3600 IN A 192.0.2.10"], "\(overUDP)")
         #expect(veer.stop() == 0, "\(veer.log)")
+    }
+
+    /// `make units` (what `make install` writes, without a release build) into a prefix whose
+    /// bin/veer is the debug binary: systemd-analyze checks that ExecStart's program exists.
+    @Test func installedUnitsPassSystemdAnalyzeVerify() throws {
+        let analyze = try Tools.onPath("systemd-analyze")
+            ?? { throw HarnessError("systemd-analyze not found: apt-get install systemd") }()
+        let make = try Tools.onPath("make") ?? { throw HarnessError("make not found: apt-get install make") }()
+        let prefix = try makeTemporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: prefix) }
+        let bin = prefix.appendingPathComponent("bin")
+        try FileManager.default.createDirectory(at: bin, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(atPath: bin.appendingPathComponent("veer").path,
+                                                   withDestinationPath: try Tools.veer())
+        // `make test` runs this: the outer make's jobserver is not ours to use.
+        let installed = try runProgram("/usr/bin/env", ["-u", "MAKEFLAGS", "-u", "MFLAGS", "-u", "MAKELEVEL", make, "-s",
+                                                        "-C", Self.repository, "units", "PREFIX=\(prefix.path)", "DESTDIR="],
+                                       timeout: .seconds(30))
+        #expect(installed.status == 0, "\(installed.output)")
+
+        let units = prefix.appendingPathComponent("lib/systemd/system")
+        let service = try String(contentsOf: units.appendingPathComponent("veer.service"), encoding: .utf8)
+        let socket = try String(contentsOf: units.appendingPathComponent("veer.socket"), encoding: .utf8)
+        #expect(!(service + socket).contains("@PREFIX@"))
+        #expect(service.contains("\nExecStart=\(prefix.path)/bin/veer serve "), "\(service)")
+        #expect(service.contains("\nType=notify\n"))
+        #expect(socket.contains("\nListenDatagram=0.0.0.0:53\n") && socket.contains("\nListenStream=[::]:53\n"), "\(socket)")
+
+        let verify = try runProgram(analyze, ["verify", units.appendingPathComponent("veer.socket").path,
+                                              units.appendingPathComponent("veer.service").path], timeout: .seconds(60))
+        // Clean: any warning about the units is a failure too.
+        #expect(verify.status == 0 && verify.output.isEmpty, "systemd-analyze verify:\n\(verify.output)")
     }
 }
