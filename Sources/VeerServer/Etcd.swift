@@ -87,7 +87,7 @@ final class EtcdClient: Sendable {
 
     /// The key, or nil when it is absent.
     func get(_ key: String) throws(StoreError) -> KeyValue? {
-        try Self.keyValues(try call("/v3/kv/range", ["key": Self.base64(key)])).first
+        Self.keyValues(try call("/v3/kv/range", ["key": Self.base64(key)])).first
     }
 
     /// Keys under `prefix`, in key order (or reversed), at most `limit` (0: all).

@@ -206,6 +206,26 @@ final class VeerProcess: @unchecked Sendable {
     /// Everything the server wrote to stderr so far.
     var stderr: String { log.text }
 
+    /// The first stderr line containing `text`, waiting up to `timeout` for it: lines logged
+    /// after `listening: udp` (the metrics listener's, `ready:`) may not be written yet.
+    func logLine(containing text: String, timeout: Duration = .seconds(10)) throws -> String {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let line = log.text.split(separator: "\n").first(where: { $0.contains(text) }) { return String(line) }
+            guard ContinuousClock.now < deadline, process.isRunning else {
+                throw HarnessError("no \"\(text)\" in the server's log within \(timeout):\n\(log.text)")
+            }
+            Thread.sleep(forTimeInterval: 0.005)
+        }
+    }
+
+    /// Where `--metrics` serves, from its `listening: metrics http://ADDRESS/metrics` line.
+    func metricsAddress() throws -> SocketAddress {
+        let line = try logLine(containing: "listening: metrics http://")
+        let url = String(line[line.range(of: "http://")!.upperBound...]).replacingOccurrences(of: "/metrics", with: "")
+        return try SocketAddress(parsing: url)
+    }
+
     var isRunning: Bool { process.isRunning }
 
     /// The server's process id, for signals.

@@ -20,9 +20,7 @@ struct RateLimitTests {
     }
 
     static func metrics(_ server: VeerProcess) throws -> PrometheusText {
-        let line = try #require(server.stderr.split(separator: "\n").first { $0.contains("listening: metrics http://") })
-        let url = String(line[line.range(of: "http://")!.upperBound...]).replacingOccurrences(of: "/metrics", with: "")
-        return try PrometheusText(parsing: scrapeWithCurl(try SocketAddress(parsing: url)))
+        try PrometheusText(parsing: scrapeWithCurl(try server.metricsAddress()))
     }
 
     /// What came back for a run of queries.

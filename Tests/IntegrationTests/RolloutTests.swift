@@ -259,9 +259,7 @@ struct RolloutIntegrationTests {
 
     @Test func metricsCountWhatWasServed() throws {
         let setup = try Setup(maxLatency: nil, extraArguments: ["--metrics", "127.0.0.1:0"])
-        let line = try #require(setup.server.stderr.split(separator: "\n").first { $0.contains("listening: metrics http://") })
-        let url = String(line[line.range(of: "http://")!.upperBound...]).replacingOccurrences(of: "/metrics", with: "")
-        let address = try SocketAddress(parsing: url)
+        let address = try setup.server.metricsAddress()
         #expect(try setup.veer("shift", "api.example.com", "new", "25%").status == 0)
         let sent = 30
         _ = try setup.answers(sent)
