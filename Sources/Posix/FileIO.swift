@@ -54,9 +54,25 @@ public enum FileIO {
             throw SystemError(errno: .current, action: "open \(path)")
         }
         defer { closeDescriptor(fd) }
-        try writeAll(fd, bytes, "write \(path)")
+        // A write cut short (ENOSPC half way) is taken back, so the next append does not
+        // continue a torn line.
+        let before = lseek(fd, 0, SEEK_END)
+        do {
+            try writeAll(fd, bytes, "write \(path)")
+        } catch {
+            if before >= 0 { _ = ftruncate(fd, before) }
+            throw error
+        }
         try systemCall("fsync \(path)") { fsync(fd) }
         if created { try syncDirectory(containing: path) }
+    }
+
+    /// Cuts `path` to its first `length` bytes, durably.
+    public static func truncate(_ path: String, to length: Int) throws {
+        let fd = try systemCall("open \(path)") { open(path, O_WRONLY | O_CLOEXEC) }
+        defer { closeDescriptor(fd) }
+        try systemCall("ftruncate \(path)") { ftruncate(fd, off_t(length)) }
+        try systemCall("fsync \(path)") { fsync(fd) }
     }
 
     /// The whole content of `path`.

@@ -7,6 +7,11 @@ import Traffic
 /// `weights.json`, replaced atomically (write temp → fsync → rename → fsync dir), and
 /// `audit.log`, appended and fsynced, both before a command answers `ok`. Veer is the only
 /// writer, so the revision to compare with is the one it last read or wrote.
+///
+/// The two files cannot change in one step, so `weights.json` carries the audit lines of the
+/// change it holds (`pendingAudit`): when Veer dies after saving a change and before its audit
+/// line is written (SIGKILL, power loss), the next start finds the line missing from the end
+/// of `audit.log` and appends it. A change is then in both files or in neither.
 final class FileStateStore: StateStore {
     let directory: String
     var path: String { directory + "/weights.json" }
@@ -27,9 +32,46 @@ final class FileStateStore: StateStore {
         do { bytes = try FileIO.read(path) } catch {
             throw StoreError(.io, "state file \(path): \(error)")
         }
-        let state = try StateDocument.decode(bytes, from: "state file \(path)", revision: nil)
+        let document = try StateDocument.read(bytes, from: "state file \(path)")
+        let state = try document.state(from: "state file \(path)", revision: nil)
+        try completeAudit(document.pendingAudit ?? [])
         revision.withLock { $0 = state.revision }
         return state
+    }
+
+    /// Makes `audit.log` end with `pending`, the audit lines of the saved state's last change:
+    /// drops a torn last line (a write cut short), then appends the lines of `pending` that
+    /// its tail lacks.
+    private func completeAudit(_ pending: [String]) throws(StoreError) {
+        var lines: [Substring] = []
+        if FileIO.exists(auditPath) {
+            let text: String
+            do {
+                let bytes = try FileIO.read(auditPath)
+                if let last = bytes.last, last != 0x0A {
+                    let keep = (bytes.lastIndex(of: 0x0A) ?? -1) + 1
+                    try FileIO.truncate(auditPath, to: keep)
+                    Log.warning("audit: \(auditPath) ended in a torn line (\(bytes.count - keep) bytes), removed")
+                    text = String(decoding: bytes[0..<keep], as: UTF8.self)
+                } else {
+                    text = String(decoding: bytes, as: UTF8.self)
+                }
+            } catch {
+                throw StoreError(.io, "audit log \(auditPath): \(error)")
+            }
+            lines = text.split(separator: "\n")
+        }
+        guard !pending.isEmpty else { return }
+        // The longest run at the start of `pending` that the log already ends with. A change
+        // never repeats its predecessor's line (each starts from the weight the last one left).
+        var written = min(pending.count, lines.count)
+        while written > 0 && !zip(lines.suffix(written), pending.prefix(written)).allSatisfy({ $0 == $1 }) { written -= 1 }
+        let missing = pending.dropFirst(written)
+        guard !missing.isEmpty else { return }
+        do { try FileIO.appendAndSync(Array(missing.map { $0 + "\n" }.joined().utf8), to: auditPath) } catch {
+            throw StoreError(.io, "\(auditPath): \(error)")
+        }
+        Log.warning("audit: the last change was saved but not audited (Veer stopped in between); appended its \(missing.count) line(s)")
     }
 
     /// Writes `state` as it is, revision included: the local copy of a shared store's state.
@@ -45,13 +87,35 @@ final class FileStateStore: StateStore {
     }
 
     func save(_ store: WeightStore, rollouts: [Rollout], seed: CohortSeed, replacing expected: UInt64) throws(StoreError) -> UInt64 {
+        try save(store, rollouts: rollouts, seed: seed, replacing: expected, pendingAudit: [])
+    }
+
+    /// Saves the state with the audit lines of its change, then appends those lines.
+    func commit(_ request: PersistRequest) -> PersistOutcome {
+        let lines = request.audit.map(\.line)
+        let revision: UInt64
+        do {
+            revision = try save(request.store, rollouts: request.rollouts, seed: request.seed, replacing: request.revision,
+                                pendingAudit: lines)
+        } catch {
+            if case .conflict = error.kind { return .conflict(error.text) }
+            return .saveFailed(error.text)
+        }
+        do { try append(request.audit) } catch {
+            return .auditFailed(revision: revision, error.text)
+        }
+        return .saved(revision: revision)
+    }
+
+    private func save(_ store: WeightStore, rollouts: [Rollout], seed: CohortSeed, replacing expected: UInt64,
+                      pendingAudit: [String]) throws(StoreError) -> UInt64 {
         try revision.withLock { (current) throws(StoreError) -> UInt64 in
             guard current == expected else {
                 throw StoreError(.conflict(stored: current), "\(path) is at revision \(current), not \(expected)")
             }
             do {
                 let state = PersistedState(store: store, rollouts: rollouts, revision: expected + 1, seed: seed)
-                try FileIO.writeAtomically(StateDocument.encode(state, pretty: true) + [0x0A], to: path)
+                try FileIO.writeAtomically(StateDocument.encode(state, pretty: true, pendingAudit: pendingAudit) + [0x0A], to: path)
             } catch {
                 throw StoreError(.io, "\(path): \(error)")
             }
@@ -97,12 +161,16 @@ struct StateDocument: Codable {
     var seed: String?
     /// Who made the last change, for a conflict's message (shared stores only).
     var lastChange: String?
+    /// The audit lines of the change this state holds, until `audit.log` surely has them
+    /// (the state directory only; see `FileStateStore`).
+    var pendingAudit: [String]?
 
-    static func encode(_ state: PersistedState, pretty: Bool, lastChange: String? = nil) throws -> [UInt8] {
+    static func encode(_ state: PersistedState, pretty: Bool, lastChange: String? = nil, pendingAudit: [String] = []) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
         return Array(try encoder.encode(StateDocument(version: formatVersion, revision: state.revision, names: state.store.names,
-                                                      rollouts: state.rollouts, seed: state.seed?.description, lastChange: lastChange)))
+                                                      rollouts: state.rollouts, seed: state.seed?.description, lastChange: lastChange,
+                                                      pendingAudit: pendingAudit.isEmpty ? nil : pendingAudit)))
     }
 
     /// Reads a saved state; `what` names it in errors. `revision` overrides the saved one

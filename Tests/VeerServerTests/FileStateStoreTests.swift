@@ -84,4 +84,62 @@ struct FileStateStoreTests {
     func timestampsAreRFC3339(seconds: Int64, text: String) {
         #expect(Timestamp.text(seconds) == text)
     }
+
+    static func change(_ at: Int64, _ text: String) -> AuditEntry {
+        AuditEntry(at: at, uid: 0, name: NameKey("api.example.com"), text: text, reason: "weight api.example.com new")
+    }
+
+    func commit(_ store: FileStateStore, _ weight: UInt32, revision: UInt64, _ audit: [AuditEntry]) -> PersistOutcome {
+        let weights = WeightStore(names: [WeightStore.Name(name: "api.example.com.", endpoints: [WeightStore.Endpoint(id: "new", weight: weight)])])
+        return store.commit(PersistRequest(store: weights, rollouts: [], seed: .zero, revision: revision, audit: audit))
+    }
+
+    /// SIGKILL between saving a change and writing its audit line: the next start appends the
+    /// line, so the change is in both files (the chaos test's kill section found this gap).
+    @Test func aChangeSavedButNotAuditedGetsItsLineAtTheNextStart() throws {
+        let dir = try directory()
+        let store = try FileStateStore(directory: dir)
+        #expect(commit(store, 10, revision: 0, [Self.change(60, "new 0 -> 10")]) == .saved(revision: 1))
+        #expect(commit(store, 20, revision: 1, [Self.change(61, "new 10 -> 20")]) == .saved(revision: 2))
+        let audit = dir + "/audit.log"
+        let complete = try String(contentsOfFile: audit, encoding: .utf8)
+        #expect(complete.split(separator: "\n").count == 2)
+        // Veer died after the rename of weights.json and before the append: the log lacks the
+        // second line.
+        let first = String(complete.split(separator: "\n")[0]) + "\n"
+        try first.write(toFile: audit, atomically: true, encoding: .utf8)
+        let state = try #require(try FileStateStore(directory: dir).load())
+        #expect(state.store.name("api.example.com")?.weights == [20])
+        #expect(try String(contentsOfFile: audit, encoding: .utf8) == complete)
+        // A start with both files in step appends nothing.
+        _ = try FileStateStore(directory: dir).load()
+        #expect(try String(contentsOfFile: audit, encoding: .utf8) == complete)
+    }
+
+    @Test func aTornLastAuditLineIsCutAndCompletedFromTheState() throws {
+        let dir = try directory()
+        let store = try FileStateStore(directory: dir)
+        #expect(commit(store, 10, revision: 0, [Self.change(60, "new 0 -> 10")]) == .saved(revision: 1))
+        #expect(commit(store, 20, revision: 1, [Self.change(61, "new 10 -> 20")]) == .saved(revision: 2))
+        let audit = dir + "/audit.log"
+        let complete = try String(contentsOfFile: audit, encoding: .utf8)
+        // The second line cut half way, as a write interrupted by a crash leaves it.
+        try String(complete.dropLast(20)).write(toFile: audit, atomically: true, encoding: .utf8)
+        _ = try FileStateStore(directory: dir).load()
+        #expect(try String(contentsOfFile: audit, encoding: .utf8) == complete)
+    }
+
+    @Test func aTornLineOfAChangeThatWasUndoneIsOnlyCut() throws {
+        let dir = try directory()
+        let store = try FileStateStore(directory: dir)
+        #expect(commit(store, 10, revision: 0, [Self.change(60, "new 0 -> 10")]) == .saved(revision: 1))
+        let audit = dir + "/audit.log"
+        let complete = try String(contentsOfFile: audit, encoding: .utf8)
+        // The state put back after a failed append carries no audit lines (ControlPlane's
+        // restore): the torn line's change is not made, so nothing is appended for it.
+        #expect(commit(store, 10, revision: 1, []) == .saved(revision: 2))
+        try (complete + "2026-12-06T00:00:00Z uid=0 api.example.com. new 10 -> 2").write(toFile: audit, atomically: true, encoding: .utf8)
+        _ = try FileStateStore(directory: dir).load()
+        #expect(try String(contentsOfFile: audit, encoding: .utf8) == complete)
+    }
 }
