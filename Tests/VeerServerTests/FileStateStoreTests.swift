@@ -96,13 +96,17 @@ struct FileStateStoreTests {
 
     /// SIGKILL between saving a change and writing its audit line: the next start appends the
     /// line, so the change is in both files (the chaos test's kill section found this gap).
-    @Test func aChangeSavedButNotAuditedGetsItsLineAtTheNextStart() throws {
+    /// A state directory after two changes: its path, the audit log's path and its text.
+    func twoChanges() throws -> (dir: String, audit: String, complete: String) {
         let dir = try directory()
         let store = try FileStateStore(directory: dir)
         #expect(commit(store, 10, revision: 0, [Self.change(60, "new 0 -> 10")]) == .saved(revision: 1))
         #expect(commit(store, 20, revision: 1, [Self.change(61, "new 10 -> 20")]) == .saved(revision: 2))
-        let audit = dir + "/audit.log"
-        let complete = try String(contentsOfFile: audit, encoding: .utf8)
+        return (dir, dir + "/audit.log", try String(contentsOfFile: dir + "/audit.log", encoding: .utf8))
+    }
+
+    @Test func aChangeSavedButNotAuditedGetsItsLineAtTheNextStart() throws {
+        let (dir, audit, complete) = try twoChanges()
         #expect(complete.split(separator: "\n").count == 2)
         // Veer died after the rename of weights.json and before the append: the log lacks the
         // second line.
@@ -117,12 +121,7 @@ struct FileStateStoreTests {
     }
 
     @Test func aTornLastAuditLineIsCutAndCompletedFromTheState() throws {
-        let dir = try directory()
-        let store = try FileStateStore(directory: dir)
-        #expect(commit(store, 10, revision: 0, [Self.change(60, "new 0 -> 10")]) == .saved(revision: 1))
-        #expect(commit(store, 20, revision: 1, [Self.change(61, "new 10 -> 20")]) == .saved(revision: 2))
-        let audit = dir + "/audit.log"
-        let complete = try String(contentsOfFile: audit, encoding: .utf8)
+        let (dir, audit, complete) = try twoChanges()
         // The second line cut half way, as a write interrupted by a crash leaves it.
         try String(complete.dropLast(20)).write(toFile: audit, atomically: true, encoding: .utf8)
         _ = try FileStateStore(directory: dir).load()
