@@ -449,6 +449,16 @@ public final class Responder<Random: RandomSource> {
             return Outcome(rcode: .nxDomain, authoritative: true)
         case .node(let node), .wildcard(let node):
             subject = node
+            // The owner is the question either way, the name asked or the one a wildcard
+            // stands for (RFC 4592 §2.1.1).
+            if qtype == .a || qtype == .aaaa {
+                let records = zones.direct.answer(node, aaaa: qtype == .aaaa)
+                if records.count > 0 {
+                    try writer.bytes(records)
+                    answerCount = UInt16(records.count / (2 + RRSetData.wireSize(qtype)))
+                    return Outcome(rcode: .noError, authoritative: true)
+                }
+            }
             return try answer(node: node, owner: .question, qtype: qtype)
         }
     }
