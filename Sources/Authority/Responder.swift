@@ -38,6 +38,9 @@ public final class Responder<Random: RandomSource> {
     private var additionalSource: RRSetData?
     /// The slot of the first weighted endpoint chosen for this query, or -1.
     private var chosenSlot: Int32 = -1
+    /// Where the RDATA of the last record written with `writeRecord(_:_:ttl:_:)` starts: a
+    /// CNAME's target, which the records of the next link of the chain point to as owner.
+    private var lastRData = 0
     /// Who this query's client is for `select=client` names: its ECS prefix, else (made
     /// when first needed) the resolver's (`CohortKey`).
     private var clientKey = CohortKey.none
@@ -299,12 +302,15 @@ public final class Responder<Random: RandomSource> {
     private enum Owner {
         case question
         case name(DomainName)
+        /// A name already in the message at this offset (a CNAME's target).
+        case pointer(UInt16)
     }
 
     private func writeOwner(_ owner: Owner) throws(WireError) {
         switch owner {
         case .question: try writer.u16(DomainName.pointerFlags | UInt16(Header.size))
         case .name(let name): try writer.name(name)
+        case .pointer(let offset): try writer.u16(DomainName.pointerFlags | offset)
         }
     }
 
@@ -315,6 +321,7 @@ public final class Responder<Random: RandomSource> {
         try writer.u32(ttl)
         let lengthAt = writer.count
         try writer.u16(0)
+        lastRData = lengthAt + 2
         try data.encode(into: &writer, compress: type.rdataNamesCompressible)
         writer.patch16(UInt16(writer.count - lengthAt - 2), at: lengthAt)
     }
@@ -436,7 +443,8 @@ public final class Responder<Random: RandomSource> {
     private func answer(qtype: RRType) throws(WireError) -> Outcome {
         let zones = snapshot.zones
         let name = UnsafeRawBufferPointer(rebasing: qname[0..<qnameLength])
-        switch Resolver(nodes: zones.nodes, table: zones.table, zones: zones.zones).resolve(name, scratch: scratch) {
+        let resolution = Resolver(nodes: zones.nodes, table: zones.table, zones: zones.zones).resolve(name, scratch: scratch)
+        switch resolution {
         case .outside:
             return Outcome(rcode: .refused, authoritative: false)
         case .referral(let cut):
@@ -449,28 +457,108 @@ public final class Responder<Random: RandomSource> {
             return Outcome(rcode: .nxDomain, authoritative: true)
         case .node(let node), .wildcard(let node):
             subject = node
+            let isWildcard: Bool
+            if case .wildcard = resolution { isWildcard = true } else { isWildcard = false }
             // The owner is the question either way, the name asked or the one a wildcard
             // stands for (RFC 4592 §2.1.1).
-            if qtype == .a || qtype == .aaaa {
-                let records = zones.direct.answer(node, aaaa: qtype == .aaaa)
-                if records.count > 0 {
-                    try writer.bytes(records)
-                    answerCount = UInt16(records.count / (2 + RRSetData.wireSize(qtype)))
-                    return Outcome(rcode: .noError, authoritative: true)
-                }
+            if let outcome = try answerDirectly(node, qtype: qtype, from: zones.direct, exact: !isWildcard) {
+                return outcome
             }
             return try answer(node: node, owner: .question, qtype: qtype)
         }
     }
 
-    /// Answers from `start`, following CNAMEs inside Veer's zones.
-    private func answer(node start: Int32, owner start0: Owner, qtype: RRType) throws(WireError) -> Outcome {
+    /// Answers from the precomputed records (`DirectAnswers`): an A or AAAA question at a
+    /// plain name, or at a weighted address name after choosing its endpoint; any question at
+    /// a weighted CNAME name asked by its own name (`exact`, not through a wildcard, whose
+    /// compression offsets differ), the chain then followed. Nil when the general path must
+    /// answer (another kind of name, nothing to choose, an endpoint without such records).
+    @inline(__always)
+    private func answerDirectly(_ node: Int32, qtype: RRType, from direct: DirectAnswers, exact: Bool) throws(WireError) -> Outcome? {
+        let address = qtype == .a || qtype == .aaaa
+        let aaaa = qtype == .aaaa
+        let recordSize = aaaa ? 28 : 16
+        if address {
+            let plain = direct.answer(node, aaaa: aaaa)
+            if plain.count > 0 {
+                try writer.bytes(plain)
+                answerCount = UInt16(plain.count / recordSize)
+                return Outcome(rcode: .noError, authoritative: true)
+            }
+        }
+        let slots = direct.slots(node)
+        guard slots.count > 0 else { return nil }
+        if address && direct.cname(node, endpoint: 0).record.count == 0 {
+            guard let chosen = pick(slots, family: aaaa ? .aaaa : .a) else { return nil }
+            let (records, ttl) = direct.answer(node, endpoint: chosen, aaaa: aaaa)
+            guard records.count > 0 else { return nil }
+            let start = writer.count
+            try writer.bytes(records)
+            answerCount = UInt16(records.count / recordSize)
+            patchTTL(at: start + 6, every: recordSize, count: Int(answerCount), ttl: ttl, slot: slots[chosen])
+            return Outcome(rcode: .noError, authoritative: true)
+        }
+        guard exact, direct.cname(node, endpoint: 0).record.count > 0, let chosen = pick(slots, family: .any) else { return nil }
+        let (record, ttl, target) = direct.cname(node, endpoint: chosen)
+        guard record.count > 0 else { return nil }
+        let start = writer.count
+        try writer.bytes(record)
+        answerCount = 1
+        patchTTL(at: start + 6, every: record.count, count: 1, ttl: ttl, slot: slots[chosen])
+        guard qtype != .cname, qtype != .any else { return Outcome(rcode: .noError, authoritative: true) }
+        switch target {
+        case .node(let next), .wildcard(let next):
+            // The target name starts after owner pointer, TYPE, CLASS, TTL and RDLENGTH.
+            lastRData = start + 12
+            return try answer(node: next, owner: .pointer(UInt16(lastRData)), qtype: qtype, after: node)
+        case .nxdomain(let zone):
+            try writeNegative(zone: zone)
+            return Outcome(rcode: .nxDomain, authoritative: true)
+        case .referral, .outside:
+            return Outcome(rcode: .noError, authoritative: true)
+        }
+    }
+
+    /// Sets the TTL of `count` copied records, `every` bytes apart from `at`, to `slot`'s
+    /// capped TTL when a `ttl-shift=` caps it below `ttl`.
+    @inline(__always)
+    private func patchTTL(at: Int, every: Int, count: Int, ttl: UInt32, slot: Int) {
+        let capped = snapshot.weights.ttl(slot, ttl)
+        guard capped != ttl else { return }
+        for record in 0..<count {
+            writer.patch16(UInt16(truncatingIfNeeded: capped >> 16), at: at + record * every)
+            writer.patch16(UInt16(truncatingIfNeeded: capped), at: at + record * every + 2)
+        }
+    }
+
+    /// Answers from `start`, following CNAMEs inside Veer's zones; `after` is the name whose
+    /// CNAME led to `start` when the chain began elsewhere.
+    private func answer(node start: Int32, owner start0: Owner, qtype: RRType, after previous: Int32 = -1) throws(WireError) -> Outcome {
         let zones = snapshot.zones
         var current = start
         var owner = start0
         var visited = InlineArray<8, Int32>(repeating: -1)
-        for depth in 0..<Self.maxChain {
+        let first = previous >= 0 ? 1 : 0
+        visited[0] = previous
+        for depth in first..<Self.maxChain {
             visited[depth] = current
+            if depth > 0 && (qtype == .a || qtype == .aaaa) && lastRData <= WireWriter.maxPointerOffset {
+                // The end of a chain at a plain name: its precomputed records, each owned by
+                // the CNAME target just written.
+                let aaaa = qtype == .aaaa
+                let records = zones.direct.answer(current, aaaa: aaaa)
+                if records.count > 0 {
+                    let recordSize = aaaa ? 28 : 16
+                    let start = writer.count
+                    try writer.bytes(records)
+                    let pointer = DomainName.pointerFlags | UInt16(lastRData)
+                    for record in 0..<(records.count / recordSize) {
+                        writer.patch16(pointer, at: start + record * recordSize)
+                        answerCount += 1
+                    }
+                    return Outcome(rcode: .noError, authoritative: true)
+                }
+            }
             let node = zones.nodes[Int(current)]
             let cname: RRSetData
             var cnameTTL: UInt32? = nil
@@ -541,8 +629,12 @@ public final class Responder<Random: RandomSource> {
     /// can be drawn.
     @inline(__always)
     private func pick(_ set: WeightedSet, family: WeightTable.Family) -> Int? {
+        set.slots.withUnsafeBufferPointer { pick($0, family: family) }
+    }
+
+    @inline(__always)
+    private func pick(_ slots: UnsafeBufferPointer<Int>, family: WeightTable.Family) -> Int? {
         let weights = snapshot.weights
-        let slots = set.slots
         let byClient = weights.selectsByClient(slots[0])
         if byClient && clientKey == .none { clientKey = resolver.cohortKey }
         let chosen = weights.pick(slots, family: family, client: clientKey, random: &random)

@@ -297,7 +297,7 @@ public final class ZoneData: Sendable {
         self.nodes = nodes
         self.table = table
         self.weighted = weightedSets
-        direct = DirectAnswers(nodes)
+        direct = DirectAnswers(nodes, weighted: weightedSets)
     }
 
     /// The weighted set whose owner is `name`, if any.
@@ -358,19 +358,39 @@ struct Resolver {
 }
 
 /// The answer section of every A and AAAA question at a plain name (not weighted, not at or
-/// below a cut), in wire form with the owner a pointer to the question: answering one is a
-/// single copy, with no record encoding and no reference counting of the node's arrays.
-/// Names asked another type, weighted names and CNAMEs take the general path.
+/// below a cut) and of every endpoint of a weighted address name, in wire form with the owner
+/// a pointer to the question: answering one is a single copy (and a TTL patch while a name
+/// is being moved), with no record encoding and no reference counting of the node's arrays.
+/// Other types, CNAME names and names below a cut take the general path.
 ///
-/// One pool for all answers and a fixed-size entry per node, both allocated once per zone
-/// load: a copy of each A and AAAA record with its 2-byte owner (16 and 28 bytes), 12 per node.
+/// One pool for all answers and fixed-size entries, allocated once per zone load: a copy of
+/// each A and AAAA record with its 2-byte owner (16 and 28 bytes), 20 bytes per node and 32
+/// per weighted endpoint.
 final class DirectAnswers: @unchecked Sendable {
+    /// Where an answer section lies in the pool (length 0: none).
+    struct Section {
+        var offset: UInt32 = 0
+        var length: UInt16 = 0
+    }
+
     struct Entry {
-        /// Offsets into the pool, and lengths in bytes (0: none).
-        var a: UInt32 = 0
-        var aaaa: UInt32 = 0
-        var aLength: UInt16 = 0
-        var aaaaLength: UInt16 = 0
+        var a = Section()
+        var aaaa = Section()
+        /// A weighted address name: its endpoints in `choices` and `slots` from `first`.
+        var first: UInt32 = 0
+        var endpoints: UInt16 = 0
+    }
+
+    /// A weighted endpoint's answers and their records' TTL (a `ttl-shift=` cap patches it):
+    /// its A and AAAA records, or its CNAME record and where the CNAME's target leads.
+    struct Choice {
+        var a = Section()
+        var aaaa = Section()
+        var aTTL: UInt32 = 0
+        var aaaaTTL: UInt32 = 0
+        var cname = Section()
+        var cnameTTL: UInt32 = 0
+        var target = Resolution.outside
     }
 
     /// Pointer to the question name at offset 12 (RFC 1035 §4.1.4).
@@ -378,50 +398,138 @@ final class DirectAnswers: @unchecked Sendable {
 
     private let entries: UnsafeMutablePointer<Entry>
     private let count: Int
+    private let choices: UnsafeMutablePointer<Choice>
+    private let slotList: UnsafeMutablePointer<Int>
+    private let choiceCount: Int
     private let pool: UnsafeMutableRawPointer
 
-    init(_ nodes: [Node]) {
+    init(_ nodes: [Node], weighted: [WeightedSet]) {
         count = nodes.count
         entries = .allocate(capacity: max(1, nodes.count))
         entries.initialize(repeating: Entry(), count: max(1, nodes.count))
         var bytes: [UInt8] = []
-        for (index, node) in nodes.enumerated() where node.weighted < 0 && node.cut < 0 {
-            for type in [RRType.a, RRType.aaaa] {
-                guard let set = node.rrset(type).map({ node.rrsets[$0] }), !set.wire.isEmpty else { continue }
-                let size = RRSetData.wireSize(type)
-                let length = set.count * (2 + size)
-                guard length <= Int(UInt16.max), bytes.count + length <= Int(UInt32.max) else { continue }
-                let start = UInt32(bytes.count)
-                for record in 0..<set.count {
-                    bytes += Self.questionPointer
-                    bytes += set.wire[(record * size)..<((record + 1) * size)]
+        func section(_ set: RRSetData?) -> Section {
+            guard let set, !set.wire.isEmpty else { return Section() }
+            let size = RRSetData.wireSize(set.type)
+            let length = set.count * (2 + size)
+            guard length <= Int(UInt16.max), bytes.count + length <= Int(UInt32.max) else { return Section() }
+            let start = UInt32(bytes.count)
+            for record in 0..<set.count {
+                bytes += Self.questionPointer
+                bytes += set.wire[(record * size)..<((record + 1) * size)]
+            }
+            return Section(offset: start, length: UInt16(length))
+        }
+        var choiceList: [Choice] = []
+        var slots: [Int] = []
+        for (index, node) in nodes.enumerated() where node.cut < 0 {
+            if node.weighted < 0 {
+                entries[index].a = section(node.rrset(.a).map { node.rrsets[$0] })
+                entries[index].aaaa = section(node.rrset(.aaaa).map { node.rrsets[$0] })
+                continue
+            }
+            let set = weighted[Int(node.weighted)]
+            guard set.endpoints.count <= Int(UInt16.max) else { continue }
+            entries[index].first = UInt32(choiceList.count)
+            entries[index].endpoints = UInt16(set.endpoints.count)
+            for endpoint in set.endpoints {
+                var choice = Choice(a: section(endpoint.a), aaaa: section(endpoint.aaaa),
+                                    aTTL: endpoint.a?.ttl ?? 0, aaaaTTL: endpoint.aaaa?.ttl ?? 0)
+                if let cname = endpoint.cname, case .cname(let target) = cname.records[0] {
+                    let record = Self.cnameRecord(owner: node.name, target: target, ttl: cname.ttl)
+                    if bytes.count + record.count <= Int(UInt32.max) {
+                        choice.cname = Section(offset: UInt32(bytes.count), length: UInt16(record.count))
+                        choice.cnameTTL = cname.ttl
+                        choice.target = cname.targets[0]
+                        bytes += record
+                    }
                 }
-                if type == .a {
-                    entries[index].a = start
-                    entries[index].aLength = UInt16(length)
-                } else {
-                    entries[index].aaaa = start
-                    entries[index].aaaaLength = UInt16(length)
+                choiceList.append(choice)
+                slots.append(endpoint.slot)
+            }
+        }
+        let pool = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes.count), alignment: 8)
+        bytes.withUnsafeBytes { pool.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        self.pool = pool
+        choiceCount = choiceList.count
+        choices = .allocate(capacity: max(1, choiceList.count))
+        choices.initialize(repeating: Choice(), count: max(1, choiceList.count))
+        for (index, choice) in choiceList.enumerated() { choices[index] = choice }
+        slotList = .allocate(capacity: max(1, slots.count))
+        slotList.initialize(repeating: 0, count: max(1, slots.count))
+        for (index, slot) in slots.enumerated() { slotList[index] = slot }
+    }
+
+    /// A CNAME record owned by the question, `owner` (its target compressed against the
+    /// question's suffixes, as `WireWriter` would compress it after the question).
+    static func cnameRecord(owner: DomainName, target: DomainName, ttl: UInt32) -> [UInt8] {
+        let ownerWire = owner.lowercasedWire, targetWire = target.wire
+        func labelStarts(_ wire: [UInt8]) -> [Int] {
+            var starts: [Int] = [], at = 0
+            while wire[at] != 0 { starts.append(at); at += 1 + Int(wire[at]) }
+            return starts
+        }
+        var rdata = targetWire
+        search: for start in labelStarts(targetWire) {
+            let suffix = targetWire[start...].map(asciiLower)
+            for ownerStart in labelStarts(ownerWire) where ownerWire.count - ownerStart == suffix.count {
+                if Array(ownerWire[ownerStart...]) == suffix {
+                    let pointer = DomainName.pointerFlags | UInt16(Header.size + ownerStart)
+                    rdata = Array(targetWire[..<start]) + [UInt8(pointer >> 8), UInt8(pointer & 0xFF)]
+                    break search
                 }
             }
         }
-        pool = .allocate(byteCount: max(1, bytes.count), alignment: 8)
-        bytes.withUnsafeBytes { pool.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
+        var record = Self.questionPointer
+        for value in [RRType.cname.rawValue, RRClass.in.rawValue, UInt16(ttl >> 16), UInt16(ttl & 0xFFFF), UInt16(rdata.count)] {
+            record += [UInt8(value >> 8), UInt8(value & 0xFF)]
+        }
+        return record + rdata
     }
 
     deinit {
         entries.deinitialize(count: max(1, count))
         entries.deallocate()
+        choices.deinitialize(count: max(1, choiceCount))
+        choices.deallocate()
+        slotList.deinitialize(count: max(1, choiceCount))
+        slotList.deallocate()
         pool.deallocate()
     }
 
-    /// The answer section for an A (or, `aaaa`, AAAA) question at `node`; empty when the
-    /// general path must answer.
+    @inline(__always)
+    private func bytes(_ section: Section) -> UnsafeRawBufferPointer {
+        UnsafeRawBufferPointer(start: pool + Int(section.offset), count: Int(section.length))
+    }
+
+    /// The answer section for an A (or, `aaaa`, AAAA) question at the plain name `node`;
+    /// empty when the general path must answer.
     @inline(__always)
     func answer(_ node: Int32, aaaa: Bool) -> UnsafeRawBufferPointer {
         let entry = entries[Int(node)]
-        let length = Int(aaaa ? entry.aaaaLength : entry.aLength)
-        return UnsafeRawBufferPointer(start: pool + Int(aaaa ? entry.aaaa : entry.a), count: length)
+        return bytes(aaaa ? entry.aaaa : entry.a)
+    }
+
+    /// The endpoints' slots of the weighted address name `node`, in zone order; empty when it
+    /// is not one.
+    @inline(__always)
+    func slots(_ node: Int32) -> UnsafeBufferPointer<Int> {
+        let entry = entries[Int(node)]
+        return UnsafeBufferPointer(start: slotList + Int(entry.first), count: Int(entry.endpoints))
+    }
+
+    /// Endpoint `index` (of `slots(node)`)'s CNAME record, its TTL and where its target leads;
+    /// empty for address endpoints.
+    @inline(__always)
+    func cname(_ node: Int32, endpoint index: Int) -> (record: UnsafeRawBufferPointer, ttl: UInt32, target: Resolution) {
+        let choice = choices[Int(entries[Int(node)].first) + index]
+        return (bytes(choice.cname), choice.cnameTTL, choice.target)
+    }
+
+    /// Endpoint `index` (of `slots(node)`)'s answer section and its records' TTL.
+    @inline(__always)
+    func answer(_ node: Int32, endpoint index: Int, aaaa: Bool) -> (records: UnsafeRawBufferPointer, ttl: UInt32) {
+        let choice = choices[Int(entries[Int(node)].first) + index]
+        return aaaa ? (bytes(choice.aaaa), choice.aaaaTTL) : (bytes(choice.a), choice.aTTL)
     }
 }
-

@@ -46,6 +46,12 @@ public final class WeightTable: Sendable {
     /// can be chosen.
     @inlinable @inline(__always)
     public func pick<R: RandomSource>(_ slots: [Int], family: Family, client: CohortKey, random: inout R) -> Int? {
+        slots.withUnsafeBufferPointer { pick($0, family: family, client: client, random: &random) }
+    }
+
+    /// `pick` over slots kept outside an array (the query path's precomputed answers).
+    @inlinable @inline(__always)
+    public func pick<R: RandomSource>(_ slots: UnsafeBufferPointer<Int>, family: Family, client: CohortKey, random: inout R) -> Int? {
         if cohortSalt(slots[0]) != 0 {
             return Cohort.choose(count: slots.count, weight: { weight(slots[$0], family) },
                                  salt: { cohortSalt(slots[$0]) }, key: client, seed: seed)

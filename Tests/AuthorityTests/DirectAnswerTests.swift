@@ -1,0 +1,67 @@
+import Authority
+import DNSWire
+import Testing
+import Traffic
+
+/// Answers from the precomputed records (`DirectAnswers`) read as the general path writes
+/// them: owners, compression of a weighted CNAME's target against the question, chains into
+/// the zone, wildcards, TTL caps and truncation.
+struct DirectAnswerTests {
+    static let zone = exampleZone + """
+
+        front 30 IN CNAME back.example.com. endpoint=here weight=1
+        front 30 IN CNAME far.example.net. endpoint=away weight=0
+        back 300 IN A 192.0.2.77
+        back 300 IN A 192.0.2.78
+        back 300 IN AAAA 2001:db8::77
+        deep.sub2 30 IN CNAME x.example.com. endpoint=one weight=1
+        x 60 IN A 192.0.2.88
+        *.star 60 IN A 192.0.2.99
+        big 60 IN A 192.0.2.1
+        """ + (2...40).map { "\nbig 60 IN A 192.0.2.\($0)" }.joined()
+
+    func exchange(ttlCap: UInt32 = 0) throws -> Exchange {
+        let data = try makeZoneData([Self.zone])
+        return Exchange(data: data, weights: zoneWeights(data, ttlCap: ttlCap), draws: [UInt64](repeating: 0, count: 16))
+    }
+
+    @Test func aWeightedCNAMEIntoTheZoneAnswersTheChain() throws {
+        let response = try exchange().ask("front.example.com.")
+        #expect(response.answerLines == [
+            "front.example.com. 30 IN CNAME back.example.com.",
+            "back.example.com. 300 IN A 192.0.2.77", "back.example.com. 300 IN A 192.0.2.78",
+        ])
+        #expect(try exchange().ask("front.example.com.", .aaaa).answerLines == [
+            "front.example.com. 30 IN CNAME back.example.com.", "back.example.com. 300 IN AAAA 2001:db8::77",
+        ])
+        #expect(try exchange().ask("front.example.com.", .cname).answerLines == ["front.example.com. 30 IN CNAME back.example.com."])
+        #expect(try exchange().ask("front.example.com.", .mx).answers.count == 1, "the CNAME, then NODATA at the target")
+    }
+
+    @Test func theTargetIsCompressedAgainstTheQuestionAndDecodesInAnyCase() throws {
+        let response = try exchange().ask("FRONT.Example.COM.")
+        let cname = try #require(response.answers.first)
+        // back.<pointer to "Example.COM." in the question>: 7 octets of RDATA.
+        if case .cname(let target) = cname.data { #expect(target == (try DomainName("back.example.com."))) }
+        #expect(response.answers.count == 3)
+        let deep = try exchange().ask("deep.sub2.example.com.")
+        #expect(deep.answerLines == ["deep.sub2.example.com. 30 IN CNAME x.example.com.", "x.example.com. 60 IN A 192.0.2.88"])
+    }
+
+    @Test func aTTLCapAppliesToTheCopiedCNAMEAndAddressRecords() throws {
+        let capped = try exchange(ttlCap: 5)
+        #expect(try capped.ask("front.example.com.").answers.map(\.ttl) == [5, 300, 300], "the target is not being moved")
+        #expect(try capped.ask("pool.example.com.").answers.allSatisfy { $0.ttl == 5 })
+    }
+
+    @Test func wildcardsAnswerWithTheQuestionAsOwner() throws {
+        #expect(try exchange().ask("anything.star.example.com.").answerLines == ["anything.star.example.com. 60 IN A 192.0.2.99"])
+    }
+
+    @Test func anAnswerTooBigForUDPIsTruncatedAndWholeOverTCP() throws {
+        let udp = try exchange().ask("big.example.com.")
+        #expect(udp.header.truncated && udp.answers.isEmpty)
+        let tcp = try exchange().ask("big.example.com.", overTCP: true)
+        #expect(tcp.answers.count == 40 && !tcp.header.truncated)
+    }
+}
