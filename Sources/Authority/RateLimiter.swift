@@ -53,10 +53,11 @@ public final class RateLimiter: @unchecked Sendable {
             }
         }
 
-        /// The kind of the response whose header flags are `flags`.
+        /// The kind of a response with `rcode` (extended RCODEs such as BADVERS included) and
+        /// header `flags`.
         @inline(__always)
-        public static func of(flags: UInt16) -> Kind {
-            switch RCode(rawValue: flags & Header.rcodeMask) {
+        public static func of(rcode: RCode, flags: UInt16) -> Kind {
+            switch rcode {
             case .noError: flags & Header.aaBit != 0 ? .answer : .referral
             case .nxDomain: .nxdomain
             default: .error
@@ -88,6 +89,7 @@ public final class RateLimiter: @unchecked Sendable {
     private let ipv4Mask: UInt64
     private let ipv6Mask: UInt64
     private let capacity: Int64
+    private let salt = UInt64.random(in: 0...UInt64.max)
 
     public init(_ settings: Settings) {
         self.settings = settings
@@ -128,14 +130,17 @@ public final class RateLimiter: @unchecked Sendable {
         }
         let subject = UInt64(kind.rawValue) << 32 | UInt64(UInt32(bitPattern: token))
         let now = UInt32(truncatingIfNeeded: nowMs)
-        let account = find(key: Self.key(network, subject), now: now)
+        let account = find(key: key(network, subject), now: now)
         let state = account + 1
         var old = state.pointee.load(ordering: .relaxed)
         while true {
             // Refill for the time since the last refill, up to the bucket's size. Another
             // thread may have refilled at a later tick than this one read: nothing to add.
+            // More than a second "ahead" can only be an account idle for over 24.8 days (the
+            // 32-bit millisecond stamp wrapped): it has long been full.
             let stamp = UInt32(truncatingIfNeeded: old)
-            let elapsed = Int64(Int32(bitPattern: now &- stamp))
+            var elapsed = Int64(Int32(bitPattern: now &- stamp))
+            if elapsed < -1000 { elapsed = Int64(Int32.max) }
             let tokens = min(capacity, Int64(old >> 32) + max(0, elapsed) * Int64(settings.rate))
             let send = tokens >= 1000
             let new = UInt64(UInt32(truncatingIfNeeded: send ? tokens - 1000 : tokens)) << 32 | UInt64(elapsed > 0 ? now : stamp)
@@ -152,10 +157,12 @@ public final class RateLimiter: @unchecked Sendable {
         return .drop
     }
 
-    /// A well-mixed, nonzero key for (network, subject).
+    /// A well-mixed, nonzero key for (network, subject), keyed by this process's random
+    /// `salt`: a flood cannot aim forged sources at a victim's place in the table to have
+    /// its account evicted (and come back full).
     @inline(__always)
-    private static func key(_ network: UInt64, _ subject: UInt64) -> UInt64 {
-        var hash = (network ^ subject &* 0x9E37_79B9_7F4A_7C15) &* 0xBF58_476D_1CE4_E5B9
+    private func key(_ network: UInt64, _ subject: UInt64) -> UInt64 {
+        var hash = (network ^ salt ^ subject &* 0x9E37_79B9_7F4A_7C15) &* 0xBF58_476D_1CE4_E5B9
         hash ^= hash >> 31
         hash = hash &* 0x94D0_49BB_1331_11EB
         hash ^= hash >> 29
@@ -174,7 +181,8 @@ public final class RateLimiter: @unchecked Sendable {
             let account = table + ((start + probe) & mask) * Self.words
             let held = account.pointee.load(ordering: .relaxed)
             if held == key { return account }
-            let age = held == 0 ? Int32.max : Int32(bitPattern: now &- UInt32(truncatingIfNeeded: (account + 1).pointee.load(ordering: .relaxed)))
+            var age = held == 0 ? Int32.max : Int32(bitPattern: now &- UInt32(truncatingIfNeeded: (account + 1).pointee.load(ordering: .relaxed)))
+            if age < -1000 { age = Int32.max - 1 }
             if age > victimAge || probe == 0 {
                 victim = account
                 victimAge = age

@@ -429,7 +429,11 @@ final class DirectAnswers: @unchecked Sendable {
                 continue
             }
             let set = weighted[Int(node.weighted)]
-            guard set.endpoints.count <= Int(UInt16.max) else { continue }
+            // Every endpoint's records must fit a section, or a draw could land on one the
+            // general path would have to answer after all (and count twice).
+            guard set.endpoints.count <= Int(UInt16.max),
+                  set.endpoints.allSatisfy({ [$0.a, $0.aaaa].allSatisfy { $0.map { $0.count * 28 <= Int(UInt16.max) } ?? true } })
+            else { continue }
             entries[index].first = UInt32(choiceList.count)
             entries[index].endpoints = UInt16(set.endpoints.count)
             for endpoint in set.endpoints {

@@ -54,17 +54,51 @@ public enum FileIO {
             throw SystemError(errno: .current, action: "open \(path)")
         }
         defer { closeDescriptor(fd) }
-        // A write cut short (ENOSPC half way) is taken back, so the next append does not
-        // continue a torn line.
+        // A write cut short (ENOSPC half way) or not made durable is taken back, so the
+        // caller's "failed" is true and the next append does not continue a torn line.
         let before = lseek(fd, 0, SEEK_END)
         do {
             try writeAll(fd, bytes, "write \(path)")
+            try systemCall("fsync \(path)") { fsync(fd) }
         } catch {
             if before >= 0 { _ = ftruncate(fd, before) }
             throw error
         }
-        try systemCall("fsync \(path)") { fsync(fd) }
         if created { try syncDirectory(containing: path) }
+    }
+
+    /// Up to `maxBytes` bytes of `path` from `offset` on, and its whole size; empty and 0
+    /// when it does not exist.
+    public static func read(_ path: String, from offset: Int, maxBytes: Int) throws -> (bytes: [UInt8], size: Int) {
+        let fd = retryingOnInterrupt { open(path, O_RDONLY | O_CLOEXEC) }
+        if fd < 0 {
+            if Glibc.errno == ENOENT { return ([], 0) }
+            throw SystemError(errno: .current, action: "open \(path)")
+        }
+        defer { closeDescriptor(fd) }
+        var info = stat()
+        try systemCall("fstat \(path)") { fstat(fd, &info) }
+        let size = Int(info.st_size)
+        var bytes = [UInt8](repeating: 0, count: max(0, min(maxBytes, size - offset)))
+        var done = 0
+        while done < bytes.count {
+            let count = try bytes.withUnsafeMutableBytes { buffer in
+                try systemCall("read \(path)") { pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset + done)) }
+            }
+            if count == 0 { break }
+            done += count
+        }
+        return (Array(bytes[0..<done]), size)
+    }
+
+    /// The size of `path` in bytes; 0 when it does not exist.
+    public static func size(_ path: String) throws -> Int {
+        var info = stat()
+        if stat(path, &info) != 0 {
+            if Glibc.errno == ENOENT { return 0 }
+            throw SystemError(errno: .current, action: "stat \(path)")
+        }
+        return Int(info.st_size)
     }
 
     /// Cuts `path` to its first `length` bytes, durably.

@@ -66,7 +66,7 @@ final class DNSHandler: PacketHandler {
             return 0
         }
         if !tcp, let limiter = policy.rateLimiter, answer.cookie != .valid, !policy.rateLimitExempt.contains(client) {
-            let kind = RateLimiter.Kind.of(flags: UInt16(response[2]) << 8 | UInt16(response[3]))
+            let kind = RateLimiter.Kind.of(rcode: answer.rcode, flags: UInt16(response[2]) << 8 | UInt16(response[3]))
             switch limiter.decide(client: client, kind: kind, token: answer.subject, nowMs: Clock.coarseMilliseconds()) {
             case .send:
                 break
@@ -76,8 +76,9 @@ final class DNSHandler: PacketHandler {
                 queries.countLimited(kind: kind.rawValue, slipped: false)
                 return 0
             case .slip:
-                queries.countLimited(kind: kind.rawValue, slipped: true)
-                return RateLimiter.truncate(response, length: answer.length)
+                let slipped = RateLimiter.truncate(response, length: answer.length)
+                queries.countLimited(kind: kind.rawValue, slipped: slipped > 0)
+                return slipped
             }
         }
         queries.countAnswered(tcp: tcp, rcode: Int(answer.rcode.rawValue & Header.rcodeMask))

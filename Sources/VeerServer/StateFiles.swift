@@ -18,6 +18,9 @@ final class FileStateStore: StateStore {
     var auditPath: String { directory + "/audit.log" }
     var location: String { path }
     private let revision = Mutex<UInt64>(0)
+    /// Audit lines of the saved state that `audit.log` lacks because writing them failed at
+    /// start: written before the next change's.
+    private let owed = Mutex<[String]>([])
 
     init(directory: String) throws(StoreError) {
         self.directory = directory
@@ -34,44 +37,42 @@ final class FileStateStore: StateStore {
         }
         let document = try StateDocument.read(bytes, from: "state file \(path)")
         let state = try document.state(from: "state file \(path)", revision: nil)
-        try completeAudit(document.pendingAudit ?? [])
+        // A log that cannot be completed must not keep the server down: the lines are written
+        // before the next change's.
+        let pending = document.pendingAudit ?? []
+        do {
+            try completeAudit(pending, sizeBefore: document.auditSize ?? 0)
+        } catch {
+            Log.error("audit: \(error); the last change's \(pending.count) line(s) are written with the next change")
+            owed.withLock { $0 = pending }
+        }
         revision.withLock { $0 = state.revision }
         return state
     }
 
-    /// Makes `audit.log` end with `pending`, the audit lines of the saved state's last change:
-    /// drops a torn last line (a write cut short), then appends the lines of `pending` that
-    /// its tail lacks.
-    private func completeAudit(_ pending: [String]) throws(StoreError) {
-        var lines: [Substring] = []
-        if FileIO.exists(auditPath) {
-            let text: String
-            do {
-                let bytes = try FileIO.read(auditPath)
-                if let last = bytes.last, last != 0x0A {
-                    let keep = (bytes.lastIndex(of: 0x0A) ?? -1) + 1
-                    try FileIO.truncate(auditPath, to: keep)
-                    Log.warning("audit: \(auditPath) ended in a torn line (\(bytes.count - keep) bytes), removed")
-                    text = String(decoding: bytes[0..<keep], as: UTF8.self)
-                } else {
-                    text = String(decoding: bytes, as: UTF8.self)
-                }
-            } catch {
-                throw StoreError(.io, "audit log \(auditPath): \(error)")
-            }
-            lines = text.split(separator: "\n")
-        }
+    /// Makes `audit.log` hold `pending`, the audit lines of the saved state's last change,
+    /// which Veer (its only writer) was appending at offset `sizeBefore`: nothing when they
+    /// are there or the log is shorter (rotated since: they went with the old file); the rest
+    /// of them when only a start is there (a write cut short) or nothing is.
+    private func completeAudit(_ pending: [String], sizeBefore: Int) throws(StoreError) {
         guard !pending.isEmpty else { return }
-        // The longest run at the start of `pending` that the log already ends with. A change
-        // never repeats its predecessor's line (each starts from the weight the last one left).
-        var written = min(pending.count, lines.count)
-        while written > 0 && !zip(lines.suffix(written), pending.prefix(written)).allSatisfy({ $0 == $1 }) { written -= 1 }
-        let missing = pending.dropFirst(written)
-        guard !missing.isEmpty else { return }
-        do { try FileIO.appendAndSync(Array(missing.map { $0 + "\n" }.joined().utf8), to: auditPath) } catch {
+        let expected = Array(pending.map { $0 + "\n" }.joined().utf8)
+        let bytes: [UInt8], size: Int
+        do {
+            (bytes, size) = try FileIO.read(auditPath, from: sizeBefore, maxBytes: expected.count)
+        } catch {
+            throw StoreError(.io, "audit log \(auditPath): \(error)")
+        }
+        guard size >= sizeBefore, bytes != expected else { return }
+        guard expected.starts(with: bytes) else {
+            Log.warning("audit: \(auditPath) was changed by something other than Veer after the last change; "
+                        + "its \(pending.count) audit line(s) may be missing: \(pending.joined(separator: " | "))")
+            return
+        }
+        do { try FileIO.appendAndSync(Array(expected[bytes.count...]), to: auditPath) } catch {
             throw StoreError(.io, "\(auditPath): \(error)")
         }
-        Log.warning("audit: the last change was saved but not audited (Veer stopped in between); appended its \(missing.count) line(s)")
+        Log.warning("audit: the last change was saved but not (fully) audited, Veer stopped in between; completed its \(pending.count) line(s)")
     }
 
     /// Writes `state` as it is, revision included: the local copy of a shared store's state.
@@ -90,9 +91,11 @@ final class FileStateStore: StateStore {
         try save(store, rollouts: rollouts, seed: seed, replacing: expected, pendingAudit: [])
     }
 
-    /// Saves the state with the audit lines of its change, then appends those lines.
+    /// Saves the state with the audit lines of its change (and any still owed), then appends
+    /// those lines.
     func commit(_ request: PersistRequest) -> PersistOutcome {
-        let lines = request.audit.map(\.line)
+        let owedLines = owed.withLock { $0 }
+        let lines = owedLines + request.audit.map(\.line)
         let revision: UInt64
         do {
             revision = try save(request.store, rollouts: request.rollouts, seed: request.seed, replacing: request.revision,
@@ -101,9 +104,10 @@ final class FileStateStore: StateStore {
             if case .conflict = error.kind { return .conflict(error.text) }
             return .saveFailed(error.text)
         }
-        do { try append(request.audit) } catch {
+        do { try appendLines(lines) } catch {
             return .auditFailed(revision: revision, error.text)
         }
+        owed.withLock { $0 = [] }
         return .saved(revision: revision)
     }
 
@@ -115,7 +119,9 @@ final class FileStateStore: StateStore {
             }
             do {
                 let state = PersistedState(store: store, rollouts: rollouts, revision: expected + 1, seed: seed)
-                try FileIO.writeAtomically(StateDocument.encode(state, pretty: true, pendingAudit: pendingAudit) + [0x0A], to: path)
+                let auditSize = pendingAudit.isEmpty ? nil : (try? FileIO.size(auditPath)) ?? 0
+                try FileIO.writeAtomically(StateDocument.encode(state, pretty: true, pendingAudit: pendingAudit, auditSize: auditSize)
+                                           + [0x0A], to: path)
             } catch {
                 throw StoreError(.io, "\(path): \(error)")
             }
@@ -125,8 +131,12 @@ final class FileStateStore: StateStore {
     }
 
     func append(_ entries: [AuditEntry]) throws(StoreError) {
-        guard !entries.isEmpty else { return }
-        let text = entries.map { $0.line + "\n" }.joined()
+        try appendLines(entries.map(\.line))
+    }
+
+    private func appendLines(_ lines: [String]) throws(StoreError) {
+        guard !lines.isEmpty else { return }
+        let text = lines.map { $0 + "\n" }.joined()
         do { try FileIO.appendAndSync(Array(text.utf8), to: auditPath) } catch {
             throw StoreError(.io, "\(auditPath): \(error)")
         }
@@ -161,16 +171,19 @@ struct StateDocument: Codable {
     var seed: String?
     /// Who made the last change, for a conflict's message (shared stores only).
     var lastChange: String?
-    /// The audit lines of the change this state holds, until `audit.log` surely has them
-    /// (the state directory only; see `FileStateStore`).
+    /// The audit lines of the change this state holds, until `audit.log` surely has them,
+    /// and the log's size before they were appended (the state directory only; see
+    /// `FileStateStore`).
     var pendingAudit: [String]?
+    var auditSize: Int?
 
-    static func encode(_ state: PersistedState, pretty: Bool, lastChange: String? = nil, pendingAudit: [String] = []) throws -> [UInt8] {
+    static func encode(_ state: PersistedState, pretty: Bool, lastChange: String? = nil, pendingAudit: [String] = [],
+                       auditSize: Int? = nil) throws -> [UInt8] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
         return Array(try encoder.encode(StateDocument(version: formatVersion, revision: state.revision, names: state.store.names,
                                                       rollouts: state.rollouts, seed: state.seed?.description, lastChange: lastChange,
-                                                      pendingAudit: pendingAudit.isEmpty ? nil : pendingAudit)))
+                                                      pendingAudit: pendingAudit.isEmpty ? nil : pendingAudit, auditSize: auditSize)))
     }
 
     /// Reads a saved state; `what` names it in errors. `revision` overrides the saved one

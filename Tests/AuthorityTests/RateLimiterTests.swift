@@ -99,10 +99,18 @@ struct RateLimiterTests {
         #expect(limiter.decide(client: last, kind: .answer, token: 1, nowMs: Int64(RateLimiter.tableSize * 4)) == .drop)
     }
 
-    @Test(arguments: [(UInt16(0x8400), RateLimiter.Kind.answer), (0x8000, .referral), (0x8403, .nxdomain),
-                      (0x8002, .error), (0x8005, .error), (0x8001, .error)])
-    func responseKindsComeFromTheHeader(flags: UInt16, kind: RateLimiter.Kind) {
-        #expect(RateLimiter.Kind.of(flags: flags) == kind)
+    @Test(arguments: [(RCode.noError, UInt16(0x8400), RateLimiter.Kind.answer), (.noError, 0x8000, .referral),
+                      (.nxDomain, 0x8403, .nxdomain), (.servFail, 0x8002, .error), (.refused, 0x8005, .error),
+                      (.formErr, 0x8001, .error), (.badVers, 0x8000, .error)])
+    func responseKindsComeFromTheRCodeAndAA(rcode: RCode, flags: UInt16, kind: RateLimiter.Kind) {
+        #expect(RateLimiter.Kind.of(rcode: rcode, flags: flags) == kind)
+    }
+
+    @Test func anAccountIdleForOver24DaysRefillsWhenTheClockWraps() {
+        let limiter = RateLimiter(.init(rate: 2, window: 1, slip: 0))
+        #expect(run(limiter, 3, at: 1_000) == [.send, .send, .drop])
+        // 2^31 ms and a bit later the 32-bit stamp looks ahead of now.
+        #expect(run(limiter, 3, at: 1_000 + (1 << 31) + 5_000) == [.send, .send, .drop])
     }
 
     @Test func exemptNetworksMatchByPrefix() {

@@ -120,7 +120,7 @@ struct FileStateStoreTests {
         #expect(try String(contentsOfFile: audit, encoding: .utf8) == complete)
     }
 
-    @Test func aTornLastAuditLineIsCutAndCompletedFromTheState() throws {
+    @Test func aTornLastAuditLineIsCompletedFromTheState() throws {
         let (dir, audit, complete) = try twoChanges()
         // The second line cut half way, as a write interrupted by a crash leaves it.
         try String(complete.dropLast(20)).write(toFile: audit, atomically: true, encoding: .utf8)
@@ -128,17 +128,34 @@ struct FileStateStoreTests {
         #expect(try String(contentsOfFile: audit, encoding: .utf8) == complete)
     }
 
-    @Test func aTornLineOfAChangeThatWasUndoneIsOnlyCut() throws {
-        let dir = try directory()
-        let store = try FileStateStore(directory: dir)
-        #expect(commit(store, 10, revision: 0, [Self.change(60, "new 0 -> 10")]) == .saved(revision: 1))
-        let audit = dir + "/audit.log"
-        let complete = try String(contentsOfFile: audit, encoding: .utf8)
-        // The state put back after a failed append carries no audit lines (ControlPlane's
-        // restore): the torn line's change is not made, so nothing is appended for it.
-        #expect(commit(store, 10, revision: 1, []) == .saved(revision: 2))
-        try (complete + "2026-12-06T00:00:00Z uid=0 api.example.com. new 10 -> 2").write(toFile: audit, atomically: true, encoding: .utf8)
+    @Test func linesAppendedByOthersAfterOursAreLeftAlone() throws {
+        let (dir, audit, complete) = try twoChanges()
+        try (complete + "a note an operator added\n").write(toFile: audit, atomically: true, encoding: .utf8)
         _ = try FileStateStore(directory: dir).load()
-        #expect(try String(contentsOfFile: audit, encoding: .utf8) == complete)
+        #expect(try String(contentsOfFile: audit, encoding: .utf8) == complete + "a note an operator added\n")
+    }
+
+    @Test func aLogRotatedAfterTheLastChangeGetsNothingAppended() throws {
+        let (dir, audit, _) = try twoChanges()
+        try "".write(toFile: audit, atomically: true, encoding: .utf8)
+        _ = try FileStateStore(directory: dir).load()
+        #expect(try String(contentsOfFile: audit, encoding: .utf8) == "", "the lines went with the rotated file")
+    }
+
+    @Test func anAuditLogThatCannotBeCompletedDoesNotStopStartUpAndIsCompletedLater() throws {
+        let (dir, audit, complete) = try twoChanges()
+        let first = String(complete.split(separator: "\n")[0]) + "\n"
+        // The second line is missing and the log cannot be read at start (a directory there).
+        try FileManager.default.moveItem(atPath: audit, toPath: dir + "/audit.saved")
+        try FileManager.default.createDirectory(atPath: audit, withIntermediateDirectories: false)
+        let store = try FileStateStore(directory: dir)
+        let state = try #require(try store.load(), "the server starts")
+        #expect(state.revision == 2)
+        try FileManager.default.removeItem(atPath: audit)
+        try first.write(toFile: audit, atomically: true, encoding: .utf8)
+        // The next change writes the owed line first.
+        #expect(commit(store, 30, revision: 2, [Self.change(62, "new 20 -> 30")]) == .saved(revision: 3))
+        let lines = try String(contentsOfFile: audit, encoding: .utf8).split(separator: "\n")
+        #expect(lines.count == 3 && lines[1].contains("new 10 -> 20") && lines[2].contains("new 20 -> 30"))
     }
 }
