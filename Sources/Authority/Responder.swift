@@ -358,11 +358,14 @@ public final class Responder<Random: RandomSource> {
         }
     }
 
-    /// The zone's SOA in the authority section (RFC 2308 §3), TTL = negative TTL.
-    private func writeNegative(zone: Int32) throws(WireError) {
+    /// The zone's SOA in the authority section (RFC 2308 §3), TTL = negative TTL; copied
+    /// ready-made when the question is inside the zone (`inQuestion`: its name ends with the
+    /// origin the record points into).
+    private func writeNegative(zone: Int32, inQuestion: Bool = false) throws(WireError) {
+        authorityCount += 1
+        if inQuestion, try snapshot.zones.direct.writeNegative(zone, qnameLength: qnameLength, into: &writer) { return }
         let info = snapshot.zones.zones[Int(zone)]
         try writeRecord(.name(info.origin), .soa, ttl: info.negativeTTL, info.soa)
-        authorityCount += 1
     }
 
     /// A referral: the cut's NS RRset in authority, glue in additional; AA clear.
@@ -453,7 +456,7 @@ public final class Responder<Random: RandomSource> {
             return Outcome(rcode: .noError, authoritative: false)
         case .nxdomain(let zone):
             subject = zone
-            try writeNegative(zone: zone)
+            try writeNegative(zone: zone, inQuestion: true)
             return Outcome(rcode: .nxDomain, authoritative: true)
         case .node(let node), .wildcard(let node):
             subject = node
@@ -537,6 +540,9 @@ public final class Responder<Random: RandomSource> {
         let zones = snapshot.zones
         var current = start
         var owner = start0
+        // While the owner is the question, the question's zone is `current`'s.
+        var ownerIsQuestion = false
+        if case .question = start0 { ownerIsQuestion = true }
         var visited = InlineArray<8, Int32>(repeating: -1)
         let first = previous >= 0 ? 1 : 0
         visited[0] = previous
@@ -573,13 +579,13 @@ public final class Responder<Random: RandomSource> {
                 } else {
                     let type = qtype == .any ? RRType.a : qtype
                     guard type == .a || type == .aaaa else {
-                        try writeNegative(zone: node.zone)
+                        try writeNegative(zone: node.zone, inQuestion: ownerIsQuestion)
                         return Outcome(rcode: .noError, authoritative: true)
                     }
                     let family: WeightTable.Family = type == .a ? .a : .aaaa
                     guard let chosen = pick(set, family: family) else {
                         if snapshot.weights.refuses(set.slots[0], family) { return Outcome(rcode: .servFail, authoritative: false) }
-                        try writeNegative(zone: node.zone)
+                        try writeNegative(zone: node.zone, inQuestion: ownerIsQuestion)
                         return Outcome(rcode: .noError, authoritative: true)
                     }
                     let endpoint = set.endpoints[chosen]
@@ -598,7 +604,7 @@ public final class Responder<Random: RandomSource> {
             } else if let index = node.rrset(.cname) {
                 cname = node.rrsets[index]
             } else {
-                try writeNegative(zone: node.zone)
+                try writeNegative(zone: node.zone, inQuestion: ownerIsQuestion)
                 return Outcome(rcode: .noError, authoritative: true)
             }
 
@@ -612,6 +618,7 @@ public final class Responder<Random: RandomSource> {
                 }
                 current = next
                 owner = .name(target)
+                ownerIsQuestion = false
             case .nxdomain(let zone):
                 // RFC 6604 §3: the RCODE describes the last name of the chain.
                 try writeNegative(zone: zone)

@@ -297,7 +297,7 @@ public final class ZoneData: Sendable {
         self.nodes = nodes
         self.table = table
         self.weighted = weightedSets
-        direct = DirectAnswers(nodes, weighted: weightedSets)
+        direct = DirectAnswers(nodes, weighted: weightedSets, zones: zoneInfos)
     }
 
     /// The weighted set whose owner is `name`, if any.
@@ -393,6 +393,17 @@ final class DirectAnswers: @unchecked Sendable {
         var target = Resolution.outside
     }
 
+    /// A zone's SOA record for the authority section of NXDOMAIN and NODATA answers to
+    /// questions inside it: the owner and the names in RDATA that end in the origin are
+    /// pointers into the question, which ends with the origin; `patches` say where, as the
+    /// offset into the origin each must point at.
+    struct Negative {
+        var record = Section()
+        var originLength: UInt16 = 0
+        var patches = InlineArray<3, (at: UInt16, into: UInt16)>(repeating: (0, 0))
+        var patchCount = 0
+    }
+
     /// Pointer to the question name at offset 12 (RFC 1035 §4.1.4).
     static let questionPointer: [UInt8] = [0xC0, 0x0C]
 
@@ -402,8 +413,10 @@ final class DirectAnswers: @unchecked Sendable {
     private let slotList: UnsafeMutablePointer<Int>
     private let choiceCount: Int
     private let pool: UnsafeMutableRawPointer
+    private let negatives: UnsafeMutablePointer<Negative>
+    private let zoneCount: Int
 
-    init(_ nodes: [Node], weighted: [WeightedSet]) {
+    init(_ nodes: [Node], weighted: [WeightedSet], zones: [ZoneData.ZoneInfo]) {
         count = nodes.count
         entries = .allocate(capacity: max(1, nodes.count))
         entries.initialize(repeating: Entry(), count: max(1, nodes.count))
@@ -452,6 +465,17 @@ final class DirectAnswers: @unchecked Sendable {
                 slots.append(endpoint.slot)
             }
         }
+        zoneCount = zones.count
+        negatives = .allocate(capacity: max(1, zones.count))
+        negatives.initialize(repeating: Negative(), count: max(1, zones.count))
+        for (index, zone) in zones.enumerated() {
+            guard case .soa(let soa) = zone.soa else { continue }
+            var negative = Self.negativeRecord(origin: zone.origin, soa: soa, ttl: zone.negativeTTL)
+            guard bytes.count + negative.bytes.count <= Int(UInt32.max) else { continue }
+            negative.value.record = Section(offset: UInt32(bytes.count), length: UInt16(negative.bytes.count))
+            bytes += negative.bytes
+            negatives[index] = negative.value
+        }
         let pool = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes.count), alignment: 8)
         bytes.withUnsafeBytes { pool.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
         self.pool = pool
@@ -491,7 +515,49 @@ final class DirectAnswers: @unchecked Sendable {
         return record + rdata
     }
 
+    /// The SOA record of `origin` with pointer placeholders (see `Negative`).
+    static func negativeRecord(origin: DomainName, soa: SOAData, ttl: UInt32) -> (bytes: [UInt8], value: Negative) {
+        var negative = Negative()
+        negative.originLength = UInt16(origin.wire.count)
+        let originWire = origin.lowercasedWire
+        var record: [UInt8] = [0xC0, 0x00]
+        negative.patches[0] = (0, 0)
+        negative.patchCount = 1
+        func u16(_ value: UInt16) { record += [UInt8(value >> 8), UInt8(value & 0xFF)] }
+        func u32(_ value: UInt32) { u16(UInt16(value >> 16)); u16(UInt16(value & 0xFFFF)) }
+        func name(_ name: DomainName) {
+            let wire = name.wire
+            var at = 0
+            while wire[at] != 0 {
+                let suffix = wire[at...].map(asciiLower)
+                if suffix.count <= originWire.count, Array(originWire.suffix(suffix.count)) == suffix {
+                    record += wire[..<at]
+                    negative.patches[negative.patchCount] = (UInt16(record.count), UInt16(originWire.count - suffix.count))
+                    negative.patchCount += 1
+                    record += [0xC0, 0x00]
+                    return
+                }
+                at += 1 + Int(wire[at])
+            }
+            record += wire
+        }
+        u16(RRType.soa.rawValue)
+        u16(RRClass.in.rawValue)
+        u32(ttl)
+        let lengthAt = record.count
+        u16(0)
+        name(soa.mname)
+        name(soa.rname)
+        for value in [soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum] { u32(value) }
+        let length = UInt16(record.count - lengthAt - 2)
+        record[lengthAt] = UInt8(length >> 8)
+        record[lengthAt + 1] = UInt8(length & 0xFF)
+        return (record, negative)
+    }
+
     deinit {
+        negatives.deinitialize(count: max(1, zoneCount))
+        negatives.deallocate()
         entries.deinitialize(count: max(1, count))
         entries.deallocate()
         choices.deinitialize(count: max(1, choiceCount))
@@ -512,6 +578,22 @@ final class DirectAnswers: @unchecked Sendable {
     func answer(_ node: Int32, aaaa: Bool) -> UnsafeRawBufferPointer {
         let entry = entries[Int(node)]
         return bytes(aaaa ? entry.aaaa : entry.a)
+    }
+
+    /// Writes zone `zone`'s SOA record for a negative answer to a question of `qnameLength`
+    /// octets inside that zone (so ending with its origin), with `writer`.
+    @inline(__always)
+    func writeNegative(_ zone: Int32, qnameLength: Int, into writer: inout WireWriter) throws(WireError) -> Bool {
+        let negative = negatives[Int(zone)]
+        guard negative.record.length > 0, qnameLength >= Int(negative.originLength) else { return false }
+        let origin = Header.size + qnameLength - Int(negative.originLength)
+        let start = writer.count
+        try writer.bytes(bytes(negative.record))
+        for index in 0..<negative.patchCount {
+            let patch = negative.patches[index]
+            writer.patch16(DomainName.pointerFlags | UInt16(origin + Int(patch.into)), at: start + Int(patch.at))
+        }
+        return true
     }
 
     /// The endpoints' slots of the weighted address name `node`, in zone order; empty when it

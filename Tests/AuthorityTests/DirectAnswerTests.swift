@@ -64,4 +64,38 @@ struct DirectAnswerTests {
         let tcp = try exchange().ask("big.example.com.", overTCP: true)
         #expect(tcp.answers.count == 40 && !tcp.header.truncated)
     }
+
+    static let other = """
+        $ORIGIN example.org.
+        $TTL 300
+        @ IN SOA ns.example.net. HostMaster.Example.ORG. 7 3600 600 604800 30
+        @ IN NS ns.example.net.
+        to-org-gap IN CNAME nothing.example.org.
+        """
+
+    @Test func negativeAnswersCarryTheSOAPointingIntoTheQuestion() throws {
+        let data = try makeZoneData([Self.zone, Self.other])
+        let exchange = Exchange(data: data, weights: zoneWeights(data))
+        let soa = "example.com. 60 IN SOA ns1.example.com. hostmaster.example.com. 2026112301 3600 600 604800 60"
+        let nx = try exchange.ask("A.b.NOPE.example.COM.")
+        #expect(nx.rcode == .nxDomain && nx.authority.count == 1)
+        #expect(nx.authorityLines.map { $0.lowercased() } == [soa.lowercased()])
+        let nodata = try exchange.ask("www.example.com.", .mx)
+        #expect(nodata.rcode == .noError && nodata.authorityLines == [soa])
+        // A name outside the zone in RDATA stays whole; one in it points into the question.
+        let org = try exchange.ask("x.y.example.org.")
+        #expect(org.authorityLines.map { $0.lowercased() } == ["example.org. 30 in soa ns.example.net. hostmaster.example.org. 7 3600 600 604800 30"])
+        let gap = try exchange.ask("to-org-gap.example.org.")
+        #expect(gap.rcode == .nxDomain && gap.authorityLines.map { $0.lowercased() }
+                == ["example.org. 30 in soa ns.example.net. hostmaster.example.org. 7 3600 600 604800 30"])
+    }
+
+    @Test func aChainIntoAnotherZonesNXDOMAINNamesThatZonesSOA() throws {
+        let zone = Self.zone + "\nacross 60 IN CNAME missing.example.org.\n"
+        let data = try makeZoneData([zone, Self.other])
+        let response = try Exchange(data: data, weights: zoneWeights(data)).ask("across.example.com.")
+        #expect(response.rcode == .nxDomain)
+        #expect(response.answerLines == ["across.example.com. 60 IN CNAME missing.example.org."])
+        #expect(response.authorityLines.map { $0.lowercased() } == ["example.org. 30 in soa ns.example.net. hostmaster.example.org. 7 3600 600 604800 30"])
+    }
 }
