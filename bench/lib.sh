@@ -120,7 +120,7 @@ wait_ready() {
 
 # start_veer ZONEDIR PORT THREADS: sets VEER_PID. State (admin socket, weights) and log are
 # per port, so several Veer servers can run at once. VEER_ARGS adds options (e.g.
-# "--rrl-exempt none --rrl-rate 100000000" to measure the rate limiter's cost on loopback).
+# "--rrl-exempt none --rrl-rate 1000000" to measure the rate limiter's cost on loopback).
 start_veer() {
     local dir=$1 port=$2 threads=$3
     mkdir -p "$WORK/veer-state-$port"
