@@ -489,6 +489,15 @@ public final class Responder<Random: RandomSource> {
                 return Outcome(rcode: .noError, authoritative: true)
             }
         }
+        if exact {
+            let (record, target) = direct.plainCNAME(node)
+            if record.count > 0 {
+                let start = writer.count
+                try writer.bytes(record)
+                answerCount = 1
+                return try followDirectCNAME(at: start, to: target, from: node, qtype: qtype)
+            }
+        }
         let slots = direct.slots(node)
         guard slots.count > 0 else { return nil }
         if address && direct.cname(node, endpoint: 0).record.count == 0 {
@@ -508,6 +517,13 @@ public final class Responder<Random: RandomSource> {
         try writer.bytes(record)
         answerCount = 1
         patchTTL(at: start + 6, every: record.count, count: 1, ttl: ttl, slot: slots[chosen])
+        return try followDirectCNAME(at: start, to: target, from: node, qtype: qtype)
+    }
+
+    /// After a precomputed CNAME record written at `start` for `node`: the rest of the chain,
+    /// unless the question asked for the CNAME itself (or ANY: one RRset is enough).
+    @inline(__always)
+    private func followDirectCNAME(at start: Int, to target: Resolution, from node: Int32, qtype: RRType) throws(WireError) -> Outcome {
         guard qtype != .cname, qtype != .any else { return Outcome(rcode: .noError, authoritative: true) }
         switch target {
         case .node(let next), .wildcard(let next):

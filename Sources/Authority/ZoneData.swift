@@ -379,6 +379,14 @@ final class DirectAnswers: @unchecked Sendable {
         /// A weighted address name: its endpoints in `choices` and `slots` from `first`.
         var first: UInt32 = 0
         var endpoints: UInt16 = 0
+        /// A plain name holding only a CNAME: its record in `cnames` at `cname - 1` (0: none).
+        var cname: UInt32 = 0
+    }
+
+    /// A plain CNAME record, owned by the question, and where its target leads.
+    struct PlainCNAME {
+        var record = Section()
+        var target = Resolution.outside
     }
 
     /// A weighted endpoint's answers and their records' TTL (a `ttl-shift=` cap patches it):
@@ -415,6 +423,8 @@ final class DirectAnswers: @unchecked Sendable {
     private let pool: UnsafeMutableRawPointer
     private let negatives: UnsafeMutablePointer<Negative>
     private let zoneCount: Int
+    private let cnames: UnsafeMutablePointer<PlainCNAME>
+    private let cnameCount: Int
 
     init(_ nodes: [Node], weighted: [WeightedSet], zones: [ZoneData.ZoneInfo]) {
         count = nodes.count
@@ -435,10 +445,20 @@ final class DirectAnswers: @unchecked Sendable {
         }
         var choiceList: [Choice] = []
         var slots: [Int] = []
+        var cnameList: [PlainCNAME] = []
         for (index, node) in nodes.enumerated() where node.cut < 0 {
             if node.weighted < 0 {
                 entries[index].a = section(node.rrset(.a).map { node.rrsets[$0] })
                 entries[index].aaaa = section(node.rrset(.aaaa).map { node.rrsets[$0] })
+                if node.rrsets.count == 1, node.rrsets[0].type == .cname, case .cname(let target) = node.rrsets[0].records[0] {
+                    let record = Self.cnameRecord(owner: node.name, target: target, ttl: node.rrsets[0].ttl)
+                    if bytes.count + record.count <= Int(UInt32.max) {
+                        cnameList.append(PlainCNAME(record: Section(offset: UInt32(bytes.count), length: UInt16(record.count)),
+                                                    target: node.rrsets[0].targets[0]))
+                        entries[index].cname = UInt32(cnameList.count)
+                        bytes += record
+                    }
+                }
                 continue
             }
             let set = weighted[Int(node.weighted)]
@@ -465,6 +485,10 @@ final class DirectAnswers: @unchecked Sendable {
                 slots.append(endpoint.slot)
             }
         }
+        cnameCount = cnameList.count
+        cnames = .allocate(capacity: max(1, cnameList.count))
+        cnames.initialize(repeating: PlainCNAME(), count: max(1, cnameList.count))
+        for (index, cname) in cnameList.enumerated() { cnames[index] = cname }
         zoneCount = zones.count
         negatives = .allocate(capacity: max(1, zones.count))
         negatives.initialize(repeating: Negative(), count: max(1, zones.count))
@@ -556,6 +580,8 @@ final class DirectAnswers: @unchecked Sendable {
     }
 
     deinit {
+        cnames.deinitialize(count: max(1, cnameCount))
+        cnames.deallocate()
         negatives.deinitialize(count: max(1, zoneCount))
         negatives.deallocate()
         entries.deinitialize(count: max(1, count))
@@ -594,6 +620,16 @@ final class DirectAnswers: @unchecked Sendable {
             writer.patch16(DomainName.pointerFlags | UInt16(origin + Int(patch.into)), at: start + Int(patch.at))
         }
         return true
+    }
+
+    /// The CNAME record of the plain CNAME name `node` and where its target leads; an empty
+    /// record when it is not one.
+    @inline(__always)
+    func plainCNAME(_ node: Int32) -> (record: UnsafeRawBufferPointer, target: Resolution) {
+        let index = entries[Int(node)].cname
+        guard index > 0 else { return (UnsafeRawBufferPointer(start: nil, count: 0), .outside) }
+        let cname = cnames[Int(index) - 1]
+        return (bytes(cname.record), cname.target)
     }
 
     /// The endpoints' slots of the weighted address name `node`, in zone order; empty when it

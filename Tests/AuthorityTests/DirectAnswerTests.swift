@@ -48,6 +48,20 @@ struct DirectAnswerTests {
         #expect(deep.answerLines == ["deep.sub2.example.com. 30 IN CNAME x.example.com.", "x.example.com. 60 IN A 192.0.2.88"])
     }
 
+    @Test func plainCNAMEsAnswerFromTheirRecordInAnyCaseAndForEveryType() throws {
+        let exchange = try exchange()
+        let chain = ["alias.example.com. 3600 IN CNAME alias2.example.com.", "alias2.example.com. 3600 IN CNAME www.example.com."]
+        #expect(try exchange.ask("alias.example.com.").answerLines == chain + ["www.example.com. 3600 IN A 192.0.2.10"])
+        let upper = try exchange.ask("ALIAS.EXAMPLE.COM.")
+        #expect(upper.answers.count == 3 && upper.answers.allSatisfy { $0.name.isSubdomain(of: try! DomainName("example.com.")) })
+        #expect(try exchange.ask("alias.example.com.", .cname).answerLines == [chain[0]])
+        #expect(try exchange.ask("alias.example.com.", .any).answerLines == [chain[0]])
+        let mx = try exchange.ask("alias.example.com.", .mx)
+        #expect(mx.answerLines == chain && mx.authority.map(\.type) == [.soa], "the chain, then NODATA at its end")
+        #expect(try exchange.ask("dangling.example.com.").rcode == .nxDomain)
+        #expect(try exchange.ask("loop1.example.com.").answers.count == 2, "a loop ends where it closes")
+    }
+
     @Test func aTTLCapAppliesToTheCopiedCNAMEAndAddressRecords() throws {
         let capped = try exchange(ttlCap: 5)
         #expect(try capped.ask("front.example.com.").answers.map(\.ttl) == [5, 300, 300], "the target is not being moved")
