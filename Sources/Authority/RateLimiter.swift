@@ -120,14 +120,8 @@ public final class RateLimiter: @unchecked Sendable {
     @inline(__always)
     public func decide(client: ClientAddress, kind: Kind, token: Int32, nowMs: Int64) -> Decision {
         guard settings.rate > 0 else { return .send }
-        let network: UInt64
-        if !client.ipv6 {
-            network = client.high & ipv4Mask | 4
-        } else if client.high == 0 && client.low >> 32 == 0xFFFF {
-            network = (client.low << 32) & ipv4Mask | 4
-        } else {
-            network = client.high & ipv6Mask | 6
-        }
+        let address = client.unmapped
+        let network = address.ipv6 ? address.high & ipv6Mask | 6 : address.high & ipv4Mask | 4
         let subject = UInt64(kind.rawValue) << 32 | UInt64(UInt32(bitPattern: token))
         let now = UInt32(truncatingIfNeeded: nowMs)
         let account = find(key: key(network, subject), now: now)
@@ -265,14 +259,9 @@ public struct ExemptNetworks: Sendable {
     /// as the IPv4 address it carries.
     @inline(__always)
     public func contains(_ client: ClientAddress) -> Bool {
-        var ipv6 = client.ipv6, high = client.high, low = client.low
-        if ipv6 && high == 0 && low >> 32 == 0xFFFF {
-            ipv6 = false
-            high = low << 32
-            low = 0
-        }
-        for network in networks where network.ipv6 == ipv6 {
-            if high & network.maskHigh == network.high && low & network.maskLow == network.low { return true }
+        let address = client.unmapped
+        for network in networks where network.ipv6 == address.ipv6 {
+            if address.high & network.maskHigh == network.high && address.low & network.maskLow == network.low { return true }
         }
         return false
     }

@@ -512,29 +512,38 @@ final class DirectAnswers: @unchecked Sendable {
         for (index, slot) in slots.enumerated() { slotList[index] = slot }
     }
 
+    /// Where `name` can be compressed against `other` (a lowercased wire name): the labels
+    /// to write before a pointer and the offset in `other` of the suffix the pointer names,
+    /// for the longest suffix the two share (the root alone does not count); nil for none.
+    static func sharedSuffix(of name: DomainName, in other: [UInt8]) -> (head: ArraySlice<UInt8>, into: Int)? {
+        let wire = name.wire
+        var at = 0
+        while wire[at] != 0 {
+            let suffix = wire[at...].map(asciiLower)
+            var into = 0
+            while other[into] != 0 && other.count - into > suffix.count { into += 1 + Int(other[into]) }
+            if other.count - into == suffix.count && Array(other[into...]) == suffix { return (wire[..<at], into) }
+            at += 1 + Int(wire[at])
+        }
+        return nil
+    }
+
+    /// Appends `value` big-endian.
+    private static func append16(_ value: UInt16, to bytes: inout [UInt8]) {
+        bytes += [UInt8(value >> 8), UInt8(value & 0xFF)]
+    }
+
     /// A CNAME record owned by the question, `owner` (its target compressed against the
     /// question's suffixes, as `WireWriter` would compress it after the question).
     static func cnameRecord(owner: DomainName, target: DomainName, ttl: UInt32) -> [UInt8] {
-        let ownerWire = owner.lowercasedWire, targetWire = target.wire
-        func labelStarts(_ wire: [UInt8]) -> [Int] {
-            var starts: [Int] = [], at = 0
-            while wire[at] != 0 { starts.append(at); at += 1 + Int(wire[at]) }
-            return starts
-        }
-        var rdata = targetWire
-        search: for start in labelStarts(targetWire) {
-            let suffix = targetWire[start...].map(asciiLower)
-            for ownerStart in labelStarts(ownerWire) where ownerWire.count - ownerStart == suffix.count {
-                if Array(ownerWire[ownerStart...]) == suffix {
-                    let pointer = DomainName.pointerFlags | UInt16(Header.size + ownerStart)
-                    rdata = Array(targetWire[..<start]) + [UInt8(pointer >> 8), UInt8(pointer & 0xFF)]
-                    break search
-                }
-            }
+        var rdata = target.wire
+        if let (head, into) = sharedSuffix(of: target, in: owner.lowercasedWire) {
+            rdata = Array(head)
+            append16(DomainName.pointerFlags | UInt16(Header.size + into), to: &rdata)
         }
         var record = Self.questionPointer
         for value in [RRType.cname.rawValue, RRClass.in.rawValue, UInt16(ttl >> 16), UInt16(ttl & 0xFFFF), UInt16(rdata.count)] {
-            record += [UInt8(value >> 8), UInt8(value & 0xFF)]
+            append16(value, to: &record)
         }
         return record + rdata
     }
@@ -547,32 +556,23 @@ final class DirectAnswers: @unchecked Sendable {
         var record: [UInt8] = [0xC0, 0x00]
         negative.patches[0] = (0, 0)
         negative.patchCount = 1
-        func u16(_ value: UInt16) { record += [UInt8(value >> 8), UInt8(value & 0xFF)] }
-        func u32(_ value: UInt32) { u16(UInt16(value >> 16)); u16(UInt16(value & 0xFFFF)) }
         func name(_ name: DomainName) {
-            let wire = name.wire
-            var at = 0
-            while wire[at] != 0 {
-                let suffix = wire[at...].map(asciiLower)
-                if suffix.count <= originWire.count, Array(originWire.suffix(suffix.count)) == suffix {
-                    record += wire[..<at]
-                    negative.patches[negative.patchCount] = (UInt16(record.count), UInt16(originWire.count - suffix.count))
-                    negative.patchCount += 1
-                    record += [0xC0, 0x00]
-                    return
-                }
-                at += 1 + Int(wire[at])
-            }
-            record += wire
+            guard let (head, into) = sharedSuffix(of: name, in: originWire) else { return record += name.wire }
+            record += head
+            negative.patches[negative.patchCount] = (UInt16(record.count), UInt16(into))
+            negative.patchCount += 1
+            record += [0xC0, 0x00]
         }
-        u16(RRType.soa.rawValue)
-        u16(RRClass.in.rawValue)
-        u32(ttl)
-        let lengthAt = record.count
-        u16(0)
+        for value in [RRType.soa.rawValue, RRClass.in.rawValue, UInt16(ttl >> 16), UInt16(ttl & 0xFFFF), 0] {
+            append16(value, to: &record)
+        }
+        let lengthAt = record.count - 2
         name(soa.mname)
         name(soa.rname)
-        for value in [soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum] { u32(value) }
+        for value in [soa.serial, soa.refresh, soa.retry, soa.expire, soa.minimum] {
+            append16(UInt16(value >> 16), to: &record)
+            append16(UInt16(value & 0xFFFF), to: &record)
+        }
         let length = UInt16(record.count - lengthAt - 2)
         record[lengthAt] = UInt8(length >> 8)
         record[lengthAt + 1] = UInt8(length & 0xFF)

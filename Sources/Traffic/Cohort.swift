@@ -166,15 +166,22 @@ public struct ClientAddress: Sendable, Equatable {
 
     public static let none = ClientAddress(ipv6: false, high: 0, low: 0)
 
-    /// Its /24 or /56. A dual-stack socket's IPv4-mapped address (`::ffff:192.0.2.1`,
-    /// RFC 4291 §2.5.5.2) counts as the IPv4 address it is.
+    /// The IPv4 address an IPv4-mapped one (`::ffff:192.0.2.1`, RFC 4291 §2.5.5.2) carries,
+    /// as a dual-stack socket reports IPv4 clients; any other address as it is.
+    @inlinable
+    public var unmapped: ClientAddress {
+        guard ipv6, high == 0, low >> 32 == 0xFFFF else { return self }
+        return ClientAddress(ipv6: false, high: low << 32, low: 0)
+    }
+
+    /// Its /24 or /56 (of the `unmapped` address).
     @inlinable
     public var cohortKey: CohortKey {
-        if !ipv6 { return CohortKey(ipv4: UInt32(truncatingIfNeeded: high >> 32), length: CohortKey.ipv4Bits, fromECS: false) }
-        if high == 0 && low >> 32 == 0xFFFF {
-            return CohortKey(ipv4: UInt32(truncatingIfNeeded: low), length: CohortKey.ipv4Bits, fromECS: false)
+        let address = unmapped
+        if !address.ipv6 {
+            return CohortKey(ipv4: UInt32(truncatingIfNeeded: address.high >> 32), length: CohortKey.ipv4Bits, fromECS: false)
         }
-        return CohortKey(ipv6High: high, length: CohortKey.ipv6Bits, fromECS: false)
+        return CohortKey(ipv6High: address.high, length: CohortKey.ipv6Bits, fromECS: false)
     }
 }
 
