@@ -113,7 +113,15 @@ public final class Responder<Random: RandomSource> {
         var questionEnd = -1
         if questionCount == 1 {
             do throws(WireError) {
-                qnameLength = try reader.name(into: qname, lowercase: true, "question name")
+                // Inlined for the usual uncompressed name; anything else takes the reader's
+                // general path, which rejects what is malformed.
+                let plain = WireReader.plainName(in: query, at: Header.size, into: qname, lowercase: true)
+                if plain > 0 {
+                    reader = WireReader(query, offset: Header.size + plain)
+                    qnameLength = plain
+                } else {
+                    qnameLength = try reader.name(into: qname, lowercase: true, "question name")
+                }
                 // A pointer in the question can only reach the header, which the response
                 // rewrites: echoing it would send a different or undecodable name. FORMERR
                 // without the question, as for any question Veer cannot echo.
@@ -130,8 +138,7 @@ public final class Responder<Random: RandomSource> {
         if hasQuestion {
             writer.setLimit(Self.classicUDPLimit)
             // Header placeholder, then the question exactly as asked (case included).
-            try? writer.bytes(UnsafeRawBufferPointer(rebasing: query[0..<Header.size]))
-            try? writer.bytes(UnsafeRawBufferPointer(rebasing: query[Header.size..<questionEnd]))
+            try? writer.bytes(UnsafeRawBufferPointer(rebasing: query[0..<questionEnd]))
             // The question name and each of its suffixes (`example.com.` inside
             // `www.example.com.`) become compression targets for the names that follow.
             writer.addCompressionTargets(suffixesOfNameAt: Header.size)
@@ -408,6 +415,8 @@ public final class Responder<Random: RandomSource> {
     /// True when the question's first label is `_veer` (any case) and there are weighted
     /// names: one byte compare for every other query.
     private var isStatusQuery: Bool {
+        // The length octet first: the label array is only loaded for a 5-octet first label.
+        guard qname[0] == 5 else { return false }
         let label = StatusRecords.label
         guard qnameLength > label.count + 2, qname[0] == UInt8(label.count), !snapshot.status.isEmpty else { return false }
         for i in 0..<label.count where qname[1 + i] != label[i] { return false }
@@ -428,7 +437,7 @@ public final class Responder<Random: RandomSource> {
             return
         }
         let zones = snapshot.zones
-        switch Resolver(nodes: zones.nodes, table: zones.table, zones: zones.zones).resolve(statusSubject, scratch: scratch) {
+        switch zones.resolve(statusSubject, scratch: scratch) {
         case .node(let node), .wildcard(let node):
             try writeNegative(zone: zones.nodes[Int(node)].zone)
         case .nxdomain(let zone):
@@ -446,7 +455,7 @@ public final class Responder<Random: RandomSource> {
     private func answer(qtype: RRType) throws(WireError) -> Outcome {
         let zones = snapshot.zones
         let name = UnsafeRawBufferPointer(rebasing: qname[0..<qnameLength])
-        let resolution = Resolver(nodes: zones.nodes, table: zones.table, zones: zones.zones).resolve(name, scratch: scratch)
+        let resolution = zones.resolve(name, scratch: scratch)
         switch resolution {
         case .outside:
             return Outcome(rcode: .refused, authoritative: false)

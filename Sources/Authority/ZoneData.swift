@@ -311,6 +311,12 @@ public final class ZoneData: Sendable {
     }
 
     var resolver: Resolver { Resolver(nodes: nodes, table: table, zones: zones) }
+
+    /// The lookup walk for a query: `name` lowercased wire form, `scratch` 257 bytes.
+    @inline(__always)
+    func resolve(_ name: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer) -> Resolution {
+        table.resolve(name, scratch: scratch, nodes: nodes)
+    }
 }
 
 /// The lookup walk: exact match, else closest encloser, then wildcard, referral or NXDOMAIN.
@@ -329,9 +335,18 @@ struct Resolver {
     }
 
     /// `name`: lowercased wire form. `scratch`: 257 bytes for building the wildcard name.
-    @inline(__always)
     func resolve(_ name: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer) -> Resolution {
-        let exact = table.lookup(name)
+        table.resolve(name, scratch: scratch, nodes: nodes)
+    }
+}
+
+extension NameTable {
+    /// The lookup walk over this table of `nodes`' names (see `Resolver`). `name`: lowercased
+    /// wire form. `scratch`: 257 bytes for building the wildcard name. The query path calls it
+    /// through `ZoneData.resolve`, with the arrays borrowed from the zone data, not copied.
+    @inline(__always)
+    func resolve(_ name: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer, nodes: [Node]) -> Resolution {
+        let exact = lookup(name)
         if exact >= 0 {
             let cut = nodes[Int(exact)].cut
             return cut >= 0 ? .referral(cut) : .node(exact)
@@ -341,17 +356,18 @@ struct Resolver {
         while name[offset] != 0 {
             offset += 1 + Int(name[offset])
             let suffix = UnsafeRawBufferPointer(rebasing: name[offset...])
-            let encloser = table.lookup(suffix)
+            let encloser = lookup(suffix)
             guard encloser >= 0 else { continue }
-            let node = nodes[Int(encloser)]
-            if node.cut >= 0 { return .referral(node.cut) }
+            // Fields read one by one: copying the whole node would retain its arrays.
+            let cut = nodes[Int(encloser)].cut
+            if cut >= 0 { return .referral(cut) }
             // Source of synthesis `*.<encloser>` (RFC 4592 §3.3.1).
             scratch[0] = 1
             scratch[1] = UInt8(ascii: "*")
             UnsafeMutableRawBufferPointer(rebasing: scratch[2..<(2 + suffix.count)]).copyMemory(from: suffix)
-            let wildcard = table.lookup(UnsafeRawBufferPointer(rebasing: scratch[0..<(2 + suffix.count)]))
+            let wildcard = lookup(UnsafeRawBufferPointer(rebasing: scratch[0..<(2 + suffix.count)]))
             if wildcard >= 0 { return .wildcard(wildcard) }
-            return .nxdomain(zone: node.zone)
+            return .nxdomain(zone: nodes[Int(encloser)].zone)
         }
         return .outside
     }

@@ -4,17 +4,17 @@
 /// The original case is kept for output; equality and hashing ignore ASCII case (RFC 4343).
 public struct DomainName: Sendable, Hashable, CustomStringConvertible, Comparable {
     /// Longest label, RFC 1035 §2.3.4.
-    public static let maxLabelLength = 63
+    @inlinable public static var maxLabelLength: Int { 63 }
     /// The top two bits of a length octet: 00 a label, 11 a compression pointer, 01 and 10
     /// reserved (RFC 1035 §4.1.4, RFC 6891 §5).
-    public static let labelTypeMask: UInt8 = 0xC0
-    public static let pointerLabel: UInt8 = 0xC0
+    @inlinable public static var labelTypeMask: UInt8 { 0xC0 }
+    @inlinable public static var pointerLabel: UInt8 { 0xC0 }
     /// The 14-bit offset of a pointer, below `labelTypeMask` in its first octet.
-    public static let pointerOffsetMask: UInt8 = 0x3F
+    @inlinable public static var pointerOffsetMask: UInt8 { 0x3F }
     /// A pointer as a 16-bit word, to be OR-ed with the offset it points to.
-    public static let pointerFlags: UInt16 = 0xC000
+    @inlinable public static var pointerFlags: UInt16 { 0xC000 }
     /// Longest name in wire form, including length octets and the root label, RFC 1035 §2.3.4.
-    public static let maxWireLength = 255
+    @inlinable public static var maxWireLength: Int { 255 }
 
     /// The wire form, original case, always ending in 0.
     public let wire: [UInt8]
@@ -211,7 +211,7 @@ func escapedPresentation(_ byte: UInt8, special: Set<UInt8>) -> String {
 }
 
 /// ASCII-only lowercase: DNS names compare case-insensitively for A–Z only (RFC 4343).
-@inline(__always)
+@inlinable @inline(__always)
 public func asciiLower(_ byte: UInt8) -> UInt8 {
     byte &- 0x41 < 26 ? byte | 0x20 : byte
 }
@@ -220,8 +220,8 @@ public func asciiLower(_ byte: UInt8) -> UInt8 {
 /// 0x41...0x5A and whose top bit is clear, sets 0x20. Adding 0x3F (resp. 0x25) to the low
 /// seven bits carries into the top bit exactly when they are ≥ 0x41 (resp. ≥ 0x5B), and never
 /// into the next byte.
-@inline(__always)
-func asciiLower(word x: UInt64) -> UInt64 {
+@inlinable @inline(__always)
+public func asciiLower(word x: UInt64) -> UInt64 {
     let low7 = x & 0x7F7F_7F7F_7F7F_7F7F
     let atLeastA = low7 &+ 0x3F3F_3F3F_3F3F_3F3F
     let pastZ = low7 &+ 0x2525_2525_2525_2525

@@ -1,7 +1,7 @@
 /// The fixed 12-byte header (RFC 1035 §4.1.1).
 public struct Header: Hashable, Sendable {
     /// Size of the header on the wire.
-    public static let size = 12
+    @inlinable public static var size: Int { 12 }
 
     public var id: UInt16 = 0
     /// Flags word: QR, OPCODE, AA, TC, RD, RA, Z, AD, CD, RCODE (low 4 bits).
@@ -16,20 +16,20 @@ public struct Header: Hashable, Sendable {
         self.flags = flags
     }
 
-    public static let qrBit: UInt16 = 0x8000
-    public static let aaBit: UInt16 = 0x0400
-    public static let tcBit: UInt16 = 0x0200
-    public static let rdBit: UInt16 = 0x0100
-    public static let raBit: UInt16 = 0x0080
-    public static let adBit: UInt16 = 0x0020
-    public static let cdBit: UInt16 = 0x0010
+    @inlinable public static var qrBit: UInt16 { 0x8000 }
+    @inlinable public static var aaBit: UInt16 { 0x0400 }
+    @inlinable public static var tcBit: UInt16 { 0x0200 }
+    @inlinable public static var rdBit: UInt16 { 0x0100 }
+    @inlinable public static var raBit: UInt16 { 0x0080 }
+    @inlinable public static var adBit: UInt16 { 0x0020 }
+    @inlinable public static var cdBit: UInt16 { 0x0010 }
     /// OPCODE: four bits at bit 11 of the flags word (RFC 1035 §4.1.1).
-    public static let opcodeShift: UInt16 = 11
-    public static let opcodeMask: UInt16 = 0xF
+    @inlinable public static var opcodeShift: UInt16 { 11 }
+    @inlinable public static var opcodeMask: UInt16 { 0xF }
     /// RCODE: the low four bits of the flags word; EDNS carries the bits above them in the
     /// OPT TTL (RFC 6891 §6.1.3).
-    public static let rcodeMask: UInt16 = 0xF
-    public static let rcodeBits: UInt16 = 4
+    @inlinable public static var rcodeMask: UInt16 { 0xF }
+    @inlinable public static var rcodeBits: UInt16 { 4 }
 
     public var isResponse: Bool {
         get { flags & Self.qrBit != 0 }
@@ -107,9 +107,9 @@ public struct Question: Hashable, Sendable, CustomStringConvertible {
 /// The EDNS(0) OPT pseudo-record's meaning (RFC 6891 §6.1).
 public struct EDNS: Hashable, Sendable {
     /// The smallest payload EDNS lets a requester advertise (RFC 6891 §6.2.5).
-    public static let minimumPayload: UInt16 = 512
+    @inlinable public static var minimumPayload: UInt16 { 512 }
     /// Default payload: fits in one unfragmented IPv6 packet (DNS flag day 2020).
-    public static let defaultPayload: UInt16 = 1232
+    @inlinable public static var defaultPayload: UInt16 { 1232 }
 
     public var payloadSize: UInt16
     /// The upper 8 bits of the extended RCODE.
@@ -118,7 +118,7 @@ public struct EDNS: Hashable, Sendable {
     /// DNSSEC OK bit (RFC 3225).
     public var dnssecOK: Bool = false
     /// The DO bit in the OPT record's TTL field (RFC 3225 §3).
-    public static let dnssecOKBit: UInt32 = 0x8000
+    @inlinable public static var dnssecOKBit: UInt32 { 0x8000 }
     /// Options as (code, data), kept for tests; the server ignores unknown ones.
     public var options: [EDNSOption] = []
 

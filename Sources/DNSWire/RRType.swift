@@ -1,25 +1,25 @@
 /// A resource record TYPE (RFC 1035 §3.2.2, RFC 3597 for unknown types).
 public struct RRType: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt16
-    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue }
 
-    public static let a = RRType(rawValue: 1)
-    public static let ns = RRType(rawValue: 2)
-    public static let cname = RRType(rawValue: 5)
-    public static let soa = RRType(rawValue: 6)
-    public static let ptr = RRType(rawValue: 12)
-    public static let mx = RRType(rawValue: 15)
-    public static let txt = RRType(rawValue: 16)
-    public static let aaaa = RRType(rawValue: 28)
-    public static let srv = RRType(rawValue: 33)
+    @inlinable public static var a: RRType { RRType(rawValue: 1) }
+    @inlinable public static var ns: RRType { RRType(rawValue: 2) }
+    @inlinable public static var cname: RRType { RRType(rawValue: 5) }
+    @inlinable public static var soa: RRType { RRType(rawValue: 6) }
+    @inlinable public static var ptr: RRType { RRType(rawValue: 12) }
+    @inlinable public static var mx: RRType { RRType(rawValue: 15) }
+    @inlinable public static var txt: RRType { RRType(rawValue: 16) }
+    @inlinable public static var aaaa: RRType { RRType(rawValue: 28) }
+    @inlinable public static var srv: RRType { RRType(rawValue: 33) }
     /// EDNS pseudo-record (RFC 6891 §6.1.1).
-    public static let opt = RRType(rawValue: 41)
-    public static let ds = RRType(rawValue: 43)
-    public static let ixfr = RRType(rawValue: 251)
-    public static let axfr = RRType(rawValue: 252)
+    @inlinable public static var opt: RRType { RRType(rawValue: 41) }
+    @inlinable public static var ds: RRType { RRType(rawValue: 43) }
+    @inlinable public static var ixfr: RRType { RRType(rawValue: 251) }
+    @inlinable public static var axfr: RRType { RRType(rawValue: 252) }
     /// QTYPE `*`, answered minimally (RFC 8482).
-    public static let any = RRType(rawValue: 255)
-    public static let caa = RRType(rawValue: 257)
+    @inlinable public static var any: RRType { RRType(rawValue: 255) }
+    @inlinable public static var caa: RRType { RRType(rawValue: 257) }
 
     static let mnemonics: [(String, RRType)] = [
         ("A", .a), ("NS", .ns), ("CNAME", .cname), ("SOA", .soa), ("PTR", .ptr), ("MX", .mx),
@@ -53,12 +53,12 @@ public struct RRType: RawRepresentable, Hashable, Sendable, CustomStringConverti
 /// A resource record CLASS (RFC 1035 §3.2.4).
 public struct RRClass: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt16
-    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue }
 
-    public static let `in` = RRClass(rawValue: 1)
-    public static let chaos = RRClass(rawValue: 3)
-    public static let none = RRClass(rawValue: 254)
-    public static let any = RRClass(rawValue: 255)
+    @inlinable public static var `in`: RRClass { RRClass(rawValue: 1) }
+    @inlinable public static var chaos: RRClass { RRClass(rawValue: 3) }
+    @inlinable public static var none: RRClass { RRClass(rawValue: 254) }
+    @inlinable public static var any: RRClass { RRClass(rawValue: 255) }
 
     public var description: String {
         switch self {
@@ -73,16 +73,16 @@ public struct RRClass: RawRepresentable, Hashable, Sendable, CustomStringConvert
 /// Response codes (RFC 1035 §4.1.1, RFC 6891 §9 for the extended BADVERS).
 public struct RCode: RawRepresentable, Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt16
-    public init(rawValue: UInt16) { self.rawValue = rawValue }
+    @inlinable public init(rawValue: UInt16) { self.rawValue = rawValue }
 
-    public static let noError = RCode(rawValue: 0)
-    public static let formErr = RCode(rawValue: 1)
-    public static let servFail = RCode(rawValue: 2)
-    public static let nxDomain = RCode(rawValue: 3)
-    public static let notImp = RCode(rawValue: 4)
-    public static let refused = RCode(rawValue: 5)
+    @inlinable public static var noError: RCode { RCode(rawValue: 0) }
+    @inlinable public static var formErr: RCode { RCode(rawValue: 1) }
+    @inlinable public static var servFail: RCode { RCode(rawValue: 2) }
+    @inlinable public static var nxDomain: RCode { RCode(rawValue: 3) }
+    @inlinable public static var notImp: RCode { RCode(rawValue: 4) }
+    @inlinable public static var refused: RCode { RCode(rawValue: 5) }
     /// Extended RCODE 16: the upper 8 bits live in the OPT TTL (RFC 6891 §6.1.3).
-    public static let badVers = RCode(rawValue: 16)
+    @inlinable public static var badVers: RCode { RCode(rawValue: 16) }
 
     public var description: String {
         switch rawValue {

@@ -140,42 +140,61 @@ public struct WireReader {
     }
 
     /// The common case, a name without compression pointers (every question a resolver
-    /// sends): the label lengths are walked first, then the whole name is copied eight bytes
-    /// at a time. Returns nil, having read nothing, for anything else — a pointer, a reserved
-    /// label type, a label past the end, a name over 255 octets — which the general loop then
-    /// reads or rejects with the precise error.
+    /// sends), read by `plainName(in:at:into:lowercase:)`.
     @inline(__always)
     private mutating func uncompressedName(into out: UnsafeMutableRawBufferPointer, lowercase: Bool) -> Int? {
-        var scan = offset
-        while scan < end {
-            let length = Int(message[scan])
+        let total = Self.plainName(in: UnsafeRawBufferPointer(rebasing: message[..<end]), at: offset, into: out, lowercase: lowercase)
+        guard total > 0 else { return nil }
+        offset += total
+        return total
+    }
+
+    /// Copies the name at `offset` of `message` into `out` (lowercased when asked) if it has
+    /// no compression pointer, and returns its length; 0, having written nothing, for anything
+    /// else — a pointer, a reserved label type, a label past the end, a name over 255 octets
+    /// — which `name(into:lowercase:_:)` then reads or rejects with the precise error.
+    /// Inlinable, so the question of every query is read without a call: the label lengths
+    /// are walked first, then the name is copied eight bytes at a time.
+    @inlinable @inline(__always)
+    public static func plainName(in message: UnsafeRawBufferPointer, at offset: Int,
+                                 into out: UnsafeMutableRawBufferPointer, lowercase: Bool) -> Int {
+        guard offset >= 0, let from = message.baseAddress.map({ $0 + offset }), let to = out.baseAddress else { return 0 }
+        let available = message.count - offset
+        var scan = 0
+        while true {
+            guard scan < available else { return 0 }
+            let length = Int(from.load(fromByteOffset: scan, as: UInt8.self))
             if length == 0 { break }
-            guard length <= DomainName.maxLabelLength else { return nil }
+            guard length <= DomainName.maxLabelLength else { return 0 }
             scan += 1 + length
             // Stop at the longest legal name rather than walking the rest of the message.
-            guard scan - offset < DomainName.maxWireLength else { return nil }
+            guard scan < DomainName.maxWireLength else { return 0 }
         }
-        guard scan < end else { return nil }
-        let total = scan + 1 - offset
-        guard total <= DomainName.maxWireLength, out.count >= total else { return nil }
-        // [offset, scan] lies inside the message (scan < end ≤ message.count) and total bytes
-        // fit in `out`; length octets (≤ 63) are below "A", so lowercasing leaves them alone.
-        let from = message.baseAddress! + offset
-        let to = out.baseAddress!
-        if lowercase {
-            var k = 0
-            while k + 8 <= total {
-                (to + k).storeBytes(of: asciiLower(word: (from + k).loadUnaligned(as: UInt64.self)), as: UInt64.self)
-                k += 8
-            }
-            while k < total {
-                (to + k).storeBytes(of: asciiLower(from.load(fromByteOffset: k, as: UInt8.self)), as: UInt8.self)
-                k += 1
-            }
-        } else {
+        let total = scan + 1
+        guard out.count >= total else { return 0 }
+        // The name's total bytes lie inside the message and fit in `out`; length octets
+        // (≤ 63) are below "A", so lowercasing leaves them alone.
+        guard lowercase else {
             to.copyMemory(from: from, byteCount: total)
+            return total
         }
-        offset = scan + 1
+        var k = 0
+        while k + 8 <= total {
+            (to + k).storeBytes(of: asciiLower(word: from.loadUnaligned(fromByteOffset: k, as: UInt64.self)), as: UInt64.self)
+            k += 8
+        }
+        if k < total {
+            if total >= 8 {
+                // The last eight bytes again, overlapping what was copied: no byte loop.
+                (to + total - 8).storeBytes(
+                    of: asciiLower(word: from.loadUnaligned(fromByteOffset: total - 8, as: UInt64.self)), as: UInt64.self)
+            } else {
+                while k < total {
+                    (to + k).storeBytes(of: asciiLower(from.load(fromByteOffset: k, as: UInt8.self)), as: UInt8.self)
+                    k += 1
+                }
+            }
+        }
         return total
     }
 

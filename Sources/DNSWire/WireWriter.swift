@@ -83,7 +83,7 @@ public struct WireWriter {
         written += bytes.count
     }
 
-    @inlinable
+    @inlinable @inline(__always)
     public mutating func bytes(_ bytes: UnsafeRawBufferPointer) throws(WireError) {
         guard written + bytes.count <= end else { throw WireError(.noSpace, field: "bytes", offset: written) }
         if bytes.count > 0 {

@@ -106,9 +106,9 @@ public struct CohortKey: Hashable, Sendable, CustomStringConvertible {
     @usableFromInline static var prefixMask: UInt64 { (1 << 56) - 1 }
 
     /// No key: the query needed none.
-    public static let none = CohortKey(raw: 0)
+    @inlinable public static var none: CohortKey { CohortKey(raw: 0) }
 
-    public init(raw: UInt64) { self.raw = raw }
+    @inlinable public init(raw: UInt64) { self.raw = raw }
 
     /// `address` (host order) cut to `min(length, 24)` bits.
     @inlinable
@@ -158,13 +158,13 @@ public struct ClientAddress: Sendable, Equatable {
     public let high: UInt64
     public let low: UInt64
 
-    public init(ipv6: Bool, high: UInt64, low: UInt64) {
+    @inlinable public init(ipv6: Bool, high: UInt64, low: UInt64) {
         self.ipv6 = ipv6
         self.high = high
         self.low = low
     }
 
-    public static let none = ClientAddress(ipv6: false, high: 0, low: 0)
+    @inlinable public static var none: ClientAddress { ClientAddress(ipv6: false, high: 0, low: 0) }
 
     /// The IPv4 address an IPv4-mapped one (`::ffff:192.0.2.1`, RFC 4291 §2.5.5.2) carries,
     /// as a dual-stack socket reports IPv4 clients; any other address as it is.
