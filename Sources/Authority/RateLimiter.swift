@@ -234,13 +234,13 @@ public final class RateLimiter: @unchecked Sendable {
 /// Sources whose responses are never limited (`--rrl-exempt`): checked on the UDP path, so
 /// kept as masked words, no allocation per check.
 public struct ExemptNetworks: Sendable {
-    private struct Network: Sendable {
-        let ipv6: Bool
-        let high: UInt64, low: UInt64
-        let maskHigh: UInt64, maskLow: UInt64
+    @usableFromInline struct Network: Sendable {
+        @usableFromInline let ipv6: Bool
+        @usableFromInline let high: UInt64, low: UInt64
+        @usableFromInline let maskHigh: UInt64, maskLow: UInt64
     }
 
-    private let networks: [Network]
+    @usableFromInline let networks: [Network]
 
     /// Each prefix as (IPv6?, address words big-endian, length in bits).
     public init(_ prefixes: [(ipv6: Bool, high: UInt64, low: UInt64, length: Int)]) {
@@ -256,8 +256,8 @@ public struct ExemptNetworks: Sendable {
     public var isEmpty: Bool { networks.isEmpty }
 
     /// True when `client` is inside one of the networks; an IPv4-mapped IPv6 address counts
-    /// as the IPv4 address it carries.
-    @inline(__always)
+    /// as the IPv4 address it carries. Inlinable: every UDP query asks.
+    @inlinable @inline(__always)
     public func contains(_ client: ClientAddress) -> Bool {
         let address = client.unmapped
         for network in networks where network.ipv6 == address.ipv6 {

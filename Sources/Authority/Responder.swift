@@ -415,8 +415,8 @@ public final class Responder<Random: RandomSource> {
     /// True when the question's first label is `_veer` (any case) and there are weighted
     /// names: one byte compare for every other query.
     private var isStatusQuery: Bool {
-        // The length octet first: the label array is only loaded for a 5-octet first label.
-        guard qname[0] == 5 else { return false }
+        // One byte first: the label array is only loaded for a first label "_????".
+        guard qname[1] == UInt8(ascii: "_") else { return false }
         let label = StatusRecords.label
         guard qnameLength > label.count + 2, qname[0] == UInt8(label.count), !snapshot.status.isEmpty else { return false }
         for i in 0..<label.count where qname[1 + i] != label[i] { return false }
@@ -481,9 +481,10 @@ public final class Responder<Random: RandomSource> {
     }
 
     /// Answers from the precomputed records (`DirectAnswers`): an A or AAAA question at a
-    /// plain name, or at a weighted address name after choosing its endpoint; any question at
-    /// a weighted CNAME name asked by its own name (`exact`, not through a wildcard, whose
-    /// compression offsets differ), the chain then followed. Nil when the general path must
+    /// plain name, or at a weighted address name after choosing its endpoint; asked by the
+    /// name's own name (`exact`, not through a wildcard, whose compression offsets differ):
+    /// any question at a CNAME name, plain or weighted, the chain then followed, and an MX,
+    /// SRV or NS question with its additional addresses. Nil when the general path must
     /// answer (another kind of name, nothing to choose, an endpoint without such records).
     @inline(__always)
     private func answerDirectly(_ node: Int32, qtype: RRType, from direct: DirectAnswers, exact: Bool) throws(WireError) -> Outcome? {
@@ -505,6 +506,15 @@ public final class Responder<Random: RandomSource> {
                 try writer.bytes(record)
                 answerCount = 1
                 return try followDirectCNAME(at: start, to: target, from: node, qtype: qtype)
+            }
+            // MX, SRV or NS with its additional addresses, when all of it fits; otherwise the
+            // general path decides what to leave out.
+            let (records, answers, additionals) = direct.records(node, type: qtype)
+            if records.count > 0 && writer.count + records.count <= writer.limit {
+                try writer.bytes(records)
+                answerCount = answers
+                additionalCount = additionals
+                return Outcome(rcode: .noError, authoritative: true)
             }
         }
         let slots = direct.slots(node)

@@ -155,6 +155,9 @@ public final class ZoneData: Sendable {
     let table: NameTable
     /// A and AAAA answers of plain names, ready to copy.
     let direct: DirectAnswers
+    /// Some name's first label is `*`: only then does a name that does not exist cost a
+    /// wildcard lookup.
+    let hasWildcards: Bool
 
     /// Builds the tree. `slot` gives each (owner, endpoint id) its permanent counter/weight
     /// slot, so slots survive reloads.
@@ -298,6 +301,7 @@ public final class ZoneData: Sendable {
         self.table = table
         self.weighted = weightedSets
         direct = DirectAnswers(nodes, weighted: weightedSets, zones: zoneInfos)
+        hasWildcards = nodes.contains { $0.name.wire.count > 2 && $0.name.wire[0] == 1 && $0.name.wire[1] == UInt8(ascii: "*") }
     }
 
     /// The weighted set whose owner is `name`, if any.
@@ -315,7 +319,7 @@ public final class ZoneData: Sendable {
     /// The lookup walk for a query: `name` lowercased wire form, `scratch` 257 bytes.
     @inline(__always)
     func resolve(_ name: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer) -> Resolution {
-        table.resolve(name, scratch: scratch, nodes: nodes)
+        table.resolve(name, scratch: scratch, nodes: nodes, wildcards: hasWildcards)
     }
 }
 
@@ -345,7 +349,8 @@ extension NameTable {
     /// wire form. `scratch`: 257 bytes for building the wildcard name. The query path calls it
     /// through `ZoneData.resolve`, with the arrays borrowed from the zone data, not copied.
     @inline(__always)
-    func resolve(_ name: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer, nodes: [Node]) -> Resolution {
+    func resolve(_ name: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer, nodes: [Node],
+                 wildcards: Bool = true) -> Resolution {
         let exact = lookup(name)
         if exact >= 0 {
             let cut = nodes[Int(exact)].cut
@@ -361,7 +366,9 @@ extension NameTable {
             // Fields read one by one: copying the whole node would retain its arrays.
             let cut = nodes[Int(encloser)].cut
             if cut >= 0 { return .referral(cut) }
-            // Source of synthesis `*.<encloser>` (RFC 4592 §3.3.1).
+            // Source of synthesis `*.<encloser>` (RFC 4592 §3.3.1), looked up only when some
+            // name in the zones is a wildcard.
+            guard wildcards else { return .nxdomain(zone: nodes[Int(encloser)].zone) }
             scratch[0] = 1
             scratch[1] = UInt8(ascii: "*")
             UnsafeMutableRawBufferPointer(rebasing: scratch[2..<(2 + suffix.count)]).copyMemory(from: suffix)
@@ -395,13 +402,19 @@ final class DirectAnswers: @unchecked Sendable {
         /// A weighted address name: its endpoints in `choices` and `slots` from `first`.
         var first: UInt32 = 0
         var endpoints: UInt16 = 0
-        /// A plain name holding only a CNAME: its record in `cnames` at `cname - 1` (0: none).
-        var cname: UInt32 = 0
+        /// A plain name holding only a CNAME, or an MX, SRV or NS RRset: its records in
+        /// `plains` at `plain - 1` (0: none).
+        var plain: UInt32 = 0
     }
 
-    /// A plain CNAME record, owned by the question, and where its target leads.
-    struct PlainCNAME {
+    /// Records of a plain name owned by the question: a CNAME record and where its target
+    /// leads, or an MX, SRV or NS RRset followed by the addresses of its targets that Veer
+    /// has, as the general path writes them (`recordsWithAdditional`).
+    struct Plain {
+        var type = RRType.cname
         var record = Section()
+        var answers: UInt16 = 0
+        var additionals: UInt16 = 0
         var target = Resolution.outside
     }
 
@@ -439,8 +452,8 @@ final class DirectAnswers: @unchecked Sendable {
     private let pool: UnsafeMutableRawPointer
     private let negatives: UnsafeMutablePointer<Negative>
     private let zoneCount: Int
-    private let cnames: UnsafeMutablePointer<PlainCNAME>
-    private let cnameCount: Int
+    private let plains: UnsafeMutablePointer<Plain>
+    private let plainCount: Int
 
     init(_ nodes: [Node], weighted: [WeightedSet], zones: [ZoneData.ZoneInfo]) {
         count = nodes.count
@@ -461,7 +474,7 @@ final class DirectAnswers: @unchecked Sendable {
         }
         var choiceList: [Choice] = []
         var slots: [Int] = []
-        var cnameList: [PlainCNAME] = []
+        var plainList: [Plain] = []
         for (index, node) in nodes.enumerated() where node.cut < 0 {
             if node.weighted < 0 {
                 entries[index].a = section(node.rrset(.a).map { node.rrsets[$0] })
@@ -469,11 +482,17 @@ final class DirectAnswers: @unchecked Sendable {
                 if node.rrsets.count == 1, node.rrsets[0].type == .cname, case .cname(let target) = node.rrsets[0].records[0] {
                     let record = Self.cnameRecord(owner: node.name, target: target, ttl: node.rrsets[0].ttl)
                     if bytes.count + record.count <= Int(UInt32.max) {
-                        cnameList.append(PlainCNAME(record: Section(offset: UInt32(bytes.count), length: UInt16(record.count)),
-                                                    target: node.rrsets[0].targets[0]))
-                        entries[index].cname = UInt32(cnameList.count)
+                        plainList.append(Plain(record: Section(offset: UInt32(bytes.count), length: UInt16(record.count)),
+                                               answers: 1, target: node.rrsets[0].targets[0]))
+                        entries[index].plain = UInt32(plainList.count)
                         bytes += record
                     }
+                } else if let (type, records, answers, additionals) = Self.recordsWithAdditional(node, nodes: nodes),
+                          bytes.count + records.count <= Int(UInt32.max) {
+                    plainList.append(Plain(type: type, record: Section(offset: UInt32(bytes.count), length: UInt16(records.count)),
+                                           answers: answers, additionals: additionals))
+                    entries[index].plain = UInt32(plainList.count)
+                    bytes += records
                 }
                 continue
             }
@@ -501,10 +520,10 @@ final class DirectAnswers: @unchecked Sendable {
                 slots.append(endpoint.slot)
             }
         }
-        cnameCount = cnameList.count
-        cnames = .allocate(capacity: max(1, cnameList.count))
-        cnames.initialize(repeating: PlainCNAME(), count: max(1, cnameList.count))
-        for (index, cname) in cnameList.enumerated() { cnames[index] = cname }
+        plainCount = plainList.count
+        plains = .allocate(capacity: max(1, plainList.count))
+        plains.initialize(repeating: Plain(), count: max(1, plainList.count))
+        for (index, plain) in plainList.enumerated() { plains[index] = plain }
         zoneCount = zones.count
         negatives = .allocate(capacity: max(1, zones.count))
         negatives.initialize(repeating: Negative(), count: max(1, zones.count))
@@ -564,6 +583,49 @@ final class DirectAnswers: @unchecked Sendable {
         return record + rdata
     }
 
+    /// The answer to a question for the MX RRset of the plain name `node`, else its SRV, else
+    /// its NS (one per name, the types asked most often first),
+    /// with the addresses of its targets in the additional section, written as the general
+    /// path writes it after a question for `node`'s name (so with the same compression
+    /// pointers): type, bytes, answer and additional counts. Nil when the name has no such
+    /// RRset or the answer would not fit a classic 512-octet response.
+    static func recordsWithAdditional(_ node: Node, nodes: [Node]) -> (RRType, [UInt8], UInt16, UInt16)? {
+        guard let set = [RRType.mx, .srv, .ns].lazy.compactMap({ type in node.rrsets.first { $0.type == type } }).first,
+              !set.records.isEmpty else { return nil }
+        var answers: UInt16 = 0, additionals: UInt16 = 0, start = 0
+        let message = try? WireWriter.build(capacity: 512) { (writer: inout WireWriter) throws(WireError) in
+            // Header, and the question: its type and class do not matter here.
+            try writer.bytes([UInt8](repeating: 0, count: Header.size) + node.name.wire + [0, 0, 0, 0])
+            writer.addCompressionTargets(suffixesOfNameAt: Header.size)
+            start = writer.count
+            for data in set.records {
+                try writer.u16(DomainName.pointerFlags | UInt16(Header.size))
+                try writer.u16(set.type.rawValue)
+                try writer.u16(RRClass.in.rawValue)
+                try writer.u32(set.ttl)
+                let lengthAt = writer.count
+                try writer.u16(0)
+                try data.encode(into: &writer, compress: set.type.rdataNamesCompressible)
+                writer.patch16(UInt16(writer.count - lengthAt - 2), at: lengthAt)
+                answers += 1
+            }
+            for target in set.targetNodes where target >= 0 {
+                let other = nodes[Int(target)]
+                for type in [RRType.a, .aaaa] {
+                    guard let index = other.rrset(type), other.rrsets[index].records.isEmpty else { continue }
+                    let size = RRSetData.wireSize(type)
+                    for record in 0..<other.rrsets[index].count {
+                        try writer.name(other.name)
+                        try writer.bytes(Array(other.rrsets[index].wire[(record * size)..<((record + 1) * size)]))
+                        additionals += 1
+                    }
+                }
+            }
+        }
+        guard let message else { return nil }
+        return (set.type, Array(message[start...]), answers, additionals)
+    }
+
     /// The SOA record of `origin` with pointer placeholders (see `Negative`).
     static func negativeRecord(origin: DomainName, soa: SOAData, ttl: UInt32) -> (bytes: [UInt8], value: Negative) {
         var negative = Negative()
@@ -596,8 +658,8 @@ final class DirectAnswers: @unchecked Sendable {
     }
 
     deinit {
-        cnames.deinitialize(count: max(1, cnameCount))
-        cnames.deallocate()
+        plains.deinitialize(count: max(1, plainCount))
+        plains.deallocate()
         negatives.deinitialize(count: max(1, zoneCount))
         negatives.deallocate()
         entries.deinitialize(count: max(1, count))
@@ -642,10 +704,20 @@ final class DirectAnswers: @unchecked Sendable {
     /// record when it is not one.
     @inline(__always)
     func plainCNAME(_ node: Int32) -> (record: UnsafeRawBufferPointer, target: Resolution) {
-        let index = entries[Int(node)].cname
-        guard index > 0 else { return (UnsafeRawBufferPointer(start: nil, count: 0), .outside) }
-        let cname = cnames[Int(index) - 1]
+        let index = entries[Int(node)].plain
+        guard index > 0, plains[Int(index) - 1].type == .cname else { return (UnsafeRawBufferPointer(start: nil, count: 0), .outside) }
+        let cname = plains[Int(index) - 1]
         return (bytes(cname.record), cname.target)
+    }
+
+    /// The answer and additional records for a `type` question at the plain name `node`
+    /// (`recordsWithAdditional`) and how many of each; empty when the general path answers.
+    @inline(__always)
+    func records(_ node: Int32, type: RRType) -> (bytes: UnsafeRawBufferPointer, answers: UInt16, additionals: UInt16) {
+        let index = entries[Int(node)].plain
+        guard index > 0, plains[Int(index) - 1].type == type else { return (UnsafeRawBufferPointer(start: nil, count: 0), 0, 0) }
+        let plain = plains[Int(index) - 1]
+        return (bytes(plain.record), plain.answers, plain.additionals)
     }
 
     /// The endpoints' slots of the weighted address name `node`, in zone order; empty when it

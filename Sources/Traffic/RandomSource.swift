@@ -7,7 +7,8 @@ public protocol RandomSource {
 /// xoshiro256** (Blackman & Vigna): fast, small state, good enough for spreading answers.
 /// Not for secrets. Each server thread owns one; seeded from the system generator.
 public struct FastRandom: RandomSource {
-    private var s0, s1, s2, s3: UInt64
+    // Usable from inlinable code so that a draw inlines into the query path in other modules.
+    @usableFromInline var s0, s1, s2, s3: UInt64
 
     /// Seeds the state from `seed` through SplitMix64, as the xoshiro authors recommend.
     public init(seed: UInt64) {
@@ -28,7 +29,7 @@ public struct FastRandom: RandomSource {
         self.init(seed: system.next())
     }
 
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func next() -> UInt64 {
         let result = ((s1 &* 5) << 7 | (s1 &* 5) >> 57) &* 9
         let t = s1 << 17
@@ -39,7 +40,7 @@ public struct FastRandom: RandomSource {
     }
 
     /// Lemire's multiply-shift with rejection: unbiased for any bound.
-    @inline(__always)
+    @inlinable @inline(__always)
     public mutating func next(below bound: UInt64) -> UInt64 {
         var product = next().multipliedFullWidth(by: bound)
         if product.low < bound {

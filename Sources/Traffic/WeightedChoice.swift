@@ -5,7 +5,7 @@
 public enum WeightedChoice {
     /// Index of the chosen weight, or nil when every weight is 0. `weight(i)` is read twice
     /// per index at most; `count` endpoints.
-    @inline(__always)
+    @inlinable @inline(__always)
     public static func pick<R: RandomSource>(count: Int, weight: (Int) -> UInt32, random: inout R) -> Int? {
         var total: UInt64 = 0
         for i in 0..<count { total += UInt64(weight(i)) }

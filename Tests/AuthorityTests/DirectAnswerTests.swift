@@ -18,6 +18,7 @@ struct DirectAnswerTests {
         x 60 IN A 192.0.2.88
         *.star 60 IN A 192.0.2.99
         big 60 IN A 192.0.2.1
+        _sip._tcp 60 IN SRV 10 5 5060 www
         """ + (2...40).map { "\nbig 60 IN A 192.0.2.\($0)" }.joined()
 
     func exchange(ttlCap: UInt32 = 0) throws -> Exchange {
@@ -60,6 +61,35 @@ struct DirectAnswerTests {
         #expect(mx.answerLines == chain && mx.authority.map(\.type) == [.soa], "the chain, then NODATA at its end")
         #expect(try exchange.ask("dangling.example.com.").rcode == .nxDomain)
         #expect(try exchange.ask("loop1.example.com.").answers.count == 2, "a loop ends where it closes")
+    }
+
+    /// MX, SRV and NS come with their targets' addresses, compressed as the general path
+    /// compresses them: the sizes below are those of the general writer's answers.
+    @Test func mxSRVAndNSAnswerWithTheirAdditionalAddresses() throws {
+        let exchange = try exchange()
+        let mx = try exchange.ask("Example.COM.", .mx)
+        // Names compressed into the question take its case, as from the general writer.
+        #expect(mx.answerLines == ["Example.COM. 3600 IN MX 10 mail.Example.COM."])
+        #expect(mx.additionalLines == ["mail.Example.COM. 3600 IN A 192.0.2.25"])
+        // Header, question (13 + 4), MX (owner pointer, 10, preference, "mail" + pointer),
+        // A owned by a pointer to "mail" in the MX record.
+        func size(_ name: String, _ type: RRType) throws -> Int {
+            let query = try Message(header: Header(id: 1), questions: [Question(name: try DomainName(name), type: type)]).encoded()
+            return try #require(exchange.raw(query)).count
+        }
+        #expect(try size("example.com.", .mx) == 12 + 17 + (2 + 10 + 2 + 7) + (2 + 14))
+        let ns = try exchange.ask("example.com.", .ns)
+        #expect(ns.answerLines == ["example.com. 3600 IN NS ns1.example.com.", "example.com. 3600 IN NS ns2.example.com."])
+        #expect(ns.additionalLines == ["ns1.example.com. 3600 IN A 192.0.2.53", "ns2.example.com. 3600 IN A 192.0.2.54"])
+        #expect(try size("example.com.", .ns) == 12 + 17 + 2 * (2 + 10 + 6) + 2 * (2 + 14))
+        // SRV targets are neither compressed nor compression targets (RFC 2782, RFC 3597
+        // §4): the first address owner is "www" and a pointer into the question, the second
+        // a pointer to the first.
+        let srv = try exchange.ask("_sip._tcp.example.com.", .srv)
+        #expect(srv.answerLines == ["_sip._tcp.example.com. 60 IN SRV 10 5 5060 www.example.com."])
+        #expect(srv.additionalLines == ["www.example.com. 3600 IN A 192.0.2.10", "www.example.com. 3600 IN AAAA 2001:db8::10"])
+        #expect(try size("_sip._tcp.example.com.", .srv) == 12 + 27 + (2 + 10 + 6 + 17) + (6 + 14) + (2 + 26))
+        #expect(try exchange.ask("example.com.", .txt).answerLines == ["example.com. 3600 IN TXT \"v=spf1 -all\""])
     }
 
     @Test func aTTLCapAppliesToTheCopiedCNAMEAndAddressRecords() throws {
