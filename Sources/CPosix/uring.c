@@ -46,7 +46,6 @@ struct cposix_uring {
     int ring_fd;
     int socket_fd;
     int wake_fd;
-    int deferred;
     int receiving;       // a multishot receive is armed
     int wake_armed;      // the poll on wake_fd was submitted
     int wake_pending;    // ... and has not completed
@@ -108,7 +107,7 @@ static size_t round_up(size_t value, size_t to) { return (value + to - 1) / to *
 /// running (6.1) batches completion work into our own io_uring_enter calls; cooperative task
 /// running (5.19) at least avoids interrupting the thread. Older kernels reject unknown flags
 /// with EINVAL, and then the next set is tried.
-static int setup_ring(unsigned entries, struct io_uring_params *params, int *deferred) {
+static int setup_ring(unsigned entries, struct io_uring_params *params) {
     static const unsigned choices[] = {
         IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
         IORING_SETUP_COOP_TASKRUN,
@@ -119,10 +118,7 @@ static int setup_ring(unsigned entries, struct io_uring_params *params, int *def
         params->flags = choices[index] | IORING_SETUP_R_DISABLED | IORING_SETUP_CQSIZE;
         params->cq_entries = entries * CQ_PER_SQ;
         int fd = sys_setup(entries, params);
-        if (fd >= 0) {
-            *deferred = index == 0;
-            return fd;
-        }
+        if (fd >= 0) return fd;
         if (errno != EINVAL) return -1;
     }
     return -1;
@@ -174,7 +170,7 @@ struct cposix_uring *cposix_uring_open(int fd, int wake_fd, unsigned entries, un
     ring->wake_fd = wake_fd;
 
     struct io_uring_params params;
-    ring->ring_fd = setup_ring(entries, &params, &ring->deferred);
+    ring->ring_fd = setup_ring(entries, &params);
     if (ring->ring_fd < 0) return fail(ring, error, failed, "io_uring_setup", errno);
     // The timeout on io_uring_enter (5.11) is how the loop notices a stop and goes idle.
     if (!(params.features & IORING_FEAT_EXT_ARG)) return fail(ring, error, failed, "io_uring_setup (no IORING_FEAT_EXT_ARG)", ENOSYS);
@@ -261,8 +257,6 @@ struct cposix_uring *cposix_uring_open(int fd, int wake_fd, unsigned entries, un
 int cposix_uring_enable(struct cposix_uring *ring) {
     return sys_register(ring->ring_fd, IORING_REGISTER_ENABLE_RINGS, NULL, 0) == 0 ? 0 : -errno;
 }
-
-int cposix_uring_deferred(const struct cposix_uring *ring) { return ring->deferred; }
 
 static unsigned pending_submissions(const struct cposix_uring *ring) {
     return ring->sq_local_tail - __atomic_load_n(ring->sq_head, __ATOMIC_ACQUIRE);

@@ -44,10 +44,6 @@ struct cposix_uring *cposix_uring_open(int fd, int wake_fd, unsigned entries, un
 /// Binds the ring to the calling thread and lets it run. Returns 0 or -errno.
 int cposix_uring_enable(struct cposix_uring *ring);
 
-/// Whether the kernel accepted single-issuer, deferred task running (1) or the ring runs
-/// without them (0): for the start-up log.
-int cposix_uring_deferred(const struct cposix_uring *ring);
-
 /// Submits the queued sends (and a new multishot receive if the last one ended), then waits
 /// until at least one completion is ready or `timeout_ns` passes. Returns 0 when completions
 /// may be ready (take them with `cposix_uring_next`), -ETIME when the time ran out with none,
