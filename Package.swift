@@ -10,7 +10,8 @@ let package = Package(
     ],
     targets: [
         // recvmmsg/sendmmsg and SO_PEERCRED need _GNU_SOURCE, which only the .c files define;
-        // https.c loads the system libcurl with dlopen for HTTPS health checks.
+        // https.c loads the system libcurl with dlopen for HTTPS health checks; uring.c drives
+        // io_uring with raw system calls (no liburing).
         .target(name: "CPosix"),
         // The only target that imports Glibc: sockets, fds, errno, signals, files.
         .target(name: "Posix", dependencies: ["CPosix"]),

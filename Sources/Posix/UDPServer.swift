@@ -6,9 +6,10 @@ import Synchronization
 ///
 /// For each listen address, `threads` sockets are bound to the same address and port with
 /// SO_REUSEPORT, so the kernel spreads queries across them by flow hash. Each socket has its
-/// own worker thread and its own handler from `makeHandler` (created on that thread). A worker
-/// takes up to `batchSize` datagrams with one recvmmsg, calls the handler for each, and sends
-/// all answers with one sendmmsg. Every buffer is allocated once per thread: nothing is
+/// own worker thread and its own handler from `makeHandler` (created on that thread). With
+/// `IO.mmsg`, a worker takes up to `batchSize` datagrams with one recvmmsg, calls the handler
+/// for each, and sends all answers with one sendmmsg; with `IO.uring` it runs an io_uring
+/// (`UDPServer+Uring.swift`). Every buffer is allocated once per thread: nothing is
 /// allocated per packet.
 ///
 /// Binding happens in `init`, so errors such as `bind [::1]:53: EADDRINUSE` surface before
@@ -36,10 +37,21 @@ public final class UDPServer: Sendable {
     /// unused socket (the IPv6 one when all clients are IPv4) does not pin old data forever.
     public static let idleInterval: Duration = .seconds(1)
 
+    /// How a worker moves datagrams between the socket and its handler.
+    public enum IO: String, Sendable, CaseIterable {
+        /// recvmmsg and sendmmsg, `batchSize` datagrams a call: any Linux.
+        case mmsg
+        /// io_uring: a multishot receive into provided buffers, all answers of a round sent
+        /// with the next wait in one io_uring_enter (Linux 6.0 and later; see `uringUnavailability()`).
+        case uring
+    }
+
     /// The addresses actually bound, with real ports (one per listen address, in order).
     public let boundAddresses: [SocketAddress]
+    /// The loop every worker runs.
+    public let io: IO
 
-    private struct Endpoint: Sendable {
+    struct Endpoint: Sendable {
         let fd: Int32
         let address: SocketAddress
         let wantsPacketInfo: Bool
@@ -54,9 +66,14 @@ public final class UDPServer: Sendable {
     }
 
     private let endpoints: [Endpoint]
-    private let maxResponse: Int
-    private let makeHandler: @Sendable () -> any PacketHandler
-    private let stopping = Atomic<Bool>(false)
+    /// With `IO.uring`, each endpoint's ring (same order), opened in `init`.
+    private let rings: [UringRing]
+    /// With `IO.uring`, a pipe every ring polls: `stop()` writes to it to end their waits
+    /// (shutdown() does not end an io_uring receive).
+    private let wakePipe: (read: Int32, write: Int32)?
+    let maxResponse: Int
+    let makeHandler: @Sendable () -> any PacketHandler
+    let stopping = Atomic<Bool>(false)
     private let state = Mutex(State())
 
     /// Binds all sockets now; call `start()` to begin serving.
@@ -66,9 +83,10 @@ public final class UDPServer: Sendable {
     ///   - threads: sockets and worker threads per address (at least 1).
     ///   - maxResponse: size of the response buffer given to the handler, the largest UDP
     ///     answer this server sends.
+    ///   - io: the worker loop; `.uring` needs a kernel that `uringUnavailability()` accepts.
     ///   - makeHandler: called once on each worker thread.
     /// - Throws: `SystemError`, e.g. `bind 127.0.0.1:53: EADDRINUSE (Address already in use)`.
-    public convenience init(listen: [SocketAddress], threads: Int, maxResponse: Int = 4096,
+    public convenience init(listen: [SocketAddress], threads: Int, maxResponse: Int = 4096, io: IO = .mmsg,
                             makeHandler: @escaping @Sendable () -> any PacketHandler) throws {
         precondition(threads >= 1, "UDPServer needs at least one thread per address")
         var endpoints: [Endpoint] = []
@@ -90,7 +108,7 @@ public final class UDPServer: Sendable {
             for endpoint in endpoints { closeDescriptor(endpoint.fd) }
             throw error
         }
-        self.init(endpoints: endpoints, bound: bound, maxResponse: maxResponse, makeHandler: makeHandler)
+        try self.init(endpoints: endpoints, bound: bound, maxResponse: maxResponse, io: io, makeHandler: makeHandler)
     }
 
     /// Serves datagram sockets handed over by the service manager (socket activation)
@@ -107,7 +125,7 @@ public final class UDPServer: Sendable {
     /// workers see the stop at their next receive timeout, within `idleInterval`.
     ///
     /// - Throws: `SystemError`, e.g. `fcntl F_DUPFD_CLOEXEC inherited [::]:53: EMFILE (…)`.
-    public convenience init(inherited sockets: [InheritedSocket], threads: Int, maxResponse: Int = 4096,
+    public convenience init(inherited sockets: [InheritedSocket], threads: Int, maxResponse: Int = 4096, io: IO = .mmsg,
                             makeHandler: @escaping @Sendable () -> any PacketHandler) throws {
         precondition(threads >= 1, "UDPServer needs at least one thread per socket")
         precondition(sockets.allSatisfy { $0.kind == .datagram }, "UDPServer serves datagram sockets only")
@@ -128,15 +146,38 @@ public final class UDPServer: Sendable {
             for endpoint in endpoints { closeDescriptor(endpoint.fd) }
             throw error
         }
-        self.init(endpoints: endpoints, bound: sockets.map(\.address), maxResponse: maxResponse, makeHandler: makeHandler)
+        try self.init(endpoints: endpoints, bound: sockets.map(\.address), maxResponse: maxResponse, io: io,
+                      makeHandler: makeHandler)
     }
 
-    private init(endpoints: [Endpoint], bound: [SocketAddress], maxResponse: Int,
-                 makeHandler: @escaping @Sendable () -> any PacketHandler) {
+    /// Opens the rings for `IO.uring` here, so their errors surface before anything starts;
+    /// on any error, closes every descriptor it was given.
+    private init(endpoints: [Endpoint], bound: [SocketAddress], maxResponse: Int, io: IO,
+                 makeHandler: @escaping @Sendable () -> any PacketHandler) throws {
         precondition(maxResponse >= 12 && maxResponse <= 65535, "maxResponse must be 12...65535")
+        var rings: [UringRing] = []
+        var wakePipe: (read: Int32, write: Int32)?
+        if io == .uring {
+            var pipe: [Int32] = [-1, -1]
+            do {
+                try systemCall("pipe2 for the io_uring wake-up") { cposix_pipe_nonblocking(&pipe) }
+                wakePipe = (pipe[0], pipe[1])
+                for endpoint in endpoints {
+                    rings.append(try UringRing(fd: endpoint.fd, wake: pipe[0], maxResponse: maxResponse,
+                                               wantsPacketInfo: endpoint.wantsPacketInfo, "\(endpoint.address)"))
+                }
+            } catch {
+                for endpoint in endpoints { closeDescriptor(endpoint.fd) }
+                for fd in pipe { closeDescriptor(fd) }
+                throw error
+            }
+        }
+        self.wakePipe = wakePipe
         self.endpoints = endpoints
+        self.rings = rings
         self.boundAddresses = bound
         self.maxResponse = maxResponse
+        self.io = io
         self.makeHandler = makeHandler
     }
 
@@ -167,6 +208,10 @@ public final class UDPServer: Sendable {
     deinit {
         let needsClose = state.withLock { $0.phase != .stopped }
         if needsClose { for endpoint in endpoints { closeDescriptor(endpoint.fd) } }
+        if let wakePipe {
+            closeDescriptor(wakePipe.read)
+            closeDescriptor(wakePipe.write)
+        }
     }
 
     /// Starts one worker thread per socket and returns. Calling it again does nothing.
@@ -175,8 +220,9 @@ public final class UDPServer: Sendable {
             guard state.phase == .bound else { return }
             state.phase = .running
             for (index, endpoint) in endpoints.enumerated() {
+                let ring = rings.isEmpty ? nil : rings[index]
                 state.threads.append(spawnThread(name: "veer-udp-\(index)") { [self] in
-                    serve(endpoint)
+                    if let ring { serveRing(endpoint, ring) } else { serveBatches(endpoint) }
                 })
             }
         }
@@ -194,13 +240,18 @@ public final class UDPServer: Sendable {
         stopping.store(true, ordering: .releasing)
         // shutdown() on a UDP socket wakes a thread blocked in recvmmsg on Linux. Not on an
         // inherited one: it would stay shut for the next server; its receive timeout wakes it.
+        // io_uring workers wake on the pipe, inherited socket or not.
         for endpoint in endpoints where !endpoint.inherited { _ = shutdown(endpoint.fd, Int32(SHUT_RDWR)) }
+        if let wakePipe {
+            var byte: UInt8 = 1
+            _ = retryingOnInterrupt { write(wakePipe.write, &byte, 1) }
+        }
         for thread in threads { pthread_join(thread, nil) }
         for endpoint in endpoints { closeDescriptor(endpoint.fd) }
     }
 
-    /// One worker: receive a batch, answer each, send the answers in one call.
-    private func serve(_ endpoint: Endpoint) {
+    /// One `IO.mmsg` worker: receive a batch, answer each, send the answers in one call.
+    func serveBatches(_ endpoint: Endpoint) {
         let handler = makeHandler()
         let batch = Self.batchSize
         let querySize = Self.maxQuery

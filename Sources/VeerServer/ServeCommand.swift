@@ -15,6 +15,8 @@ struct ServeConfig {
     var listen: [SocketAddress] = []
     var listenIsDefault = true
     var threads = max(1, Posix.Process.cpuCount)
+    /// `--io`: the UDP loop asked for; nil: the default (see `UDPLoopChoice`).
+    var io: UDPServer.IO?
     var maxUDPPayload = EDNS.defaultPayload
     var tcpMaxConnections = 256
     var tcpIdleTimeout = Duration.seconds(10)
@@ -57,7 +59,7 @@ struct ServeConfig {
 
     init(_ arguments: ArraySlice<String>) throws(UsageError) {
         let options = try OptionReader(arguments, valued: [
-            "zones", "listen", "threads", "edns-payload", "tcp-max-connections", "tcp-idle-timeout",
+            "zones", "listen", "threads", "io", "edns-payload", "tcp-max-connections", "tcp-idle-timeout",
             "state-dir", "admin", "admin-allow-uid", "admin-allow-gid", "rollback-window", "status-query-from", "metrics",
             "cohort-seed", "store", "store-prefix", "server-id",
             "rrl-rate", "rrl-window", "rrl-slip", "rrl-ipv4-prefix", "rrl-ipv6-prefix", "rrl-exempt", "cookie-secret",
@@ -74,6 +76,10 @@ struct ServeConfig {
             }
         }
         threads = try options.integer("threads", default: threads, range: 1...256)
+        if let text = options.last("io") {
+            guard let io = UDPServer.IO(rawValue: text) else { throw UsageError("--io must be uring or mmsg, got \"\(text)\"") }
+            self.io = io
+        }
         maxUDPPayload = UInt16(try options.integer("edns-payload", default: Int(maxUDPPayload), range: 512...4096))
         tcpMaxConnections = try options.integer("tcp-max-connections", default: tcpMaxConnections, range: 1...65536)
         tcpIdleTimeout = .seconds(try options.integer("tcp-idle-timeout", default: 10, range: 1...3600))
@@ -200,7 +206,9 @@ final class Server: Sendable {
         let makeHandler: @Sendable () -> any PacketHandler = {
             DNSHandler(box: box, counters: counters, policy: policy)
         }
-        let (udp, tcp) = inherited.isEmpty ? try bindListen(makeHandler) : try serveInherited(makeHandler)
+        let loop = UDPLoopChoice.choose(requested: config.io, probe: UDPServer.uringUnavailability)
+        if loop.fellBack { Log.warning(loop.logLine) } else { Log.info(loop.logLine) }
+        let (udp, tcp) = inherited.isEmpty ? try bindListen(loop.io, makeHandler) : try serveInherited(loop.io, makeHandler)
         let control = self.control
         let admin: UnixLineServer
         do {
@@ -266,15 +274,15 @@ final class Server: Sendable {
     }
 
     /// Binds `--listen` (or the default addresses).
-    private func bindListen(_ makeHandler: @escaping @Sendable () -> any PacketHandler) throws(StartupError) -> (UDPServer, TCPServer) {
+    private func bindListen(_ io: UDPServer.IO, _ makeHandler: @escaping @Sendable () -> any PacketHandler) throws(StartupError) -> (UDPServer, TCPServer) {
         var addresses = config.listen
         do {
-            return try bind(addresses, makeHandler)
+            return try bind(addresses, io, makeHandler)
         } catch let error where config.listenIsDefault && addresses.count > 1 && "\(error)".contains("EADDRNOTAVAIL") {
             // A machine without IPv6 loopback still gets `make run` on 127.0.0.1.
             Log.warning("listen: \(error); serving IPv4 only")
             addresses = addresses.filter { !$0.isIPv6 }
-            do { return try bind(addresses, makeHandler) } catch { throw StartupError(lines: ["\(error)"]) }
+            do { return try bind(addresses, io, makeHandler) } catch { throw StartupError(lines: ["\(error)"]) }
         } catch {
             throw StartupError(lines: ["\(error)"])
         }
@@ -282,7 +290,7 @@ final class Server: Sendable {
 
     /// Serves the sockets systemd handed over: the datagram ones over UDP, the listening
     /// stream ones over TCP.
-    private func serveInherited(_ makeHandler: @escaping @Sendable () -> any PacketHandler) throws(StartupError) -> (UDPServer, TCPServer) {
+    private func serveInherited(_ io: UDPServer.IO, _ makeHandler: @escaping @Sendable () -> any PacketHandler) throws(StartupError) -> (UDPServer, TCPServer) {
         if !config.listenIsDefault {
             let asked = config.listen.map(\.description).joined(separator: " ")
             Log.info("listen: serving the \(inherited.count) socket(s) inherited from systemd (LISTEN_FDS), not --listen \(asked)")
@@ -293,7 +301,7 @@ final class Server: Sendable {
         if stream.isEmpty { Log.warning("listen: systemd handed over no stream socket: not serving TCP (RFC 7766 asks for both)") }
         do {
             let udp = try UDPServer(inherited: datagram, threads: config.threads,
-                                    maxResponse: Int(config.maxUDPPayload), makeHandler: makeHandler)
+                                    maxResponse: Int(config.maxUDPPayload), io: io, makeHandler: makeHandler)
             let tcp = try TCPServer(inherited: stream, maxConnections: config.tcpMaxConnections,
                                     idleTimeout: config.tcpIdleTimeout, makeHandler: makeHandler)
             return (udp, tcp)
@@ -306,12 +314,13 @@ final class Server: Sendable {
     /// already be some TCP connection's local port, and then a fresh pair is tried.
     static let portZeroBindAttempts = 8
 
-    private func bind(_ addresses: [SocketAddress], _ makeHandler: @escaping @Sendable () -> any PacketHandler) throws -> (UDPServer, TCPServer) {
+    private func bind(_ addresses: [SocketAddress], _ io: UDPServer.IO,
+                      _ makeHandler: @escaping @Sendable () -> any PacketHandler) throws -> (UDPServer, TCPServer) {
         let attempts = addresses.contains { $0.port == 0 } ? Self.portZeroBindAttempts : 1
         for attempt in 1...attempts {
             do {
                 let udp = try UDPServer(listen: addresses, threads: config.threads,
-                                        maxResponse: Int(config.maxUDPPayload), makeHandler: makeHandler)
+                                        maxResponse: Int(config.maxUDPPayload), io: io, makeHandler: makeHandler)
                 // TCP on the same ports UDP got (they matter when port 0 was asked for).
                 let tcp = try TCPServer(listen: udp.boundAddresses, maxConnections: config.tcpMaxConnections,
                                         idleTimeout: config.tcpIdleTimeout, makeHandler: makeHandler)

@@ -3,7 +3,7 @@ import Posix
 /// The `veer` command: `serve`, `check`, and the admin commands.
 public enum VeerCommand {
     static let usage = """
-        usage: veer serve [--zones DIR] [--listen ADDR:PORT]... [--threads N] [--edns-payload N]
+        usage: veer serve [--zones DIR] [--listen ADDR:PORT]... [--threads N] [--io uring|mmsg] [--edns-payload N]
                           [--tcp-max-connections N] [--tcp-idle-timeout SECONDS]
                           [--state-dir DIR] [--admin PATH] [--admin-allow-uid UID]... [--admin-allow-gid GID]...
                           [--rollback-window SECONDS] [--metrics ADDR:PORT] [--status-query-from CIDR,...]...

@@ -1,11 +1,14 @@
+import Glibc
 import Posix
 import TestSupport
 import Synchronization
 import Testing
 
+/// Each behaviour under both loops: recvmmsg/sendmmsg and io_uring.
 @Suite struct UDPServerTests {
-    @Test func answersDatagrams() throws {
-        let server = try UDPServer(listen: [loopback], threads: 2) { EchoHandler() }
+    @Test(arguments: UDPServer.IO.allCases)
+    func answersDatagrams(io: UDPServer.IO) throws {
+        let server = try UDPServer(listen: [loopback], threads: 2, io: io) { EchoHandler() }
         defer { server.stop() }
         server.start()
         let address = server.boundAddresses[0]
@@ -17,8 +20,9 @@ import Testing
         }
     }
 
-    @Test func batchFromOneSocketIsAnsweredToEachSource() throws {
-        let server = try UDPServer(listen: [loopback], threads: 1) { EchoHandler() }
+    @Test(arguments: UDPServer.IO.allCases)
+    func batchFromOneSocketIsAnsweredToEachSource(io: UDPServer.IO) throws {
+        let server = try UDPServer(listen: [loopback], threads: 1, io: io) { EchoHandler() }
         defer { server.stop() }
         server.start()
         let senders = try (0..<8).map { _ in try UDPSender(to: server.boundAddresses[0]) }
@@ -28,24 +32,27 @@ import Testing
         }
     }
 
-    @Test func anIdleThreadCallsItsHandlersIdleAndStillAnswers() throws {
+    @Test(arguments: UDPServer.IO.allCases)
+    func anIdleThreadCallsItsHandlersIdleAndStillAnswers(io: UDPServer.IO) throws {
         let handler = IdleCounter()
-        let server = try UDPServer(listen: [loopback], threads: 1) { handler }
+        let server = try UDPServer(listen: [loopback], threads: 1, io: io) { handler }
         defer { server.stop() }
         server.start()
         #expect(handler.waitForIdle())
         #expect(try DNSClient.udp([1, 2], to: server.boundAddresses[0], timeout: .seconds(2)) == [0xAA, 1, 2])
     }
 
-    @Test func zeroLengthAnswerSendsNothing() throws {
-        let server = try UDPServer(listen: [loopback], threads: 1) { EchoHandler() }
+    @Test(arguments: UDPServer.IO.allCases)
+    func zeroLengthAnswerSendsNothing(io: UDPServer.IO) throws {
+        let server = try UDPServer(listen: [loopback], threads: 1, io: io) { EchoHandler() }
         defer { server.stop() }
         server.start()
         #expect(try DNSClient.udp([0xFF, 1], to: server.boundAddresses[0], timeout: .milliseconds(300)) == nil)
     }
 
-    @Test func oversizedQueryIsDropped() throws {
-        let server = try UDPServer(listen: [loopback], threads: 1) { EchoHandler() }
+    @Test(arguments: UDPServer.IO.allCases)
+    func oversizedQueryIsDropped(io: UDPServer.IO) throws {
+        let server = try UDPServer(listen: [loopback], threads: 1, io: io) { EchoHandler() }
         defer { server.stop() }
         server.start()
         let sender = try UDPSender(to: server.boundAddresses[0])
@@ -55,8 +62,9 @@ import Testing
         #expect(try sender.receive(timeout: .seconds(2)) == [0xAA, 1, 2])
     }
 
-    @Test func wildcardAnswersFromQueriedAddress() throws {
-        let server = try UDPServer(listen: [try SocketAddress(parsing: "0.0.0.0:0")], threads: 1) { EchoHandler() }
+    @Test(arguments: UDPServer.IO.allCases)
+    func wildcardAnswersFromQueriedAddress(io: UDPServer.IO) throws {
+        let server = try UDPServer(listen: [try SocketAddress(parsing: "0.0.0.0:0")], threads: 1, io: io) { EchoHandler() }
         defer { server.stop() }
         server.start()
         let port = server.boundAddresses[0].port
@@ -65,12 +73,55 @@ import Testing
         #expect(try DNSClient.udp([9], to: target, timeout: .seconds(2)) == [0xAA, 9])
     }
 
-    @Test func ipv6Loopback() throws {
-        let server = try UDPServer(listen: [try SocketAddress(parsing: "[::1]:0")], threads: 1) { EchoHandler() }
+    @Test(arguments: UDPServer.IO.allCases)
+    func ipv6Loopback(io: UDPServer.IO) throws {
+        let server = try UDPServer(listen: [try SocketAddress(parsing: "[::1]:0")], threads: 1, io: io) { EchoHandler() }
         defer { server.stop() }
         server.start()
         #expect(server.boundAddresses[0].isIPv6)
         #expect(try DNSClient.udp([5], to: server.boundAddresses[0], timeout: .seconds(2)) == [0xAA, 5])
+    }
+
+    /// A datagram of exactly `maxQuery` bytes is a query like any other under both loops
+    /// (one byte more is dropped, above).
+    @Test(arguments: UDPServer.IO.allCases)
+    func queryOfMaxQueryBytesIsAnswered(io: UDPServer.IO) throws {
+        let server = try UDPServer(listen: [loopback], threads: 1, maxResponse: 65535, io: io) { EchoHandler() }
+        defer { server.stop() }
+        server.start()
+        let query = [UInt8](repeating: 3, count: UDPServer.maxQuery)
+        #expect(try DNSClient.udp(query, to: server.boundAddresses[0], timeout: .seconds(2)) == [0xAA] + query)
+    }
+
+    /// The probe says io_uring works where the kernel has it (6.0 or later, not disabled by
+    /// kernel.io_uring_disabled); elsewhere it must name the refusal, not crash or hang.
+    @Test func uringProbeMatchesTheKernel() throws {
+        let refusal = UDPServer.uringUnavailability()
+        var names = utsname()
+        uname(&names)
+        let release = withUnsafeBytes(of: names.release) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        let major = Int(release.prefix { $0.isNumber }) ?? 0
+        // A missing file (kernels before 6.6) means io_uring cannot be switched off this way.
+        let disabled = (try? FileIO.read("/proc/sys/kernel/io_uring_disabled")).map { String(decoding: $0.prefix { $0 >= 0x30 && $0 <= 0x39 }, as: UTF8.self) } ?? "0"
+        if major >= 6 && disabled == "0" {
+            #expect(refusal == nil, "kernel \(release) with io_uring enabled, yet: \(refusal.map { "\($0)" } ?? "")")
+        } else {
+            let error = try #require(refusal, "kernel \(release), io_uring_disabled=\(disabled): probe said available")
+            #expect([Errno(rawValue: EPERM), Errno(rawValue: ENOSYS), .EINVAL].contains(error.errno), "\(error)")
+        }
+    }
+
+    /// Stopping a server wakes its workers at once: shutdown() ends recvmmsg, and the wake
+    /// pipe ends an io_uring wait (shutdown() does not).
+    @Test(arguments: UDPServer.IO.allCases)
+    func stopEndsTheWorkersPromptly(io: UDPServer.IO) throws {
+        let server = try UDPServer(listen: [loopback], threads: 2, io: io) { EchoHandler() }
+        server.start()
+        #expect(try DNSClient.udp([1], to: server.boundAddresses[0], timeout: .seconds(2)) == [0xAA, 1])
+        let started = ContinuousClock.now
+        server.stop()
+        // Far less than the idle interval: the io_uring worker wakes on the stop, not its timeout.
+        #expect(ContinuousClock.now - started < .milliseconds(500), "\(ContinuousClock.now - started)")
     }
 
     @Test func portInUseIsEADDRINUSE() throws {

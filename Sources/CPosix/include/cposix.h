@@ -69,4 +69,7 @@ int cposix_signal_to_pipe(int signal, int write_fd);
 /* HTTPS probes through libcurl, loaded at run time. */
 #include "cposix_https.h"
 
+/* The io_uring UDP loop (uring.c). */
+#include "cposix_uring.h"
+
 #endif
