@@ -45,32 +45,31 @@ struct RRSetData: Sendable {
     /// An A or AAAA RRset kept in wire form only.
     init(addresses records: some Collection<ResourceRecord>) {
         let first = records.first!
-        type = first.type
-        ttl = first.ttl
+        let type = first.type, ttl = first.ttl
+        self.type = type
+        self.ttl = ttl
         self.records = []
         targets = []
         targetNodes = []
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(records.count * Self.wireSize(type))
-        for record in records {
-            let address: [UInt8]
-            switch record.data {
-            case .a(let v4): address = v4.bytes
-            case .aaaa(let v6): address = v6.bytes
-            default: preconditionFailure("A/AAAA RRset holding \(record.type)")
+        let size = Self.wireSize(type)
+        wire = [UInt8](unsafeUninitializedCapacity: records.count * size) { buffer, count in
+            let out = UnsafeMutableRawBufferPointer(buffer)
+            for record in records {
+                out.storeBytes(of: type.rawValue.bigEndian, toByteOffset: count, as: UInt16.self)
+                out.storeBytes(of: RRClass.in.rawValue.bigEndian, toByteOffset: count + 2, as: UInt16.self)
+                out.storeBytes(of: ttl.bigEndian, toByteOffset: count + 4, as: UInt32.self)
+                out.storeBytes(of: UInt16(size - 10).bigEndian, toByteOffset: count + 8, as: UInt16.self)
+                switch record.data {
+                case .a(let v4) where type == .a:
+                    out.storeBytes(of: v4.value.bigEndian, toByteOffset: count + 10, as: UInt32.self)
+                case .aaaa(let v6) where type == .aaaa:
+                    out.storeBytes(of: v6.high.bigEndian, toByteOffset: count + 10, as: UInt64.self)
+                    out.storeBytes(of: v6.low.bigEndian, toByteOffset: count + 18, as: UInt64.self)
+                default: preconditionFailure("A/AAAA RRset holding \(record.type)")
+                }
+                count += size
             }
-            func append16(_ value: UInt16) {
-                bytes.append(UInt8(value >> 8))
-                bytes.append(UInt8(value & 0xFF))
-            }
-            append16(type.rawValue)
-            append16(RRClass.in.rawValue)
-            append16(UInt16(ttl >> 16))
-            append16(UInt16(ttl & 0xFFFF))
-            append16(UInt16(address.count))
-            bytes.append(contentsOf: address)
         }
-        wire = bytes
     }
 
     /// Bytes of one A (14) or AAAA (26) record in `wire`.
