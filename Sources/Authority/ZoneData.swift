@@ -170,12 +170,16 @@ public final class ZoneData: Sendable {
         }
         let originLabels = sortedZones.map(\.origin.labelCount)
         func node(for name: DomainName, zone: Int, labels: Int? = nil) -> Int {
-            let key = name.lowercasedWire
-            let existing = table.lookup(key)
-            if existing >= 0 { return Int(existing) }
             let index = nodes.count
+            // Lowercased on the stack, looked up and inserted in one probe: no array per name.
+            let existing = name.wire.withUnsafeBufferPointer { wire in
+                withUnsafeTemporaryAllocation(byteCount: wire.count, alignment: 1) { key in
+                    for i in wire.indices { key[i] = asciiLower(wire[i]) }
+                    return table.lookupOrInsert(UnsafeRawBufferPointer(key), value: Int32(index))
+                }
+            }
+            if existing >= 0 { return Int(existing) }
             nodes.append(Node(name: name, zone: Int32(zone), isApex: name == sortedZones[zone].origin))
-            table.insert(key, value: Int32(index))
             // Empty non-terminals up to the apex, so "exists but no data" is NODATA, not NXDOMAIN.
             // A name one label below the apex (most of a large zone) has the apex as parent.
             let labels = labels ?? name.labelCount
@@ -191,8 +195,18 @@ public final class ZoneData: Sendable {
         placed.reserveCapacity(sortedZones.reduce(0) { $0 + $1.records.count })
         for (zoneIndex, zone) in sortedZones.enumerated() {
             _ = node(for: zone.origin, zone: zoneIndex)
-            for (recordIndex, record) in zone.records.enumerated() where deepestZone(record.name) == zoneIndex {
-                placed.append((Int32(node(for: record.name, zone: zoneIndex)), Int32(zoneIndex), Int32(recordIndex)))
+            // One zone: every record is in it (the parser checked). Consecutive records of one
+            // owner (an RRset, or A and AAAA) share its node without a lookup.
+            var previous: (name: DomainName, node: Int32)?
+            for (recordIndex, record) in zone.records.enumerated() where sortedZones.count == 1 || deepestZone(record.name) == zoneIndex {
+                let here: Int32
+                if let previous, previous.name == record.name {
+                    here = previous.node
+                } else {
+                    here = Int32(node(for: record.name, zone: zoneIndex))
+                    previous = (record.name, here)
+                }
+                placed.append((here, Int32(zoneIndex), Int32(recordIndex)))
             }
             for weightedName in zone.weighted where deepestZone(weightedName.owner) == zoneIndex {
                 _ = node(for: weightedName.owner, zone: zoneIndex)
@@ -430,6 +444,22 @@ final class DirectAnswers: @unchecked Sendable {
         entries = .allocate(capacity: max(1, nodes.count))
         entries.initialize(repeating: Entry(), count: max(1, nodes.count))
         var bytes: [UInt8] = []
+        // Room for every section and plain CNAME record at once: growing by doubling copied
+        // and faulted in the pool twice over for a large zone.
+        func room(_ set: RRSetData?) -> Int {
+            guard let set else { return 0 }
+            if !set.wire.isEmpty { return set.wire.count + set.count * Self.questionPointer.count }
+            guard set.type == .cname, case .cname(let target) = set.records[0] else { return 0 }
+            return Self.questionPointer.count + 10 + target.wire.count
+        }
+        var capacity = zones.count * (2 * DomainName.maxWireLength + 32)
+        for index in nodes.indices where nodes[index].cut < 0 {
+            for set in nodes[index].rrsets { capacity += room(set) }
+        }
+        for set in weighted {
+            for endpoint in set.endpoints { capacity += room(endpoint.a) + room(endpoint.aaaa) + room(endpoint.cname) }
+        }
+        bytes.reserveCapacity(capacity)
         func section(_ set: RRSetData?) -> Section {
             guard let set, !set.wire.isEmpty else { return Section() }
             let size = RRSetData.wireSize(set.type)
@@ -518,10 +548,12 @@ final class DirectAnswers: @unchecked Sendable {
         let wire = name.wire
         var at = 0
         while wire[at] != 0 {
-            let suffix = wire[at...].map(asciiLower)
+            let length = wire.count - at
             var into = 0
-            while other[into] != 0 && other.count - into > suffix.count { into += 1 + Int(other[into]) }
-            if other.count - into == suffix.count && Array(other[into...]) == suffix { return (wire[..<at], into) }
+            while other[into] != 0 && other.count - into > length { into += 1 + Int(other[into]) }
+            if other.count - into == length, (0..<length).allSatisfy({ asciiLower(wire[at + $0]) == other[into + $0] }) {
+                return (wire[..<at], into)
+            }
             at += 1 + Int(wire[at])
         }
         return nil

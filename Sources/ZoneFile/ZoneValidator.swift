@@ -84,16 +84,18 @@ struct ZoneValidator {
             return value < 0 ? nil : Int(value)
         }
 
-        /// Adds `name`, which `find` did not find, as owner `index`.
-        mutating func insert(_ name: DomainName, index: Int) {
-            Self.withKey(name) { names.insert($0, value: Int32(index)) }
+        /// The owner index of `name`, or nil after adding it as owner `index`.
+        mutating func findOrInsert(_ name: DomainName, index: Int) -> Int? {
+            let value = Self.withKey(name) { names.lookupOrInsert($0, value: Int32(index)) }
+            return value < 0 ? nil : Int(value)
         }
 
         private static func withKey<T>(_ name: DomainName, _ body: (UnsafeRawBufferPointer) -> T) -> T {
-            let wire = name.wire
-            return withUnsafeTemporaryAllocation(byteCount: wire.count, alignment: 1) { buffer in
-                for i in wire.indices { buffer[i] = asciiLower(wire[i]) }
-                return body(UnsafeRawBufferPointer(buffer))
+            name.wire.withUnsafeBufferPointer { wire in
+                withUnsafeTemporaryAllocation(byteCount: wire.count, alignment: 1) { buffer in
+                    for i in wire.indices { buffer[i] = asciiLower(wire[i]) }
+                    return body(UnsafeRawBufferPointer(buffer))
+                }
             }
         }
     }
@@ -151,11 +153,10 @@ struct ZoneValidator {
             let o: Int
             if lastOwner >= 0, owners[lastOwner].name == records[i].record.name {
                 o = lastOwner
-            } else if let existing = owner.find(records[i].record.name) {
+            } else if let existing = owner.findOrInsert(records[i].record.name, index: owners.count) {
                 o = existing
                 lastOwner = o
             } else {
-                owner.insert(records[i].record.name, index: owners.count)
                 owners.append(Owner(name: records[i].record.name, first: k, last: k, hasEndpoints: endpoint >= 0))
                 table.kept.append(Kept(index: Int32(i), ttl: records[i].record.ttl, duplicate: false))
                 lastOwner = owners.count - 1
