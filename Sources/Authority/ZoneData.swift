@@ -161,7 +161,14 @@ public final class ZoneData: Sendable {
         // Parents before children, so a child zone's data wins at and below its apex.
         let sortedZones = input.sorted { $0.origin.labelCount < $1.origin.labelCount }
         var nodes: [Node] = []
-        var table = NameTable(expectedCount: sortedZones.reduce(0) { $0 + $1.records.count + $1.weighted.count } + 16)
+        // One zone as the parser built it: the owner table of its validation becomes the node
+        // table (owner i is node i), so no name is hashed a second time.
+        let owners = sortedZones.count == 1 ? sortedZones[0].owners.flatMap { owners in
+            owners.table.count == owners.names.count && owners.ofRecord.count == sortedZones[0].records.count ? owners : nil
+        } : nil
+        var table = owners?.table
+            ?? NameTable(expectedCount: sortedZones.reduce(0) { $0 + $1.records.count + $1.weighted.count } + 16)
+        nodes.reserveCapacity(max(table.count, sortedZones.reduce(0) { $0 + $1.records.count + $1.weighted.count }) + 16)
 
         func deepestZone(_ name: DomainName) -> Int {
             var best = -1
@@ -193,7 +200,18 @@ public final class ZoneData: Sendable {
         // dictionary of arrays cost a second per million records to fill and to free).
         var placed: [(node: Int32, zone: Int32, record: Int32)] = []
         placed.reserveCapacity(sortedZones.reduce(0) { $0 + $1.records.count })
-        for (zoneIndex, zone) in sortedZones.enumerated() {
+        if let owners {
+            let origin = sortedZones[0].origin
+            for name in owners.names { nodes.append(Node(name: name, zone: 0, isApex: name == origin)) }
+            for name in owners.names {
+                let labels = name.labelCount
+                if labels > originLabels[0] + 1, let parent = name.parent { _ = node(for: parent, zone: 0, labels: labels - 1) }
+            }
+            _ = node(for: origin, zone: 0)
+            for (recordIndex, owner) in owners.ofRecord.enumerated() { placed.append((owner, 0, Int32(recordIndex))) }
+            for weightedName in sortedZones[0].weighted { _ = node(for: weightedName.owner, zone: 0) }
+        }
+        for (zoneIndex, zone) in sortedZones.enumerated() where owners == nil {
             _ = node(for: zone.origin, zone: zoneIndex)
             // One zone: every record is in it (the parser checked). Consecutive records of one
             // owner (an RRset, or A and AAAA) share its node without a lookup.
