@@ -270,60 +270,67 @@ public final class ZoneData: Sendable {
             return ZoneInfo(origin: zone.origin, file: zone.file, apex: table.lookup(zone.origin.lowercasedWire),
                             soa: zone.soa.data, negativeTTL: min(zone.soa.ttl, soa.minimum), serial: soa.serial)
         }
-        let resolver = Resolver(nodes: nodes, table: table, zones: zoneInfos)
-        // Targets only for the types that have them: an empty array costs no allocation, and
-        // A/AAAA RRsets are most of a large zone.
-        func makeRRSet(_ records: some Collection<ResourceRecord>) -> RRSetData {
-            let type = records.first!.type
-            if type == .a || type == .aaaa { return RRSetData(addresses: records) }
-            let followed = type == .cname || type == .ns || type == .mx || type == .srv
-            return RRSetData(type: type, ttl: records.first!.ttl, records: records.map(\.data),
-                             targets: !followed ? [] : records.map { record in
-                                 switch record.data {
-                                 case .cname(let target), .ns(let target), .mx(_, let target), .srv(_, _, _, let target):
-                                     resolver.resolve(target.lowercasedWire)
-                                 default: .outside
-                                 }
-                             },
-                             targetNodes: !followed || type == .cname ? [] : records.map { record in
-                                 record.data.additionalName.map { table.lookup($0.lowercasedWire) } ?? -1
-                             })
-        }
-        for index in nodes.indices where firstPlaced[index] < firstPlaced[index + 1] {
-            // In type order; records of one type keep their file order.
-            let first = Int(firstPlaced[index]), end = Int(firstPlaced[index + 1])
-            if end - first == 1 {
-                // Most names of a large zone: one record, no intermediate arrays.
-                let record = sortedZones[Int(byNode[first].zone)].records[Int(byNode[first].record)]
-                nodes[index].rrsets = [makeRRSet(CollectionOfOne(record))]
-                continue
-            }
-            let here = records(of: index)
-            if here.allSatisfy({ $0.type == here[0].type }) {
-                nodes[index].rrsets = [makeRRSet(here)]
-            } else {
-                let types = Set(here.map(\.type)).sorted { $0.rawValue < $1.rawValue }
-                nodes[index].rrsets = types.map { type in makeRRSet(here.filter { $0.type == type }) }
-            }
-        }
+        // Filled beside the tree and moved in once the resolver, which shares `nodes`, is
+        // gone: setting them in `nodes` while it lived copied the whole tree.
+        var rrsets = [[RRSetData]](repeating: [], count: nodes.count)
         var weightedSets: [WeightedSet] = []
-        for (zoneIndex, zone) in sortedZones.enumerated() {
-            for weightedName in zone.weighted where deepestZone(weightedName.owner) == zoneIndex {
-                let endpoints = weightedName.endpoints.map { endpoint in
-                    let records = endpoint.records
-                    func set(_ type: RRType) -> RRSetData? {
-                        let matching = records.filter { $0.type == type }
-                        return matching.isEmpty ? nil : makeRRSet(matching)
-                    }
-                    return WeightedSet.Endpoint(slot: slot(weightedName.owner, endpoint.id),
-                                                cname: set(.cname), a: set(.a), aaaa: set(.aaaa))
+        var weightedAt: [(node: Int, set: Int32)] = []
+        do {
+            let resolver = Resolver(nodes: nodes, table: table, zones: zoneInfos)
+            // Targets only for the types that have them: an empty array costs no allocation, and
+            // A/AAAA RRsets are most of a large zone.
+            func makeRRSet(_ records: some Collection<ResourceRecord>) -> RRSetData {
+                let type = records.first!.type
+                if type == .a || type == .aaaa { return RRSetData(addresses: records) }
+                let followed = type == .cname || type == .ns || type == .mx || type == .srv
+                return RRSetData(type: type, ttl: records.first!.ttl, records: records.map(\.data),
+                                 targets: !followed ? [] : records.map { record in
+                                     switch record.data {
+                                     case .cname(let target), .ns(let target), .mx(_, let target), .srv(_, _, _, let target):
+                                         resolver.resolve(target.lowercasedWire)
+                                     default: .outside
+                                     }
+                                 },
+                                 targetNodes: !followed || type == .cname ? [] : records.map { record in
+                                     record.data.additionalName.map { table.lookup($0.lowercasedWire) } ?? -1
+                                 })
+            }
+            for index in nodes.indices where firstPlaced[index] < firstPlaced[index + 1] {
+                // In type order; records of one type keep their file order.
+                let first = Int(firstPlaced[index]), end = Int(firstPlaced[index + 1])
+                if end - first == 1 {
+                    // Most names of a large zone: one record, no intermediate arrays.
+                    let record = sortedZones[Int(byNode[first].zone)].records[Int(byNode[first].record)]
+                    rrsets[index] = [makeRRSet(CollectionOfOne(record))]
+                    continue
                 }
-                let index = Int(table.lookup(weightedName.owner.lowercasedWire))
-                nodes[index].weighted = Int32(weightedSets.count)
-                weightedSets.append(WeightedSet(owner: weightedName.owner, endpoints: endpoints,
-                                                isCNAME: endpoints.contains { $0.cname != nil }))
+                let here = records(of: index)
+                if here.allSatisfy({ $0.type == here[0].type }) {
+                    rrsets[index] = [makeRRSet(here)]
+                } else {
+                    let types = Set(here.map(\.type)).sorted { $0.rawValue < $1.rawValue }
+                    rrsets[index] = types.map { type in makeRRSet(here.filter { $0.type == type }) }
+                }
+            }
+            for (zoneIndex, zone) in sortedZones.enumerated() {
+                for weightedName in zone.weighted where deepestZone(weightedName.owner) == zoneIndex {
+                    let endpoints = weightedName.endpoints.map { endpoint in
+                        let records = endpoint.records
+                        func set(_ type: RRType) -> RRSetData? {
+                            let matching = records.filter { $0.type == type }
+                            return matching.isEmpty ? nil : makeRRSet(matching)
+                        }
+                        return WeightedSet.Endpoint(slot: slot(weightedName.owner, endpoint.id),
+                                                    cname: set(.cname), a: set(.a), aaaa: set(.aaaa))
+                    }
+                    weightedAt.append((Int(table.lookup(weightedName.owner.lowercasedWire)), Int32(weightedSets.count)))
+                    weightedSets.append(WeightedSet(owner: weightedName.owner, endpoints: endpoints,
+                                                    isCNAME: endpoints.contains { $0.cname != nil }))
+                }
             }
         }
+        for index in nodes.indices where !rrsets[index].isEmpty { swap(&nodes[index].rrsets, &rrsets[index]) }
+        for (index, set) in weightedAt { nodes[index].weighted = set }
         self.zones = zoneInfos
         self.nodes = nodes
         self.table = table
@@ -464,29 +471,36 @@ final class DirectAnswers: @unchecked Sendable {
         var bytes: [UInt8] = []
         // Room for every section and plain CNAME record at once: growing by doubling copied
         // and faulted in the pool twice over for a large zone.
-        func room(_ set: RRSetData?) -> Int {
-            guard let set else { return 0 }
+        func room(_ set: borrowing RRSetData) -> Int {
             if !set.wire.isEmpty { return set.wire.count + set.count * Self.questionPointer.count }
             guard set.type == .cname, case .cname(let target) = set.records[0] else { return 0 }
             return Self.questionPointer.count + 10 + target.wire.count
         }
         var capacity = zones.count * (2 * DomainName.maxWireLength + 32)
         for index in nodes.indices where nodes[index].cut < 0 {
-            for set in nodes[index].rrsets { capacity += room(set) }
+            for set in nodes[index].rrsets.indices { capacity += room(nodes[index].rrsets[set]) }
         }
         for set in weighted {
-            for endpoint in set.endpoints { capacity += room(endpoint.a) + room(endpoint.aaaa) + room(endpoint.cname) }
+            for endpoint in set.endpoints {
+                for rrset in [endpoint.a, endpoint.aaaa, endpoint.cname] { capacity += rrset.map { room($0) } ?? 0 }
+            }
         }
         bytes.reserveCapacity(capacity)
-        func section(_ set: RRSetData?) -> Section {
-            guard let set, !set.wire.isEmpty else { return Section() }
+        let questionPointer = Self.questionPointer
+        // Borrowed, and its records copied from their buffer: copying the RRset and slicing
+        // its array cost five reference-count round trips per name of a large zone.
+        func section(_ set: borrowing RRSetData) -> Section {
+            guard !set.wire.isEmpty else { return Section() }
             let size = RRSetData.wireSize(set.type)
-            let length = set.count * (2 + size)
+            let count = set.count
+            let length = count * (2 + size)
             guard length <= Int(UInt16.max), bytes.count + length <= Int(UInt32.max) else { return Section() }
             let start = UInt32(bytes.count)
-            for record in 0..<set.count {
-                bytes += Self.questionPointer
-                bytes += set.wire[(record * size)..<((record + 1) * size)]
+            set.wire.withUnsafeBytes { wire in
+                for record in 0..<count {
+                    bytes += questionPointer
+                    bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: wire[(record * size)..<((record + 1) * size)]))
+                }
             }
             return Section(offset: start, length: UInt16(length))
         }
@@ -495,8 +509,8 @@ final class DirectAnswers: @unchecked Sendable {
         var cnameList: [PlainCNAME] = []
         for (index, node) in nodes.enumerated() where node.cut < 0 {
             if node.weighted < 0 {
-                entries[index].a = section(node.rrset(.a).map { node.rrsets[$0] })
-                entries[index].aaaa = section(node.rrset(.aaaa).map { node.rrsets[$0] })
+                if let a = node.rrset(.a) { entries[index].a = section(node.rrsets[a]) }
+                if let aaaa = node.rrset(.aaaa) { entries[index].aaaa = section(node.rrsets[aaaa]) }
                 if node.rrsets.count == 1, node.rrsets[0].type == .cname, case .cname(let target) = node.rrsets[0].records[0] {
                     let record = Self.cnameRecord(owner: node.name, target: target, ttl: node.rrsets[0].ttl)
                     if bytes.count + record.count <= Int(UInt32.max) {
@@ -517,7 +531,7 @@ final class DirectAnswers: @unchecked Sendable {
             entries[index].first = UInt32(choiceList.count)
             entries[index].endpoints = UInt16(set.endpoints.count)
             for endpoint in set.endpoints {
-                var choice = Choice(a: section(endpoint.a), aaaa: section(endpoint.aaaa),
+                var choice = Choice(a: endpoint.a.map { section($0) } ?? Section(), aaaa: endpoint.aaaa.map { section($0) } ?? Section(),
                                     aTTL: endpoint.a?.ttl ?? 0, aaaaTTL: endpoint.aaaa?.ttl ?? 0)
                 if let cname = endpoint.cname, case .cname(let target) = cname.records[0] {
                     let record = Self.cnameRecord(owner: node.name, target: target, ttl: cname.ttl)
