@@ -329,7 +329,8 @@ public final class ZoneData: Sendable {
                 }
             }
         }
-        for index in nodes.indices where !rrsets[index].isEmpty { swap(&nodes[index].rrsets, &rrsets[index]) }
+        // Swapped without looking: reading each array's count first cost a cache miss per node.
+        for index in nodes.indices { swap(&nodes[index].rrsets, &rrsets[index]) }
         for (index, set) in weightedAt { nodes[index].weighted = set }
         self.zones = zoneInfos
         self.nodes = nodes

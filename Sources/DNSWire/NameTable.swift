@@ -21,7 +21,16 @@ public struct NameTable: Sendable {
         while size < expectedCount * Self.maxLoadFactor { size <<= 1 }
         slots = [Int32](repeating: 0, count: size)
         mask = size - 1
+        // Room for the expected keys up front: a million names regrown by doubling copied
+        // (and faulted in) every array again; room never written costs no memory.
+        keyStart.reserveCapacity(expectedCount)
+        keyLength.reserveCapacity(expectedCount)
+        values.reserveCapacity(expectedCount)
+        keyBytes.reserveCapacity(expectedCount * Self.typicalKeyLength)
     }
+
+    /// A generous guess at a name's length in wire form, for reserving `keyBytes`.
+    static let typicalKeyLength = 32
 
     public var count: Int { values.count }
 
