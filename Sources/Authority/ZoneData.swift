@@ -45,32 +45,31 @@ struct RRSetData: Sendable {
     /// An A or AAAA RRset kept in wire form only.
     init(addresses records: some Collection<ResourceRecord>) {
         let first = records.first!
-        type = first.type
-        ttl = first.ttl
+        let type = first.type, ttl = first.ttl
+        self.type = type
+        self.ttl = ttl
         self.records = []
         targets = []
         targetNodes = []
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(records.count * Self.wireSize(type))
-        for record in records {
-            let address: [UInt8]
-            switch record.data {
-            case .a(let v4): address = v4.bytes
-            case .aaaa(let v6): address = v6.bytes
-            default: preconditionFailure("A/AAAA RRset holding \(record.type)")
+        let size = Self.wireSize(type)
+        wire = [UInt8](unsafeUninitializedCapacity: records.count * size) { buffer, count in
+            let out = UnsafeMutableRawBufferPointer(buffer)
+            for record in records {
+                out.storeBytes(of: type.rawValue.bigEndian, toByteOffset: count, as: UInt16.self)
+                out.storeBytes(of: RRClass.in.rawValue.bigEndian, toByteOffset: count + 2, as: UInt16.self)
+                out.storeBytes(of: ttl.bigEndian, toByteOffset: count + 4, as: UInt32.self)
+                out.storeBytes(of: UInt16(size - 10).bigEndian, toByteOffset: count + 8, as: UInt16.self)
+                switch record.data {
+                case .a(let v4) where type == .a:
+                    out.storeBytes(of: v4.value.bigEndian, toByteOffset: count + 10, as: UInt32.self)
+                case .aaaa(let v6) where type == .aaaa:
+                    out.storeBytes(of: v6.high.bigEndian, toByteOffset: count + 10, as: UInt64.self)
+                    out.storeBytes(of: v6.low.bigEndian, toByteOffset: count + 18, as: UInt64.self)
+                default: preconditionFailure("A/AAAA RRset holding \(record.type)")
+                }
+                count += size
             }
-            func append16(_ value: UInt16) {
-                bytes.append(UInt8(value >> 8))
-                bytes.append(UInt8(value & 0xFF))
-            }
-            append16(type.rawValue)
-            append16(RRClass.in.rawValue)
-            append16(UInt16(ttl >> 16))
-            append16(UInt16(ttl & 0xFFFF))
-            append16(UInt16(address.count))
-            bytes.append(contentsOf: address)
         }
-        wire = bytes
     }
 
     /// Bytes of one A (14) or AAAA (26) record in `wire`.
@@ -165,7 +164,14 @@ public final class ZoneData: Sendable {
         // Parents before children, so a child zone's data wins at and below its apex.
         let sortedZones = input.sorted { $0.origin.labelCount < $1.origin.labelCount }
         var nodes: [Node] = []
-        var table = NameTable(expectedCount: sortedZones.reduce(0) { $0 + $1.records.count + $1.weighted.count } + 16)
+        // One zone as the parser built it: the owner table of its validation becomes the node
+        // table (owner i is node i), so no name is hashed a second time.
+        let owners = sortedZones.count == 1 ? sortedZones[0].owners.flatMap { owners in
+            owners.table.count == owners.names.count && owners.ofRecord.count == sortedZones[0].records.count ? owners : nil
+        } : nil
+        var table = owners?.table
+            ?? NameTable(expectedCount: sortedZones.reduce(0) { $0 + $1.records.count + $1.weighted.count } + 16)
+        nodes.reserveCapacity(max(table.count, sortedZones.reduce(0) { $0 + $1.records.count + $1.weighted.count }) + 16)
 
         func deepestZone(_ name: DomainName) -> Int {
             var best = -1
@@ -174,12 +180,16 @@ public final class ZoneData: Sendable {
         }
         let originLabels = sortedZones.map(\.origin.labelCount)
         func node(for name: DomainName, zone: Int, labels: Int? = nil) -> Int {
-            let key = name.lowercasedWire
-            let existing = table.lookup(key)
-            if existing >= 0 { return Int(existing) }
             let index = nodes.count
+            // Lowercased on the stack, looked up and inserted in one probe: no array per name.
+            let existing = name.wire.withUnsafeBufferPointer { wire in
+                withUnsafeTemporaryAllocation(byteCount: wire.count, alignment: 1) { key in
+                    for i in wire.indices { key[i] = asciiLower(wire[i]) }
+                    return table.lookupOrInsert(UnsafeRawBufferPointer(key), value: Int32(index))
+                }
+            }
+            if existing >= 0 { return Int(existing) }
             nodes.append(Node(name: name, zone: Int32(zone), isApex: name == sortedZones[zone].origin))
-            table.insert(key, value: Int32(index))
             // Empty non-terminals up to the apex, so "exists but no data" is NODATA, not NXDOMAIN.
             // A name one label below the apex (most of a large zone) has the apex as parent.
             let labels = labels ?? name.labelCount
@@ -193,10 +203,31 @@ public final class ZoneData: Sendable {
         // dictionary of arrays cost a second per million records to fill and to free).
         var placed: [(node: Int32, zone: Int32, record: Int32)] = []
         placed.reserveCapacity(sortedZones.reduce(0) { $0 + $1.records.count })
-        for (zoneIndex, zone) in sortedZones.enumerated() {
+        if let owners {
+            let origin = sortedZones[0].origin
+            for name in owners.names { nodes.append(Node(name: name, zone: 0, isApex: name == origin)) }
+            for name in owners.names {
+                let labels = name.labelCount
+                if labels > originLabels[0] + 1, let parent = name.parent { _ = node(for: parent, zone: 0, labels: labels - 1) }
+            }
+            _ = node(for: origin, zone: 0)
+            for (recordIndex, owner) in owners.ofRecord.enumerated() { placed.append((owner, 0, Int32(recordIndex))) }
+            for weightedName in sortedZones[0].weighted { _ = node(for: weightedName.owner, zone: 0) }
+        }
+        for (zoneIndex, zone) in sortedZones.enumerated() where owners == nil {
             _ = node(for: zone.origin, zone: zoneIndex)
-            for (recordIndex, record) in zone.records.enumerated() where deepestZone(record.name) == zoneIndex {
-                placed.append((Int32(node(for: record.name, zone: zoneIndex)), Int32(zoneIndex), Int32(recordIndex)))
+            // One zone: every record is in it (the parser checked). Consecutive records of one
+            // owner (an RRset, or A and AAAA) share its node without a lookup.
+            var previous: (name: DomainName, node: Int32)?
+            for (recordIndex, record) in zone.records.enumerated() where sortedZones.count == 1 || deepestZone(record.name) == zoneIndex {
+                let here: Int32
+                if let previous, previous.name == record.name {
+                    here = previous.node
+                } else {
+                    here = Int32(node(for: record.name, zone: zoneIndex))
+                    previous = (record.name, here)
+                }
+                placed.append((here, Int32(zoneIndex), Int32(recordIndex)))
             }
             for weightedName in zone.weighted where deepestZone(weightedName.owner) == zoneIndex {
                 _ = node(for: weightedName.owner, zone: zoneIndex)
@@ -242,60 +273,68 @@ public final class ZoneData: Sendable {
             return ZoneInfo(origin: zone.origin, file: zone.file, apex: table.lookup(zone.origin.lowercasedWire),
                             soa: zone.soa.data, negativeTTL: min(zone.soa.ttl, soa.minimum), serial: soa.serial)
         }
-        let resolver = Resolver(nodes: nodes, table: table, zones: zoneInfos)
-        // Targets only for the types that have them: an empty array costs no allocation, and
-        // A/AAAA RRsets are most of a large zone.
-        func makeRRSet(_ records: some Collection<ResourceRecord>) -> RRSetData {
-            let type = records.first!.type
-            if type == .a || type == .aaaa { return RRSetData(addresses: records) }
-            let followed = type == .cname || type == .ns || type == .mx || type == .srv
-            return RRSetData(type: type, ttl: records.first!.ttl, records: records.map(\.data),
-                             targets: !followed ? [] : records.map { record in
-                                 switch record.data {
-                                 case .cname(let target), .ns(let target), .mx(_, let target), .srv(_, _, _, let target):
-                                     resolver.resolve(target.lowercasedWire)
-                                 default: .outside
-                                 }
-                             },
-                             targetNodes: !followed || type == .cname ? [] : records.map { record in
-                                 record.data.additionalName.map { table.lookup($0.lowercasedWire) } ?? -1
-                             })
-        }
-        for index in nodes.indices where firstPlaced[index] < firstPlaced[index + 1] {
-            // In type order; records of one type keep their file order.
-            let first = Int(firstPlaced[index]), end = Int(firstPlaced[index + 1])
-            if end - first == 1 {
-                // Most names of a large zone: one record, no intermediate arrays.
-                let record = sortedZones[Int(byNode[first].zone)].records[Int(byNode[first].record)]
-                nodes[index].rrsets = [makeRRSet(CollectionOfOne(record))]
-                continue
-            }
-            let here = records(of: index)
-            if here.allSatisfy({ $0.type == here[0].type }) {
-                nodes[index].rrsets = [makeRRSet(here)]
-            } else {
-                let types = Set(here.map(\.type)).sorted { $0.rawValue < $1.rawValue }
-                nodes[index].rrsets = types.map { type in makeRRSet(here.filter { $0.type == type }) }
-            }
-        }
+        // Filled beside the tree and moved in once the resolver, which shares `nodes`, is
+        // gone: setting them in `nodes` while it lived copied the whole tree.
+        var rrsets = [[RRSetData]](repeating: [], count: nodes.count)
         var weightedSets: [WeightedSet] = []
-        for (zoneIndex, zone) in sortedZones.enumerated() {
-            for weightedName in zone.weighted where deepestZone(weightedName.owner) == zoneIndex {
-                let endpoints = weightedName.endpoints.map { endpoint in
-                    let records = endpoint.records
-                    func set(_ type: RRType) -> RRSetData? {
-                        let matching = records.filter { $0.type == type }
-                        return matching.isEmpty ? nil : makeRRSet(matching)
-                    }
-                    return WeightedSet.Endpoint(slot: slot(weightedName.owner, endpoint.id),
-                                                cname: set(.cname), a: set(.a), aaaa: set(.aaaa))
+        var weightedAt: [(node: Int, set: Int32)] = []
+        do {
+            let resolver = Resolver(nodes: nodes, table: table, zones: zoneInfos)
+            // Targets only for the types that have them: an empty array costs no allocation, and
+            // A/AAAA RRsets are most of a large zone.
+            func makeRRSet(_ records: some Collection<ResourceRecord>) -> RRSetData {
+                let type = records.first!.type
+                if type == .a || type == .aaaa { return RRSetData(addresses: records) }
+                let followed = type == .cname || type == .ns || type == .mx || type == .srv
+                return RRSetData(type: type, ttl: records.first!.ttl, records: records.map(\.data),
+                                 targets: !followed ? [] : records.map { record in
+                                     switch record.data {
+                                     case .cname(let target), .ns(let target), .mx(_, let target), .srv(_, _, _, let target):
+                                         resolver.resolve(target.lowercasedWire)
+                                     default: .outside
+                                     }
+                                 },
+                                 targetNodes: !followed || type == .cname ? [] : records.map { record in
+                                     record.data.additionalName.map { table.lookup($0.lowercasedWire) } ?? -1
+                                 })
+            }
+            for index in nodes.indices where firstPlaced[index] < firstPlaced[index + 1] {
+                // In type order; records of one type keep their file order.
+                let first = Int(firstPlaced[index]), end = Int(firstPlaced[index + 1])
+                if end - first == 1 {
+                    // Most names of a large zone: one record, no intermediate arrays.
+                    let record = sortedZones[Int(byNode[first].zone)].records[Int(byNode[first].record)]
+                    rrsets[index] = [makeRRSet(CollectionOfOne(record))]
+                    continue
                 }
-                let index = Int(table.lookup(weightedName.owner.lowercasedWire))
-                nodes[index].weighted = Int32(weightedSets.count)
-                weightedSets.append(WeightedSet(owner: weightedName.owner, endpoints: endpoints,
-                                                isCNAME: endpoints.contains { $0.cname != nil }))
+                let here = records(of: index)
+                if here.allSatisfy({ $0.type == here[0].type }) {
+                    rrsets[index] = [makeRRSet(here)]
+                } else {
+                    let types = Set(here.map(\.type)).sorted { $0.rawValue < $1.rawValue }
+                    rrsets[index] = types.map { type in makeRRSet(here.filter { $0.type == type }) }
+                }
+            }
+            for (zoneIndex, zone) in sortedZones.enumerated() {
+                for weightedName in zone.weighted where deepestZone(weightedName.owner) == zoneIndex {
+                    let endpoints = weightedName.endpoints.map { endpoint in
+                        let records = endpoint.records
+                        func set(_ type: RRType) -> RRSetData? {
+                            let matching = records.filter { $0.type == type }
+                            return matching.isEmpty ? nil : makeRRSet(matching)
+                        }
+                        return WeightedSet.Endpoint(slot: slot(weightedName.owner, endpoint.id),
+                                                    cname: set(.cname), a: set(.a), aaaa: set(.aaaa))
+                    }
+                    weightedAt.append((Int(table.lookup(weightedName.owner.lowercasedWire)), Int32(weightedSets.count)))
+                    weightedSets.append(WeightedSet(owner: weightedName.owner, endpoints: endpoints,
+                                                    isCNAME: endpoints.contains { $0.cname != nil }))
+                }
             }
         }
+        // Swapped without looking: reading each array's count first cost a cache miss per node.
+        for index in nodes.indices { swap(&nodes[index].rrsets, &rrsets[index]) }
+        for (index, set) in weightedAt { nodes[index].weighted = set }
         self.zones = zoneInfos
         self.nodes = nodes
         self.table = table
@@ -460,15 +499,38 @@ final class DirectAnswers: @unchecked Sendable {
         entries = .allocate(capacity: max(1, nodes.count))
         entries.initialize(repeating: Entry(), count: max(1, nodes.count))
         var bytes: [UInt8] = []
-        func section(_ set: RRSetData?) -> Section {
-            guard let set, !set.wire.isEmpty else { return Section() }
+        // Room for every section and plain CNAME record at once: growing by doubling copied
+        // and faulted in the pool twice over for a large zone.
+        func room(_ set: borrowing RRSetData) -> Int {
+            if !set.wire.isEmpty { return set.wire.count + set.count * Self.questionPointer.count }
+            guard set.type == .cname, case .cname(let target) = set.records[0] else { return 0 }
+            return Self.questionPointer.count + 10 + target.wire.count
+        }
+        var capacity = zones.count * (2 * DomainName.maxWireLength + 32)
+        for index in nodes.indices where nodes[index].cut < 0 {
+            for set in nodes[index].rrsets.indices { capacity += room(nodes[index].rrsets[set]) }
+        }
+        for set in weighted {
+            for endpoint in set.endpoints {
+                for rrset in [endpoint.a, endpoint.aaaa, endpoint.cname] { capacity += rrset.map { room($0) } ?? 0 }
+            }
+        }
+        bytes.reserveCapacity(capacity)
+        let questionPointer = Self.questionPointer
+        // Borrowed, and its records copied from their buffer: copying the RRset and slicing
+        // its array cost five reference-count round trips per name of a large zone.
+        func section(_ set: borrowing RRSetData) -> Section {
+            guard !set.wire.isEmpty else { return Section() }
             let size = RRSetData.wireSize(set.type)
-            let length = set.count * (2 + size)
+            let count = set.count
+            let length = count * (2 + size)
             guard length <= Int(UInt16.max), bytes.count + length <= Int(UInt32.max) else { return Section() }
             let start = UInt32(bytes.count)
-            for record in 0..<set.count {
-                bytes += Self.questionPointer
-                bytes += set.wire[(record * size)..<((record + 1) * size)]
+            set.wire.withUnsafeBytes { wire in
+                for record in 0..<count {
+                    bytes += questionPointer
+                    bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: wire[(record * size)..<((record + 1) * size)]))
+                }
             }
             return Section(offset: start, length: UInt16(length))
         }
@@ -477,8 +539,8 @@ final class DirectAnswers: @unchecked Sendable {
         var plainList: [Plain] = []
         for (index, node) in nodes.enumerated() where node.cut < 0 {
             if node.weighted < 0 {
-                entries[index].a = section(node.rrset(.a).map { node.rrsets[$0] })
-                entries[index].aaaa = section(node.rrset(.aaaa).map { node.rrsets[$0] })
+                if let a = node.rrset(.a) { entries[index].a = section(node.rrsets[a]) }
+                if let aaaa = node.rrset(.aaaa) { entries[index].aaaa = section(node.rrsets[aaaa]) }
                 if node.rrsets.count == 1, node.rrsets[0].type == .cname, case .cname(let target) = node.rrsets[0].records[0] {
                     let record = Self.cnameRecord(owner: node.name, target: target, ttl: node.rrsets[0].ttl)
                     if bytes.count + record.count <= Int(UInt32.max) {
@@ -505,7 +567,7 @@ final class DirectAnswers: @unchecked Sendable {
             entries[index].first = UInt32(choiceList.count)
             entries[index].endpoints = UInt16(set.endpoints.count)
             for endpoint in set.endpoints {
-                var choice = Choice(a: section(endpoint.a), aaaa: section(endpoint.aaaa),
+                var choice = Choice(a: endpoint.a.map { section($0) } ?? Section(), aaaa: endpoint.aaaa.map { section($0) } ?? Section(),
                                     aTTL: endpoint.a?.ttl ?? 0, aaaaTTL: endpoint.aaaa?.ttl ?? 0)
                 if let cname = endpoint.cname, case .cname(let target) = cname.records[0] {
                     let record = Self.cnameRecord(owner: node.name, target: target, ttl: cname.ttl)
@@ -554,10 +616,12 @@ final class DirectAnswers: @unchecked Sendable {
         let wire = name.wire
         var at = 0
         while wire[at] != 0 {
-            let suffix = wire[at...].map(asciiLower)
+            let length = wire.count - at
             var into = 0
-            while other[into] != 0 && other.count - into > suffix.count { into += 1 + Int(other[into]) }
-            if other.count - into == suffix.count && Array(other[into...]) == suffix { return (wire[..<at], into) }
+            while other[into] != 0 && other.count - into > length { into += 1 + Int(other[into]) }
+            if other.count - into == length, (0..<length).allSatisfy({ asciiLower(wire[at + $0]) == other[into + $0] }) {
+                return (wire[..<at], into)
+            }
             at += 1 + Int(wire[at])
         }
         return nil

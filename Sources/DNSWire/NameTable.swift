@@ -21,7 +21,16 @@ public struct NameTable: Sendable {
         while size < expectedCount * Self.maxLoadFactor { size <<= 1 }
         slots = [Int32](repeating: 0, count: size)
         mask = size - 1
+        // Room for the expected keys up front: a million names regrown by doubling copied
+        // (and faulted in) every array again; room never written costs no memory.
+        keyStart.reserveCapacity(expectedCount)
+        keyLength.reserveCapacity(expectedCount)
+        values.reserveCapacity(expectedCount)
+        keyBytes.reserveCapacity(expectedCount * Self.typicalKeyLength)
     }
+
+    /// A generous guess at a name's length in wire form, for reserving `keyBytes`.
+    static let typicalKeyLength = 32
 
     public var count: Int { values.count }
 
@@ -106,6 +115,35 @@ public struct NameTable: Sendable {
 
     public func lookup(_ key: [UInt8]) -> Int32 {
         key.withUnsafeBytes { lookup($0) }
+    }
+
+    /// The value for `key` (lowercased wire form) if present; else inserts `key` with `value`
+    /// and returns -1. Loading a zone asks this once per name: one hash and one probe
+    /// sequence, where `lookup` then `insert` take two.
+    public mutating func lookupOrInsert(_ key: UnsafeRawBufferPointer, value: Int32) -> Int32 {
+        if (values.count + 1) * Self.maxLoadFactor > slots.count { grow() }
+        let hash = Self.hash(key)
+        var slot = hash & mask
+        let found: Int32? = keyBytes.withUnsafeBytes { bytes in
+            while true {
+                let stored = slots[slot]
+                if stored == 0 { return nil }
+                let entry = Int(stored - 1)
+                if Int(keyLength[entry]) == key.count,
+                   memcmpEqual(bytes.baseAddress! + Int(keyStart[entry]), key.baseAddress!, key.count) {
+                    return values[entry]
+                }
+                slot = (slot + 1) & mask
+            }
+        }
+        if let found { return found }
+        let index = Int32(values.count)
+        keyStart.append(Int32(keyBytes.count))
+        keyLength.append(UInt8(key.count))
+        keyBytes.append(contentsOf: key)
+        values.append(value)
+        slots[slot] = index + 1
+        return -1
     }
 }
 

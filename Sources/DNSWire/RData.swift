@@ -71,8 +71,12 @@ public enum RData: Hashable, Sendable {
     /// (RFC 3597 §4).
     public func encode(into writer: inout WireWriter, compress: Bool = true) throws(WireError) {
         switch self {
-        case .a(let address): try writer.bytes(address.bytes)
-        case .aaaa(let address): try writer.bytes(address.bytes)
+        case .a(let address): try writer.u32(address.value)
+        case .aaaa(let address):
+            for half in [address.high, address.low] {
+                try writer.u32(UInt32(truncatingIfNeeded: half >> 32))
+                try writer.u32(UInt32(truncatingIfNeeded: half))
+            }
         case .ns(let name), .cname(let name), .ptr(let name): try writer.name(name, compress: compress)
         case .mx(let preference, let exchange):
             try writer.u16(preference)
@@ -108,9 +112,10 @@ public enum RData: Hashable, Sendable {
         let rdata: RData
         switch type {
         case .a:
-            rdata = .a(IPv4Address(bytes: try reader.bytes(4, "A address"))!)
+            rdata = .a(IPv4Address(value: try reader.u32("A address")))
         case .aaaa:
-            rdata = .aaaa(IPv6Address(bytes: try reader.bytes(16, "AAAA address"))!)
+            try reader.need(16, "AAAA address")
+            rdata = .aaaa(IPv6Address(high: try reader.u64("AAAA address"), low: try reader.u64("AAAA address")))
         case .ns: rdata = .ns(try reader.name("NS nsdname"))
         case .cname: rdata = .cname(try reader.name("CNAME target"))
         case .ptr: rdata = .ptr(try reader.name("PTR ptrdname"))

@@ -132,7 +132,7 @@ final class Control: Sendable {
         (store as? EtcdStateStore)?.serving(revision: core.withLock { $0.plane.revision })
         if let adopted {
             monitor.withLock { $0 }?.configure(adopted.targets)
-            Log.info("reload: \(adopted.zones.count) zone(s), generation \(generation)")
+            Log.info("reload: \(adopted.zoneCount) zone(s), generation \(generation)")
             // The parser's and the old snapshot's memory goes back to the system once every
             // server thread has let go of the old snapshot (idle ones within a second).
             queue.asyncAfter(deadline: .now() + .seconds(2)) { Posix.Process.releaseFreedMemory() }

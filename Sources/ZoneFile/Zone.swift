@@ -112,14 +112,35 @@ public struct Zone: Sendable {
     /// The `$HEALTH` declarations of the zone and its `$INCLUDE`s, in declaration order,
     /// used by endpoints or not.
     public let healthChecks: [HealthCheck]
+    /// The owner names as validation indexed them, for building the served tree without
+    /// hashing every name again; nil when the zone was not built by the parser.
+    public let owners: OwnerIndex?
 
     public init(origin: DomainName, file: String, soa: ResourceRecord, records: [ResourceRecord],
-                weighted: [WeightedName], healthChecks: [HealthCheck] = []) {
+                weighted: [WeightedName], healthChecks: [HealthCheck] = [], owners: OwnerIndex? = nil) {
         self.origin = origin
         self.file = file
         self.soa = soa
         self.records = records
         self.weighted = weighted
         self.healthChecks = healthChecks
+        self.owners = owners
+    }
+}
+
+/// Every owner name of a zone (of its records and of its weighted names), numbered in order
+/// of first appearance, in a `NameTable` keyed by the lowercased wire form.
+public struct OwnerIndex: Sendable {
+    /// Owner name → its number.
+    public let table: NameTable
+    /// The names by number.
+    public let names: [DomainName]
+    /// The number of each record's owner, parallel to `Zone.records`.
+    public let ofRecord: [Int32]
+
+    public init(table: NameTable, names: [DomainName], ofRecord: [Int32]) {
+        self.table = table
+        self.names = names
+        self.ofRecord = ofRecord
     }
 }

@@ -83,7 +83,7 @@ public enum ZoneParser {
         var zone: Zone?
         if let zoneOrigin = reader.zoneOrigin {
             var validator = ZoneValidator(origin: zoneOrigin, file: file, checkPresence: !reader.hadEntryErrors)
-            zone = validator.validate(reader.records, files: reader.files, tags: reader.tags,
+            zone = validator.validate(reader.records, sources: reader.sources, files: reader.files, tags: reader.tags,
                                       healthChecks: reader.healthChecks)
             diagnostics += validator.diagnostics
         } else {

@@ -95,14 +95,13 @@ extension ZoneReader {
     /// one to three digits, 0–255, no leading zeros), read from bytes without building a
     /// String. `AddressParsingTests` holds the two parsers to the same answers.
     func ipv4(_ token: Token) -> IPv4Address? {
-        guard !token.quoted else { return nil }
-        var octets = [UInt8](repeating: 0, count: 4)
-        guard ipv4(token.start, token.end, into: &octets, at: 0) else { return nil }
-        return IPv4Address(bytes: octets)
+        guard !token.quoted, let value = ipv4(token.start, token.end) else { return nil }
+        return IPv4Address(value: value)
     }
 
-    /// Parses a dotted quad in `text[start..<end]` into `out[at..<at + 4]`.
-    private func ipv4(_ start: Int, _ end: Int, into out: inout [UInt8], at: Int) -> Bool {
+    /// Parses a dotted quad in `text[start..<end]` into a big-endian integer.
+    private func ipv4(_ start: Int, _ end: Int) -> UInt32? {
+        var address: UInt32 = 0
         var count = 0
         var value = 0
         var digits = 0
@@ -110,22 +109,21 @@ extension ZoneReader {
             let byte = text[i]
             if byte.isDigit {
                 // No leading zeros (`01`), as inet_pton and `IPv4Address` refuse them.
-                guard digits == 0 || value != 0 else { return false }
+                guard digits == 0 || value != 0 else { return nil }
                 value = value * 10 + Int(byte - .zero)
                 digits += 1
-                guard digits <= 3, value <= 255 else { return false }
+                guard digits <= 3, value <= 255 else { return nil }
             } else if byte == .dot, digits > 0, count < 3 {
-                out[at + count] = UInt8(value)
+                address = address << 8 | UInt32(value)
                 count += 1
                 value = 0
                 digits = 0
             } else {
-                return false
+                return nil
             }
         }
-        guard digits > 0, count == 3 else { return false }
-        out[at + 3] = UInt8(value)
-        return true
+        guard digits > 0, count == 3 else { return nil }
+        return address << 8 | UInt32(value)
     }
 
     /// IPv6 text with the same rules as `IPv6Address.init(_:)` (RFC 4291 §2.2: groups of one
@@ -134,7 +132,8 @@ extension ZoneReader {
     func ipv6(_ token: Token) -> IPv6Address? {
         guard !token.quoted, token.end > token.start else { return nil }
         let end = token.end
-        var out = [UInt8](repeating: 0, count: 16)
+        // The 16 octets, built on the stack: no array per address.
+        var out = InlineArray<16, UInt8>(repeating: 0)
         var count = 0
         var gap = -1
         var i = token.start
@@ -152,7 +151,8 @@ extension ZoneReader {
                 if i - groupStart > 4 { break }
             }
             if i < end, text[i] == .dot {
-                guard count + 4 <= 16, ipv4(groupStart, end, into: &out, at: count) else { return nil }
+                guard count + 4 <= 16, let v4 = ipv4(groupStart, end) else { return nil }
+                for k in 0..<4 { out[count + k] = UInt8(truncatingIfNeeded: v4 >> (24 - 8 * UInt32(k))) }
                 count += 4
                 break
             }
@@ -177,7 +177,12 @@ extension ZoneReader {
         } else {
             guard count == 16 else { return nil }
         }
-        return IPv6Address(bytes: out)
+        var high: UInt64 = 0, low: UInt64 = 0
+        for k in 0..<8 {
+            high = high << 8 | UInt64(out[k])
+            low = low << 8 | UInt64(out[8 + k])
+        }
+        return IPv6Address(high: high, low: low)
     }
 
     /// `\# LENGTH HEX…` (RFC 3597 §5): the hex may be split into several words; it is read

@@ -1,10 +1,11 @@
 import DNSWire
 
-/// A record as read, kept compact for million-record zones: its position and endpoint tag
-/// are indexes into the reader's side tables.
-struct ReadRecord {
-    var record: ResourceRecord
-    /// `record.type`, stored so that comparing types does not copy the RDATA.
+/// Where a record was read and what came with it, parallel to `ZoneReader.records` and
+/// kept compact for million-record zones: its position and endpoint tag are indexes into
+/// the reader's side tables. Apart from the records, so that a zone whose records all pass
+/// validation unchanged is served from the reader's array without a copy.
+struct RecordSource {
+    /// The record's type, stored so that comparing types does not copy the RDATA.
     var type: RRType
     var line: Int32
     var column: Int32
@@ -38,10 +39,12 @@ final class ZoneReader {
     static let maxIncludeDepth = 10
 
     /// Records in the order they were read.
-    private(set) var records: [ReadRecord] = []
-    /// Every file read (the top-level one first), for `ReadRecord.file`.
+    private(set) var records: [ResourceRecord] = []
+    /// Where each record comes from, parallel to `records`.
+    private(set) var sources: [RecordSource] = []
+    /// Every file read (the top-level one first), for `RecordSource.file`.
     private(set) var files: [String] = []
-    /// Endpoint tags, for `ReadRecord.tag`.
+    /// Endpoint tags, for `RecordSource.tag`.
     private(set) var tags: [EndpointTag] = []
     private var endpointIDs: [String: Int32] = [:]
     /// `$HEALTH` declarations in declaration order, and their index by name.
@@ -83,8 +86,10 @@ final class ZoneReader {
     /// Reads the top-level file's text.
     func read(_ bytes: [UInt8]) {
         includeStack.append((canonicalPath(file), file))
-        // A record line is rarely shorter than this; a good guess saves regrowing the arrays.
-        records.reserveCapacity(bytes.count / 48)
+        // Room for a record per 16 bytes of text, about the shortest record line: regrowing
+        // copies (and faults in) the arrays again, while room never written costs nothing.
+        records.reserveCapacity(bytes.count / 16)
+        sources.reserveCapacity(bytes.count / 16)
         files.append(file)
         readEntries(bytes)
         includeStack.removeLast()
@@ -274,9 +279,9 @@ final class ZoneReader {
             tag = Int32(tags.count)
             tags.append(endpoint)
         }
-        records.append(ReadRecord(record: ResourceRecord(name: owner, rrclass: .in, ttl: ttl, data: data), type: data.type,
-                                  line: Int32(entry.line), column: Int32(entry.column), file: fileIndex,
-                                  endpointID: endpointID, tag: tag, order: Int32(order)))
+        records.append(ResourceRecord(name: owner, rrclass: .in, ttl: ttl, data: data))
+        sources.append(RecordSource(type: data.type, line: Int32(entry.line), column: Int32(entry.column), file: fileIndex,
+                                    endpointID: endpointID, tag: tag, order: Int32(order)))
     }
 
     // MARK: Token helpers

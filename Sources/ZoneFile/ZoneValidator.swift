@@ -79,47 +79,54 @@ struct ZoneValidator {
             names = NameTable(expectedCount: capacity)
         }
 
+        /// The table: owner name → owner number.
+        var nameTable: NameTable { names }
+
         func find(_ name: DomainName) -> Int? {
             let value = Self.withKey(name) { names.lookup($0) }
             return value < 0 ? nil : Int(value)
         }
 
-        /// Adds `name`, which `find` did not find, as owner `index`.
-        mutating func insert(_ name: DomainName, index: Int) {
-            Self.withKey(name) { names.insert($0, value: Int32(index)) }
+        /// The owner index of `name`, or nil after adding it as owner `index`.
+        mutating func findOrInsert(_ name: DomainName, index: Int) -> Int? {
+            let value = Self.withKey(name) { names.lookupOrInsert($0, value: Int32(index)) }
+            return value < 0 ? nil : Int(value)
         }
 
         private static func withKey<T>(_ name: DomainName, _ body: (UnsafeRawBufferPointer) -> T) -> T {
-            let wire = name.wire
-            return withUnsafeTemporaryAllocation(byteCount: wire.count, alignment: 1) { buffer in
-                for i in wire.indices { buffer[i] = asciiLower(wire[i]) }
-                return body(UnsafeRawBufferPointer(buffer))
+            name.wire.withUnsafeBufferPointer { wire in
+                withUnsafeTemporaryAllocation(byteCount: wire.count, alignment: 1) { buffer in
+                    for i in wire.indices { buffer[i] = asciiLower(wire[i]) }
+                    return body(UnsafeRawBufferPointer(buffer))
+                }
             }
         }
     }
 
     /// The reader's records and the kept ones, as the checks below see them.
     private struct Table {
-        let records: [ReadRecord]
+        let records: [ResourceRecord]
+        let sources: [RecordSource]
         let files: [String]
         let tags: [EndpointTag]
         var kept: [Kept] = []
 
-        func record(_ k: Int32) -> ReadRecord { records[Int(kept[Int(k)].index)] }
+        func record(_ k: Int32) -> ResourceRecord { records[Int(kept[Int(k)].index)] }
+        func source(_ k: Int32) -> RecordSource { sources[Int(kept[Int(k)].index)] }
         func tag(_ k: Int32) -> EndpointTag? {
-            let tag = records[Int(kept[Int(k)].index)].tag
+            let tag = sources[Int(kept[Int(k)].index)].tag
             return tag < 0 ? nil : tags[Int(tag)]
         }
         func position(_ k: Int32) -> SourcePosition {
-            let record = records[Int(kept[Int(k)].index)]
+            let record = sources[Int(kept[Int(k)].index)]
             return SourcePosition(file: files[Int(record.file)], line: Int(record.line), column: Int(record.column))
         }
-        func order(_ k: Int32) -> Int { Int(records[Int(kept[Int(k)].index)].order) }
+        func order(_ k: Int32) -> Int { Int(sources[Int(kept[Int(k)].index)].order) }
         func isDuplicate(_ k: Int32) -> Bool { kept[Int(k)].duplicate }
 
         /// The record with its RRset's TTL.
         func final(_ k: Int32) -> ResourceRecord {
-            var record = records[Int(kept[Int(k)].index)].record
+            var record = records[Int(kept[Int(k)].index)]
             record.ttl = kept[Int(k)].ttl
             return record
         }
@@ -134,67 +141,79 @@ struct ZoneValidator {
         }
     }
 
-    mutating func validate(_ records: [ReadRecord], files: [String], tags: [EndpointTag],
+    mutating func validate(_ records: [ResourceRecord], sources: [RecordSource], files: [String], tags: [EndpointTag],
                            healthChecks: [HealthCheck] = []) -> Zone? {
-        var table = Table(records: records, files: files, tags: tags)
+        var table = Table(records: records, sources: sources, files: files, tags: tags)
         let checks = Dictionary(healthChecks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         table.kept.reserveCapacity(records.count)
         var owners: [Owner] = []
         var owner = OwnerTable(capacity: records.count)
         var large: [LargeOwner] = []
         var lastOwner = -1
+        // Every record is kept as read: no duplicate dropped, no TTL changed, no endpoint.
+        var unchanged = true
+        // The owner of each record, parallel to `records`.
+        var recordOwner: [Int32] = []
+        recordOwner.reserveCapacity(records.count)
 
         for i in records.indices {
-            let endpoint = records[i].endpointID
-            let type = records[i].type
+            let endpoint = sources[i].endpointID
+            let type = sources[i].type
             let k = Int32(table.kept.count)
             let o: Int
-            if lastOwner >= 0, owners[lastOwner].name == records[i].record.name {
+            if lastOwner >= 0, owners[lastOwner].name == records[i].name {
                 o = lastOwner
-            } else if let existing = owner.find(records[i].record.name) {
+            } else if let existing = owner.findOrInsert(records[i].name, index: owners.count) {
                 o = existing
                 lastOwner = o
             } else {
-                owner.insert(records[i].record.name, index: owners.count)
-                owners.append(Owner(name: records[i].record.name, first: k, last: k, hasEndpoints: endpoint >= 0))
-                table.kept.append(Kept(index: Int32(i), ttl: records[i].record.ttl, duplicate: false))
+                recordOwner.append(Int32(owners.count))
+                owners.append(Owner(name: records[i].name, first: k, last: k, hasEndpoints: endpoint >= 0))
+                table.kept.append(Kept(index: Int32(i), ttl: records[i].ttl, duplicate: false))
                 lastOwner = owners.count - 1
+                if endpoint >= 0 { unchanged = false }
                 continue
             }
+            recordOwner.append(Int32(o))
 
             var duplicate = false
             var rrsetTTL: UInt32?
             if owners[o].large >= 0 {
                 let index = large[Int(owners[o].large)]
-                duplicate = !index.seen.insert(DuplicateKey(data: records[i].record.data, endpoint: endpoint)).inserted
+                duplicate = !index.seen.insert(DuplicateKey(data: records[i].data, endpoint: endpoint)).inserted
                 rrsetTTL = index.ttls[RRSetKey(type: type, endpoint: endpoint)]
             } else {
                 var m = owners[o].first
                 while m >= 0 {
                     let other = table.kept[Int(m)]
                     let j = Int(other.index)
-                    if records[j].type == type && records[j].endpointID == endpoint {
+                    if sources[j].type == type && sources[j].endpointID == endpoint {
                         if rrsetTTL == nil { rrsetTTL = other.ttl }
-                        if !other.duplicate && records[j].record.data == records[i].record.data { duplicate = true }
+                        if !other.duplicate && records[j].data == records[i].data { duplicate = true }
                     }
                     m = other.next
                 }
             }
-            if duplicate && endpoint < 0 { continue }
+            if duplicate && endpoint < 0 {
+                unchanged = false
+                continue
+            }
+            if endpoint >= 0 || (rrsetTTL ?? records[i].ttl) != records[i].ttl { unchanged = false }
 
-            table.kept.append(Kept(index: Int32(i), ttl: rrsetTTL ?? records[i].record.ttl, duplicate: duplicate))
+            table.kept.append(Kept(index: Int32(i), ttl: rrsetTTL ?? records[i].ttl, duplicate: duplicate))
             table.kept[Int(owners[o].last)].next = k
             owners[o].last = k
             owners[o].count += 1
             if endpoint >= 0 { owners[o].hasEndpoints = true }
             if owners[o].large >= 0 {
-                if rrsetTTL == nil { large[Int(owners[o].large)].ttls[RRSetKey(type: type, endpoint: endpoint)] = records[i].record.ttl }
+                if rrsetTTL == nil { large[Int(owners[o].large)].ttls[RRSetKey(type: type, endpoint: endpoint)] = records[i].ttl }
             } else if owners[o].count > Self.linearScanLimit {
                 let index = LargeOwner()
                 for m in table.members(owners[o]) {
                     let member = table.record(m)
-                    if !table.isDuplicate(m) { index.seen.insert(DuplicateKey(data: member.record.data, endpoint: member.endpointID)) }
-                    let key = RRSetKey(type: member.type, endpoint: member.endpointID)
+                    let source = table.source(m)
+                    if !table.isDuplicate(m) { index.seen.insert(DuplicateKey(data: member.data, endpoint: source.endpointID)) }
+                    let key = RRSetKey(type: source.type, endpoint: source.endpointID)
                     if index.ttls[key] == nil { index.ttls[key] = table.kept[Int(m)].ttl }
                 }
                 owners[o].large = Int32(large.count)
@@ -205,7 +224,7 @@ struct ZoneValidator {
         // SOA: exactly one, at the apex (RFC 1035 §5.2).
         var soa: Int32?
         for k in table.kept.indices where table.kept[k].duplicate == false {
-            let record = table.record(Int32(k)).record
+            let record = table.record(Int32(k))
             guard record.type == .soa else { continue }
             if record.name != origin {
                 report(table, Int32(k), "expected the SOA record at the zone apex \(origin), found it at \(record.name)")
@@ -218,7 +237,7 @@ struct ZoneValidator {
         if checkPresence {
             if let soa {
                 let apex = owner.find(origin).map { table.members(owners[$0]) } ?? []
-                if !apex.contains(where: { table.record($0).record.type == .ns && table.record($0).endpointID < 0 }) {
+                if !apex.contains(where: { table.source($0).type == .ns && table.source($0).endpointID < 0 }) {
                     report(table, soa, "expected at least one NS record at the zone apex \(origin), found none")
                 }
             } else {
@@ -238,12 +257,22 @@ struct ZoneValidator {
 
         guard diagnostics.isEmpty, let soa else { return nil }
         var plain: [ResourceRecord] = []
-        plain.reserveCapacity(table.kept.count)
-        for k in table.kept.indices where !table.kept[k].duplicate && table.record(Int32(k)).endpointID < 0 {
-            plain.append(table.final(Int32(k)))
+        var plainOwners: [Int32] = []
+        if unchanged {
+            // Nothing dropped, retimed or taken by an endpoint: the records as read, shared.
+            plain = records
+            plainOwners = recordOwner
+        } else {
+            plain.reserveCapacity(table.kept.count)
+            plainOwners.reserveCapacity(table.kept.count)
+            for k in table.kept.indices where !table.kept[k].duplicate && table.source(Int32(k)).endpointID < 0 {
+                plain.append(table.final(Int32(k)))
+                plainOwners.append(recordOwner[Int(table.kept[k].index)])
+            }
         }
         return Zone(origin: origin, file: file, soa: table.final(soa), records: plain, weighted: weighted,
-                    healthChecks: healthChecks)
+                    healthChecks: healthChecks,
+                    owners: OwnerIndex(table: owner.nameTable, names: owners.map(\.name), ofRecord: plainOwners))
     }
 
     /// RFC 1034 §3.6.2 / RFC 2181 §10.1: a name with a CNAME has no other data, and one CNAME.
@@ -252,7 +281,7 @@ struct ZoneValidator {
         var firstOther: Int32?
         var reported = false
         for k in table.members(owner) {
-            let type = table.record(k).record.type
+            let type = table.source(k).type
             let here = table.position(k)
             if type == .cname {
                 if let first = firstCNAME {
@@ -262,7 +291,7 @@ struct ZoneValidator {
                 firstCNAME = k
                 if let other = firstOther, !reported {
                     reported = true
-                    report(table, k, "expected no other data beside a CNAME at \(owner.name), found \(table.record(other).record.type) at \(place(table.position(other), from: here)) (RFC 1034 §3.6.2)")
+                    report(table, k, "expected no other data beside a CNAME at \(owner.name), found \(table.source(other).type) at \(place(table.position(other), from: here)) (RFC 1034 §3.6.2)")
                 }
             } else if !Self.allowedBesideCNAME.contains(type.rawValue) {
                 if firstOther == nil { firstOther = k }
