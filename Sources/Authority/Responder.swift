@@ -296,12 +296,7 @@ public final class Responder<Random: RandomSource> {
         if header.aa { flags |= Header.aaBit }
         if header.tc { flags |= Header.tcBit }
         if header.rd { flags |= Header.rdBit }
-        writer.patch16(header.id, at: 0)
-        writer.patch16(flags, at: 2)
-        writer.patch16(question ? 1 : 0, at: 4)
-        writer.patch16(answerCount, at: 6)
-        writer.patch16(authorityCount, at: 8)
-        writer.patch16(additional, at: 10)
+        writer.patchHeader(id: header.id, flags: flags, counts: (question ? 1 : 0, answerCount, authorityCount, additional))
         return Answered(length: writer.count, rcode: rcode, chosenSlot: chosenSlot, cohortKey: usedKey, cookie: cookie, subject: subject)
     }
 
@@ -499,26 +494,28 @@ public final class Responder<Random: RandomSource> {
                 return Outcome(rcode: .noError, authoritative: true)
             }
         }
-        if exact {
-            let (record, target) = direct.plainCNAME(node)
-            if record.count > 0 {
-                let start = writer.count
-                try writer.bytes(record)
-                answerCount = 1
-                return try followDirectCNAME(at: start, to: target, from: node, qtype: qtype)
-            }
-            // MX, SRV or NS with its additional addresses, when all of it fits; otherwise the
-            // general path decides what to leave out.
-            let (records, answers, additionals) = direct.records(node, type: qtype)
-            if records.count > 0 && writer.count + records.count <= writer.limit {
-                try writer.bytes(records)
-                answerCount = answers
-                additionalCount = additionals
-                return Outcome(rcode: .noError, authoritative: true)
-            }
-        }
         let slots = direct.slots(node)
-        guard slots.count > 0 else { return nil }
+        guard slots.count > 0 else {
+            if exact {
+                let (record, target) = direct.plainCNAME(node)
+                if record.count > 0 {
+                    let start = writer.count
+                    try writer.bytes(record)
+                    answerCount = 1
+                    return try followDirectCNAME(at: start, to: target, from: node, qtype: qtype)
+                }
+                // MX, SRV or NS with its additional addresses, when all of it fits;
+                // otherwise the general path decides what to leave out.
+                let (records, answers, additionals) = direct.records(node, type: qtype)
+                if records.count > 0 && writer.count + records.count <= writer.limit {
+                    try writer.bytes(records)
+                    answerCount = answers
+                    additionalCount = additionals
+                    return Outcome(rcode: .noError, authoritative: true)
+                }
+            }
+            return nil
+        }
         if address && direct.cname(node, endpoint: 0).record.count == 0 {
             guard let chosen = pick(slots, family: aaaa ? .aaaa : .a) else { return nil }
             let (records, ttl) = direct.answer(node, endpoint: chosen, aaaa: aaaa)

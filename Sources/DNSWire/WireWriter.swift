@@ -99,6 +99,16 @@ public struct WireWriter {
         storage.storeBytes(of: value.bigEndian, toByteOffset: offset, as: UInt16.self)
     }
 
+    /// Overwrites the header (its 12 octets already written) with two stores instead of six.
+    @inlinable @inline(__always)
+    public mutating func patchHeader(id: UInt16, flags: UInt16, counts: (UInt16, UInt16, UInt16, UInt16)) {
+        precondition(written >= Header.size, "patchHeader before the header was written")
+        let first = UInt32(id) << 16 | UInt32(flags)
+        let rest = UInt64(counts.0) << 48 | UInt64(counts.1) << 32 | UInt64(counts.2) << 16 | UInt64(counts.3)
+        storage.storeBytes(of: first.bigEndian, toByteOffset: 0, as: UInt32.self)
+        storage.storeBytes(of: rest.bigEndian, toByteOffset: 4, as: UInt64.self)
+    }
+
     private mutating func addTarget(_ offset: Int, length: Int) {
         guard offset <= Self.maxPointerOffset, targetCount < Self.maxCompressionTargets else { return }
         targets[targetCount] = UInt16(offset)
