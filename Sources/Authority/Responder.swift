@@ -19,7 +19,14 @@ public final class Responder<Random: RandomSource> {
 
     /// The data answers come from; the owner swaps it when the published generation moves.
     public var snapshot: Snapshot
-    public var random: Random
+    /// The random source, kept out of line: a stored property of the generic type would
+    /// make every field's offset a load from the class metadata, on every access of every
+    /// query (the class's layout would depend on `Random`).
+    private let randomStorage: UnsafeMutablePointer<Random>
+    public var random: Random {
+        get { randomStorage.pointee }
+        set { randomStorage.pointee = newValue }
+    }
     /// Largest UDP payload we send, advertised in our OPT (RFC 6891 §6.2.5).
     public let maxUDPPayload: UInt16
 
@@ -64,7 +71,8 @@ public final class Responder<Random: RandomSource> {
     public init(snapshot: Snapshot, random: Random, maxUDPPayload: UInt16 = EDNS.defaultPayload,
                 cookieSecret: CookieSecret? = nil, clock: @escaping () -> UInt32 = { 0 }) {
         self.snapshot = snapshot
-        self.random = random
+        randomStorage = .allocate(capacity: 1)
+        randomStorage.initialize(to: random)
         self.cookieSecret = cookieSecret
         self.clock = clock
         self.maxUDPPayload = max(maxUDPPayload, EDNS.minimumPayload)
@@ -74,6 +82,8 @@ public final class Responder<Random: RandomSource> {
     }
 
     deinit {
+        randomStorage.deinitialize(count: 1)
+        randomStorage.deallocate()
         qname.deallocate()
         scratch.deallocate()
     }
@@ -676,7 +686,7 @@ public final class Responder<Random: RandomSource> {
         let weights = snapshot.weights
         let byClient = weights.selectsByClient(slots[0])
         if byClient && clientKey == .none { clientKey = resolver.cohortKey }
-        let chosen = weights.pick(slots, family: family, client: clientKey, random: &random)
+        let chosen = weights.pick(slots, family: family, client: clientKey, random: &randomStorage.pointee)
         if byClient && chosen != nil {
             if usedKey == .none { usedKey = clientKey }
             if clientKey.isECS { scope = max(scope, UInt8(clientKey.length)) }
