@@ -131,5 +131,12 @@ for other in ("nsd", "gdnsd"):
     for (server, qset), v in per.items():
         o = per.get((other, qset))
         if server == "veer" and v and o:
-            print(f"  Ir/query veer/{other:<6} {qset:<9} {v / o:6.2f}x   ({v:.0f} vs {o:.0f})")
+            target = ""
+            if other == "gdnsd" and qset in ("static", "mixed", "weighted"):
+                target = f"   target <= 0.80: {'met' if v <= 0.8 * o else 'NOT met'}"
+            print(f"  Ir/query veer/{other:<6} {qset:<9} {v / o:6.2f}x   ({v:.0f} vs {o:.0f}){target}")
+client, weighted = per.get(("veer", "client")), per.get(("veer", "weighted"))
+if client and weighted:
+    print(f"  Ir/query veer client/weighted   {client / weighted:6.2f}x   target <= 1.10: "
+          f"{'met' if client <= 1.1 * weighted else 'NOT met'}")
 PY

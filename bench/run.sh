@@ -22,7 +22,7 @@
 #      time, then Veer and NSD each started on it alone: seconds to the first answer, RSS, PSS.
 #   7. Prints one table of medians over the runs, the ratios of CPU per answered query
 #      Veer/NSD and Veer/gdnsd (computed within each run, median and range), the p99 at the
-#      fixed rate, the scaling line and the scale line, each with its target from issue 5.
+#      fixed rate, the scaling line and the scale line, each with its target (issues 5 and 14).
 #
 # p99: dnsperf 2.10 has no latency histogram; with -v it prints each answer's latency, which
 # this script turns into p99. -v slows dnsperf itself by about 30%, so only the fixed-rate runs

@@ -42,7 +42,9 @@ public final class Responder<Random: RandomSource> {
     private var authorityCount: UInt16 = 0
     private var additionalCount: UInt16 = 0
     /// An RRset whose targets' addresses belong in the additional section.
-    private var additionalSource: RRSetData?
+    /// (Node, index in its RRsets; node -1: none): indices rather than the RRset, so that
+    /// clearing it for every query releases nothing.
+    private var additionalSource: (node: Int32, set: Int) = (-1, 0)
     /// The slot of the first weighted endpoint chosen for this query, or -1.
     private var chosenSlot: Int32 = -1
     /// Where the RDATA of the last record written with `writeRecord(_:_:ttl:_:)` starts: a
@@ -110,7 +112,7 @@ public final class Responder<Random: RandomSource> {
         answerCount = 0
         authorityCount = 0
         additionalCount = 0
-        additionalSource = nil
+        additionalSource = (-1, 0)
         chosenSlot = -1
         usedKey = .none
         scope = 0
@@ -388,14 +390,15 @@ public final class Responder<Random: RandomSource> {
             try writeRecord(.name(node.name), .ns, ttl: node.rrsets[index].ttl, data)
             authorityCount += 1
         }
-        additionalSource = node.rrsets[index]
+        additionalSource = (cut, index)
     }
 
     /// Addresses of NS/MX/SRV targets that Veer has; what does not fit is left out without TC
     /// (RFC 2181 §9).
     private func writeAdditional() throws(WireError) {
-        guard let source = additionalSource else { return }
+        guard additionalSource.node >= 0 else { return }
         let nodes = snapshot.zones.nodes
+        let source = nodes[Int(additionalSource.node)].rrsets[additionalSource.set]
         for target in source.targetNodes where target >= 0 {
             let node = nodes[Int(target)]
             for type in [RRType.a, RRType.aaaa] {
@@ -458,7 +461,9 @@ public final class Responder<Random: RandomSource> {
     }
 
     private func answer(qtype: RRType) throws(WireError) -> Outcome {
-        let zones = snapshot.zones
+        // Not retained: `snapshot` holds them, and it is only replaced between queries.
+        unowned(unsafe) let zones = snapshot.zones
+        unowned(unsafe) let direct = zones.direct
         let name = UnsafeRawBufferPointer(rebasing: qname[0..<qnameLength])
         let resolution = zones.resolve(name, scratch: scratch)
         switch resolution {
@@ -478,7 +483,7 @@ public final class Responder<Random: RandomSource> {
             if case .wildcard = resolution { isWildcard = true } else { isWildcard = false }
             // The owner is the question either way, the name asked or the one a wildcard
             // stands for (RFC 4592 §2.1.1).
-            if let outcome = try answerDirectly(node, qtype: qtype, from: zones.direct, exact: !isWildcard) {
+            if let outcome = try answerDirectly(node, qtype: qtype, from: direct, exact: !isWildcard) {
                 return outcome
             }
             return try answer(node: node, owner: .question, qtype: qtype)
@@ -641,7 +646,7 @@ public final class Responder<Random: RandomSource> {
                 return Outcome(rcode: .noError, authoritative: true)
             } else if let index = node.rrset(qtype) {
                 try writeAnswer(owner, node.rrsets[index])
-                if qtype == .ns || qtype == .mx || qtype == .srv { additionalSource = node.rrsets[index] }
+                if qtype == .ns || qtype == .mx || qtype == .srv { additionalSource = (current, index) }
                 return Outcome(rcode: .noError, authoritative: true)
             } else if let index = node.rrset(.cname) {
                 cname = node.rrsets[index]

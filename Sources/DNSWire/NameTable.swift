@@ -147,6 +147,8 @@ public struct NameTable: Sendable {
     }
 }
 
+/// Byte equality of two ranges of `count` bytes, eight at a time; a tail of fewer than eight
+/// is compared as the last eight bytes again (overlapping) when the range is that long.
 @inlinable @inline(__always)
 func memcmpEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> Bool {
     var i = 0
@@ -155,6 +157,10 @@ func memcmpEqual(_ a: UnsafeRawPointer, _ b: UnsafeRawPointer, _ count: Int) -> 
             return false
         }
         i += 8
+    }
+    if i == count { return true }
+    if count >= 8 {
+        return a.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self) == b.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
     }
     while i < count {
         if a.load(fromByteOffset: i, as: UInt8.self) != b.load(fromByteOffset: i, as: UInt8.self) { return false }
