@@ -669,7 +669,9 @@ final class DirectAnswers: @unchecked Sendable {
 
     /// Appends `value` big-endian.
     private static func append16(_ value: UInt16, to bytes: inout [UInt8]) {
-        bytes += [UInt8(value >> 8), UInt8(value & 0xFF)]
+        // Two appends, not an array of two: this runs several times per CNAME of a zone.
+        bytes.append(UInt8(value >> 8))
+        bytes.append(UInt8(value & 0xFF))
     }
 
     /// A CNAME record owned by the question, `owner` (its target compressed against the
