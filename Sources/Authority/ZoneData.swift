@@ -179,15 +179,19 @@ public final class ZoneData: Sendable {
             return best
         }
         let originLabels = sortedZones.map(\.origin.labelCount)
-        func node(for name: DomainName, zone: Int, labels: Int? = nil) -> Int {
-            let index = nodes.count
-            // Lowercased on the stack, looked up and inserted in one probe: no array per name.
-            let existing = name.wire.withUnsafeBufferPointer { wire in
+        // A name's table key, lowercased on the stack: no array per name.
+        func lowercased<T>(_ name: DomainName, _ body: (UnsafeRawBufferPointer) -> T) -> T {
+            name.wire.withUnsafeBufferPointer { wire in
                 withUnsafeTemporaryAllocation(byteCount: wire.count, alignment: 1) { key in
                     for i in wire.indices { key[i] = asciiLower(wire[i]) }
-                    return table.lookupOrInsert(UnsafeRawBufferPointer(key), value: Int32(index))
+                    return body(UnsafeRawBufferPointer(key))
                 }
             }
+        }
+        func node(for name: DomainName, zone: Int, labels: Int? = nil) -> Int {
+            let index = nodes.count
+            // Looked up and inserted in one probe.
+            let existing = lowercased(name) { table.lookupOrInsert($0, value: Int32(index)) }
             if existing >= 0 { return Int(existing) }
             nodes.append(Node(name: name, zone: Int32(zone), isApex: name == sortedZones[zone].origin))
             // Empty non-terminals up to the apex, so "exists but no data" is NODATA, not NXDOMAIN.
@@ -290,12 +294,16 @@ public final class ZoneData: Sendable {
                                  targets: !followed ? [] : records.map { record in
                                      switch record.data {
                                      case .cname(let target), .ns(let target), .mx(_, let target), .srv(_, _, _, let target):
-                                         resolver.resolve(target.lowercasedWire)
+                                         lowercased(target) { key in
+                                             withUnsafeTemporaryAllocation(byteCount: DomainName.maxWireLength + 2, alignment: 1) {
+                                                 resolver.resolve(key, scratch: $0)
+                                             }
+                                         }
                                      default: .outside
                                      }
                                  },
                                  targetNodes: !followed || type == .cname ? [] : records.map { record in
-                                     record.data.additionalName.map { table.lookup($0.lowercasedWire) } ?? -1
+                                     record.data.additionalName.map { name in lowercased(name) { table.lookup($0) } } ?? -1
                                  })
             }
             for index in nodes.indices where firstPlaced[index] < firstPlaced[index + 1] {
@@ -483,6 +491,41 @@ final class DirectAnswers: @unchecked Sendable {
     /// Pointer to the question name at offset 12 (RFC 1035 §4.1.4).
     static let questionPointer: [UInt8] = [0xC0, 0x0C]
 
+    /// The most a classic response (RFC 1035 §4.2.1) holds: an upper bound for a plain
+    /// name's MX, SRV or NS answer.
+    static let classicSize = 512
+
+    /// The answer bytes while they are written: allocated once at the size computed for them.
+    struct Pool {
+        let base: UnsafeMutableRawPointer
+        let capacity: Int
+        private(set) var count = 0
+
+        init(capacity: Int) {
+            self.capacity = max(1, capacity)
+            base = .allocate(byteCount: self.capacity, alignment: 8)
+        }
+
+        static func += (pool: inout Pool, bytes: [UInt8]) {
+            bytes.withUnsafeBytes { pool.append($0) }
+        }
+
+        mutating func append(_ bytes: UnsafeRawBufferPointer) {
+            precondition(count + bytes.count <= capacity, "answer pool overflow")
+            if let source = bytes.baseAddress { (base + count).copyMemory(from: source, byteCount: bytes.count) }
+            count += bytes.count
+        }
+
+        /// An A or AAAA record owned by the question: the pointer to it, then `record`.
+        mutating func appendRecord(_ record: UnsafeRawBufferPointer) {
+            precondition(count + 2 + record.count <= capacity, "answer pool overflow")
+            base.storeBytes(of: 0xC0, toByteOffset: count, as: UInt8.self)
+            base.storeBytes(of: 0x0C, toByteOffset: count + 1, as: UInt8.self)
+            (base + count + 2).copyMemory(from: record.baseAddress!, byteCount: record.count)
+            count += 2 + record.count
+        }
+    }
+
     private let entries: UnsafeMutablePointer<Entry>
     private let count: Int
     private let choices: UnsafeMutablePointer<Choice>
@@ -498,11 +541,14 @@ final class DirectAnswers: @unchecked Sendable {
         count = nodes.count
         entries = .allocate(capacity: max(1, nodes.count))
         entries.initialize(repeating: Entry(), count: max(1, nodes.count))
-        var bytes: [UInt8] = []
-        // Room for every section and plain CNAME record at once: growing by doubling copied
-        // and faulted in the pool twice over for a large zone.
+        // Room for every section and record at once, written in place: the pool is the final
+        // storage (no copy of it), and room never written is never faulted in, so an MX,
+        // SRV or NS answer gets the most it can take. (A growing array reserved for the
+        // addresses and CNAMEs alone outgrew its room on a large zone's MX names, and was
+        // copied, then copied again into the pool.)
         func room(_ set: borrowing RRSetData) -> Int {
             if !set.wire.isEmpty { return set.wire.count + set.count * Self.questionPointer.count }
+            if set.type == .mx || set.type == .srv || set.type == .ns { return Self.classicSize }
             guard set.type == .cname, case .cname(let target) = set.records[0] else { return 0 }
             return Self.questionPointer.count + 10 + target.wire.count
         }
@@ -515,8 +561,7 @@ final class DirectAnswers: @unchecked Sendable {
                 for rrset in [endpoint.a, endpoint.aaaa, endpoint.cname] { capacity += rrset.map { room($0) } ?? 0 }
             }
         }
-        bytes.reserveCapacity(capacity)
-        let questionPointer = Self.questionPointer
+        var bytes = Pool(capacity: capacity)
         // Borrowed, and its records copied from their buffer: copying the RRset and slicing
         // its array cost five reference-count round trips per name of a large zone.
         func section(_ set: borrowing RRSetData) -> Section {
@@ -527,10 +572,7 @@ final class DirectAnswers: @unchecked Sendable {
             guard length <= Int(UInt16.max), bytes.count + length <= Int(UInt32.max) else { return Section() }
             let start = UInt32(bytes.count)
             set.wire.withUnsafeBytes { wire in
-                for record in 0..<count {
-                    bytes += questionPointer
-                    bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: wire[(record * size)..<((record + 1) * size)]))
-                }
+                for record in 0..<count { bytes.appendRecord(UnsafeRawBufferPointer(rebasing: wire[(record * size)..<((record + 1) * size)])) }
             }
             return Section(offset: start, length: UInt16(length))
         }
@@ -597,9 +639,7 @@ final class DirectAnswers: @unchecked Sendable {
             bytes += negative.bytes
             negatives[index] = negative.value
         }
-        let pool = UnsafeMutableRawPointer.allocate(byteCount: max(1, bytes.count), alignment: 8)
-        bytes.withUnsafeBytes { pool.copyMemory(from: $0.baseAddress!, byteCount: $0.count) }
-        self.pool = pool
+        self.pool = bytes.base
         choiceCount = choiceList.count
         choices = .allocate(capacity: max(1, choiceList.count))
         choices.initialize(repeating: Choice(), count: max(1, choiceList.count))
@@ -629,7 +669,9 @@ final class DirectAnswers: @unchecked Sendable {
 
     /// Appends `value` big-endian.
     private static func append16(_ value: UInt16, to bytes: inout [UInt8]) {
-        bytes += [UInt8(value >> 8), UInt8(value & 0xFF)]
+        // Two appends, not an array of two: this runs several times per CNAME of a zone.
+        bytes.append(UInt8(value >> 8))
+        bytes.append(UInt8(value & 0xFF))
     }
 
     /// A CNAME record owned by the question, `owner` (its target compressed against the

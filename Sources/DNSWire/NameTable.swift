@@ -8,31 +8,41 @@ public struct NameTable: Sendable {
     /// Keep the table at most half full so probe sequences stay short.
     @usableFromInline static let maxLoadFactor = 2
 
+    /// Each entry back to back: its value (4 bytes, native order, unaligned) then its key.
     @usableFromInline var keyBytes: [UInt8] = []
-    @usableFromInline var keyStart: [Int32] = []
-    @usableFromInline var keyLength: [UInt8] = []
-    @usableFromInline var values: [Int32] = []
-    /// Power-of-two sized; each slot holds an entry index + 1, or 0 when empty.
-    @usableFromInline var slots: [Int32]
+    /// Power-of-two sized; 0 when empty, else an entry: the offset of its value in
+    /// `keyBytes` (bits 0-31), its key's length (bits 32-39, never 0: a name has at least
+    /// its root byte) and the top 24 bits of its key's hash (bits 40-63). A probe compares
+    /// the length and hash bits in the slot before it reads any key, so the probe of a
+    /// name that is not there, or past other names, touches no memory but the slots; a hit
+    /// then reads one place for the key and the value. (Indices into arrays of key starts,
+    /// lengths and values cost up to four cache misses per slot probed.)
+    @usableFromInline var slots: [UInt64]
     @usableFromInline var mask: Int
+    public private(set) var count = 0
 
     public init(expectedCount: Int) {
         var size = 16
         while size < expectedCount * Self.maxLoadFactor { size <<= 1 }
-        slots = [Int32](repeating: 0, count: size)
+        slots = [UInt64](repeating: 0, count: size)
         mask = size - 1
         // Room for the expected keys up front: a million names regrown by doubling copied
         // (and faulted in) every array again; room never written costs no memory.
-        keyStart.reserveCapacity(expectedCount)
-        keyLength.reserveCapacity(expectedCount)
-        values.reserveCapacity(expectedCount)
-        keyBytes.reserveCapacity(expectedCount * Self.typicalKeyLength)
+        keyBytes.reserveCapacity(expectedCount * Self.typicalEntryLength)
     }
 
-    /// A generous guess at a name's length in wire form, for reserving `keyBytes`.
-    static let typicalKeyLength = 32
+    /// A generous guess at an entry's length (value and name in wire form), for reserving `keyBytes`.
+    static let typicalEntryLength = 36
 
-    public var count: Int { values.count }
+    /// Bytes of the value stored before each key.
+    @usableFromInline static let valueSize = 4
+
+    /// The slot bits that must match for a key of `length` bytes with hash `hash`: its length
+    /// and hash tag. A length over 255 (no name's) gets length bits 0, which no entry has.
+    @inlinable @inline(__always)
+    static func check(hash: Int, length: Int) -> UInt64 {
+        UInt64(truncatingIfNeeded: hash) & 0xFFFF_FF00_0000_0000 | UInt64(truncatingIfNeeded: length <= 0xFF ? length : 0) << 32
+    }
 
     /// Eight bytes at a time (a name is a few words), each word mixed in with a multiply; a
     /// byte-at-a-time hash cost four times as many instructions per query. The last word
@@ -69,44 +79,53 @@ public struct NameTable: Sendable {
 
     /// Inserts `key` (lowercased wire form) with `value`; the key must not be present.
     public mutating func insert(_ key: UnsafeRawBufferPointer, value: Int32) {
-        if (values.count + 1) * Self.maxLoadFactor > slots.count { grow() }
-        let index = Int32(values.count)
-        keyStart.append(Int32(keyBytes.count))
-        keyLength.append(UInt8(key.count))
-        keyBytes.append(contentsOf: key)
-        values.append(value)
-        place(entry: index, hash: Self.hash(key))
-    }
-
-    private mutating func place(entry: Int32, hash: Int) {
+        if (count + 1) * Self.maxLoadFactor > slots.count { grow() }
+        let hash = Self.hash(key)
         var slot = hash & mask
         while slots[slot] != 0 { slot = (slot + 1) & mask }
-        slots[slot] = entry + 1
+        slots[slot] = append(key, value: value, hash: hash)
+    }
+
+    /// Stores `key` and `value` at the end of `keyBytes`; returns the slot word for them.
+    private mutating func append(_ key: UnsafeRawBufferPointer, value: Int32, hash: Int) -> UInt64 {
+        precondition(key.count > 0 && key.count <= Int(UInt8.max) && keyBytes.count <= Int(UInt32.max) - Self.valueSize - key.count,
+                     "name table key out of range")
+        let start = keyBytes.count
+        withUnsafeBytes(of: value) { keyBytes.append(contentsOf: $0) }
+        keyBytes.append(contentsOf: key)
+        count += 1
+        return Self.check(hash: hash, length: key.count) | UInt64(start)
     }
 
     private mutating func grow() {
-        slots = [Int32](repeating: 0, count: slots.count * 2)
+        let old = slots
+        slots = [UInt64](repeating: 0, count: old.count * 2)
         mask = slots.count - 1
-        for entry in 0..<values.count {
-            let start = Int(keyStart[entry]), length = Int(keyLength[entry])
-            let h = keyBytes.withUnsafeBytes { Self.hash(UnsafeRawBufferPointer(rebasing: $0[start..<(start + length)])) }
-            place(entry: Int32(entry), hash: h)
+        keyBytes.withUnsafeBytes { bytes in
+            for stored in old where stored != 0 {
+                let start = Int(stored & 0xFFFF_FFFF) + Self.valueSize, length = Int(stored >> 32 & 0xFF)
+                var slot = Self.hash(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + length)])) & mask
+                while slots[slot] != 0 { slot = (slot + 1) & mask }
+                slots[slot] = stored
+            }
         }
     }
 
     /// The value for `key` (lowercased wire form), or -1.
     @inlinable @inline(__always)
     public func lookup(_ key: UnsafeRawBufferPointer) -> Int32 {
-        var slot = Self.hash(key) & mask
+        let hash = Self.hash(key)
+        var slot = hash & mask
+        let check = Self.check(hash: hash, length: key.count)
         return keyBytes.withUnsafeBytes { bytes in
             while true {
                 let stored = slots[slot]
                 if stored == 0 { return -1 }
-                let entry = Int(stored - 1)
-                let length = Int(keyLength[entry])
-                if length == key.count {
-                    let start = Int(keyStart[entry])
-                    if memcmpEqual(bytes.baseAddress! + start, key.baseAddress!, length) { return values[entry] }
+                if stored & 0xFFFF_FFFF_0000_0000 == check {
+                    let entry = bytes.baseAddress! + Int(stored & 0xFFFF_FFFF)
+                    if memcmpEqual(entry + Self.valueSize, key.baseAddress!, key.count) {
+                        return entry.loadUnaligned(as: Int32.self)
+                    }
                 }
                 slot = (slot + 1) & mask
             }
@@ -121,28 +140,25 @@ public struct NameTable: Sendable {
     /// and returns -1. Loading a zone asks this once per name: one hash and one probe
     /// sequence, where `lookup` then `insert` take two.
     public mutating func lookupOrInsert(_ key: UnsafeRawBufferPointer, value: Int32) -> Int32 {
-        if (values.count + 1) * Self.maxLoadFactor > slots.count { grow() }
+        if (count + 1) * Self.maxLoadFactor > slots.count { grow() }
         let hash = Self.hash(key)
         var slot = hash & mask
+        let check = Self.check(hash: hash, length: key.count)
         let found: Int32? = keyBytes.withUnsafeBytes { bytes in
             while true {
                 let stored = slots[slot]
                 if stored == 0 { return nil }
-                let entry = Int(stored - 1)
-                if Int(keyLength[entry]) == key.count,
-                   memcmpEqual(bytes.baseAddress! + Int(keyStart[entry]), key.baseAddress!, key.count) {
-                    return values[entry]
+                if stored & 0xFFFF_FFFF_0000_0000 == check {
+                    let entry = bytes.baseAddress! + Int(stored & 0xFFFF_FFFF)
+                    if memcmpEqual(entry + Self.valueSize, key.baseAddress!, key.count) {
+                        return entry.loadUnaligned(as: Int32.self)
+                    }
                 }
                 slot = (slot + 1) & mask
             }
         }
         if let found { return found }
-        let index = Int32(values.count)
-        keyStart.append(Int32(keyBytes.count))
-        keyLength.append(UInt8(key.count))
-        keyBytes.append(contentsOf: key)
-        values.append(value)
-        slots[slot] = index + 1
+        slots[slot] = append(key, value: value, hash: hash)
         return -1
     }
 }

@@ -115,17 +115,27 @@ public enum FileIO {
         defer { closeDescriptor(fd) }
         var info = stat()
         try systemCall("fstat \(path)") { fstat(fd, &info) }
-        // Read in chunks of at least this size; st_size is only a hint (procfs reports 0).
-        let minimumChunk = 64 * 1024
+        // Read straight into the result, sized from st_size plus a byte to see the end in one
+        // read; st_size is only a hint (procfs reports 0), so a full buffer is regrown. (A
+        // zeroed chunk copied into the result touched a large zone file's size three times.)
+        var capacity = max(64 * 1024, Int(info.st_size) + 1)
         var result: [UInt8] = []
-        result.reserveCapacity(Int(info.st_size))
-        var chunk = [UInt8](repeating: 0, count: max(minimumChunk, Int(info.st_size) + 1))
         while true {
-            let count = try chunk.withUnsafeMutableBytes { buffer in
-                try systemCall("read \(path)") { Glibc.read(fd, buffer.baseAddress, buffer.count) }
+            var atEnd = false
+            let previous = result
+            result = try [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
+                previous.withUnsafeBufferPointer { old in
+                    if let base = old.baseAddress { buffer.baseAddress!.initialize(from: base, count: old.count) }
+                }
+                count = previous.count
+                while count < buffer.count {
+                    let read = try systemCall("read \(path)") { Glibc.read(fd, buffer.baseAddress! + count, buffer.count - count) }
+                    if read == 0 { atEnd = true; return }
+                    count += read
+                }
             }
-            if count == 0 { return result }
-            result.append(contentsOf: chunk[0..<count])
+            if atEnd { return result }
+            capacity *= 2
         }
     }
 

@@ -149,32 +149,43 @@ struct ZoneValidator {
         var owners: [Owner] = []
         var owner = OwnerTable(capacity: records.count)
         var large: [LargeOwner] = []
-        var lastOwner = -1
         // Every record is kept as read: no duplicate dropped, no TTL changed, no endpoint.
         var unchanged = true
-        // The owner of each record, parallel to `records`.
+        // The owner of each record, parallel to `records`; owners are numbered in order of
+        // first appearance. Found in a loop of its own: each lookup is a cache miss into the
+        // table, and with nothing else in the loop the processor has several of them in
+        // flight at once, where between the checks below it waited for each in turn.
         var recordOwner: [Int32] = []
         recordOwner.reserveCapacity(records.count)
+        do {
+            var lastOwner: Int32 = -1, lastRecord = 0, ownerCount = 0
+            for i in records.indices {
+                if lastOwner >= 0, records[lastRecord].name == records[i].name {
+                    recordOwner.append(lastOwner)
+                    continue
+                }
+                if let existing = owner.findOrInsert(records[i].name, index: ownerCount) {
+                    lastOwner = Int32(existing)
+                } else {
+                    lastOwner = Int32(ownerCount)
+                    ownerCount += 1
+                }
+                lastRecord = i
+                recordOwner.append(lastOwner)
+            }
+        }
 
         for i in records.indices {
             let endpoint = sources[i].endpointID
             let type = sources[i].type
             let k = Int32(table.kept.count)
-            let o: Int
-            if lastOwner >= 0, owners[lastOwner].name == records[i].name {
-                o = lastOwner
-            } else if let existing = owner.findOrInsert(records[i].name, index: owners.count) {
-                o = existing
-                lastOwner = o
-            } else {
-                recordOwner.append(Int32(owners.count))
+            let o = Int(recordOwner[i])
+            if o == owners.count {
                 owners.append(Owner(name: records[i].name, first: k, last: k, hasEndpoints: endpoint >= 0))
                 table.kept.append(Kept(index: Int32(i), ttl: records[i].ttl, duplicate: false))
-                lastOwner = owners.count - 1
                 if endpoint >= 0 { unchanged = false }
                 continue
             }
-            recordOwner.append(Int32(o))
 
             var duplicate = false
             var rrsetTTL: UInt32?
