@@ -4,7 +4,21 @@
 #include "cposix_uring.h"
 
 #include <errno.h>
+
+// The loop needs the uapi of Linux 6.1 (IORING_SETUP_DEFER_TASKRUN, struct
+// io_uring_recvmsg_out from 6.0, IORING_ASYNC_CANCEL_ANY). With older kernel headers the
+// functions below are stubs and io_uring is reported unavailable (ENOSYS), so CPosix and the
+// recvmmsg loop still build. CPOSIX_URING_STUBS forces the stubs, to check they compile.
+#if !defined(CPOSIX_URING_STUBS) && defined(__has_include)
+#if __has_include(<linux/io_uring.h>)
 #include <linux/io_uring.h>
+#if defined(IORING_SETUP_DEFER_TASKRUN) && defined(IORING_RECV_MULTISHOT) && defined(IORING_ASYNC_CANCEL_ANY)
+#define CPOSIX_URING_SUPPORTED 1
+#endif
+#endif
+#endif
+
+#ifdef CPOSIX_URING_SUPPORTED
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -489,3 +503,32 @@ void cposix_uring_close(struct cposix_uring *ring) {
     }
     release(ring);
 }
+
+#else  // No io_uring uapi of Linux 6.1: every ring fails to open, with ENOSYS.
+
+struct cposix_uring {
+    int unused;
+};
+
+struct cposix_uring *cposix_uring_open(int fd, int wake_fd, unsigned entries, unsigned buffer_count, size_t payload_size,
+                                       size_t control_size, size_t reply_size, int *error, const char **failed) {
+    (void)fd, (void)wake_fd, (void)entries, (void)buffer_count, (void)payload_size, (void)control_size, (void)reply_size;
+    *error = ENOSYS;
+    *failed = "io_uring_setup (built without the Linux 6.1 io_uring headers)";
+    return NULL;
+}
+
+int cposix_uring_enable(struct cposix_uring *ring) { (void)ring; return -ENOSYS; }
+int cposix_uring_wait(struct cposix_uring *ring, int64_t timeout_ns) { (void)ring, (void)timeout_ns; return -ENOSYS; }
+int cposix_uring_next(struct cposix_uring *ring, struct cposix_uring_datagram *datagram) { (void)ring, (void)datagram; return -ENOSYS; }
+void cposix_uring_recycle(struct cposix_uring *ring, uint16_t buffer) { (void)ring, (void)buffer; }
+void *cposix_uring_reply_buffer(struct cposix_uring *ring) { (void)ring; return NULL; }
+int cposix_uring_send(struct cposix_uring *ring, size_t length, const void *peer, socklen_t peer_length,
+                      const void *control, size_t control_length) {
+    (void)ring, (void)length, (void)peer, (void)peer_length, (void)control, (void)control_length;
+    return -ENOSYS;
+}
+void cposix_uring_quiesce(struct cposix_uring *ring) { (void)ring; }
+void cposix_uring_close(struct cposix_uring *ring) { (void)ring; }
+
+#endif
