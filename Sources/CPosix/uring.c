@@ -65,6 +65,7 @@ struct cposix_uring {
     int wake_pending;    // ... and has not completed
     int quiesced;
     int ever_submitted;
+    int kernel_closed;   // the ring's descriptor and mappings are gone (a quiesce timed out)
 
     // Submission queue (shared with the kernel).
     void *sq_map;
@@ -88,6 +89,7 @@ struct cposix_uring {
     unsigned buffer_tail;
     unsigned char *buffers;
     size_t buffer_size;
+    size_t payload_size; // longer datagrams are dropped, though the rounded buffer may hold them
     size_t control_size;
     size_t header_size;  // io_uring_recvmsg_out + name + control: where the payload starts
     struct msghdr receive_template;
@@ -138,11 +140,21 @@ static int setup_ring(unsigned entries, struct io_uring_params *params) {
     return -1;
 }
 
-static void release(struct cposix_uring *ring) {
+/// Closes the ring's descriptor and unmaps its queues: memory only we and the ring use.
+static void close_kernel_side(struct cposix_uring *ring) {
     if (ring->sqes) munmap(ring->sqes, ring->sqes_size);
     if (ring->cq_map && ring->cq_map != ring->sq_map) munmap(ring->cq_map, ring->cq_map_size);
     if (ring->sq_map) munmap(ring->sq_map, ring->sq_map_size);
     if (ring->ring_fd >= 0) close(ring->ring_fd);
+    ring->sqes = NULL;
+    ring->cq_map = NULL;
+    ring->sq_map = NULL;
+    ring->ring_fd = -1;
+    ring->kernel_closed = 1;
+}
+
+static void release(struct cposix_uring *ring) {
+    close_kernel_side(ring);
     if (ring->buffer_ring) munmap(ring->buffer_ring, ring->buffer_ring_size);
     free(ring->buffers);
     free(ring->slot_memory);
@@ -228,6 +240,7 @@ struct cposix_uring *cposix_uring_open(int fd, int wake_fd, unsigned entries, un
     ring->control_size = control_size;
     ring->header_size = sizeof(struct io_uring_recvmsg_out) + NAME_SPACE + control_size;
     ring->buffer_size = round_up(ring->header_size + payload_size, 64);
+    ring->payload_size = payload_size;
     ring->buffer_count = buffer_count;
     if (posix_memalign((void **)&ring->buffers, 4096, ring->buffer_size * buffer_count) != 0) {
         return fail(ring, error, failed, "io_uring buffers", ENOMEM);
@@ -378,7 +391,9 @@ static int read_datagram(struct cposix_uring *ring, const struct io_uring_cqe *c
     // MSG_TRUNC: longer than the payload space (a query over UDPServer.maxQuery). A name
     // longer than its space is cut short and could not be answered.
     if ((out.flags & MSG_TRUNC) || out.payloadlen != length || out.namelen > NAME_SPACE) return 0;
-    if (length == 0 || out.namelen < sizeof(sa_family_t)) return 0;
+    // The buffer is rounded up and holds a few bytes more than `payload_size`: drop what the
+    // recvmmsg loop would have seen truncated.
+    if (length == 0 || length > ring->payload_size || out.namelen < sizeof(sa_family_t)) return 0;
     datagram->data = buffer + ring->header_size;
     datagram->length = length;
     datagram->peer = buffer + sizeof(out);
@@ -496,9 +511,13 @@ void cposix_uring_quiesce(struct cposix_uring *ring) {
 void cposix_uring_close(struct cposix_uring *ring) {
     if (!ring) return;
     if (!ring->quiesced && ring->ever_submitted) {
-        // The kernel may still hold the buffers: closing the ring is safe, freeing them is
-        // not. Keep them (this happens only if quiesce timed out, at shutdown).
-        close(ring->ring_fd);
+        // The kernel may still write the buffers (and read the send slots) until it has
+        // cancelled the requests left: closing the ring and unmapping its queues is safe,
+        // freeing that memory is not. It stays allocated, with this structure (whose receive
+        // header the kernel was given). This happens only if quiesce timed out.
+        close_kernel_side(ring);
+        free(ring->free_slots);
+        ring->free_slots = NULL;
         return;
     }
     release(ring);
