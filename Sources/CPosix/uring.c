@@ -80,6 +80,7 @@ struct cposix_uring {
     void *cq_map;
     size_t cq_map_size;
     unsigned *cq_head, *cq_tail, *cq_mask;
+    unsigned cq_entries;
     struct io_uring_cqe *cqes;
 
     // Provided buffers: the ring the kernel takes them from, and the memory behind them.
@@ -101,6 +102,12 @@ struct cposix_uring {
     unsigned char *slot_memory;
     size_t reply_size;
     unsigned sends_in_flight;
+    unsigned sends_queued;  // sends filled in since the last io_uring_enter
+
+    // Completions taken off the completion queue ahead of their turn, to free the send slots
+    // of the send completions among them (`harvest`): the others, in order, taken first.
+    struct io_uring_cqe *backlog;
+    unsigned backlog_capacity, backlog_start, backlog_end;
 };
 
 static int sys_setup(unsigned entries, struct io_uring_params *params) {
@@ -119,25 +126,16 @@ static int is_power_of_two(unsigned value) { return value != 0 && (value & (valu
 
 static size_t round_up(size_t value, size_t to) { return (value + to - 1) / to * to; }
 
-/// Tries the setup flags from the most to the least helpful: single issuer with deferred task
-/// running (6.1) batches completion work into our own io_uring_enter calls; cooperative task
-/// running (5.19) at least avoids interrupting the thread. Older kernels reject unknown flags
-/// with EINVAL, and then the next set is tried.
+/// Sets up the ring with single issuer and deferred task running (Linux 6.1): completions
+/// are posted only inside our own io_uring_enter calls, so a round works on a fixed set of
+/// them. Without it they would keep arriving while a round runs (see `cposix_uring_next`'s
+/// callers, which bound rounds anyway). Older kernels reject the flags with EINVAL: io_uring
+/// then counts as unavailable and the server uses recvmmsg.
 static int setup_ring(unsigned entries, struct io_uring_params *params) {
-    static const unsigned choices[] = {
-        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-        IORING_SETUP_COOP_TASKRUN,
-        0,
-    };
-    for (size_t index = 0; index < sizeof(choices) / sizeof(choices[0]); index++) {
-        memset(params, 0, sizeof(*params));
-        params->flags = choices[index] | IORING_SETUP_R_DISABLED | IORING_SETUP_CQSIZE;
-        params->cq_entries = entries * CQ_PER_SQ;
-        int fd = sys_setup(entries, params);
-        if (fd >= 0) return fd;
-        if (errno != EINVAL) return -1;
-    }
-    return -1;
+    memset(params, 0, sizeof(*params));
+    params->flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED | IORING_SETUP_CQSIZE;
+    params->cq_entries = entries * CQ_PER_SQ;
+    return sys_setup(entries, params);
 }
 
 /// Closes the ring's descriptor and unmaps its queues: memory only we and the ring use.
@@ -160,6 +158,7 @@ static void release(struct cposix_uring *ring) {
     free(ring->slot_memory);
     free(ring->slots);
     free(ring->free_slots);
+    free(ring->backlog);
     free(ring);
 }
 
@@ -197,11 +196,15 @@ struct cposix_uring *cposix_uring_open(int fd, int wake_fd, unsigned entries, un
 
     struct io_uring_params params;
     ring->ring_fd = setup_ring(entries, &params);
+    if (ring->ring_fd < 0 && errno == EINVAL) {
+        return fail(ring, error, failed, "io_uring_setup (needs IORING_SETUP_DEFER_TASKRUN, Linux 6.1)", EINVAL);
+    }
     if (ring->ring_fd < 0) return fail(ring, error, failed, "io_uring_setup", errno);
     // The timeout on io_uring_enter (5.11) is how the loop notices a stop and goes idle.
     if (!(params.features & IORING_FEAT_EXT_ARG)) return fail(ring, error, failed, "io_uring_setup (no IORING_FEAT_EXT_ARG)", ENOSYS);
 
     ring->sq_entries = params.sq_entries;
+    ring->cq_entries = params.cq_entries;
     ring->sq_map_size = params.sq_off.array + params.sq_entries * sizeof(unsigned);
     ring->cq_map_size = params.cq_off.cqes + params.cq_entries * sizeof(struct io_uring_cqe);
     if (params.features & IORING_FEAT_SINGLE_MMAP) {
@@ -278,6 +281,9 @@ struct cposix_uring *cposix_uring_open(int fd, int wake_fd, unsigned entries, un
         ring->free_slots[index] = buffer_count - 1 - index;
     }
     ring->free_count = buffer_count;
+    ring->backlog_capacity = params.cq_entries;
+    ring->backlog = calloc(ring->backlog_capacity, sizeof(struct io_uring_cqe));
+    if (!ring->backlog) return fail(ring, error, failed, "io_uring completion backlog", ENOMEM);
     return ring;
 }
 
@@ -303,6 +309,7 @@ static int enter(struct cposix_uring *ring, unsigned wait, int64_t timeout_ns) {
     memset(&arg, 0, sizeof(arg));
     arg.sigmask_sz = _NSIG / 8;
     arg.ts = (uint64_t)(uintptr_t)&timeout;
+    ring->sends_queued = 0;
     return sys_enter(ring->ring_fd, submit, wait, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
 }
 
@@ -347,8 +354,61 @@ static int arm_wake(struct cposix_uring *ring) {
     return 0;
 }
 
-static unsigned ready_completions(const struct cposix_uring *ring) {
+/// Completions on the kernel's queue.
+static unsigned queued_completions(const struct cposix_uring *ring) {
     return __atomic_load_n(ring->cq_tail, __ATOMIC_ACQUIRE) - *ring->cq_head;
+}
+
+/// Completions to take: the backlog's and the kernel queue's.
+static unsigned ready_completions(const struct cposix_uring *ring) {
+    return ring->backlog_end - ring->backlog_start + queued_completions(ring);
+}
+
+/// Takes the next completion off the kernel's queue; 0 when there is none.
+static int pop_queued(struct cposix_uring *ring, struct io_uring_cqe *cqe) {
+    if (queued_completions(ring) == 0) return 0;
+    unsigned head = *ring->cq_head;
+    *cqe = ring->cqes[head & *ring->cq_mask];
+    __atomic_store_n(ring->cq_head, head + 1, __ATOMIC_RELEASE);
+    return 1;
+}
+
+/// Takes the next completion, from the backlog first; 0 when none is ready.
+static int take_completion(struct cposix_uring *ring, struct io_uring_cqe *cqe) {
+    if (ring->backlog_start < ring->backlog_end) {
+        *cqe = ring->backlog[ring->backlog_start++];
+        if (ring->backlog_start == ring->backlog_end) ring->backlog_start = ring->backlog_end = 0;
+        return 1;
+    }
+    return pop_queued(ring, cqe);
+}
+
+/// Frees the slot of a completed send (or of one that failed: an unreachable peer loses its
+/// answer, as with sendmmsg).
+static void finish_send(struct cposix_uring *ring, uint64_t index) {
+    if (index < ring->buffer_count && ring->sends_in_flight > 0) {
+        ring->free_slots[ring->free_count++] = (unsigned)index;
+        ring->sends_in_flight--;
+    }
+}
+
+/// With every send slot taken, the completions that free them may sit behind datagrams on the
+/// completion queue: moves the queue to the backlog, finishing the sends on the way.
+static void harvest(struct cposix_uring *ring) {
+    if (ring->backlog_start > 0) {
+        unsigned count = ring->backlog_end - ring->backlog_start;
+        memmove(ring->backlog, ring->backlog + ring->backlog_start, count * sizeof(struct io_uring_cqe));
+        ring->backlog_start = 0;
+        ring->backlog_end = count;
+    }
+    struct io_uring_cqe cqe;
+    while (ring->backlog_end < ring->backlog_capacity && pop_queued(ring, &cqe)) {
+        if (cqe.user_data < ring->buffer_count) {
+            finish_send(ring, cqe.user_data);
+        } else {
+            ring->backlog[ring->backlog_end++] = cqe;
+        }
+    }
 }
 
 int cposix_uring_wait(struct cposix_uring *ring, int64_t timeout_ns) {
@@ -360,8 +420,24 @@ int cposix_uring_wait(struct cposix_uring *ring, int64_t timeout_ns) {
         int armed = arm_receive(ring);
         if (armed < 0) return armed;
     }
-    // Completions already waiting are taken first: submit without blocking.
-    unsigned wait = ready_completions(ring) > 0 ? 0 : 1;
+    unsigned ready = ready_completions(ring);
+    unsigned wait;
+    if (ring->free_count == 0) {
+        // Every send slot is taken: the round ended to get these sends out. Wait for anything
+        // new on the kernel's queue (a send's completion frees a slot) rather than spin on
+        // the datagrams waiting.
+        wait = queued_completions(ring) + 1;
+    } else if (ready > 0) {
+        // Completions already waiting are taken first: submit without blocking.
+        wait = 0;
+    } else {
+        // The sends submitted now complete at once (their completions are posted within this
+        // call); waiting for just one completion would return on those alone, an empty round
+        // and a second io_uring_enter per query. Wait for one more: the next datagram (or the
+        // wake poll, or the timeout).
+        wait = ring->sends_queued + 1;
+    }
+    if (wait > ring->cq_entries) wait = ring->cq_entries;
     int result = enter(ring, wait, timeout_ns);
     int code = result < 0 ? errno : 0;
     if (ready_completions(ring) > 0) return 0;
@@ -406,22 +482,15 @@ static int read_datagram(struct cposix_uring *ring, const struct io_uring_cqe *c
 }
 
 int cposix_uring_next(struct cposix_uring *ring, struct cposix_uring_datagram *datagram) {
-    while (ready_completions(ring) > 0) {
-        unsigned head = *ring->cq_head;
-        struct io_uring_cqe cqe = ring->cqes[head & *ring->cq_mask];
-        __atomic_store_n(ring->cq_head, head + 1, __ATOMIC_RELEASE);
-
+    struct io_uring_cqe cqe;
+    while (take_completion(ring, &cqe)) {
         if (cqe.user_data == CANCEL_TAG) continue;
         if (cqe.user_data == WAKE_TAG) {
             ring->wake_pending = 0;
             continue;
         }
         if (cqe.user_data != RECEIVE_TAG) {
-            // A send finished (or failed: an unreachable peer loses its answer, as with sendmmsg).
-            if (cqe.user_data < ring->buffer_count && ring->sends_in_flight > 0) {
-                ring->free_slots[ring->free_count++] = (unsigned)cqe.user_data;
-                ring->sends_in_flight--;
-            }
+            finish_send(ring, cqe.user_data);
             continue;
         }
         // Without F_MORE the multishot receive has ended (out of buffers, completion queue
@@ -443,6 +512,7 @@ int cposix_uring_next(struct cposix_uring *ring, struct cposix_uring_datagram *d
 }
 
 void *cposix_uring_reply_buffer(struct cposix_uring *ring) {
+    if (ring->free_count == 0) harvest(ring);
     if (ring->free_count == 0) return NULL;
     return ring->slots[ring->free_slots[ring->free_count - 1]].data;
 }
@@ -459,6 +529,7 @@ int cposix_uring_send(struct cposix_uring *ring, size_t length, const void *peer
     if (!sqe) return -EBUSY;
     ring->free_count--;
     ring->sends_in_flight++;
+    ring->sends_queued++;
     memcpy(&slot->peer, peer, peer_length);
     if (control_length > 0) memcpy(slot->control, control, control_length);
     slot->vector.iov_base = slot->data;
