@@ -64,6 +64,7 @@ struct cposix_uring {
     int wake_armed;      // the poll on wake_fd was submitted
     int wake_pending;    // ... and has not completed
     int quiesced;
+    int quiescing;       // cposix_uring_quiesce runs: no receive is re-armed
     int ever_submitted;
     int kernel_closed;   // the ring's descriptor and mappings are gone (a quiesce timed out)
 
@@ -481,6 +482,12 @@ static int read_datagram(struct cposix_uring *ring, const struct io_uring_cqe *c
     return 1;
 }
 
+/// Arms a new multishot receive and submits it now (with any sends queued so far).
+static void rearm_receive(struct cposix_uring *ring) {
+    if (ring->quiescing || ring->receiving) return;
+    if (arm_receive(ring) == 0) enter(ring, 0, 0);
+}
+
 int cposix_uring_next(struct cposix_uring *ring, struct cposix_uring_datagram *datagram) {
     struct io_uring_cqe cqe;
     while (take_completion(ring, &cqe)) {
@@ -493,11 +500,19 @@ int cposix_uring_next(struct cposix_uring *ring, struct cposix_uring_datagram *d
             finish_send(ring, cqe.user_data);
             continue;
         }
-        // Without F_MORE the multishot receive has ended (out of buffers, completion queue
-        // overflow, an error): the next wait arms a new one.
-        if (!(cqe.flags & IORING_CQE_F_MORE)) ring->receiving = 0;
+        // Without F_MORE the multishot receive has ended: out of buffers, completion queue
+        // overflow, or an empty datagram (the kernel ends a multishot receive on a 0-byte
+        // read as if the peer had closed, so any client can end it). Until a new one is
+        // armed, datagrams stay in the socket. Left to the next wait, everything queued
+        // behind an empty datagram would wait a round more; submitted now, the new receive
+        // takes what the socket holds at once and this round answers it. Every completion
+        // before this one has been taken and its buffer recycled (but for the datagram
+        // returned last), so buffers are free for it.
+        int ended = !(cqe.flags & IORING_CQE_F_MORE);
+        if (ended) ring->receiving = 0;
         if (cqe.flags & IORING_CQE_F_BUFFER) {
             unsigned id = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
+            if (ended) rearm_receive(ring);
             if (id >= ring->buffer_count) continue;
             if (read_datagram(ring, &cqe, (uint16_t)id, datagram)) return 1;
             cposix_uring_recycle(ring, (uint16_t)id);
@@ -507,6 +522,8 @@ int cposix_uring_next(struct cposix_uring *ring, struct cposix_uring_datagram *d
             && cqe.res != -ECANCELED && cqe.res != -EAGAIN) {
             return cqe.res;
         }
+        // Ran out of buffers or room for completions: all are back or on their way now.
+        if (ended && cqe.res != -ECANCELED) rearm_receive(ring);
     }
     return 0;
 }
@@ -557,6 +574,7 @@ static int64_t now_ns(void) {
 }
 
 void cposix_uring_quiesce(struct cposix_uring *ring) {
+    ring->quiescing = 1;
     if (!ring->ever_submitted) {
         ring->quiesced = 1;
         return;

@@ -9,8 +9,8 @@ final class UringRing: @unchecked Sendable {
     static let entries: UInt32 = 256
     /// Provided receive buffers (and send slots) per socket: 128 x 4 KiB queries, four times
     /// a recvmmsg batch, and the most datagrams a round takes. When all are taken the
-    /// multishot receive ends and is re-armed at the next wait; the socket's own buffer holds
-    /// what arrives meanwhile.
+    /// multishot receive ends and is re-armed as soon as the round sees it end; the socket's
+    /// own buffer holds what arrives meanwhile.
     static let buffers: UInt32 = 128
 
     let pointer: OpaquePointer

@@ -66,6 +66,25 @@ import Testing
         #expect(try sender.receive(timeout: .milliseconds(300)) == nil)
     }
 
+    /// Empty datagrams get no answer and every query around them does. (Under io_uring each
+    /// one ends the multishot receive, which has to be armed again.)
+    @Test(arguments: UDPServer.IO.allCases)
+    func emptyDatagramsInABurstAreSkipped(io: UDPServer.IO) throws {
+        let server = try UDPServer(listen: [loopback], threads: 1, io: io) { EchoHandler() }
+        defer { server.stop() }
+        server.start()
+        let sender = try UDPSender(to: server.boundAddresses[0])
+        let count = 150
+        for index in 0..<count { try sender.send(index % 10 == 3 ? [] : [UInt8(index), 1]) }
+        let expected = Set((0..<count).filter { $0 % 10 != 3 }.map { [0xAA, UInt8($0), 1] })
+        var answers: [[UInt8]] = []
+        while answers.count < expected.count, let answer = try sender.receive(timeout: .seconds(2)) {
+            answers.append(answer)
+        }
+        #expect(answers.count == expected.count && Set(answers) == expected)
+        #expect(try sender.receive(timeout: .milliseconds(300)) == nil)
+    }
+
     /// More queries in flight (400) than the io_uring loop has buffers and send slots (128):
     /// rounds end when the slots run out, and every query is still answered.
     @Test(arguments: UDPServer.IO.allCases)

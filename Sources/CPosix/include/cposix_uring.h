@@ -56,9 +56,10 @@ int cposix_uring_wait(struct cposix_uring *ring, int64_t timeout_ns);
 /// Takes the next received datagram from the completions that are ready: returns 1 and fills
 /// `*datagram`, 0 when no datagram is left for now, or -errno when the receive failed for
 /// good (e.g. -EBADF). Send completions, datagrams longer than `payload_size`, with a peer
-/// address too long for its space, and empty ones are consumed on the way. Call it while a
-/// send slot is free (`cposix_uring_reply_buffer`), at most `buffer_count` times a round,
-/// then wait again.
+/// address too long for its space, and empty ones are consumed on the way. When the
+/// multishot receive ends, a new one is submitted here at once (with the sends queued so
+/// far). Call it while a send slot is free (`cposix_uring_reply_buffer`), at most
+/// `buffer_count` times a round, then wait again.
 int cposix_uring_next(struct cposix_uring *ring, struct cposix_uring_datagram *datagram);
 
 /// Gives a datagram's buffer back to the kernel. Every buffer `cposix_uring_next` returned
