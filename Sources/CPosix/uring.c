@@ -66,6 +66,7 @@ struct cposix_uring {
     int quiesced;
     int quiescing;       // cposix_uring_quiesce runs: no receive is re-armed
     int ever_submitted;
+    int dropped;         // io_uring_enter said EBADR: completions (and their buffers) were lost
     int kernel_closed;   // the ring's descriptor and mappings are gone (a quiesce timed out)
 
     // Submission queue (shared with the kernel).
@@ -311,7 +312,11 @@ static int enter(struct cposix_uring *ring, unsigned wait, int64_t timeout_ns) {
     arg.sigmask_sz = _NSIG / 8;
     arg.ts = (uint64_t)(uintptr_t)&timeout;
     ring->sends_queued = 0;
-    return sys_enter(ring->ring_fd, submit, wait, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
+    int result = sys_enter(ring->ring_fd, submit, wait, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
+    // EBADR: the kernel dropped completions (it could not even queue them as overflow), so
+    // buffers and send slots may be gone for good. Reported once by the kernel; kept here.
+    if (result < 0 && errno == EBADR) ring->dropped = 1;
+    return result;
 }
 
 /// The next free SQE, submitting what is queued first when the queue is full; NULL if even
@@ -413,6 +418,7 @@ static void harvest(struct cposix_uring *ring) {
 }
 
 int cposix_uring_wait(struct cposix_uring *ring, int64_t timeout_ns) {
+    if (ring->dropped) return -EBADR;
     if (ring->wake_fd >= 0 && !ring->wake_armed) {
         int armed = arm_wake(ring);
         if (armed < 0) return armed;
@@ -441,6 +447,7 @@ int cposix_uring_wait(struct cposix_uring *ring, int64_t timeout_ns) {
     if (wait > ring->cq_entries) wait = ring->cq_entries;
     int result = enter(ring, wait, timeout_ns);
     int code = result < 0 ? errno : 0;
+    if (ring->dropped) return -EBADR;
     if (ready_completions(ring) > 0) return 0;
     if (code == 0 || code == ETIME) return -ETIME;
     // EBUSY/EAGAIN: the completion queue overflowed or memory ran short; taking completions
@@ -489,6 +496,8 @@ static void rearm_receive(struct cposix_uring *ring) {
 }
 
 int cposix_uring_next(struct cposix_uring *ring, struct cposix_uring_datagram *datagram) {
+    // While quiescing, completions are still taken: the cancel's may yet show all is done.
+    if (ring->dropped && !ring->quiescing) return -EBADR;
     struct io_uring_cqe cqe;
     while (take_completion(ring, &cqe)) {
         if (cqe.user_data == CANCEL_TAG) continue;
@@ -524,6 +533,7 @@ int cposix_uring_next(struct cposix_uring *ring, struct cposix_uring_datagram *d
         }
         // Ran out of buffers or room for completions: all are back or on their way now.
         if (ended && cqe.res != -ECANCELED) rearm_receive(ring);
+        if (ring->dropped && !ring->quiescing) return -EBADR;
     }
     return 0;
 }
@@ -575,6 +585,7 @@ static int64_t now_ns(void) {
 
 void cposix_uring_quiesce(struct cposix_uring *ring) {
     ring->quiescing = 1;
+    if (ring->quiesced || ring->kernel_closed) return;
     if (!ring->ever_submitted) {
         ring->quiesced = 1;
         return;
@@ -595,6 +606,12 @@ void cposix_uring_quiesce(struct cposix_uring *ring) {
         while (cposix_uring_next(ring, &datagram) == 1) cposix_uring_recycle(ring, datagram.buffer);
     }
     ring->quiesced = 1;
+}
+
+void cposix_uring_abandon(struct cposix_uring *ring) {
+    cposix_uring_quiesce(ring);
+    // Closing the ring makes the kernel cancel what is left, in the background.
+    if (!ring->quiesced) close_kernel_side(ring);
 }
 
 void cposix_uring_close(struct cposix_uring *ring) {
@@ -637,6 +654,7 @@ int cposix_uring_send(struct cposix_uring *ring, size_t length, const void *peer
     return -ENOSYS;
 }
 void cposix_uring_quiesce(struct cposix_uring *ring) { (void)ring; }
+void cposix_uring_abandon(struct cposix_uring *ring) { (void)ring; }
 void cposix_uring_close(struct cposix_uring *ring) { (void)ring; }
 
 #endif

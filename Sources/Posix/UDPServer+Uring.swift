@@ -85,6 +85,7 @@ extension UDPServer {
 
     /// One `IO.uring` worker: wait for completions, answer the datagrams that are ready into
     /// send slots, give their buffers back; the next wait submits all the answers at once.
+    /// If the ring loses completions (EBADR), the socket is served with recvmmsg from then on.
     func serveRing(_ endpoint: Endpoint, _ ring: UringRing) {
         let ring = ring.pointer
         guard cposix_uring_enable(ring) == 0 else {
@@ -93,12 +94,20 @@ extension UDPServer {
             serveBatches(endpoint)
             return
         }
-        defer { cposix_uring_quiesce(ring) }
-        runRing(endpoint, ring)
+        if runRing(endpoint, ring) {
+            cposix_uring_quiesce(ring)
+            return
+        }
+        // The kernel dropped completions: buffers and send slots were lost with them, and the
+        // ring would run dry. Counting them back is not possible (the lost completions said
+        // which), so the ring goes and the socket keeps being served the other way.
+        cposix_uring_abandon(ring)
+        serveBatches(endpoint)
     }
 
-    /// Runs the io_uring loop until the server stops or the socket fails.
-    private func runRing(_ endpoint: Endpoint, _ ring: OpaquePointer) {
+    /// Runs the io_uring loop until the server stops or the socket fails (true), or the ring
+    /// dropped completions (false).
+    private func runRing(_ endpoint: Endpoint, _ ring: OpaquePointer) -> Bool {
         let handler = makeHandler()
         let responseSize = maxResponse
         let controlSize = endpoint.wantsPacketInfo ? cposix_pktinfo_space() : 0
@@ -117,6 +126,7 @@ extension UDPServer {
                 handler.idle()
                 continue
             }
+            if waited == -EBADR { return false }
             if waited < 0 {
                 if Self.isPermanent(waited) { break }
                 continue
@@ -127,7 +137,8 @@ extension UDPServer {
             var taken = 0
             while taken < roundLimit && cposix_uring_reply_buffer(ring) != nil {
                 let next = cposix_uring_next(ring, &datagram)
-                if next < 0 && Self.isPermanent(next) { return }
+                if next == -EBADR { return false }
+                if next < 0 && Self.isPermanent(next) { return true }
                 if next <= 0 { break }
                 taken += 1
                 defer { cposix_uring_recycle(ring, datagram.buffer) }
@@ -149,5 +160,6 @@ extension UDPServer {
                                       controlLength > 0 ? UnsafeRawPointer(replyControl) : nil, controlLength)
             }
         }
+        return true
     }
 }
