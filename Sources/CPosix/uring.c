@@ -4,7 +4,21 @@
 #include "cposix_uring.h"
 
 #include <errno.h>
+
+// The loop needs the uapi of Linux 6.1 (IORING_SETUP_DEFER_TASKRUN, struct
+// io_uring_recvmsg_out from 6.0, IORING_ASYNC_CANCEL_ANY). With older kernel headers the
+// functions below are stubs and io_uring is reported unavailable (ENOSYS), so CPosix and the
+// recvmmsg loop still build. CPOSIX_URING_STUBS forces the stubs, to check they compile.
+#if !defined(CPOSIX_URING_STUBS) && defined(__has_include)
+#if __has_include(<linux/io_uring.h>)
 #include <linux/io_uring.h>
+#if defined(IORING_SETUP_DEFER_TASKRUN) && defined(IORING_RECV_MULTISHOT) && defined(IORING_ASYNC_CANCEL_ANY)
+#define CPOSIX_URING_SUPPORTED 1
+#endif
+#endif
+#endif
+
+#ifdef CPOSIX_URING_SUPPORTED
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -50,7 +64,10 @@ struct cposix_uring {
     int wake_armed;      // the poll on wake_fd was submitted
     int wake_pending;    // ... and has not completed
     int quiesced;
+    int quiescing;       // cposix_uring_quiesce runs: no receive is re-armed
     int ever_submitted;
+    int dropped;         // io_uring_enter said EBADR: completions (and their buffers) were lost
+    int kernel_closed;   // the ring's descriptor and mappings are gone (a quiesce timed out)
 
     // Submission queue (shared with the kernel).
     void *sq_map;
@@ -65,6 +82,7 @@ struct cposix_uring {
     void *cq_map;
     size_t cq_map_size;
     unsigned *cq_head, *cq_tail, *cq_mask;
+    unsigned cq_entries;
     struct io_uring_cqe *cqes;
 
     // Provided buffers: the ring the kernel takes them from, and the memory behind them.
@@ -74,6 +92,7 @@ struct cposix_uring {
     unsigned buffer_tail;
     unsigned char *buffers;
     size_t buffer_size;
+    size_t payload_size; // longer datagrams are dropped, though the rounded buffer may hold them
     size_t control_size;
     size_t header_size;  // io_uring_recvmsg_out + name + control: where the payload starts
     struct msghdr receive_template;
@@ -85,6 +104,12 @@ struct cposix_uring {
     unsigned char *slot_memory;
     size_t reply_size;
     unsigned sends_in_flight;
+    unsigned sends_queued;  // sends filled in since the last io_uring_enter
+
+    // Completions taken off the completion queue ahead of their turn, to free the send slots
+    // of the send completions among them (`harvest`): the others, in order, taken first.
+    struct io_uring_cqe *backlog;
+    unsigned backlog_capacity, backlog_start, backlog_end;
 };
 
 static int sys_setup(unsigned entries, struct io_uring_params *params) {
@@ -103,37 +128,39 @@ static int is_power_of_two(unsigned value) { return value != 0 && (value & (valu
 
 static size_t round_up(size_t value, size_t to) { return (value + to - 1) / to * to; }
 
-/// Tries the setup flags from the most to the least helpful: single issuer with deferred task
-/// running (6.1) batches completion work into our own io_uring_enter calls; cooperative task
-/// running (5.19) at least avoids interrupting the thread. Older kernels reject unknown flags
-/// with EINVAL, and then the next set is tried.
+/// Sets up the ring with single issuer and deferred task running (Linux 6.1): completions
+/// are posted only inside our own io_uring_enter calls, so a round works on a fixed set of
+/// them. Without it they would keep arriving while a round runs (see `cposix_uring_next`'s
+/// callers, which bound rounds anyway). Older kernels reject the flags with EINVAL: io_uring
+/// then counts as unavailable and the server uses recvmmsg.
 static int setup_ring(unsigned entries, struct io_uring_params *params) {
-    static const unsigned choices[] = {
-        IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
-        IORING_SETUP_COOP_TASKRUN,
-        0,
-    };
-    for (size_t index = 0; index < sizeof(choices) / sizeof(choices[0]); index++) {
-        memset(params, 0, sizeof(*params));
-        params->flags = choices[index] | IORING_SETUP_R_DISABLED | IORING_SETUP_CQSIZE;
-        params->cq_entries = entries * CQ_PER_SQ;
-        int fd = sys_setup(entries, params);
-        if (fd >= 0) return fd;
-        if (errno != EINVAL) return -1;
-    }
-    return -1;
+    memset(params, 0, sizeof(*params));
+    params->flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_R_DISABLED | IORING_SETUP_CQSIZE;
+    params->cq_entries = entries * CQ_PER_SQ;
+    return sys_setup(entries, params);
 }
 
-static void release(struct cposix_uring *ring) {
+/// Closes the ring's descriptor and unmaps its queues: memory only we and the ring use.
+static void close_kernel_side(struct cposix_uring *ring) {
     if (ring->sqes) munmap(ring->sqes, ring->sqes_size);
     if (ring->cq_map && ring->cq_map != ring->sq_map) munmap(ring->cq_map, ring->cq_map_size);
     if (ring->sq_map) munmap(ring->sq_map, ring->sq_map_size);
     if (ring->ring_fd >= 0) close(ring->ring_fd);
+    ring->sqes = NULL;
+    ring->cq_map = NULL;
+    ring->sq_map = NULL;
+    ring->ring_fd = -1;
+    ring->kernel_closed = 1;
+}
+
+static void release(struct cposix_uring *ring) {
+    close_kernel_side(ring);
     if (ring->buffer_ring) munmap(ring->buffer_ring, ring->buffer_ring_size);
     free(ring->buffers);
     free(ring->slot_memory);
     free(ring->slots);
     free(ring->free_slots);
+    free(ring->backlog);
     free(ring);
 }
 
@@ -171,11 +198,15 @@ struct cposix_uring *cposix_uring_open(int fd, int wake_fd, unsigned entries, un
 
     struct io_uring_params params;
     ring->ring_fd = setup_ring(entries, &params);
+    if (ring->ring_fd < 0 && errno == EINVAL) {
+        return fail(ring, error, failed, "io_uring_setup (needs IORING_SETUP_DEFER_TASKRUN, Linux 6.1)", EINVAL);
+    }
     if (ring->ring_fd < 0) return fail(ring, error, failed, "io_uring_setup", errno);
     // The timeout on io_uring_enter (5.11) is how the loop notices a stop and goes idle.
     if (!(params.features & IORING_FEAT_EXT_ARG)) return fail(ring, error, failed, "io_uring_setup (no IORING_FEAT_EXT_ARG)", ENOSYS);
 
     ring->sq_entries = params.sq_entries;
+    ring->cq_entries = params.cq_entries;
     ring->sq_map_size = params.sq_off.array + params.sq_entries * sizeof(unsigned);
     ring->cq_map_size = params.cq_off.cqes + params.cq_entries * sizeof(struct io_uring_cqe);
     if (params.features & IORING_FEAT_SINGLE_MMAP) {
@@ -214,6 +245,7 @@ struct cposix_uring *cposix_uring_open(int fd, int wake_fd, unsigned entries, un
     ring->control_size = control_size;
     ring->header_size = sizeof(struct io_uring_recvmsg_out) + NAME_SPACE + control_size;
     ring->buffer_size = round_up(ring->header_size + payload_size, 64);
+    ring->payload_size = payload_size;
     ring->buffer_count = buffer_count;
     if (posix_memalign((void **)&ring->buffers, 4096, ring->buffer_size * buffer_count) != 0) {
         return fail(ring, error, failed, "io_uring buffers", ENOMEM);
@@ -251,6 +283,9 @@ struct cposix_uring *cposix_uring_open(int fd, int wake_fd, unsigned entries, un
         ring->free_slots[index] = buffer_count - 1 - index;
     }
     ring->free_count = buffer_count;
+    ring->backlog_capacity = params.cq_entries;
+    ring->backlog = calloc(ring->backlog_capacity, sizeof(struct io_uring_cqe));
+    if (!ring->backlog) return fail(ring, error, failed, "io_uring completion backlog", ENOMEM);
     return ring;
 }
 
@@ -276,7 +311,12 @@ static int enter(struct cposix_uring *ring, unsigned wait, int64_t timeout_ns) {
     memset(&arg, 0, sizeof(arg));
     arg.sigmask_sz = _NSIG / 8;
     arg.ts = (uint64_t)(uintptr_t)&timeout;
-    return sys_enter(ring->ring_fd, submit, wait, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
+    ring->sends_queued = 0;
+    int result = sys_enter(ring->ring_fd, submit, wait, IORING_ENTER_GETEVENTS | IORING_ENTER_EXT_ARG, &arg, sizeof(arg));
+    // EBADR: the kernel dropped completions (it could not even queue them as overflow), so
+    // buffers and send slots may be gone for good. Reported once by the kernel; kept here.
+    if (result < 0 && errno == EBADR) ring->dropped = 1;
+    return result;
 }
 
 /// The next free SQE, submitting what is queued first when the queue is full; NULL if even
@@ -320,11 +360,65 @@ static int arm_wake(struct cposix_uring *ring) {
     return 0;
 }
 
-static unsigned ready_completions(const struct cposix_uring *ring) {
+/// Completions on the kernel's queue.
+static unsigned queued_completions(const struct cposix_uring *ring) {
     return __atomic_load_n(ring->cq_tail, __ATOMIC_ACQUIRE) - *ring->cq_head;
 }
 
+/// Completions to take: the backlog's and the kernel queue's.
+static unsigned ready_completions(const struct cposix_uring *ring) {
+    return ring->backlog_end - ring->backlog_start + queued_completions(ring);
+}
+
+/// Takes the next completion off the kernel's queue; 0 when there is none.
+static int pop_queued(struct cposix_uring *ring, struct io_uring_cqe *cqe) {
+    if (queued_completions(ring) == 0) return 0;
+    unsigned head = *ring->cq_head;
+    *cqe = ring->cqes[head & *ring->cq_mask];
+    __atomic_store_n(ring->cq_head, head + 1, __ATOMIC_RELEASE);
+    return 1;
+}
+
+/// Takes the next completion, from the backlog first; 0 when none is ready.
+static int take_completion(struct cposix_uring *ring, struct io_uring_cqe *cqe) {
+    if (ring->backlog_start < ring->backlog_end) {
+        *cqe = ring->backlog[ring->backlog_start++];
+        if (ring->backlog_start == ring->backlog_end) ring->backlog_start = ring->backlog_end = 0;
+        return 1;
+    }
+    return pop_queued(ring, cqe);
+}
+
+/// Frees the slot of a completed send (or of one that failed: an unreachable peer loses its
+/// answer, as with sendmmsg).
+static void finish_send(struct cposix_uring *ring, uint64_t index) {
+    if (index < ring->buffer_count && ring->sends_in_flight > 0) {
+        ring->free_slots[ring->free_count++] = (unsigned)index;
+        ring->sends_in_flight--;
+    }
+}
+
+/// With every send slot taken, the completions that free them may sit behind datagrams on the
+/// completion queue: moves the queue to the backlog, finishing the sends on the way.
+static void harvest(struct cposix_uring *ring) {
+    if (ring->backlog_start > 0) {
+        unsigned count = ring->backlog_end - ring->backlog_start;
+        memmove(ring->backlog, ring->backlog + ring->backlog_start, count * sizeof(struct io_uring_cqe));
+        ring->backlog_start = 0;
+        ring->backlog_end = count;
+    }
+    struct io_uring_cqe cqe;
+    while (ring->backlog_end < ring->backlog_capacity && pop_queued(ring, &cqe)) {
+        if (cqe.user_data < ring->buffer_count) {
+            finish_send(ring, cqe.user_data);
+        } else {
+            ring->backlog[ring->backlog_end++] = cqe;
+        }
+    }
+}
+
 int cposix_uring_wait(struct cposix_uring *ring, int64_t timeout_ns) {
+    if (ring->dropped) return -EBADR;
     if (ring->wake_fd >= 0 && !ring->wake_armed) {
         int armed = arm_wake(ring);
         if (armed < 0) return armed;
@@ -333,10 +427,27 @@ int cposix_uring_wait(struct cposix_uring *ring, int64_t timeout_ns) {
         int armed = arm_receive(ring);
         if (armed < 0) return armed;
     }
-    // Completions already waiting are taken first: submit without blocking.
-    unsigned wait = ready_completions(ring) > 0 ? 0 : 1;
+    unsigned ready = ready_completions(ring);
+    unsigned wait;
+    if (ring->free_count == 0) {
+        // Every send slot is taken: the round ended to get these sends out. Wait for anything
+        // new on the kernel's queue (a send's completion frees a slot) rather than spin on
+        // the datagrams waiting.
+        wait = queued_completions(ring) + 1;
+    } else if (ready > 0) {
+        // Completions already waiting are taken first: submit without blocking.
+        wait = 0;
+    } else {
+        // The sends submitted now complete at once (their completions are posted within this
+        // call); waiting for just one completion would return on those alone, an empty round
+        // and a second io_uring_enter per query. Wait for one more: the next datagram (or the
+        // wake poll, or the timeout).
+        wait = ring->sends_queued + 1;
+    }
+    if (wait > ring->cq_entries) wait = ring->cq_entries;
     int result = enter(ring, wait, timeout_ns);
     int code = result < 0 ? errno : 0;
+    if (ring->dropped) return -EBADR;
     if (ready_completions(ring) > 0) return 0;
     if (code == 0 || code == ETIME) return -ETIME;
     // EBUSY/EAGAIN: the completion queue overflowed or memory ran short; taking completions
@@ -364,7 +475,9 @@ static int read_datagram(struct cposix_uring *ring, const struct io_uring_cqe *c
     // MSG_TRUNC: longer than the payload space (a query over UDPServer.maxQuery). A name
     // longer than its space is cut short and could not be answered.
     if ((out.flags & MSG_TRUNC) || out.payloadlen != length || out.namelen > NAME_SPACE) return 0;
-    if (length == 0 || out.namelen < sizeof(sa_family_t)) return 0;
+    // The buffer is rounded up and holds a few bytes more than `payload_size`: drop what the
+    // recvmmsg loop would have seen truncated.
+    if (length == 0 || length > ring->payload_size || out.namelen < sizeof(sa_family_t)) return 0;
     datagram->data = buffer + ring->header_size;
     datagram->length = length;
     datagram->peer = buffer + sizeof(out);
@@ -376,30 +489,39 @@ static int read_datagram(struct cposix_uring *ring, const struct io_uring_cqe *c
     return 1;
 }
 
-int cposix_uring_next(struct cposix_uring *ring, struct cposix_uring_datagram *datagram) {
-    while (ready_completions(ring) > 0) {
-        unsigned head = *ring->cq_head;
-        struct io_uring_cqe cqe = ring->cqes[head & *ring->cq_mask];
-        __atomic_store_n(ring->cq_head, head + 1, __ATOMIC_RELEASE);
+/// Arms a new multishot receive and submits it now (with any sends queued so far).
+static void rearm_receive(struct cposix_uring *ring) {
+    if (ring->quiescing || ring->receiving) return;
+    if (arm_receive(ring) == 0) enter(ring, 0, 0);
+}
 
+int cposix_uring_next(struct cposix_uring *ring, struct cposix_uring_datagram *datagram) {
+    // While quiescing, completions are still taken: the cancel's may yet show all is done.
+    if (ring->dropped && !ring->quiescing) return -EBADR;
+    struct io_uring_cqe cqe;
+    while (take_completion(ring, &cqe)) {
         if (cqe.user_data == CANCEL_TAG) continue;
         if (cqe.user_data == WAKE_TAG) {
             ring->wake_pending = 0;
             continue;
         }
         if (cqe.user_data != RECEIVE_TAG) {
-            // A send finished (or failed: an unreachable peer loses its answer, as with sendmmsg).
-            if (cqe.user_data < ring->buffer_count && ring->sends_in_flight > 0) {
-                ring->free_slots[ring->free_count++] = (unsigned)cqe.user_data;
-                ring->sends_in_flight--;
-            }
+            finish_send(ring, cqe.user_data);
             continue;
         }
-        // Without F_MORE the multishot receive has ended (out of buffers, completion queue
-        // overflow, an error): the next wait arms a new one.
-        if (!(cqe.flags & IORING_CQE_F_MORE)) ring->receiving = 0;
+        // Without F_MORE the multishot receive has ended: out of buffers, completion queue
+        // overflow, or an empty datagram (the kernel ends a multishot receive on a 0-byte
+        // read as if the peer had closed, so any client can end it). Until a new one is
+        // armed, datagrams stay in the socket. Left to the next wait, everything queued
+        // behind an empty datagram would wait a round more; submitted now, the new receive
+        // takes what the socket holds at once and this round answers it. Every completion
+        // before this one has been taken and its buffer recycled (but for the datagram
+        // returned last), so buffers are free for it.
+        int ended = !(cqe.flags & IORING_CQE_F_MORE);
+        if (ended) ring->receiving = 0;
         if (cqe.flags & IORING_CQE_F_BUFFER) {
             unsigned id = cqe.flags >> IORING_CQE_BUFFER_SHIFT;
+            if (ended) rearm_receive(ring);
             if (id >= ring->buffer_count) continue;
             if (read_datagram(ring, &cqe, (uint16_t)id, datagram)) return 1;
             cposix_uring_recycle(ring, (uint16_t)id);
@@ -409,11 +531,15 @@ int cposix_uring_next(struct cposix_uring *ring, struct cposix_uring_datagram *d
             && cqe.res != -ECANCELED && cqe.res != -EAGAIN) {
             return cqe.res;
         }
+        // Ran out of buffers or room for completions: all are back or on their way now.
+        if (ended && cqe.res != -ECANCELED) rearm_receive(ring);
+        if (ring->dropped && !ring->quiescing) return -EBADR;
     }
     return 0;
 }
 
 void *cposix_uring_reply_buffer(struct cposix_uring *ring) {
+    if (ring->free_count == 0) harvest(ring);
     if (ring->free_count == 0) return NULL;
     return ring->slots[ring->free_slots[ring->free_count - 1]].data;
 }
@@ -430,6 +556,7 @@ int cposix_uring_send(struct cposix_uring *ring, size_t length, const void *peer
     if (!sqe) return -EBUSY;
     ring->free_count--;
     ring->sends_in_flight++;
+    ring->sends_queued++;
     memcpy(&slot->peer, peer, peer_length);
     if (control_length > 0) memcpy(slot->control, control, control_length);
     slot->vector.iov_base = slot->data;
@@ -457,6 +584,8 @@ static int64_t now_ns(void) {
 }
 
 void cposix_uring_quiesce(struct cposix_uring *ring) {
+    ring->quiescing = 1;
+    if (ring->quiesced || ring->kernel_closed) return;
     if (!ring->ever_submitted) {
         ring->quiesced = 1;
         return;
@@ -479,13 +608,53 @@ void cposix_uring_quiesce(struct cposix_uring *ring) {
     ring->quiesced = 1;
 }
 
+void cposix_uring_abandon(struct cposix_uring *ring) {
+    cposix_uring_quiesce(ring);
+    // Closing the ring makes the kernel cancel what is left, in the background.
+    if (!ring->quiesced) close_kernel_side(ring);
+}
+
 void cposix_uring_close(struct cposix_uring *ring) {
     if (!ring) return;
     if (!ring->quiesced && ring->ever_submitted) {
-        // The kernel may still hold the buffers: closing the ring is safe, freeing them is
-        // not. Keep them (this happens only if quiesce timed out, at shutdown).
-        close(ring->ring_fd);
+        // The kernel may still write the buffers (and read the send slots) until it has
+        // cancelled the requests left: closing the ring and unmapping its queues is safe,
+        // freeing that memory is not. It stays allocated, with this structure (whose receive
+        // header the kernel was given). This happens only if quiesce timed out.
+        close_kernel_side(ring);
+        free(ring->free_slots);
+        ring->free_slots = NULL;
         return;
     }
     release(ring);
 }
+
+#else  // No io_uring uapi of Linux 6.1: every ring fails to open, with ENOSYS.
+
+struct cposix_uring {
+    int unused;
+};
+
+struct cposix_uring *cposix_uring_open(int fd, int wake_fd, unsigned entries, unsigned buffer_count, size_t payload_size,
+                                       size_t control_size, size_t reply_size, int *error, const char **failed) {
+    (void)fd, (void)wake_fd, (void)entries, (void)buffer_count, (void)payload_size, (void)control_size, (void)reply_size;
+    *error = ENOSYS;
+    *failed = "io_uring_setup (built without the Linux 6.1 io_uring headers)";
+    return NULL;
+}
+
+int cposix_uring_enable(struct cposix_uring *ring) { (void)ring; return -ENOSYS; }
+int cposix_uring_wait(struct cposix_uring *ring, int64_t timeout_ns) { (void)ring, (void)timeout_ns; return -ENOSYS; }
+int cposix_uring_next(struct cposix_uring *ring, struct cposix_uring_datagram *datagram) { (void)ring, (void)datagram; return -ENOSYS; }
+void cposix_uring_recycle(struct cposix_uring *ring, uint16_t buffer) { (void)ring, (void)buffer; }
+void *cposix_uring_reply_buffer(struct cposix_uring *ring) { (void)ring; return NULL; }
+int cposix_uring_send(struct cposix_uring *ring, size_t length, const void *peer, socklen_t peer_length,
+                      const void *control, size_t control_length) {
+    (void)ring, (void)length, (void)peer, (void)peer_length, (void)control, (void)control_length;
+    return -ENOSYS;
+}
+void cposix_uring_quiesce(struct cposix_uring *ring) { (void)ring; }
+void cposix_uring_abandon(struct cposix_uring *ring) { (void)ring; }
+void cposix_uring_close(struct cposix_uring *ring) { (void)ring; }
+
+#endif

@@ -8,8 +8,9 @@ final class UringRing: @unchecked Sendable {
     /// receive, so a round is one io_uring_enter.
     static let entries: UInt32 = 256
     /// Provided receive buffers (and send slots) per socket: 128 x 4 KiB queries, four times
-    /// a recvmmsg batch. When all are taken the multishot receive ends and is re-armed at the
-    /// next wait; the socket's own buffer holds what arrives meanwhile.
+    /// a recvmmsg batch, and the most datagrams a round takes. When all are taken the
+    /// multishot receive ends and is re-armed as soon as the round sees it end; the socket's
+    /// own buffer holds what arrives meanwhile.
     static let buffers: UInt32 = 128
 
     let pointer: OpaquePointer
@@ -37,10 +38,10 @@ final class UringRing: @unchecked Sendable {
     deinit { cposix_uring_close(pointer) }
 
     /// Whether this kernel can run the io_uring loop: it sets up a small ring on a fresh UDP
-    /// socket, the way a server does, and arms a multishot receive on it (Linux 6.0; older
-    /// kernels reject it with EINVAL in its completion). Nil when it can; otherwise why not,
-    /// e.g. `io_uring_setup probe: EPERM (Operation not permitted)` under a seccomp filter or
-    /// with kernel.io_uring_disabled set.
+    /// socket, the way a server does, and arms a multishot receive on it. It needs Linux 6.1
+    /// (deferred task running; older kernels reject the setup with EINVAL). Nil when it can;
+    /// otherwise why not, e.g. `io_uring_setup probe: EPERM (Operation not permitted)` under
+    /// a seccomp filter or with kernel.io_uring_disabled set.
     static func unavailability() -> SystemError? {
         let fd = socket(AF_INET, Socket.datagram | Socket.closeOnExec, 0)
         guard fd >= 0 else { return SystemError(errno: .current, action: "socket for the io_uring probe") }
@@ -82,8 +83,9 @@ extension UDPServer {
         code == -EBADF || code == -ENOTSOCK || code == -EINVAL
     }
 
-    /// One `IO.uring` worker: wait for completions, answer every datagram that is ready into a
-    /// send slot, give its buffer back; the next wait submits all the answers at once.
+    /// One `IO.uring` worker: wait for completions, answer the datagrams that are ready into
+    /// send slots, give their buffers back; the next wait submits all the answers at once.
+    /// If the ring loses completions (EBADR), the socket is served with recvmmsg from then on.
     func serveRing(_ endpoint: Endpoint, _ ring: UringRing) {
         let ring = ring.pointer
         guard cposix_uring_enable(ring) == 0 else {
@@ -92,11 +94,25 @@ extension UDPServer {
             serveBatches(endpoint)
             return
         }
-        defer { cposix_uring_quiesce(ring) }
+        if runRing(endpoint, ring) {
+            cposix_uring_quiesce(ring)
+            return
+        }
+        // The kernel dropped completions: buffers and send slots were lost with them, and the
+        // ring would run dry. Counting them back is not possible (the lost completions said
+        // which), so the ring goes and the socket keeps being served the other way.
+        cposix_uring_abandon(ring)
+        serveBatches(endpoint)
+    }
+
+    /// Runs the io_uring loop until the server stops or the socket fails (true), or the ring
+    /// dropped completions (false).
+    private func runRing(_ endpoint: Endpoint, _ ring: OpaquePointer) -> Bool {
         let handler = makeHandler()
         let responseSize = maxResponse
         let controlSize = endpoint.wantsPacketInfo ? cposix_pktinfo_space() : 0
         let timeout = Int64(nanoseconds(Self.idleInterval))
+        let roundLimit = Int(UringRing.buffers)
         // Allocated once for the life of the thread: the reply's packet info, built here and
         // copied into the send slot.
         let replyControl = UnsafeMutableRawPointer.allocate(byteCount: max(1, controlSize), alignment: 16)
@@ -110,16 +126,24 @@ extension UDPServer {
                 handler.idle()
                 continue
             }
+            if waited == -EBADR { return false }
             if waited < 0 {
                 if Self.isPermanent(waited) { break }
                 continue
             }
-            while true {
-                let taken = cposix_uring_next(ring, &datagram)
-                if taken < 0 && Self.isPermanent(taken) { return }
-                if taken <= 0 { break }
+            // A round takes at most `buffers` datagrams, and ends early when no send slot is
+            // free: its answers go out at the next wait, and `stopping` is seen between
+            // rounds. Datagrams not taken wait in the completion queue for the next round.
+            var taken = 0
+            while taken < roundLimit && cposix_uring_reply_buffer(ring) != nil {
+                let next = cposix_uring_next(ring, &datagram)
+                if next == -EBADR { return false }
+                if next < 0 && Self.isPermanent(next) { return true }
+                if next <= 0 { break }
+                taken += 1
                 defer { cposix_uring_recycle(ring, datagram.buffer) }
-                // Every send slot in flight: drop this answer, as a full socket buffer would.
+                // Asked again: taking completions may have freed other slots, and the answer
+                // must go in the one `cposix_uring_send` takes (there is one, as there was).
                 guard let reply = cposix_uring_reply_buffer(ring),
                       let data = datagram.data, let peerBytes = datagram.peer,
                       let peer = SocketAddress(sockaddr: peerBytes) else { continue }
@@ -136,5 +160,6 @@ extension UDPServer {
                                       controlLength > 0 ? UnsafeRawPointer(replyControl) : nil, controlLength)
             }
         }
+        return true
     }
 }

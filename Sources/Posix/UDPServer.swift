@@ -42,7 +42,7 @@ public final class UDPServer: Sendable {
         /// recvmmsg and sendmmsg, `batchSize` datagrams a call: any Linux.
         case mmsg
         /// io_uring: a multishot receive into provided buffers, all answers of a round sent
-        /// with the next wait in one io_uring_enter (Linux 6.0 and later; see `uringUnavailability()`).
+        /// with the next wait in one io_uring_enter (Linux 6.1 and later; see `uringUnavailability()`).
         case uring
     }
 

@@ -45,15 +45,22 @@ struct cposix_uring *cposix_uring_open(int fd, int wake_fd, unsigned entries, un
 int cposix_uring_enable(struct cposix_uring *ring);
 
 /// Submits the queued sends (and a new multishot receive if the last one ended), then waits
-/// until at least one completion is ready or `timeout_ns` passes. Returns 0 when completions
-/// may be ready (take them with `cposix_uring_next`), -ETIME when the time ran out with none,
-/// or -errno (-EINTR: call again).
+/// until a completion other than those sends' is ready or `timeout_ns` passes. Returns 0 when
+/// completions may be ready (take them with `cposix_uring_next`), -ETIME when the time ran
+/// out with none, -EBADR when the kernel dropped completions (the ring has lost buffers for
+/// good: stop using it, see `cposix_uring_abandon`), or -errno (-EINTR: call again).
+///
+/// Needs Linux 6.1 (deferred task running): `cposix_uring_open` fails with EINVAL before, and
+/// with ENOSYS when CPosix was built with older kernel headers.
 int cposix_uring_wait(struct cposix_uring *ring, int64_t timeout_ns);
 
 /// Takes the next received datagram from the completions that are ready: returns 1 and fills
 /// `*datagram`, 0 when no datagram is left for now, or -errno when the receive failed for
-/// good (e.g. -EBADF). Send completions, truncated datagrams (longer than `payload_size`, or
-/// a peer address too long for its space) and empty ones are consumed on the way.
+/// good (e.g. -EBADF, or -EBADR as from `cposix_uring_wait`). Send completions, datagrams
+/// longer than `payload_size`, with a peer address too long for its space, and empty ones
+/// are consumed on the way. When the multishot receive ends, a new one is submitted here at
+/// once (with the sends queued so far). Call it while a send slot is free
+/// (`cposix_uring_reply_buffer`), at most `buffer_count` times a round, then wait again.
 int cposix_uring_next(struct cposix_uring *ring, struct cposix_uring_datagram *datagram);
 
 /// Gives a datagram's buffer back to the kernel. Every buffer `cposix_uring_next` returned
@@ -74,7 +81,13 @@ int cposix_uring_send(struct cposix_uring *ring, size_t length, const void *peer
 /// with the buffers. Call it on the ring's thread before that thread ends.
 void cposix_uring_quiesce(struct cposix_uring *ring);
 
-/// Closes the ring and frees its memory. Call `cposix_uring_quiesce` first if the ring ran.
+/// Stops using the ring for good, on its thread (after -EBADR): quiesces it, and if that does
+/// not finish, closes its descriptor so the kernel cancels the rest. The socket can then be
+/// read directly; `cposix_uring_close` still frees the memory.
+void cposix_uring_abandon(struct cposix_uring *ring);
+
+/// Closes the ring and frees its memory. Call `cposix_uring_quiesce` first if the ring ran;
+/// if that timed out, the memory the kernel may still use (buffers, send slots) is kept.
 void cposix_uring_close(struct cposix_uring *ring);
 
 #endif
