@@ -22,8 +22,16 @@ final class Spawned: @unchecked Sendable {
          environment extra: [String: String] = [:], logPath: String) throws {
         self.logPath = logPath
         let first: Int32 = 3
-        // dup2 onto 3, 4, … must not overwrite a socket still to be moved.
-        precondition(sockets.allSatisfy { $0 >= first + Int32(sockets.count) }, "socket descriptors must be above the targets")
+        // dup2 onto 3, 4, … must not overwrite a socket still to be moved, and a socket just
+        // opened can itself be 3 or 4 when tests running alongside have closed theirs: the
+        // child gets copies made above every target, closed here once it is spawned.
+        var high: [Int32] = []
+        defer { for fd in high { close(fd) } }
+        for fd in sockets {
+            let copy = fcntl(fd, F_DUPFD_CLOEXEC, first + Int32(sockets.count) + 64)
+            guard copy >= 0 else { throw HarnessError("fcntl F_DUPFD_CLOEXEC: errno \(errno)") }
+            high.append(copy)
+        }
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("LISTEN_") && $0.key != "NOTIFY_SOCKET" }
         environment.merge(extra) { $1 }
         var command = [executable] + arguments
@@ -39,7 +47,7 @@ final class Spawned: @unchecked Sendable {
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
         posix_spawn_file_actions_addopen(&actions, 2, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        for (index, fd) in sockets.enumerated() {
+        for (index, fd) in high.enumerated() {
             // dup2 clears close-on-exec on the copy: the child keeps it.
             posix_spawn_file_actions_adddup2(&actions, fd, first + Int32(index))
         }
