@@ -235,7 +235,7 @@ public final class Responder<Random: RandomSource> {
             let outcome = try answer(qtype: qtype)
             rcode = outcome.rcode
             response.aa = outcome.authoritative
-            try writeAdditional()
+            writeAdditional()
         } catch {
             truncate(&response)
         }
@@ -330,14 +330,7 @@ public final class Responder<Random: RandomSource> {
 
     private func writeRecord(_ owner: Owner, _ type: RRType, ttl: UInt32, _ data: RData) throws(WireError) {
         try writeOwner(owner)
-        try writer.u16(type.rawValue)
-        try writer.u16(RRClass.in.rawValue)
-        try writer.u32(ttl)
-        let lengthAt = writer.count
-        try writer.u16(0)
-        lastRData = lengthAt + 2
-        try data.encode(into: &writer, compress: type.rdataNamesCompressible)
-        writer.patch16(UInt16(writer.count - lengthAt - 2), at: lengthAt)
+        lastRData = try writer.recordAfterOwner(type, ttl: ttl, data)
     }
 
     /// Record `index` of `set`: from its wire form when the set has one, else encoded; with
@@ -395,27 +388,10 @@ public final class Responder<Random: RandomSource> {
 
     /// Addresses of NS/MX/SRV targets that Veer has; what does not fit is left out without TC
     /// (RFC 2181 §9).
-    private func writeAdditional() throws(WireError) {
+    private func writeAdditional() {
         guard additionalSource.node >= 0 else { return }
         let nodes = snapshot.zones.nodes
-        let source = nodes[Int(additionalSource.node)].rrsets[additionalSource.set]
-        for target in source.targetNodes where target >= 0 {
-            let node = nodes[Int(target)]
-            for type in [RRType.a, RRType.aaaa] {
-                guard let index = node.rrset(type) else { continue }
-                let set = node.rrsets[index]
-                for record in 0..<set.count {
-                    let mark = writer.count
-                    do throws(WireError) {
-                        try writeRecord(.name(node.name), set, record)
-                        additionalCount += 1
-                    } catch {
-                        writer.rewind(to: mark)
-                        return
-                    }
-                }
-            }
-        }
+        additionalCount += writer.targetAddresses(of: nodes[Int(additionalSource.node)].rrsets[additionalSource.set], in: nodes).written
     }
 
     // MARK: - Lookup

@@ -690,11 +690,11 @@ final class DirectAnswers: @unchecked Sendable {
     }
 
     /// The answer to a question for the MX RRset of the plain name `node`, else its SRV, else
-    /// its NS (one per name, the types asked most often first),
-    /// with the addresses of its targets in the additional section, written as the general
-    /// path writes it after a question for `node`'s name (so with the same compression
-    /// pointers): type, bytes, answer and additional counts. Nil when the name has no such
-    /// RRset or the answer would not fit a classic 512-octet response.
+    /// its NS (one per name, the types asked most often first), with the addresses of its
+    /// targets in the additional section, written by the general path's own writers
+    /// (`recordAfterOwner`, `targetAddresses`) after a question for `node`'s name, so with the
+    /// same compression pointers: type, bytes, answer and additional counts. Nil when the
+    /// name has no such RRset or the answer would not fit a classic 512-octet response.
     static func recordsWithAdditional(_ node: Node, nodes: [Node]) -> (RRType, [UInt8], UInt16, UInt16)? {
         guard let set = [RRType.mx, .srv, .ns].lazy.compactMap({ type in node.rrsets.first { $0.type == type } }).first,
               !set.records.isEmpty else { return nil }
@@ -706,27 +706,12 @@ final class DirectAnswers: @unchecked Sendable {
             start = writer.count
             for data in set.records {
                 try writer.u16(DomainName.pointerFlags | UInt16(Header.size))
-                try writer.u16(set.type.rawValue)
-                try writer.u16(RRClass.in.rawValue)
-                try writer.u32(set.ttl)
-                let lengthAt = writer.count
-                try writer.u16(0)
-                try data.encode(into: &writer, compress: set.type.rdataNamesCompressible)
-                writer.patch16(UInt16(writer.count - lengthAt - 2), at: lengthAt)
+                try writer.recordAfterOwner(set.type, ttl: set.ttl, data)
                 answers += 1
             }
-            for target in set.targetNodes where target >= 0 {
-                let other = nodes[Int(target)]
-                for type in [RRType.a, .aaaa] {
-                    guard let index = other.rrset(type), other.rrsets[index].records.isEmpty else { continue }
-                    let size = RRSetData.wireSize(type)
-                    for record in 0..<other.rrsets[index].count {
-                        try writer.name(other.name)
-                        try writer.bytes(Array(other.rrsets[index].wire[(record * size)..<((record + 1) * size)]))
-                        additionals += 1
-                    }
-                }
-            }
+            let (written, complete) = writer.targetAddresses(of: set, in: nodes)
+            guard complete else { throw WireError(.noSpace, field: "additional", offset: writer.count) }
+            additionals = written
         }
         guard let message else { return nil }
         return (set.type, Array(message[start...]), answers, additionals)
@@ -847,5 +832,54 @@ final class DirectAnswers: @unchecked Sendable {
     func answer(_ node: Int32, endpoint index: Int, aaaa: Bool) -> (records: UnsafeRawBufferPointer, ttl: UInt32) {
         let choice = choices[Int(entries[Int(node)].first) + index]
         return aaaa ? (bytes(choice.aaaa), choice.aaaaTTL) : (bytes(choice.a), choice.aTTL)
+    }
+}
+
+extension WireWriter {
+    /// TYPE, CLASS IN, TTL, RDLENGTH and RDATA of a record whose owner was just written;
+    /// returns where its RDATA starts.
+    @discardableResult
+    mutating func recordAfterOwner(_ type: RRType, ttl: UInt32, _ data: RData) throws(WireError) -> Int {
+        try u16(type.rawValue)
+        try u16(RRClass.in.rawValue)
+        try u32(ttl)
+        let lengthAt = count
+        try u16(0)
+        try data.encode(into: &self, compress: type.rdataNamesCompressible)
+        patch16(UInt16(count - lengthAt - 2), at: lengthAt)
+        return lengthAt + 2
+    }
+
+    /// The A, then AAAA, records of each target of `set` (NS, MX, SRV) that `nodes` hold,
+    /// owned by the target's name: what the additional section carries. Stops at the first
+    /// record that does not fit, leaving out that one and the rest (`complete` false).
+    mutating func targetAddresses(of set: RRSetData, in nodes: [Node]) -> (written: UInt16, complete: Bool) {
+        var written: UInt16 = 0
+        for target in set.targetNodes where target >= 0 {
+            let node = nodes[Int(target)]
+            for type in [RRType.a, RRType.aaaa] {
+                guard let index = node.rrset(type) else { continue }
+                let addresses = node.rrsets[index]
+                // Address sets are always kept in wire form (`RRSetData(addresses:)`).
+                assert(addresses.records.isEmpty, "an address RRset without its wire form")
+                let size = RRSetData.wireSize(type)
+                for record in 0..<addresses.count {
+                    let mark = count
+                    do throws(WireError) {
+                        try name(node.name)
+                        guard count + size <= limit else { throw WireError(.noSpace, field: "record", offset: count) }
+                        addresses.wire.withUnsafeBytes { bytes in
+                            // Cannot fail: the space was checked above.
+                            try? self.bytes(UnsafeRawBufferPointer(rebasing: bytes[(record * size)..<((record + 1) * size)]))
+                        }
+                        written += 1
+                    } catch {
+                        rewind(to: mark)
+                        return (written, false)
+                    }
+                }
+            }
+        }
+        return (written, true)
     }
 }
