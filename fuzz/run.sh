@@ -60,7 +60,7 @@ run() {
 build_decode() {
     echo "building $out/decode-fuzz" >&2
     swiftc -use-ld=lld -sanitize=fuzzer,address -parse-as-library -O \
-        -module-name DecodeFuzz \
+        -module-name DecodeFuzz -I Sources/CHints/include \
         Sources/DNSWire/*.swift fuzz/DecodeFuzz.swift \
         -o "$out/decode-fuzz"
 
@@ -114,14 +114,14 @@ build_respond() {
     for module in Units DNSWire Traffic ZoneFile Authority; do
         echo "building $build/lib$module.a" >&2
         swiftc -use-ld=lld -sanitize=fuzzer,address -parse-as-library -O -swift-version 6 \
-            -module-name "$module" -I "$build" \
+            -module-name "$module" -I "$build" -I Sources/CHints/include \
             -emit-module -emit-module-path "$build/$module.swiftmodule" \
             -emit-library -static -o "$build/lib$module.a" \
             Sources/"$module"/*.swift
     done
     echo "building $out/respond-fuzz" >&2
     swiftc -use-ld=lld -sanitize=fuzzer,address -parse-as-library -O -swift-version 6 \
-        -module-name RespondFuzz -I "$build" -L "$build" \
+        -module-name RespondFuzz -I "$build" -I Sources/CHints/include -L "$build" \
         fuzz/RespondFuzz.swift \
         -lAuthority -lZoneFile -lTraffic -lDNSWire -lUnits \
         -o "$out/respond-fuzz"

@@ -1,3 +1,5 @@
+import CHints
+
 /// An open-addressing hash table from lowercased wire-format names to indices: the one name
 /// table of Veer, used by the query path (name → node) and the zone validator (owner name →
 /// owner), so both hash and compare names the same way.
@@ -50,7 +52,7 @@ public struct NameTable: Sendable {
     /// and nothing past the key is read; the length is mixed in so that overlap cannot make
     /// two keys of different lengths collide by construction.
     @inlinable @inline(__always)
-    static func hash(_ key: UnsafeRawBufferPointer) -> Int {
+    public static func hash(_ key: UnsafeRawBufferPointer) -> Int {
         let count = key.count
         var h = UInt64(truncatingIfNeeded: count) &* 0x9E37_79B9_7F4A_7C15
         guard let base = key.baseAddress else { return Int(truncatingIfNeeded: h) }
@@ -140,8 +142,12 @@ public struct NameTable: Sendable {
     /// and returns -1. Loading a zone asks this once per name: one hash and one probe
     /// sequence, where `lookup` then `insert` take two.
     public mutating func lookupOrInsert(_ key: UnsafeRawBufferPointer, value: Int32) -> Int32 {
+        lookupOrInsert(key, hash: Self.hash(key), value: value)
+    }
+
+    /// `lookupOrInsert` for a key whose `hash` the caller computed (to `prefetch` it first).
+    public mutating func lookupOrInsert(_ key: UnsafeRawBufferPointer, hash: Int, value: Int32) -> Int32 {
         if (count + 1) * Self.maxLoadFactor > slots.count { grow() }
-        let hash = Self.hash(key)
         var slot = hash & mask
         let check = Self.check(hash: hash, length: key.count)
         let found: Int32? = keyBytes.withUnsafeBytes { bytes in
@@ -160,6 +166,17 @@ public struct NameTable: Sendable {
         if let found { return found }
         slots[slot] = append(key, value: value, hash: hash)
         return -1
+    }
+}
+
+extension NameTable {
+    /// Starts fetching the first slot a key with `hash` probes, without waiting for it. A
+    /// million names probe a table many times the size of the caches, each at a random place:
+    /// looking up or inserting them one by one waited for each slot in turn (nine tenths of
+    /// the time of building the table). Prefetched a few names ahead, the misses overlap.
+    @inlinable @inline(__always)
+    public func prefetch(hash: Int) {
+        slots.withUnsafeBufferPointer { chints_prefetch($0.baseAddress! + (hash & mask)) }
     }
 }
 
