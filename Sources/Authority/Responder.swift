@@ -42,8 +42,8 @@ public final class Responder<Random: RandomSource> {
     private var authorityCount: UInt16 = 0
     private var additionalCount: UInt16 = 0
     /// An RRset whose targets' addresses belong in the additional section.
-    /// (Node, index in its RRsets; node -1: none): indices rather than the RRset, so that
-    /// clearing it for every query releases nothing.
+    /// (Node, index in `ZoneData.rrsets`; node -1: none): indices rather than the RRset, so
+    /// that clearing it for every query releases nothing.
     private var additionalSource: (node: Int32, set: Int) = (-1, 0)
     /// The slot of the first weighted endpoint chosen for this query, or -1.
     private var chosenSlot: Int32 = -1
@@ -344,10 +344,8 @@ public final class Responder<Random: RandomSource> {
                 throw WireError(.noSpace, field: "record", offset: writer.count)
             }
             let at = writer.count
-            set.wire.withUnsafeBytes { bytes in
-                // Cannot fail: the space was checked above.
-                try? writer.bytes(UnsafeRawBufferPointer(rebasing: bytes[start..<(start + size)]))
-            }
+            // Cannot fail: the space was checked above.
+            try? writer.bytes(UnsafeRawBufferPointer(rebasing: set.wire[start..<(start + size)]))
             if let ttl, ttl != set.ttl {
                 // TYPE, CLASS, then the TTL.
                 writer.patch16(UInt16(truncatingIfNeeded: ttl >> 16), at: at + 4)
@@ -378,9 +376,10 @@ public final class Responder<Random: RandomSource> {
     /// A referral: the cut's NS RRset in authority, glue in additional; AA clear.
     private func writeReferral(cut: Int32) throws(WireError) {
         let node = snapshot.zones.nodes[Int(cut)]
-        guard let index = node.rrset(.ns) else { return }
-        for data in node.rrsets[index].records {
-            try writeRecord(.name(node.name), .ns, ttl: node.rrsets[index].ttl, data)
+        let rrsets = snapshot.zones.rrsets
+        guard let index = node.rrset(.ns, in: rrsets) else { return }
+        for data in rrsets[index].records {
+            try writeRecord(.name(node.name), .ns, ttl: rrsets[index].ttl, data)
             authorityCount += 1
         }
         additionalSource = (cut, index)
@@ -390,8 +389,8 @@ public final class Responder<Random: RandomSource> {
     /// (RFC 2181 §9).
     private func writeAdditional() {
         guard additionalSource.node >= 0 else { return }
-        let nodes = snapshot.zones.nodes
-        additionalCount += writer.targetAddresses(of: nodes[Int(additionalSource.node)].rrsets[additionalSource.set], in: nodes).written
+        let zones = snapshot.zones
+        additionalCount += writer.targetAddresses(of: zones.rrsets[additionalSource.set], nodes: zones.nodes, rrsets: zones.rrsets).written
     }
 
     // MARK: - Lookup
@@ -616,16 +615,16 @@ public final class Responder<Random: RandomSource> {
                     try writeAnswer(owner, records, ttl: snapshot.weights.ttl(endpoint.slot, records.ttl))
                     return Outcome(rcode: .noError, authoritative: true)
                 }
-            } else if qtype == .any, let first = node.rrsets.first {
+            } else if qtype == .any, node.rrsetCount > 0 {
                 // RFC 8482 §4.2: one RRset is enough.
-                try writeAnswer(owner, first)
+                try writeAnswer(owner, zones.rrsets[Int(node.firstRRSet)])
                 return Outcome(rcode: .noError, authoritative: true)
-            } else if let index = node.rrset(qtype) {
-                try writeAnswer(owner, node.rrsets[index])
+            } else if let index = node.rrset(qtype, in: zones.rrsets) {
+                try writeAnswer(owner, zones.rrsets[index])
                 if qtype == .ns || qtype == .mx || qtype == .srv { additionalSource = (current, index) }
                 return Outcome(rcode: .noError, authoritative: true)
-            } else if let index = node.rrset(.cname) {
-                cname = node.rrsets[index]
+            } else if let index = node.rrset(.cname, in: zones.rrsets) {
+                cname = zones.rrsets[index]
             } else {
                 try writeNegative(zone: node.zone, inQuestion: ownerIsQuestion)
                 return Outcome(rcode: .noError, authoritative: true)

@@ -17,7 +17,9 @@ public enum Resolution: Sendable, Equatable {
 }
 
 /// One RRset at a node: records of one type, with the TTL of the first (RFC 2181 §5.2).
-struct RRSetData: Sendable {
+/// Unchecked Sendable: `wire` points into the `AddressBytes` of the `ZoneData` that holds the
+/// set, immutable once written and freed only with that zone data.
+struct RRSetData: @unchecked Sendable {
     let type: RRType
     let ttl: UInt32
     /// The records, decoded; empty for the A and AAAA RRsets of names, which keep `wire` only.
@@ -29,9 +31,10 @@ struct RRSetData: Sendable {
     let targetNodes: [Int32]
     /// For the A and AAAA RRsets of names: each record as it goes on the wire after its owner
     /// name (TYPE, CLASS, TTL, RDLENGTH, RDATA), back to back. An answer copies these bytes;
-    /// they hold no names, so they do not depend on where in a message they land. One array of
-    /// 14 bytes per A record instead of an array of enums holding an array of 4 bytes.
-    let wire: [UInt8]
+    /// they hold no names, so they do not depend on where in a message they land. 14 bytes
+    /// per A record in the zone data's one `AddressBytes`, where an array per RRset cost a
+    /// million allocations for a million names.
+    let wire: UnsafeRawBufferPointer
 
     init(type: RRType, ttl: UInt32, records: [RData], targets: [Resolution], targetNodes: [Int32]) {
         self.type = type
@@ -39,11 +42,11 @@ struct RRSetData: Sendable {
         self.records = records
         self.targets = targets
         self.targetNodes = targetNodes
-        wire = []
+        wire = UnsafeRawBufferPointer(start: nil, count: 0)
     }
 
-    /// An A or AAAA RRset kept in wire form only.
-    init(addresses records: some Collection<ResourceRecord>) {
+    /// An A or AAAA RRset kept in wire form only, written into `bytes`.
+    init(addresses records: some Collection<ResourceRecord>, in bytes: AddressBytes) {
         let first = records.first!
         let type = first.type, ttl = first.ttl
         self.type = type
@@ -52,23 +55,23 @@ struct RRSetData: Sendable {
         targets = []
         targetNodes = []
         let size = Self.wireSize(type)
-        wire = [UInt8](unsafeUninitializedCapacity: records.count * size) { buffer, count in
-            let out = UnsafeMutableRawBufferPointer(buffer)
-            for record in records {
-                out.storeBytes(of: type.rawValue.bigEndian, toByteOffset: count, as: UInt16.self)
-                out.storeBytes(of: RRClass.in.rawValue.bigEndian, toByteOffset: count + 2, as: UInt16.self)
-                out.storeBytes(of: ttl.bigEndian, toByteOffset: count + 4, as: UInt32.self)
-                out.storeBytes(of: UInt16(size - 10).bigEndian, toByteOffset: count + 8, as: UInt16.self)
-                switch record.data {
-                case .a(let v4) where type == .a:
-                    out.storeBytes(of: v4.value.bigEndian, toByteOffset: count + 10, as: UInt32.self)
-                case .aaaa(let v6) where type == .aaaa:
-                    out.storeBytes(of: v6.high.bigEndian, toByteOffset: count + 10, as: UInt64.self)
-                    out.storeBytes(of: v6.low.bigEndian, toByteOffset: count + 18, as: UInt64.self)
-                default: preconditionFailure("A/AAAA RRset holding \(record.type)")
-                }
-                count += size
+        let out = bytes.take(records.count * size)
+        wire = UnsafeRawBufferPointer(out)
+        var count = 0
+        for record in records {
+            out.storeBytes(of: type.rawValue.bigEndian, toByteOffset: count, as: UInt16.self)
+            out.storeBytes(of: RRClass.in.rawValue.bigEndian, toByteOffset: count + 2, as: UInt16.self)
+            out.storeBytes(of: ttl.bigEndian, toByteOffset: count + 4, as: UInt32.self)
+            out.storeBytes(of: UInt16(size - 10).bigEndian, toByteOffset: count + 8, as: UInt16.self)
+            switch record.data {
+            case .a(let v4) where type == .a:
+                out.storeBytes(of: v4.value.bigEndian, toByteOffset: count + 10, as: UInt32.self)
+            case .aaaa(let v6) where type == .aaaa:
+                out.storeBytes(of: v6.high.bigEndian, toByteOffset: count + 10, as: UInt64.self)
+                out.storeBytes(of: v6.low.bigEndian, toByteOffset: count + 18, as: UInt64.self)
+            default: preconditionFailure("A/AAAA RRset holding \(record.type)")
             }
+            count += size
         }
     }
 
@@ -79,6 +82,31 @@ struct RRSetData: Sendable {
     var count: Int { records.isEmpty ? wire.count / Self.wireSize(type) : records.count }
 }
 
+/// The bytes of every address RRset of one `ZoneData` (`RRSetData.wire`), in blocks that
+/// never move, so each set points at its records; freed with the zone data.
+final class AddressBytes: @unchecked Sendable {
+    private var blocks: [UnsafeMutableRawBufferPointer] = []
+    private var used = 0
+
+    /// `count` bytes of new room, to be written before any reader sees them.
+    func take(_ count: Int) -> UnsafeMutableRawBufferPointer {
+        if blocks.isEmpty || used + count > blocks[blocks.count - 1].count {
+            // Blocks double from 4 KiB to 1 MiB: a small zone takes one page, a large one a
+            // block per few thousand names.
+            let size = max(count, min(4096 << blocks.count, 1 << 20))
+            blocks.append(.allocate(byteCount: size, alignment: 8))
+            used = 0
+        }
+        let room = UnsafeMutableRawBufferPointer(rebasing: blocks[blocks.count - 1][used..<(used + count)])
+        used += count
+        return room
+    }
+
+    deinit {
+        for block in blocks { block.deallocate() }
+    }
+}
+
 /// A name in the tree: its data and where it sits relative to zone cuts.
 struct Node: Sendable {
     let name: DomainName
@@ -86,13 +114,21 @@ struct Node: Sendable {
     let isApex: Bool
     /// The topmost delegation (NS below an apex) at or above this node, or -1.
     var cut: Int32 = -1
-    var rrsets: [RRSetData] = []
+    /// Its RRsets, in type order: `ZoneData.rrsets[firstRRSet ..< firstRRSet + rrsetCount]`.
+    /// One array for the whole tree: an array per node cost a million allocations (and a
+    /// generic metadata lookup each) for a million names.
+    var firstRRSet: Int32 = 0
+    var rrsetCount: Int32 = 0
     /// Index into `ZoneData.weighted`, or -1.
     var weighted: Int32 = -1
 
+    /// Indices of its RRsets in `ZoneData.rrsets`.
+    var rrsetIndices: Range<Int> { Int(firstRRSet)..<Int(firstRRSet + rrsetCount) }
+
+    /// The index in `rrsets` (the zone data's) of its RRset of `type`, or nil.
     @inline(__always)
-    func rrset(_ type: RRType) -> Int? {
-        for i in 0..<rrsets.count where rrsets[i].type == type { return i }
+    func rrset(_ type: RRType, in rrsets: [RRSetData]) -> Int? {
+        for i in rrsetIndices where rrsets[i].type == type { return i }
         return nil
     }
 }
@@ -151,6 +187,10 @@ public final class ZoneData: Sendable {
     public let zones: [ZoneInfo]
     public let weighted: [WeightedSet]
     let nodes: [Node]
+    /// Every node's RRsets, node after node (`Node.firstRRSet`).
+    let rrsets: [RRSetData]
+    /// Where the address RRsets' records lie (`RRSetData.wire`).
+    let addressBytes = AddressBytes()
     let table: NameTable
     /// A and AAAA answers of plain names, ready to copy.
     let direct: DirectAnswers
@@ -277,9 +317,12 @@ public final class ZoneData: Sendable {
             return ZoneInfo(origin: zone.origin, file: zone.file, apex: table.lookup(zone.origin.lowercasedWire),
                             soa: zone.soa.data, negativeTTL: min(zone.soa.ttl, soa.minimum), serial: soa.serial)
         }
-        // Filled beside the tree and moved in once the resolver, which shares `nodes`, is
-        // gone: setting them in `nodes` while it lived copied the whole tree.
-        var rrsets = [[RRSetData]](repeating: [], count: nodes.count)
+        // Filled beside the tree, their places set in `nodes` once the resolver, which shares
+        // `nodes`, is gone: changing `nodes` while it lived copied the whole tree.
+        var rrsets: [RRSetData] = []
+        rrsets.reserveCapacity(nodes.count)
+        var firstRRSet = [Int32](repeating: 0, count: nodes.count + 1)
+        let addressBytes = self.addressBytes
         var weightedSets: [WeightedSet] = []
         var weightedAt: [(node: Int, set: Int32)] = []
         do {
@@ -288,7 +331,7 @@ public final class ZoneData: Sendable {
             // A/AAAA RRsets are most of a large zone.
             func makeRRSet(_ records: some Collection<ResourceRecord>) -> RRSetData {
                 let type = records.first!.type
-                if type == .a || type == .aaaa { return RRSetData(addresses: records) }
+                if type == .a || type == .aaaa { return RRSetData(addresses: records, in: addressBytes) }
                 let followed = type == .cname || type == .ns || type == .mx || type == .srv
                 return RRSetData(type: type, ttl: records.first!.ttl, records: records.map(\.data),
                                  targets: !followed ? [] : records.map { record in
@@ -306,23 +349,25 @@ public final class ZoneData: Sendable {
                                      record.data.additionalName.map { name in lowercased(name) { table.lookup($0) } } ?? -1
                                  })
             }
-            for index in nodes.indices where firstPlaced[index] < firstPlaced[index + 1] {
+            for index in nodes.indices {
+                firstRRSet[index] = Int32(rrsets.count)
                 // In type order; records of one type keep their file order.
                 let first = Int(firstPlaced[index]), end = Int(firstPlaced[index + 1])
                 if end - first == 1 {
                     // Most names of a large zone: one record, no intermediate arrays.
                     let record = sortedZones[Int(byNode[first].zone)].records[Int(byNode[first].record)]
-                    rrsets[index] = [makeRRSet(CollectionOfOne(record))]
-                    continue
-                }
-                let here = records(of: index)
-                if here.allSatisfy({ $0.type == here[0].type }) {
-                    rrsets[index] = [makeRRSet(here)]
-                } else {
-                    let types = Set(here.map(\.type)).sorted { $0.rawValue < $1.rawValue }
-                    rrsets[index] = types.map { type in makeRRSet(here.filter { $0.type == type }) }
+                    rrsets.append(makeRRSet(CollectionOfOne(record)))
+                } else if end > first {
+                    let here = records(of: index)
+                    if here.allSatisfy({ $0.type == here[0].type }) {
+                        rrsets.append(makeRRSet(here))
+                    } else {
+                        let types = Set(here.map(\.type)).sorted { $0.rawValue < $1.rawValue }
+                        rrsets.append(contentsOf: types.map { type in makeRRSet(here.filter { $0.type == type }) })
+                    }
                 }
             }
+            firstRRSet[nodes.count] = Int32(rrsets.count)
             for (zoneIndex, zone) in sortedZones.enumerated() {
                 for weightedName in zone.weighted where deepestZone(weightedName.owner) == zoneIndex {
                     let endpoints = weightedName.endpoints.map { endpoint in
@@ -340,14 +385,17 @@ public final class ZoneData: Sendable {
                 }
             }
         }
-        // Swapped without looking: reading each array's count first cost a cache miss per node.
-        for index in nodes.indices { swap(&nodes[index].rrsets, &rrsets[index]) }
+        for index in nodes.indices {
+            nodes[index].firstRRSet = firstRRSet[index]
+            nodes[index].rrsetCount = firstRRSet[index + 1] - firstRRSet[index]
+        }
         for (index, set) in weightedAt { nodes[index].weighted = set }
         self.zones = zoneInfos
         self.nodes = nodes
+        self.rrsets = rrsets
         self.table = table
         self.weighted = weightedSets
-        direct = DirectAnswers(nodes, weighted: weightedSets, zones: zoneInfos)
+        direct = DirectAnswers(nodes, rrsets: rrsets, weighted: weightedSets, zones: zoneInfos)
         hasWildcards = nodes.contains { $0.name.wire.count > 2 && $0.name.wire[0] == 1 && $0.name.wire[1] == UInt8(ascii: "*") }
     }
 
@@ -537,7 +585,7 @@ final class DirectAnswers: @unchecked Sendable {
     private let plains: UnsafeMutablePointer<Plain>
     private let plainCount: Int
 
-    init(_ nodes: [Node], weighted: [WeightedSet], zones: [ZoneData.ZoneInfo]) {
+    init(_ nodes: [Node], rrsets: [RRSetData], weighted: [WeightedSet], zones: [ZoneData.ZoneInfo]) {
         count = nodes.count
         entries = .allocate(capacity: max(1, nodes.count))
         entries.initialize(repeating: Entry(), count: max(1, nodes.count))
@@ -554,7 +602,7 @@ final class DirectAnswers: @unchecked Sendable {
         }
         var capacity = zones.count * (2 * DomainName.maxWireLength + 32)
         for index in nodes.indices where nodes[index].cut < 0 {
-            for set in nodes[index].rrsets.indices { capacity += room(nodes[index].rrsets[set]) }
+            for set in nodes[index].rrsetIndices { capacity += room(rrsets[set]) }
         }
         for set in weighted {
             for endpoint in set.endpoints {
@@ -571,9 +619,7 @@ final class DirectAnswers: @unchecked Sendable {
             let length = count * (2 + size)
             guard length <= Int(UInt16.max), bytes.count + length <= Int(UInt32.max) else { return Section() }
             let start = UInt32(bytes.count)
-            set.wire.withUnsafeBytes { wire in
-                for record in 0..<count { bytes.appendRecord(UnsafeRawBufferPointer(rebasing: wire[(record * size)..<((record + 1) * size)])) }
-            }
+            for record in 0..<count { bytes.appendRecord(UnsafeRawBufferPointer(rebasing: set.wire[(record * size)..<((record + 1) * size)])) }
             return Section(offset: start, length: UInt16(length))
         }
         var choiceList: [Choice] = []
@@ -581,17 +627,18 @@ final class DirectAnswers: @unchecked Sendable {
         var plainList: [Plain] = []
         for (index, node) in nodes.enumerated() where node.cut < 0 {
             if node.weighted < 0 {
-                if let a = node.rrset(.a) { entries[index].a = section(node.rrsets[a]) }
-                if let aaaa = node.rrset(.aaaa) { entries[index].aaaa = section(node.rrsets[aaaa]) }
-                if node.rrsets.count == 1, node.rrsets[0].type == .cname, case .cname(let target) = node.rrsets[0].records[0] {
-                    let record = Self.cnameRecord(owner: node.name, target: target, ttl: node.rrsets[0].ttl)
+                if let a = node.rrset(.a, in: rrsets) { entries[index].a = section(rrsets[a]) }
+                if let aaaa = node.rrset(.aaaa, in: rrsets) { entries[index].aaaa = section(rrsets[aaaa]) }
+                let only = Int(node.firstRRSet)
+                if node.rrsetCount == 1, rrsets[only].type == .cname, case .cname(let target) = rrsets[only].records[0] {
+                    let record = Self.cnameRecord(owner: node.name, target: target, ttl: rrsets[only].ttl)
                     if bytes.count + record.count <= Int(UInt32.max) {
                         plainList.append(Plain(record: Section(offset: UInt32(bytes.count), length: UInt16(record.count)),
-                                               answers: 1, target: node.rrsets[0].targets[0]))
+                                               answers: 1, target: rrsets[only].targets[0]))
                         entries[index].plain = UInt32(plainList.count)
                         bytes += record
                     }
-                } else if let (type, records, answers, additionals) = Self.recordsWithAdditional(node, nodes: nodes),
+                } else if let (type, records, answers, additionals) = Self.recordsWithAdditional(node, nodes: nodes, rrsets: rrsets),
                           bytes.count + records.count <= Int(UInt32.max) {
                     plainList.append(Plain(type: type, record: Section(offset: UInt32(bytes.count), length: UInt16(records.count)),
                                            answers: answers, additionals: additionals))
@@ -695,9 +742,10 @@ final class DirectAnswers: @unchecked Sendable {
     /// (`recordAfterOwner`, `targetAddresses`) after a question for `node`'s name, so with the
     /// same compression pointers: type, bytes, answer and additional counts. Nil when the
     /// name has no such RRset or the answer would not fit a classic 512-octet response.
-    static func recordsWithAdditional(_ node: Node, nodes: [Node]) -> (RRType, [UInt8], UInt16, UInt16)? {
-        guard let set = [RRType.mx, .srv, .ns].lazy.compactMap({ type in node.rrsets.first { $0.type == type } }).first,
-              !set.records.isEmpty else { return nil }
+    static func recordsWithAdditional(_ node: Node, nodes: [Node], rrsets: [RRSetData]) -> (RRType, [UInt8], UInt16, UInt16)? {
+        guard let index = node.rrset(.mx, in: rrsets) ?? node.rrset(.srv, in: rrsets) ?? node.rrset(.ns, in: rrsets),
+              !rrsets[index].records.isEmpty else { return nil }
+        let set = rrsets[index]
         var answers: UInt16 = 0, additionals: UInt16 = 0, start = 0
         let message = try? WireWriter.build(capacity: 512) { (writer: inout WireWriter) throws(WireError) in
             // Header, and the question: its type and class do not matter here.
@@ -709,7 +757,7 @@ final class DirectAnswers: @unchecked Sendable {
                 try writer.recordAfterOwner(set.type, ttl: set.ttl, data)
                 answers += 1
             }
-            let (written, complete) = writer.targetAddresses(of: set, in: nodes)
+            let (written, complete) = writer.targetAddresses(of: set, nodes: nodes, rrsets: rrsets)
             guard complete else { throw WireError(.noSpace, field: "additional", offset: writer.count) }
             additionals = written
         }
@@ -853,13 +901,13 @@ extension WireWriter {
     /// The A, then AAAA, records of each target of `set` (NS, MX, SRV) that `nodes` hold,
     /// owned by the target's name: what the additional section carries. Stops at the first
     /// record that does not fit, leaving out that one and the rest (`complete` false).
-    mutating func targetAddresses(of set: RRSetData, in nodes: [Node]) -> (written: UInt16, complete: Bool) {
+    mutating func targetAddresses(of set: RRSetData, nodes: [Node], rrsets: [RRSetData]) -> (written: UInt16, complete: Bool) {
         var written: UInt16 = 0
         for target in set.targetNodes where target >= 0 {
             let node = nodes[Int(target)]
             for type in [RRType.a, RRType.aaaa] {
-                guard let index = node.rrset(type) else { continue }
-                let addresses = node.rrsets[index]
+                guard let index = node.rrset(type, in: rrsets) else { continue }
+                let addresses = rrsets[index]
                 // Address sets are always kept in wire form (`RRSetData(addresses:)`).
                 assert(addresses.records.isEmpty, "an address RRset without its wire form")
                 let size = RRSetData.wireSize(type)
@@ -868,10 +916,8 @@ extension WireWriter {
                     do throws(WireError) {
                         try name(node.name)
                         guard count + size <= limit else { throw WireError(.noSpace, field: "record", offset: count) }
-                        addresses.wire.withUnsafeBytes { bytes in
-                            // Cannot fail: the space was checked above.
-                            try? self.bytes(UnsafeRawBufferPointer(rebasing: bytes[(record * size)..<((record + 1) * size)]))
-                        }
+                        // Cannot fail: the space was checked above.
+                        try? self.bytes(UnsafeRawBufferPointer(rebasing: addresses.wire[(record * size)..<((record + 1) * size)]))
                         written += 1
                     } catch {
                         rewind(to: mark)
