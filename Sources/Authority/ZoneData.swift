@@ -625,28 +625,37 @@ final class DirectAnswers: @unchecked Sendable {
         var choiceList: [Choice] = []
         var slots: [Int] = []
         var plainList: [Plain] = []
-        for (index, node) in nodes.enumerated() where node.cut < 0 {
-            if node.weighted < 0 {
-                if let a = node.rrset(.a, in: rrsets) { entries[index].a = section(rrsets[a]) }
-                if let aaaa = node.rrset(.aaaa, in: rrsets) { entries[index].aaaa = section(rrsets[aaaa]) }
-                let only = Int(node.firstRRSet)
-                if node.rrsetCount == 1, rrsets[only].type == .cname, case .cname(let target) = rrsets[only].records[0] {
-                    let record = Self.cnameRecord(owner: node.name, target: target, ttl: rrsets[only].ttl)
-                    if bytes.count + record.count <= Int(UInt32.max) {
+        // One scratch message for the records written after a question, reused for every
+        // name: a message array per CNAME or MX name cost a few allocations each. Room for a
+        // CNAME record after the longest question; MX, SRV and NS answers stop at 512.
+        let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 2 * Self.classicSize, alignment: 8)
+        defer { scratch.deallocate() }
+        var writer = WireWriter(scratch)
+        // Fields read in place: a copy of each node retained and released its name.
+        for index in nodes.indices where nodes[index].cut < 0 {
+            if nodes[index].weighted < 0 {
+                if let a = nodes[index].rrset(.a, in: rrsets) { entries[index].a = section(rrsets[a]) }
+                if let aaaa = nodes[index].rrset(.aaaa, in: rrsets) { entries[index].aaaa = section(rrsets[aaaa]) }
+                let only = Int(nodes[index].firstRRSet)
+                if nodes[index].rrsetCount == 1, rrsets[only].type == .cname {
+                    if let record = Self.cnameRecord(owner: nodes[index].name, rrsets[only], writer: &writer),
+                       bytes.count + record.count <= Int(UInt32.max) {
                         plainList.append(Plain(record: Section(offset: UInt32(bytes.count), length: UInt16(record.count)),
                                                answers: 1, target: rrsets[only].targets[0]))
                         entries[index].plain = UInt32(plainList.count)
-                        bytes += record
+                        bytes.append(record)
                     }
-                } else if let (type, records, answers, additionals) = Self.recordsWithAdditional(node, nodes: nodes, rrsets: rrsets),
+                } else if let (type, records, answers, additionals) = Self.recordsWithAdditional(nodes[index], nodes: nodes, rrsets: rrsets,
+                                                                                                  writer: &writer),
                           bytes.count + records.count <= Int(UInt32.max) {
                     plainList.append(Plain(type: type, record: Section(offset: UInt32(bytes.count), length: UInt16(records.count)),
                                            answers: answers, additionals: additionals))
                     entries[index].plain = UInt32(plainList.count)
-                    bytes += records
+                    bytes.append(records)
                 }
                 continue
             }
+            let node = nodes[index]
             let set = weighted[Int(node.weighted)]
             // Every endpoint's records must fit a section, or a draw could land on one the
             // general path would have to answer after all (and count twice).
@@ -658,14 +667,12 @@ final class DirectAnswers: @unchecked Sendable {
             for endpoint in set.endpoints {
                 var choice = Choice(a: endpoint.a.map { section($0) } ?? Section(), aaaa: endpoint.aaaa.map { section($0) } ?? Section(),
                                     aTTL: endpoint.a?.ttl ?? 0, aaaaTTL: endpoint.aaaa?.ttl ?? 0)
-                if let cname = endpoint.cname, case .cname(let target) = cname.records[0] {
-                    let record = Self.cnameRecord(owner: node.name, target: target, ttl: cname.ttl)
-                    if bytes.count + record.count <= Int(UInt32.max) {
-                        choice.cname = Section(offset: UInt32(bytes.count), length: UInt16(record.count))
-                        choice.cnameTTL = cname.ttl
-                        choice.target = cname.targets[0]
-                        bytes += record
-                    }
+                if let cname = endpoint.cname, let record = Self.cnameRecord(owner: node.name, cname, writer: &writer),
+                   bytes.count + record.count <= Int(UInt32.max) {
+                    choice.cname = Section(offset: UInt32(bytes.count), length: UInt16(record.count))
+                    choice.cnameTTL = cname.ttl
+                    choice.target = cname.targets[0]
+                    bytes.append(record)
                 }
                 choiceList.append(choice)
                 slots.append(endpoint.slot)
@@ -721,37 +728,50 @@ final class DirectAnswers: @unchecked Sendable {
         bytes.append(UInt8(value & 0xFF))
     }
 
-    /// A CNAME record owned by the question, `owner` (its target compressed against the
-    /// question's suffixes, as `WireWriter` would compress it after the question).
-    static func cnameRecord(owner: DomainName, target: DomainName, ttl: UInt32) -> [UInt8] {
-        var rdata = target.wire
-        if let (head, into) = sharedSuffix(of: target, in: owner.lowercasedWire) {
-            rdata = Array(head)
-            append16(DomainName.pointerFlags | UInt16(Header.size + into), to: &rdata)
+    /// The bytes `body` writes after a header and a question for `name`, with `writer` over a
+    /// scratch buffer: names in them are compressed against the
+    /// question as the general path compresses them. Nil when they do not fit; the bytes are
+    /// the scratch buffer's, valid until the next call.
+    static func afterQuestion(for name: DomainName, writer: inout WireWriter,
+                              _ body: (inout WireWriter) throws(WireError) -> Void) -> UnsafeRawBufferPointer? {
+        writer.reset(writer.buffer)
+        do throws(WireError) {
+            // Header, and the question: its type and class do not matter here.
+            for _ in 0..<(Header.size / 4) { try writer.u32(0) }
+            try writer.bytes(name.wire)
+            try writer.u32(0)
+            writer.addCompressionTargets(suffixesOfNameAt: Header.size)
+            let start = writer.count
+            try body(&writer)
+            return UnsafeRawBufferPointer(rebasing: writer.buffer[start..<writer.count])
+        } catch {
+            return nil
         }
-        var record = Self.questionPointer
-        for value in [RRType.cname.rawValue, RRClass.in.rawValue, UInt16(ttl >> 16), UInt16(ttl & 0xFFFF), UInt16(rdata.count)] {
-            append16(value, to: &record)
+    }
+
+    /// The CNAME record of `set` (a CNAME RRset) owned by the question, `owner`.
+    static func cnameRecord(owner: DomainName, _ set: RRSetData, writer: inout WireWriter) -> UnsafeRawBufferPointer? {
+        afterQuestion(for: owner, writer: &writer) { (writer: inout WireWriter) throws(WireError) in
+            try writer.u16(DomainName.pointerFlags | UInt16(Header.size))
+            try writer.recordAfterOwner(.cname, ttl: set.ttl, set.records[0])
         }
-        return record + rdata
     }
 
     /// The answer to a question for the MX RRset of the plain name `node`, else its SRV, else
     /// its NS (one per name, the types asked most often first), with the addresses of its
     /// targets in the additional section, written by the general path's own writers
     /// (`recordAfterOwner`, `targetAddresses`) after a question for `node`'s name, so with the
-    /// same compression pointers: type, bytes, answer and additional counts. Nil when the
-    /// name has no such RRset or the answer would not fit a classic 512-octet response.
-    static func recordsWithAdditional(_ node: Node, nodes: [Node], rrsets: [RRSetData]) -> (RRType, [UInt8], UInt16, UInt16)? {
+    /// same compression pointers: type, bytes (in `writer`'s buffer, see `afterQuestion`),
+    /// answer and additional counts. Nil when the name has no such RRset or the answer would
+    /// not fit a classic 512-octet response.
+    static func recordsWithAdditional(_ node: Node, nodes: [Node], rrsets: [RRSetData],
+                                      writer: inout WireWriter) -> (RRType, UnsafeRawBufferPointer, UInt16, UInt16)? {
         guard let index = node.rrset(.mx, in: rrsets) ?? node.rrset(.srv, in: rrsets) ?? node.rrset(.ns, in: rrsets),
               !rrsets[index].records.isEmpty else { return nil }
         let set = rrsets[index]
-        var answers: UInt16 = 0, additionals: UInt16 = 0, start = 0
-        let message = try? WireWriter.build(capacity: 512) { (writer: inout WireWriter) throws(WireError) in
-            // Header, and the question: its type and class do not matter here.
-            try writer.bytes([UInt8](repeating: 0, count: Header.size) + node.name.wire + [0, 0, 0, 0])
-            writer.addCompressionTargets(suffixesOfNameAt: Header.size)
-            start = writer.count
+        var answers: UInt16 = 0, additionals: UInt16 = 0
+        let records = afterQuestion(for: node.name, writer: &writer) { (writer: inout WireWriter) throws(WireError) in
+            writer.setLimit(classicSize)
             for data in set.records {
                 try writer.u16(DomainName.pointerFlags | UInt16(Header.size))
                 try writer.recordAfterOwner(set.type, ttl: set.ttl, data)
@@ -761,8 +781,8 @@ final class DirectAnswers: @unchecked Sendable {
             guard complete else { throw WireError(.noSpace, field: "additional", offset: writer.count) }
             additionals = written
         }
-        guard let message else { return nil }
-        return (set.type, Array(message[start...]), answers, additionals)
+        guard let records else { return nil }
+        return (set.type, records, answers, additionals)
     }
 
     /// The SOA record of `origin` with pointer placeholders (see `Negative`).
