@@ -57,21 +57,39 @@ struct RRSetData: @unchecked Sendable {
         let size = Self.wireSize(type)
         let out = bytes.take(records.count * size)
         wire = UnsafeRawBufferPointer(out)
-        var count = 0
-        for record in records {
-            out.storeBytes(of: type.rawValue.bigEndian, toByteOffset: count, as: UInt16.self)
-            out.storeBytes(of: RRClass.in.rawValue.bigEndian, toByteOffset: count + 2, as: UInt16.self)
-            out.storeBytes(of: ttl.bigEndian, toByteOffset: count + 4, as: UInt32.self)
-            out.storeBytes(of: UInt16(size - 10).bigEndian, toByteOffset: count + 8, as: UInt16.self)
-            switch record.data {
-            case .a(let v4) where type == .a:
-                out.storeBytes(of: v4.value.bigEndian, toByteOffset: count + 10, as: UInt32.self)
-            case .aaaa(let v6) where type == .aaaa:
-                out.storeBytes(of: v6.high.bigEndian, toByteOffset: count + 10, as: UInt64.self)
-                out.storeBytes(of: v6.low.bigEndian, toByteOffset: count + 18, as: UInt64.self)
-            default: preconditionFailure("A/AAAA RRset holding \(record.type)")
-            }
-            count += size
+        for (index, record) in records.enumerated() {
+            precondition(record.type == type, "\(type) RRset holding \(record.type)")
+            Self.write(record.data, ttl: ttl, into: out, at: index * size)
+        }
+    }
+
+    /// The A or AAAA RRset of one record, `data` (most names of a large zone): read in place
+    /// from the zone's records, where a copy of the record retained and released its name.
+    init(address data: RData, ttl: UInt32, in bytes: AddressBytes) {
+        type = data.type
+        self.ttl = ttl
+        records = []
+        targets = []
+        targetNodes = []
+        let out = bytes.take(Self.wireSize(type))
+        wire = UnsafeRawBufferPointer(out)
+        Self.write(data, ttl: ttl, into: out, at: 0)
+    }
+
+    /// Writes the A or AAAA record `data` with `ttl` as `wire` holds it, at `offset` in `out`.
+    private static func write(_ data: RData, ttl: UInt32, into out: UnsafeMutableRawBufferPointer, at offset: Int) {
+        let type = data.type, size = wireSize(type)
+        out.storeBytes(of: type.rawValue.bigEndian, toByteOffset: offset, as: UInt16.self)
+        out.storeBytes(of: RRClass.in.rawValue.bigEndian, toByteOffset: offset + 2, as: UInt16.self)
+        out.storeBytes(of: ttl.bigEndian, toByteOffset: offset + 4, as: UInt32.self)
+        out.storeBytes(of: UInt16(size - 10).bigEndian, toByteOffset: offset + 8, as: UInt16.self)
+        switch data {
+        case .a(let v4):
+            out.storeBytes(of: v4.value.bigEndian, toByteOffset: offset + 10, as: UInt32.self)
+        case .aaaa(let v6):
+            out.storeBytes(of: v6.high.bigEndian, toByteOffset: offset + 10, as: UInt64.self)
+            out.storeBytes(of: v6.low.bigEndian, toByteOffset: offset + 18, as: UInt64.self)
+        default: preconditionFailure("A/AAAA RRset holding \(type)")
         }
     }
 
@@ -355,8 +373,14 @@ public final class ZoneData: Sendable {
                 let first = Int(firstPlaced[index]), end = Int(firstPlaced[index + 1])
                 if end - first == 1 {
                     // Most names of a large zone: one record, no intermediate arrays.
-                    let record = sortedZones[Int(byNode[first].zone)].records[Int(byNode[first].record)]
-                    rrsets.append(makeRRSet(CollectionOfOne(record)))
+                    let zone = Int(byNode[first].zone), record = Int(byNode[first].record)
+                    let type = sortedZones[zone].records[record].type
+                    if type == .a || type == .aaaa {
+                        rrsets.append(RRSetData(address: sortedZones[zone].records[record].data,
+                                                ttl: sortedZones[zone].records[record].ttl, in: addressBytes))
+                    } else {
+                        rrsets.append(makeRRSet(CollectionOfOne(sortedZones[zone].records[record])))
+                    }
                 } else if end > first {
                     let here = records(of: index)
                     if here.allSatisfy({ $0.type == here[0].type }) {

@@ -280,11 +280,12 @@ struct ZoneValidator {
         }
 
         var weighted: [WeightedName] = []
-        for owner in owners {
-            if owner.hasEndpoints {
-                if let name = checkWeighted(owner, table, checks) { weighted.append(name) }
-            } else if owner.count > 1 {
-                checkCNAME(owner, table)
+        // Fields read in place: a copy of each owner retained and released its name.
+        for index in owners.indices where owners[index].hasEndpoints || owners[index].count > 1 {
+            if owners[index].hasEndpoints {
+                if let name = checkWeighted(owners[index], table, checks) { weighted.append(name) }
+            } else {
+                checkCNAME(owners[index], table)
             }
         }
 
