@@ -10,7 +10,8 @@
 #      config and files in a temporary directory) and gdnsd (udp_threads 1, its own config dir).
 #   3. Spot-checks with dig that they answer the same records (prints the differences).
 #   4. BENCH_RUNS times (3): for each query set, each mode and each server in turn
-#      (interleaved, so a change of load on the machine hits all three alike): dnsperf pinned
+#      (interleaved, so a change of load on the machine hits all three alike, and the first
+#      server of a round changing from run to run): dnsperf pinned
 #      to core CLIENT_CPU (1) for BENCH_SECONDS, "fixed" at -Q BENCH_RATE and "full" (no rate
 #      limit). Server CPU time is utime and stime from /proc/PID/stat before and after, summed
 #      over the server's processes (all threads are in a process's stat; NSD forks a server
@@ -132,10 +133,14 @@ measure() {
 RESULTS=$WORK/results.tsv
 : >"$RESULTS"
 echo "bench: load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+read -r -a SERVERS <<<"$BENCH_SERVERS"
 for ((run = 1; run <= BENCH_RUNS; run++)); do
+    # The servers take turns going first (run 1: veer nsd gdnsd, run 2: nsd gdnsd veer, ...),
+    # so whatever favours a position in the round does not always favour the same server.
+    order=("${SERVERS[@]:$(((run - 1) % ${#SERVERS[@]}))}" "${SERVERS[@]:0:$(((run - 1) % ${#SERVERS[@]}))}")
     for set in $BENCH_SETS; do
         for mode in fixed full; do
-            for server in $BENCH_SERVERS; do
+            for server in "${order[@]}"; do
                 out=$WORK/dnsperf.$run.$server.$set.$mode
                 args=(-s 127.0.0.1 -p "${PORT[$server]}" -d "$WORK/gen/queries/$set.txt" -l "$BENCH_SECONDS")
                 [[ $mode == fixed ]] && args+=(-Q "$BENCH_RATE" -v)
