@@ -17,8 +17,9 @@ public enum Resolution: Sendable, Equatable {
 }
 
 /// One RRset at a node: records of one type, with the TTL of the first (RFC 2181 §5.2).
-/// Unchecked Sendable: `wire` points into the `AddressBytes` of the `ZoneData` that holds the
-/// set, immutable once written and freed only with that zone data.
+/// Unchecked Sendable: `wire` points into an `AddressBytes`, immutable once written. Whatever
+/// holds a set holds that storage too: the `ZoneData` for its nodes' sets, the weighted
+/// endpoint (`WeightedSet.Endpoint.storage`) for an endpoint's.
 struct RRSetData: @unchecked Sendable {
     let type: RRType
     let ttl: UInt32
@@ -109,15 +110,20 @@ final class AddressBytes: @unchecked Sendable {
     /// `count` bytes of new room, to be written before any reader sees them.
     func take(_ count: Int) -> UnsafeMutableRawBufferPointer {
         if blocks.isEmpty || used + count > blocks[blocks.count - 1].count {
-            // Blocks double from 4 KiB to 1 MiB: a small zone takes one page, a large one a
-            // block per few thousand names.
-            let size = max(count, min(4096 << blocks.count, 1 << 20))
+            // Blocks double from 4 KiB to 1 MiB, then stay there: a small zone takes one page,
+            // a large one a block per few thousand names.
+            let size = max(count, Self.blockSize(after: blocks.count))
             blocks.append(.allocate(byteCount: size, alignment: 8))
             used = 0
         }
         let room = UnsafeMutableRawBufferPointer(rebasing: blocks[blocks.count - 1][used..<(used + count)])
         used += count
         return room
+    }
+
+    /// Bytes of the block made after `blocks` others (unless one RRset needs more).
+    static func blockSize(after blocks: Int) -> Int {
+        4096 << min(blocks, 8)
     }
 
     deinit {
@@ -164,12 +170,15 @@ public struct WeightedSet: Sendable {
         let cname: RRSetData?
         let a: RRSetData?
         let aaaa: RRSetData?
+        /// Where `a` and `aaaa` keep their records: an endpoint can outlive its zone data.
+        let storage: AddressBytes
 
-        init(slot: Int, cname: RRSetData?, a: RRSetData?, aaaa: RRSetData?) {
+        init(slot: Int, cname: RRSetData?, a: RRSetData?, aaaa: RRSetData?, storage: AddressBytes) {
             self.slot = slot
             self.cname = cname
             self.a = a
             self.aaaa = aaaa
+            self.storage = storage
         }
     }
 
@@ -401,7 +410,7 @@ public final class ZoneData: Sendable {
                             return matching.isEmpty ? nil : makeRRSet(matching)
                         }
                         return WeightedSet.Endpoint(slot: slot(weightedName.owner, endpoint.id),
-                                                    cname: set(.cname), a: set(.a), aaaa: set(.aaaa))
+                                                    cname: set(.cname), a: set(.a), aaaa: set(.aaaa), storage: addressBytes)
                     }
                     weightedAt.append((Int(table.lookup(weightedName.owner.lowercasedWire)), Int32(weightedSets.count)))
                     weightedSets.append(WeightedSet(owner: weightedName.owner, endpoints: endpoints,
@@ -952,7 +961,8 @@ extension WireWriter {
             for type in [RRType.a, RRType.aaaa] {
                 guard let index = node.rrset(type, in: rrsets) else { continue }
                 let addresses = rrsets[index]
-                // Address sets are always kept in wire form (`RRSetData(addresses:)`).
+                // Address sets are always kept in wire form (`RRSetData(addresses:in:)` and
+                // `RRSetData(address:ttl:in:)`).
                 assert(addresses.records.isEmpty, "an address RRset without its wire form")
                 let size = RRSetData.wireSize(type)
                 for record in 0..<addresses.count {

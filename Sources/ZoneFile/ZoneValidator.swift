@@ -169,8 +169,8 @@ struct ZoneValidator {
         recordOwner.reserveCapacity(records.count)
         do {
             var lastOwner: Int32 = -1, lastRecord = 0, ownerCount = 0
-            let ahead = 16
             var hashes = InlineArray<16, Int>(repeating: 0)
+            let ahead = hashes.count
             for j in 0..<min(ahead, records.count) {
                 hashes[j] = OwnerTable.hash(records[j].name)
                 owner.prefetch(hash: hashes[j])

@@ -1,4 +1,4 @@
-import Authority
+@testable import Authority
 import DNSWire
 import Testing
 import Traffic
@@ -141,5 +141,43 @@ struct DirectAnswerTests {
         #expect(response.rcode == .nxDomain)
         #expect(response.answerLines == ["across.example.com. 60 IN CNAME missing.example.org."])
         #expect(response.authorityLines.map { $0.lowercased() } == ["example.org. 30 in soa ns.example.net. hostmaster.example.org. 7 3600 600 604800 30"])
+    }
+
+    /// Address records filling many storage blocks, and one RRset larger than the first
+    /// block: every name answers its own records, from the precomputed answers, through the
+    /// general path (ANY) and as an MX target's additional addresses.
+    @Test func addressRecordsAcrossManyBlocksAnswerTheirOwnNames() throws {
+        var text = Self.zone
+        for i in 0..<1_500 { text += "\nn\(i) IN A 10.\(i / 256).\(i % 256).1\nn\(i) IN AAAA 2001:db8::\(String(i, radix: 16))" }
+        for i in 0..<400 { text += "\nmany IN A 10.200.\(i / 256).\(i % 256)" }
+        text += "\nmx7 IN MX 10 n7\nmx1499 IN MX 10 n1499"
+        let exchange = Exchange(data: try makeZoneData([text]))
+        for i in 0..<1_500 {
+            #expect(try exchange.ask("n\(i).example.com.").answerLines == ["n\(i).example.com. 3600 IN A 10.\(i / 256).\(i % 256).1"])
+            let aaaa = try exchange.ask("n\(i).example.com.", .aaaa).answers
+            guard aaaa.count == 1, case .aaaa(let address) = aaaa[0].data else {
+                Issue.record("n\(i) AAAA: \(aaaa)")
+                continue
+            }
+            #expect(address.high == 0x2001_0DB8_0000_0000 && address.low == UInt64(i))
+        }
+        for i in [0, 777, 1_499] {
+            #expect(try exchange.ask("n\(i).example.com.", .any).answerLines == ["n\(i).example.com. 3600 IN A 10.\(i / 256).\(i % 256).1"])
+        }
+        let many = try exchange.ask("many.example.com.", overTCP: true)
+        #expect(many.answerLines == (0..<400).map { "many.example.com. 3600 IN A 10.200.\($0 / 256).\($0 % 256)" })
+        #expect(try exchange.ask("mx1499.example.com.", .mx).additionalLines.first == "n1499.example.com. 3600 IN A 10.5.219.1")
+        #expect(try exchange.ask("mx7.example.com.", .mx).additionalLines.count == 2, "n7's A and AAAA")
+    }
+
+    /// Address storage grows in blocks up to 1 MiB and then stays there, so a zone of
+    /// millions of address records does not go back to an allocation per RRset.
+    @Test func addressStorageBlocksStopGrowingAtOneMebibyte() throws {
+        #expect(AddressBytes.blockSize(after: 0) == 4096)
+        #expect((8...200).allSatisfy { AddressBytes.blockSize(after: $0) == 1 << 20 })
+        let storage = AddressBytes()
+        for _ in 0..<70 { _ = storage.take(1 << 20) }
+        let first = storage.take(16), second = storage.take(16)
+        #expect(second.baseAddress == (try #require(first.baseAddress)) + 16, "small sets after many blocks share one")
     }
 }

@@ -229,4 +229,21 @@ struct LoaderTests {
             "b.inc.example. 300 IN A 192.0.2.2",
         ])
     }
+
+    /// Owners are numbered once per name in order of first appearance, with each name
+    /// hashed 16 records ahead of its lookup: zones shorter and longer than that window, and
+    /// an owner that comes back exactly 16 records later.
+    @Test(arguments: [0, 1, 12, 13, 14, 30])
+    func ownersAreNumberedOncePerNameInOrderOfFirstAppearance(extra: Int) throws {
+        let zone = try parseZone(apex + (0..<extra).map { "n\($0 % 16) A 10.0.\($0 / 16).\($0 % 16)" }.joined(separator: "\n"))
+        let owners = try #require(zone.owners)
+        var expected: [DomainName] = []
+        for record in zone.records where !expected.contains(record.name) { expected.append(record.name) }
+        #expect(owners.names == expected)
+        #expect(owners.ofRecord.count == zone.records.count)
+        for (index, record) in zone.records.enumerated() where index < owners.ofRecord.count {
+            #expect(owners.names[Int(owners.ofRecord[index])] == record.name)
+        }
+        for (number, name) in expected.enumerated() { #expect(owners.table.lookup(name.lowercasedWire) == Int32(number)) }
+    }
 }
