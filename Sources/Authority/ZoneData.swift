@@ -102,7 +102,8 @@ struct RRSetData: @unchecked Sendable {
 }
 
 /// The bytes of every address RRset of one `ZoneData` (`RRSetData.wire`), in blocks that
-/// never move, so each set points at its records; freed with the zone data.
+/// never move, so each set points at its records; freed with the last of the zone data and
+/// its weighted endpoints.
 final class AddressBytes: @unchecked Sendable {
     private var blocks: [UnsafeMutableRawBufferPointer] = []
     private var used = 0
