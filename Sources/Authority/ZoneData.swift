@@ -345,8 +345,8 @@ public final class ZoneData: Sendable {
             return ZoneInfo(origin: zone.origin, file: zone.file, apex: table.lookup(zone.origin.lowercasedWire),
                             soa: zone.soa.data, negativeTTL: min(zone.soa.ttl, soa.minimum), serial: soa.serial)
         }
-        // Filled beside the tree, their places set in `nodes` once the resolver, which shares
-        // `nodes`, is gone: changing `nodes` while it lived copied the whole tree.
+        // Filled beside the tree, their places set in `nodes` once `tree`, which shares its
+        // storage, is gone: changing `nodes` while it lived copied the whole tree.
         var rrsets: [RRSetData] = []
         rrsets.reserveCapacity(nodes.count)
         var firstRRSet = [Int32](repeating: 0, count: nodes.count + 1)
@@ -354,7 +354,7 @@ public final class ZoneData: Sendable {
         var weightedSets: [WeightedSet] = []
         var weightedAt: [(node: Int, set: Int32)] = []
         do {
-            let resolver = Resolver(nodes: nodes, table: table, zones: zoneInfos)
+            let tree = nodes
             // Targets only for the types that have them: an empty array costs no allocation, and
             // A/AAAA RRsets are most of a large zone.
             func makeRRSet(_ records: some Collection<ResourceRecord>) -> RRSetData {
@@ -367,7 +367,7 @@ public final class ZoneData: Sendable {
                                      case .cname(let target), .ns(let target), .mx(_, let target), .srv(_, _, _, let target):
                                          lowercased(target) { key in
                                              withUnsafeTemporaryAllocation(byteCount: DomainName.maxWireLength + 2, alignment: 1) {
-                                                 resolver.resolve(key, scratch: $0)
+                                                 table.resolve(key, scratch: $0, nodes: tree)
                                              }
                                          }
                                      default: .outside
@@ -443,8 +443,6 @@ public final class ZoneData: Sendable {
         (weighted.flatMap { $0.endpoints.map(\.slot) }.max() ?? -1) + 1
     }
 
-    var resolver: Resolver { Resolver(nodes: nodes, table: table, zones: zones) }
-
     /// The lookup walk for a query: `name` lowercased wire form, `scratch` 257 bytes.
     @inline(__always)
     func resolve(_ name: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer) -> Resolution {
@@ -452,30 +450,10 @@ public final class ZoneData: Sendable {
     }
 }
 
-/// The lookup walk: exact match, else closest encloser, then wildcard, referral or NXDOMAIN.
-struct Resolver {
-    let nodes: [Node]
-    let table: NameTable
-    let zones: [ZoneData.ZoneInfo]
-
-    /// Resolves a lowercased wire name given as bytes.
-    func resolve(_ name: [UInt8]) -> Resolution {
-        name.withUnsafeBytes { raw in
-            withUnsafeTemporaryAllocation(byteCount: DomainName.maxWireLength + 2, alignment: 1) { scratch in
-                resolve(raw, scratch: scratch)
-            }
-        }
-    }
-
-    /// `name`: lowercased wire form. `scratch`: 257 bytes for building the wildcard name.
-    func resolve(_ name: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer) -> Resolution {
-        table.resolve(name, scratch: scratch, nodes: nodes)
-    }
-}
-
 extension NameTable {
-    /// The lookup walk over this table of `nodes`' names (see `Resolver`). `name`: lowercased
-    /// wire form. `scratch`: 257 bytes for building the wildcard name. The query path calls it
+    /// The lookup walk over this table of `nodes`' names: exact match, else closest encloser,
+    /// then wildcard, referral or NXDOMAIN; at query time for the question, at build time for
+    /// CNAME, NS, MX and SRV targets. `name`: lowercased wire form. `scratch`: 257 bytes for building the wildcard name. The query path calls it
     /// through `ZoneData.resolve`, with the arrays borrowed from the zone data, not copied.
     @inline(__always)
     func resolve(_ name: UnsafeRawBufferPointer, scratch: UnsafeMutableRawBufferPointer, nodes: [Node],

@@ -74,20 +74,6 @@ public struct NameTable: Sendable {
         return Int(truncatingIfNeeded: h ^ (h >> 29))
     }
 
-    /// Inserts `key` (lowercased wire form) with `value`; the key must not be present.
-    public mutating func insert(_ key: [UInt8], value: Int32) {
-        key.withUnsafeBytes { insert($0, value: value) }
-    }
-
-    /// Inserts `key` (lowercased wire form) with `value`; the key must not be present.
-    public mutating func insert(_ key: UnsafeRawBufferPointer, value: Int32) {
-        if (count + 1) * Self.maxLoadFactor > slots.count { grow() }
-        let hash = Self.hash(key)
-        var slot = hash & mask
-        while slots[slot] != 0 { slot = (slot + 1) & mask }
-        slots[slot] = append(key, value: value, hash: hash)
-    }
-
     /// Stores `key` and `value` at the end of `keyBytes`; returns the slot word for them.
     private mutating func append(_ key: UnsafeRawBufferPointer, value: Int32, hash: Int) -> UInt64 {
         precondition(key.count > 0 && key.count <= Int(UInt8.max) && keyBytes.count <= Int(UInt32.max) - Self.valueSize - key.count,
@@ -139,8 +125,8 @@ public struct NameTable: Sendable {
     }
 
     /// The value for `key` (lowercased wire form) if present; else inserts `key` with `value`
-    /// and returns -1. Loading a zone asks this once per name: one hash and one probe
-    /// sequence, where `lookup` then `insert` take two.
+    /// and returns -1: one hash and one probe sequence per name while a zone loads. The only
+    /// way in, so a name is never in the table twice.
     public mutating func lookupOrInsert(_ key: UnsafeRawBufferPointer, value: Int32) -> Int32 {
         lookupOrInsert(key, hash: Self.hash(key), value: value)
     }

@@ -85,7 +85,9 @@ import Testing
                 keys.append([UInt8](repeating: 0x78, count: length - 1) + [last])
             }
         }
-        for (index, key) in keys.enumerated() { table.insert(key, value: Int32(index)) }
+        for (index, key) in keys.enumerated() {
+            #expect(key.withUnsafeBytes { table.lookupOrInsert($0, value: Int32(index)) } == -1, "a new key is inserted")
+        }
         for (index, key) in keys.enumerated() { #expect(table.lookup(key) == Int32(index)) }
         #expect(table.lookup([UInt8](repeating: 0x78, count: 41)) == -1)
         #expect(table.lookup([UInt8](repeating: 0x79, count: 9)) == -1)
