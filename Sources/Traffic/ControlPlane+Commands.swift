@@ -96,7 +96,8 @@ extension ControlPlane {
         if let current = rollouts[key], current.phase.isActive {
             throw AdminError.badValue("\(key) already has a rollout to \(current.target) (\(current.phase.rawValue) at step \(current.step + 1)/\(current.steps.count)); abort it first")
         }
-        let rollout = try Rollout(name: key.text, target: target, steps: steps, bakeMs: bakeMs, baseline: saved.endpoints, now: now)
+        let rollout = try Rollout(name: key.text, target: target, steps: steps, bakeMs: bakeMs, baseline: saved.endpoints,
+                                  analyses: config.endpoint(target)?.analyses ?? [], now: now)
         guard let endpoint = config.endpoint(target) else {
             throw AdminError.unknownEndpoint(key.text, target, saved.endpoints.map(\.id))
         }
@@ -162,7 +163,7 @@ extension ControlPlane {
             return try store.assigning(rollout.name, rollout.rollbackWeights(current: store.name(rollout.key)?.endpoints ?? []), at: now.wallSeconds)
         case .apply(_, let basisPoints)?:
             return try store.shifting(rollout.name, rollout.target, toBasisPoints: basisPoints, at: now.wallSeconds)
-        case .complete?, nil:
+        case .complete?, .hold?, nil:
             return (store, [])
         }
     }

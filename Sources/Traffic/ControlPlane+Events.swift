@@ -27,21 +27,9 @@ extension ControlPlane {
         health[report.slot] = verdict
         if let transition = report.transition {
             effects.append(.log(.info, "health: \(name.key) \(endpoint.id) \(transition.from.rawValue) -> \(transition.to.rawValue): \(transition.reason)"))
-            if leads, transition.to == .down, let saved = store.name(name.key)?.endpoints.first(where: { $0.id == endpoint.id }),
-               RollbackRule.shouldRollBack(role: endpoint.role, weight: saved.weight, raisedAt: saved.raisedAt,
-                                           now: now.wallSeconds, window: settings.rollbackWindowMs / 1000) {
-                let reason = "rollback \(name.key) \(endpoint.id) \(saved.weight) -> 0: \(transition.reason)"
-                if let (next, changes) = try? store.setting(name.key.text, endpoint.id, to: 0, at: now.wallSeconds) {
-                    store = next
-                    for change in changes { changed[NameKey(change.name)] = now }
-                    unsaved += Self.entries(changes, uid: nil, reason: reason, now: now)
-                    effects.append(.log(.warning, "weights: \(reason)"))
-                    changedMemory = true
-                } else {
-                    // Every other endpoint is at 0: the store refuses; effective 0 already
-                    // keeps traffic off this one.
-                    effects.append(.log(.error, "weights: \(reason) not recorded: it would leave every endpoint at 0"))
-                }
+            if transition.to == .down, let (notes, made) = rollBackRaised(name.key, endpoint, because: transition.reason, now: now) {
+                effects += notes
+                changedMemory = changedMemory || made
             }
         }
         guard changedMemory || before != verdict else { return effects }
@@ -50,6 +38,27 @@ extension ControlPlane {
         effects.append(published())
         if changedMemory { effects.append(persistNow()) }
         return effects
+    }
+
+    /// An endpoint a migration moves to (weight raised within the rollback window, or
+    /// `role=new`) goes to configured weight 0 in memory at once, because of `why`; it stays 0
+    /// until an operator raises it. Nil when the endpoint is not such a target or this server
+    /// does not lead; `made` is false when the store refused (every other endpoint at 0).
+    mutating func rollBackRaised(_ name: NameKey, _ endpoint: EndpointConfig, because why: String,
+                                 now: Moment) -> (effects: [Effect], made: Bool)? {
+        guard leads, let saved = store.name(name)?.endpoints.first(where: { $0.id == endpoint.id }),
+              RollbackRule.shouldRollBack(role: endpoint.role, weight: saved.weight, raisedAt: saved.raisedAt,
+                                          now: now.wallSeconds, window: settings.rollbackWindowMs / 1000) else { return nil }
+        let reason = "rollback \(name) \(endpoint.id) \(saved.weight) -> 0: \(why)"
+        guard let (next, changes) = try? store.setting(name.text, endpoint.id, to: 0, at: now.wallSeconds) else {
+            // Every other endpoint is at 0: the store refuses; effective 0 already keeps
+            // traffic off a down endpoint.
+            return ([.log(.error, "weights: \(reason) not recorded: it would leave every endpoint at 0")], false)
+        }
+        store = next
+        for change in changes { changed[NameKey(change.name)] = now }
+        unsaved += Self.entries(changes, uid: nil, reason: reason, now: now)
+        return ([.log(.warning, "weights: \(reason)")], true)
     }
 
     /// Logs once per outage when every endpoint of `name` is down, and when one is back.
@@ -65,7 +74,7 @@ extension ControlPlane {
 
     /// Safety before bookkeeping: a rollout's rollback takes the traffic off the target in
     /// memory at once; the caller publishes and saves it (again by the clock if that fails).
-    private mutating func rollBack(_ rollout: Rollout, reason: String, now: Moment) -> [Effect] {
+    mutating func rollBack(_ rollout: Rollout, reason: String, now: Moment) -> [Effect] {
         let step = "step \(rollout.step + 1)/\(rollout.steps.count)"
         let text = "rollout to \(rollout.target) aborted at \(step), rolled back"
         unsaved.append(AuditEntry(at: now.wallSeconds, uid: nil, name: rollout.key, text: text, reason: reason))
@@ -86,7 +95,7 @@ extension ControlPlane {
     /// The control clock: advances bakes (promoting a step that baked clean, disk first),
     /// ends short-TTL windows, saves a bake's progress now and then, retries unsaved changes.
     mutating func tick(now: Moment) -> [Effect] {
-        var effects: [Effect] = []
+        var effects = analysesDue(now: now)
         for key in rollouts.keys.sorted() where leads && rollouts[key]?.phase == .baking {
             let before = rollouts[key]!
             var rollout = before
@@ -129,7 +138,7 @@ extension ControlPlane {
         case .complete:
             text = "rollout to \(rollout.target) completed"
             reason = "rollout \(key): last step baked \(Rollout.duration(rollout.bakeMs)) with clean probes"
-        case .rollBack:
+        case .rollBack, .hold:
             return []
         }
         let (next, changes): (WeightStore, [WeightStore.Change])
@@ -162,7 +171,12 @@ extension ControlPlane {
             if next.name(key)?.weight(of: rollout.target) == nil {
                 planned[key] = nil
                 audit.append(AuditEntry(at: now.wallSeconds, uid: nil, name: key, text: "rollout to \(rollout.target) dropped: no longer in the zones", reason: "reload"))
-            } else if rollout.phase == .baking, config.first(where: { $0.key == key })?.endpoint(rollout.target)?.check == nil {
+            } else if rollout.phase.isActive, let target = config.first(where: { $0.key == key })?.endpoint(rollout.target),
+                      Set(target.analyses) != Set(rollout.analyses.keys) {
+                rollout.require(analyses: target.analyses)
+                planned[key] = rollout
+            }
+            if planned[key] != nil, rollout.phase == .baking, config.first(where: { $0.key == key })?.endpoint(rollout.target)?.check == nil {
                 try? rollout.pause(reason: "paused: \(rollout.target) has no health check since a reload", now: now)
                 planned[key] = rollout
                 audit.append(AuditEntry(at: now.wallSeconds, uid: nil, name: key, text: "rollout to \(rollout.target) paused: no health check since a reload", reason: "reload"))

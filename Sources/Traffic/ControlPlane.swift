@@ -41,6 +41,8 @@ public struct ControlPlane: Sendable {
         /// This server now drives the rollouts and rollbacks of the shared state (true), or
         /// another one does (false). A server without a shared store always does.
         case leadership(Bool)
+        /// What Prometheus answered to an `.analyze` effect's queries.
+        case analyzed(AnalysisRequest, AnalysisMeasurement)
     }
 
     public enum Effect: Sendable, Equatable {
@@ -52,6 +54,8 @@ public struct ControlPlane: Sendable {
         case log(LogLevel, String)
         /// The answer to the command being handled.
         case reply(String)
+        /// Run an analysis's queries (off the control queue) and report with `.analyzed`.
+        case analyze(AnalysisRequest)
     }
 
     public enum LogLevel: String, Sendable, Equatable { case info, warning, error }
@@ -94,6 +98,11 @@ public struct ControlPlane: Sendable {
     var lastCheckpoint: [NameKey: Int64] = [:]
     var inFlight: Pending?
     var waiting: [Event] = []
+    /// The analyses this server runs or ran: their verdicts in a row, when each last started
+    /// and whether its queries are out (`ControlPlane+Analysis`).
+    public internal(set) var analysisTallies: [AnalysisKey: AnalysisTally] = [:]
+    var analysisStarted: [AnalysisKey: Int64] = [:]
+    var analysisOut: Set<AnalysisKey> = []
 
     /// What a save in flight is for, and so what its outcome does.
     enum Pending: Sendable {
@@ -217,6 +226,7 @@ public struct ControlPlane: Sendable {
         case .reload(let config, let zones): return reload(config, zones: zones, now: now)
         case .adopted(let state): return adopt(state, now: now)
         case .leadership(let leads): return lead(leads, now: now)
+        case .analyzed(let request, let measurement): return analyzed(request, measurement, now: now)
         case .persisted: return []
         }
     }

@@ -9,10 +9,13 @@ public struct WeightedNameConfig: Sendable, Equatable {
     public let ttlShift: UInt32?
     /// `select=client`: clients keep their endpoint as weights change (`Cohort`).
     public let selectByClient: Bool
+    /// The `$ANALYSIS` declarations its endpoints name with `analysis=`.
+    public let analyses: [AnalysisConfig]
 
     public init(key: NameKey, endpoints: [EndpointConfig], refuseWhenAllDown: Bool = false, ttlShift: UInt32? = nil,
-                selectByClient: Bool = false) {
+                selectByClient: Bool = false, analyses: [AnalysisConfig] = []) {
         self.key = key
+        self.analyses = analyses
         self.selectByClient = selectByClient
         self.endpoints = endpoints
         self.refuseWhenAllDown = refuseWhenAllDown
@@ -20,6 +23,8 @@ public struct WeightedNameConfig: Sendable, Equatable {
     }
 
     public func endpoint(_ id: String) -> EndpointConfig? { endpoints.first { $0.id == id } }
+
+    public func analysis(_ name: String) -> AnalysisConfig? { analyses.first { $0.name == name } }
 }
 
 /// One endpoint of a weighted name.
@@ -41,9 +46,13 @@ public struct EndpointConfig: Sendable, Equatable {
     /// The name of its `$HEALTH` check; nil when it is not probed.
     public let check: String?
     public let records: Records
+    /// The names of its `$ANALYSIS` declarations (`analysis=a,b`), in the zone's order.
+    public let analyses: [String]
 
-    public init(id: String, slot: Int, zoneWeight: UInt32, role: String? = nil, check: String? = nil, records: Records = []) {
+    public init(id: String, slot: Int, zoneWeight: UInt32, role: String? = nil, check: String? = nil, records: Records = [],
+                analyses: [String] = []) {
         self.id = id
+        self.analyses = analyses
         self.slot = slot
         self.zoneWeight = zoneWeight
         self.role = role

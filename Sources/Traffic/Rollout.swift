@@ -28,6 +28,8 @@ public struct Rollout: Sendable, Equatable, Codable {
         case complete
         /// Target to 0 and the other endpoints back to `baseline`'s weights.
         case rollBack(reason: String)
+        /// The rollout paused by itself (analyses stayed inconclusive); the weights stay.
+        case hold(reason: String)
     }
 
     /// Longest plan accepted.
@@ -63,13 +65,16 @@ public struct Rollout: Sendable, Equatable, Codable {
     public private(set) var endedAt: Int64?
     /// Why it is paused or aborted, or a remark such as a resumed bake.
     public private(set) var note: String?
+    /// The target's analyses (`analysis=`) by name: a step is promoted only when the latest
+    /// verdict of each in the step is a pass. Empty when the target has none.
+    public private(set) var analyses: [String: AnalysisTally] = [:]
     /// The monotonic time up to which `bakedMs` counts; nil until the first tick after a
     /// start, a resume or a restart. Not saved: monotonic time means nothing to another boot.
     private var mark: Int64?
 
     /// A validated plan, at its first step. The caller applies `.apply(step: 0, …)` at once.
     public init(name: String, target: String, steps: [Int], bakeMs: Int64, baseline: [WeightStore.Endpoint],
-                now: Moment) throws(AdminError) {
+                analyses: [String] = [], now: Moment) throws(AdminError) {
         guard !steps.isEmpty, steps.count <= Self.maxSteps else {
             throw AdminError.badValue("a rollout has 1 to \(Self.maxSteps) steps, got \(steps.count)")
         }
@@ -98,6 +103,13 @@ public struct Rollout: Sendable, Equatable, Codable {
         self.baseline = baseline
         startedAt = now.wall
         mark = now.monotonic
+        require(analyses: analyses)
+    }
+
+    /// The target's analyses are now `names` (at start, and after a reload): new ones start
+    /// with no verdict, dropped ones no longer hold the step.
+    public mutating func require(analyses names: [String]) {
+        analyses = Dictionary(uniqueKeysWithValues: names.map { ($0, analyses[$0] ?? AnalysisTally()) })
     }
 
     public var key: NameKey { NameKey(name) }
@@ -121,7 +133,7 @@ public struct Rollout: Sendable, Equatable, Codable {
         guard phase == .baking else { return nil }
         if let mark { bakedMs = min(bakeMs, bakedMs + max(0, now.monotonic - mark)) }
         mark = now.monotonic
-        guard bakedMs >= bakeMs, cleanProbes > 0 else { return nil }
+        guard bakedMs >= bakeMs, cleanProbes > 0, analyses.values.allSatisfy(\.passedInStep) else { return nil }
         if step + 1 < steps.count {
             step += 1
             startBake(now)
@@ -138,6 +150,31 @@ public struct Rollout: Sendable, Equatable, Codable {
         bakedMs = 0
         cleanProbes = 0
         mark = now.monotonic
+        for name in analyses.keys { analyses[name]!.passedInStep = false }
+    }
+
+    /// A verdict of one of the target's analyses. `rule.failureLimit` failures in a row abort
+    /// and roll back, as a probe anomaly does; `rule.inconclusiveLimit` inconclusive results in
+    /// a row pause a baking rollout (sparse data never promotes and never rolls back).
+    public mutating func analyzed(_ result: AnalysisResult, rule: AnalysisRule, now: Moment) -> Action? {
+        guard phase.isActive, result.endpoint == target, var tally = analyses[result.analysis] else { return nil }
+        tally.record(result)
+        analyses[result.analysis] = tally
+        let at = "step \(step + 1)/\(steps.count) (\(Self.percent(currentShare)))"
+        if result.verdict == .fail, tally.failures >= rule.failureLimit {
+            let reason = "\(result.text) (\(tally.failures) failure\(tally.failures == 1 ? "" : "s") in a row at \(at))"
+            phase = .aborted
+            endedAt = now.wall
+            note = reason
+            return .rollBack(reason: reason)
+        }
+        if result.verdict == .inconclusive, tally.inconclusive >= rule.inconclusiveLimit, phase == .baking {
+            let reason = "paused: analysis \(result.analysis) inconclusive \(tally.inconclusive) times in a row at \(at): \(result.text)"
+            phase = .paused
+            note = reason
+            return .hold(reason: reason)
+        }
+        return nil
     }
 
     /// A probe of the target: a clean one counts toward promotion; an anomaly aborts a
@@ -169,6 +206,7 @@ public struct Rollout: Sendable, Equatable, Codable {
         guard phase == .paused else { throw notActive(verb: "resume", expected: "paused") }
         phase = .baking
         startBake(now)
+        for name in analyses.keys { analyses[name]!.inconclusive = 0 }
         note = nil
         return .apply(step: step, basisPoints: steps[step])
     }
@@ -240,13 +278,13 @@ public struct Rollout: Sendable, Equatable, Codable {
     public static func == (a: Rollout, b: Rollout) -> Bool {
         a.name == b.name && a.target == b.target && a.steps == b.steps && a.bakeMs == b.bakeMs && a.baseline == b.baseline
             && a.startedAt == b.startedAt && a.step == b.step && a.phase == b.phase && a.bakedMs == b.bakedMs
-            && a.cleanProbes == b.cleanProbes && a.endedAt == b.endedAt && a.note == b.note
+            && a.cleanProbes == b.cleanProbes && a.endedAt == b.endedAt && a.note == b.note && a.analyses == b.analyses
     }
 
     // MARK: - Saved form
 
     private enum CodingKeys: String, CodingKey {
-        case name, target, steps, bakeMs, baseline, startedAt, step, phase, bakedMs, cleanProbes, endedAt, note
+        case name, target, steps, bakeMs, baseline, startedAt, step, phase, bakedMs, cleanProbes, endedAt, note, analyses
     }
 
     /// Reads what this server and earlier ones saved; files from before `bakedMs` have none,
@@ -265,6 +303,7 @@ public struct Rollout: Sendable, Equatable, Codable {
         cleanProbes = try c.decode(Int.self, forKey: .cleanProbes)
         endedAt = try c.decodeIfPresent(Int64.self, forKey: .endedAt)
         note = try c.decodeIfPresent(String.self, forKey: .note)
+        analyses = try c.decodeIfPresent([String: AnalysisTally].self, forKey: .analyses) ?? [:]
         guard !steps.isEmpty, steps.indices.contains(step) else {
             throw DecodingError.dataCorrupted(.init(codingPath: [CodingKeys.step], debugDescription: "step \(step) of \(steps.count)"))
         }

@@ -102,6 +102,8 @@ final class Control: Sendable {
                 Log.write(Log.Level(rawValue: level.rawValue) ?? .info, text)
             case .reply(let text):
                 reply = text
+            case .analyze:
+                break
             }
         }
         return reply

@@ -19,6 +19,8 @@ struct Driver {
     /// When false, saves are left in flight until `complete` is called.
     var autoComplete = true
     var pendingRequest: PersistRequest?
+    /// Analyses asked for with `.analyze`, in order; a test answers them with `.analyzed`.
+    var analyses: [AnalysisRequest] = []
 
     enum Step { case ok, saveFails, auditFails }
 
@@ -35,10 +37,10 @@ struct Driver {
         ]),
     ]
 
-    init(saved: PersistedState? = nil, now: Moment = 0) {
+    init(saved: PersistedState? = nil, now: Moment = 0, config: [WeightedNameConfig] = Driver.config) {
         var settings = ControlPlane.Settings()
         settings.checkpointEveryMs = 10_000
-        let (plane, effects) = ControlPlane.start(config: Self.config, zones: 0, saved: saved, seed: saved?.seed ?? Self.seed,
+        let (plane, effects) = ControlPlane.start(config: config, zones: 0, saved: saved, seed: saved?.seed ?? Self.seed,
                                                   settings: settings, now: now)
         self.plane = plane
         carry(effects, now: now)
@@ -73,6 +75,7 @@ struct Driver {
             case .publish(let generation, _): published.append(generation)
             case .log(_, let text): logs.append(text)
             case .reply(let text): replies.append(text)
+            case .analyze(let request): analyses.append(request)
             }
         }
     }
