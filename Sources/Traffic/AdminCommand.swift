@@ -18,6 +18,9 @@ public enum AdminCommand: Equatable, Sendable {
     case rolloutAbort(name: String)
     case history(name: String?, limit: Int)
     case health(name: String)
+    /// Runs NAME's analyses now for ENDPOINT (every endpoint with `analysis=` when nil) and
+    /// shows the values, the baseline and the verdict; changes nothing.
+    case analysis(name: String, endpoint: String?, json: Bool)
     case reload
     case help
 
@@ -65,6 +68,7 @@ public enum AdminCommand: Equatable, Sendable {
         rollout pause|resume|abort NAME  hold the step / bake it again and go on / roll back
         history [NAME] [N]               the last N audit lines (default 20)
         health NAME                      recent probe results of NAME's endpoints
+        analysis NAME [ENDPOINT] [json]  run NAME's traffic analyses now: values, baseline, verdict
         reload                           re-read the zones; on any error keep serving the old data
         """
 
@@ -133,6 +137,13 @@ public enum AdminCommand: Equatable, Sendable {
             try refuseSwitches("health")
             try expect(1...1, "health NAME")
             return .health(name: args[0])
+        case "analysis":
+            try refuseSwitches("analysis")
+            var rest = args
+            let json = rest.last?.lowercased() == "json" || rest.last == "--json"
+            if json { rest.removeLast() }
+            guard (1...2).contains(rest.count) else { throw AdminError.badValue("usage: analysis NAME [ENDPOINT] [json]") }
+            return .analysis(name: rest[0], endpoint: rest.count == 2 ? rest[1] : nil, json: json)
         case "reload":
             try refuseSwitches("reload")
             try expect(0...0, "reload")
@@ -140,7 +151,7 @@ public enum AdminCommand: Equatable, Sendable {
         case "help":
             return .help
         default:
-            throw AdminError.badValue("unknown command \"\(words[0])\"; commands: status, weight, shift, drain, undo, rollout, history, health, reload, help")
+            throw AdminError.badValue("unknown command \"\(words[0])\"; commands: status, weight, shift, drain, undo, rollout, history, health, analysis, reload, help")
         }
     }
 

@@ -168,6 +168,8 @@ final class Control: Sendable {
                 } catch {
                     throw AdminError.badValue("\(error)")
                 }
+            case .analysis:
+                throw AdminError.badValue("analysis: not wired yet")
             case .reload:
                 let errors = reload()
                 guard errors.isEmpty else {
