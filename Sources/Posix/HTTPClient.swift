@@ -2,8 +2,8 @@ import Glibc
 
 /// A small blocking HTTP/1.1 client for the shared state store's JSON gateway (etcd's
 /// `/v3/...`) and Prometheus's query API: one POST or GET per connection with
-/// `Connection: close`, or one long-lived streamed
-/// response read line by line (a watch). Errors carry the errno name and what was being done
+/// `Connection: close`, or one long-lived streamed response read line by line (a watch).
+/// Errors carry the errno name and what was being done
 /// (`connect 127.0.0.1:2379: ECONNREFUSED (Connection refused)`).
 public enum HTTPClient {
     /// Largest whole response read: the state and a page of audit lines fit with room to spare.

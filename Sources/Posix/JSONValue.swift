@@ -35,7 +35,9 @@ enum JSONValue: Equatable {
             || b == UInt8(ascii: ".") || b == UInt8(ascii: "e") || b == UInt8(ascii: "E")
     }
 
+    /// The text of a string; nil for anything else.
     var string: String? { if case .string(let s) = self { return s }; return nil }
+    /// The items of an array; nil for anything else.
     var array: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
 
     private struct Parser {

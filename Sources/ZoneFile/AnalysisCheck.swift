@@ -44,6 +44,7 @@ public struct AnalysisCheck: Sendable, Hashable {
 
     /// The name endpoints refer to with `analysis=`.
     public let name: String
+    /// Where the values come from: `prometheus`.
     public let kind: Kind
     /// The server's host as written in `url=`: an IPv4 or IPv6 literal (without brackets), or
     /// `localhost`, which means the loopback address.
@@ -92,6 +93,8 @@ public struct AnalysisCheck: Sendable, Hashable {
     /// `inconclusive-limit=` when not given: a minute of no verdict at the default interval.
     public static let defaultInconclusiveLimit = 6
 
+    /// An analysis as `$ANALYSIS` declares it; the defaults are the documented ones. The
+    /// reader checks the values (ranges, `{{endpoint}}` in the queries); this does not.
     public init(name: String, kind: Kind = .prometheus, host: String, port: UInt16 = 80, pathPrefix: String = "",
                 intervalMs: Int = defaultIntervalMs, timeoutMs: Int = defaultTimeoutMs, query: String,
                 requests: String, traffic: String? = nil, max: Double? = nil, min: Double? = nil,

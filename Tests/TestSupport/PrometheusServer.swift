@@ -172,7 +172,9 @@ public final class PrometheusServer: @unchecked Sendable {
 
     /// Why the test Prometheus could not be started or read.
     public struct Failure: Error, CustomStringConvertible {
+        /// What went wrong, for the test's failure message.
         public let description: String
+        /// A failure saying `description`.
         public init(_ description: String) { self.description = description }
     }
 }
