@@ -1,8 +1,9 @@
 import Glibc
 
 /// A small blocking HTTP/1.1 client for the shared state store's JSON gateway (etcd's
-/// `/v3/...`): one POST per connection with `Connection: close`, or one long-lived streamed
-/// response read line by line (a watch). Errors carry the errno name and what was being done
+/// `/v3/...`) and Prometheus's query API: one POST or GET per connection with
+/// `Connection: close`, or one long-lived streamed response read line by line (a watch).
+/// Errors carry the errno name and what was being done
 /// (`connect 127.0.0.1:2379: ECONNREFUSED (Connection refused)`).
 public enum HTTPClient {
     /// Largest whole response read: the state and a page of audit lines fit with room to spare.
@@ -12,9 +13,26 @@ public enum HTTPClient {
     /// POSTs `body` (JSON) to `path` on `address` and returns the whole response. `timeout`
     /// bounds the connect and each wait for bytes.
     public static func post(_ address: SocketAddress, path: String, body: [UInt8], timeout: Duration) throws -> HTTPResponse {
+        try exchange(address, path: path, request: request(address, path: path, body: body), timeout: timeout,
+                     maxResponse: maxResponse)
+    }
+
+    /// GETs `path` (with its query string, already percent-encoded) from `address` and returns
+    /// the whole response. `host` is the `Host` header (the address when nil); `timeout`
+    /// bounds the connect and each wait for bytes; a reply over `maxResponse` bytes is an
+    /// error (`EMSGSIZE`).
+    public static func get(_ address: SocketAddress, path: String, host: String? = nil, timeout: Duration,
+                           maxResponse: Int = maxResponse) throws -> HTTPResponse {
+        let head = "GET \(path) HTTP/1.1\r\nHost: \(host ?? "\(address)")\r\nUser-Agent: veer/1\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
+        return try exchange(address, path: path, request: Array(head.utf8), timeout: timeout, maxResponse: maxResponse)
+    }
+
+    /// Sends one request on a new connection and reads the whole response, at most `maxResponse` bytes.
+    static func exchange(_ address: SocketAddress, path: String, request: [UInt8], timeout: Duration,
+                         maxResponse: Int) throws -> HTTPResponse {
         let fd = try connect(address, timeout: timeout)
         defer { closeDescriptor(fd) }
-        try send(fd, request(address, path: path, body: body), to: address)
+        try send(fd, request, to: address)
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: readChunk)
         while !HTTPProbe.isComplete(received) {

@@ -19,9 +19,12 @@ public struct EndpointTag: Sendable, Hashable {
     /// `select=client` (true) or `select=random` (false); nil when the line does not say. A
     /// setting of the name.
     public let selectByClient: Bool?
+    /// `analysis=a,b`: names of `$ANALYSIS` declarations of the same zone, in the order given.
+    public let analyses: [String]
 
     public init(id: String, weight: UInt32?, health: String?, role: String?, refuseWhenAllDown: Bool? = nil,
-                ttlShift: UInt32? = nil, selectByClient: Bool? = nil) {
+                ttlShift: UInt32? = nil, selectByClient: Bool? = nil, analyses: [String] = []) {
+        self.analyses = analyses
         self.ttlShift = ttlShift
         self.selectByClient = selectByClient
         self.id = id
@@ -84,9 +87,14 @@ public struct WeightedName: Sendable, Hashable {
         public let position: SourcePosition
         /// The `$HEALTH` declaration `health` names; nil when the endpoint is not probed.
         public let check: HealthCheck?
+        /// The `$ANALYSIS` declarations the `analysis=` tag names, in the order given; empty
+        /// when the endpoint is not judged on traffic.
+        public let analyses: [AnalysisCheck]
 
         public init(id: String, weight: UInt32, health: String?, role: String?,
-                    records: [ResourceRecord], position: SourcePosition, check: HealthCheck? = nil) {
+                    records: [ResourceRecord], position: SourcePosition, check: HealthCheck? = nil,
+                    analyses: [AnalysisCheck] = []) {
+            self.analyses = analyses
             self.id = id
             self.weight = weight
             self.health = health
@@ -112,12 +120,17 @@ public struct Zone: Sendable {
     /// The `$HEALTH` declarations of the zone and its `$INCLUDE`s, in declaration order,
     /// used by endpoints or not.
     public let healthChecks: [HealthCheck]
+    /// The `$ANALYSIS` declarations of the zone and its `$INCLUDE`s, in declaration order,
+    /// used by endpoints or not.
+    public let analyses: [AnalysisCheck]
     /// The owner names as validation indexed them, for building the served tree without
     /// hashing every name again; nil when the zone was not built by the parser.
     public let owners: OwnerIndex?
 
     public init(origin: DomainName, file: String, soa: ResourceRecord, records: [ResourceRecord],
-                weighted: [WeightedName], healthChecks: [HealthCheck] = [], owners: OwnerIndex? = nil) {
+                weighted: [WeightedName], healthChecks: [HealthCheck] = [], analyses: [AnalysisCheck] = [],
+                owners: OwnerIndex? = nil) {
+        self.analyses = analyses
         self.origin = origin
         self.file = file
         self.soa = soa

@@ -1,7 +1,8 @@
 import DNSWire
 
 /// Reads RFC 1035 master files as BIND, NSD and Knot accept them, plus Veer's weighted
-/// endpoint tags and `$HEALTH` checks (see `HealthCheck`), into validated `Zone`s.
+/// endpoint tags, `$HEALTH` checks (see `HealthCheck`) and `$ANALYSIS` declarations
+/// (see `AnalysisCheck`), into validated `Zone`s.
 ///
 /// - The zone name is the `$ORIGIN` in force at the first record, else the file name
 ///   (`example.com.zone` or `example.com` → `example.com.`).
@@ -84,7 +85,7 @@ public enum ZoneParser {
         if let zoneOrigin = reader.zoneOrigin {
             var validator = ZoneValidator(origin: zoneOrigin, file: file, checkPresence: !reader.hadEntryErrors)
             zone = validator.validate(reader.records, sources: reader.sources, files: reader.files, tags: reader.tags,
-                                      healthChecks: reader.healthChecks)
+                                      healthChecks: reader.healthChecks, analyses: reader.analyses)
             diagnostics += validator.diagnostics
         } else {
             diagnostics.append((Int.max, fileDiagnostic(file, "expected $ORIGIN or a zone file named after its zone, as in example.com.zone")))

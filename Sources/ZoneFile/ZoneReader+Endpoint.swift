@@ -10,6 +10,7 @@ extension ZoneReader {
 
     /// Reads Veer's `key=value` endpoint words after the RDATA of an A, AAAA or CNAME record:
     /// `endpoint=ID` (required), `weight=N`, `health=CHECK` (a `$HEALTH` of the zone),
+    /// `analysis=A,B` (`$ANALYSIS` names of the zone),
     /// `role=new|old`, and three settings of the whole name: `all-down=open|refuse` (default
     /// open), `ttl-shift=SECONDS` (the TTL while the name is being moved) and
     /// `select=random|client` (default random).
@@ -22,11 +23,12 @@ extension ZoneReader {
         var ttlShift: UInt32?
         var selectByClient: Bool?
         var healthPosition: SourcePosition?
+        var analyses: [(name: String, position: SourcePosition)] = []
         var seen: Set<String> = []
         for token in entry.tokens[start...] {
             let word = string(token)
             guard !token.quoted, let equals = word.utf8.firstIndex(of: .equals) else {
-                throw failure(token, "expected key=value (endpoint, weight, health, role, all-down, ttl-shift or select) after the RDATA, found \(quoted(token))")
+                throw failure(token, "expected key=value (endpoint, weight, health, analysis, role, all-down, ttl-shift or select) after the RDATA, found \(quoted(token))")
             }
             let key = String(word[..<equals])
             let value = String(word[word.index(after: equals)...])
@@ -49,6 +51,8 @@ extension ZoneReader {
                 guard !value.isEmpty else { throw failure(token, "expected a health check name after health=") }
                 health = value
                 healthPosition = SourcePosition(file: file, line: token.line, column: token.column)
+            case "analysis":
+                analyses = try analysisNames(token, value, column: token.column + key.utf8.count + 1)
             case "role":
                 guard value == "new" || value == "old" else {
                     throw failure(token, "expected role=new or role=old, found \"\(value)\"")
@@ -71,16 +75,36 @@ extension ZoneReader {
                 }
                 selectByClient = value == "client"
             default:
-                throw failure(token, "unknown endpoint key \"\(key)\"; expected endpoint, weight, health, role, all-down, ttl-shift or select")
+                throw failure(token, "unknown endpoint key \"\(key)\"; expected endpoint, weight, health, analysis, role, all-down, ttl-shift or select")
             }
         }
         guard let id else {
-            throw failure(entry.tokens[start], "expected endpoint=ID on a line with weight=, health=, role=, all-down=, ttl-shift= or select=")
+            throw failure(entry.tokens[start], "expected endpoint=ID on a line with weight=, health=, analysis=, role=, all-down=, ttl-shift= or select=")
         }
         if let health, let healthPosition {
             healthReferences.append((health, healthPosition, order))
         }
+        for analysis in analyses { analysisReferences.append((analysis.name, analysis.position, order)) }
         return EndpointTag(id: id, weight: weight, health: health, role: role, refuseWhenAllDown: refuseWhenAllDown,
-                           ttlShift: ttlShift, selectByClient: selectByClient)
+                           ttlShift: ttlShift, selectByClient: selectByClient, analyses: analyses.map(\.name))
+    }
+
+    /// `analysis=errors,latency`: names of `$ANALYSIS` declarations, each once, with the
+    /// column where each name starts (where an undeclared one is reported).
+    private func analysisNames(_ token: Token, _ value: String, column: Int) throws(ParseFailure) -> [(name: String, position: SourcePosition)] {
+        var names: [(name: String, position: SourcePosition)] = []
+        var column = column
+        for part in value.split(separator: ",", omittingEmptySubsequences: false) {
+            let name = String(part)
+            guard isIdentifier(name, maxLength: Self.maxHealthNameLength) else {
+                throw failure(token, "expected analysis=NAME[,NAME...] with names of 1 to \(Self.maxHealthNameLength) letters, digits, \"_\" or \"-\", found \"\(value)\"")
+            }
+            guard !names.contains(where: { $0.name == name }) else {
+                throw failure(token, "expected each analysis once in analysis=, found \(name) twice")
+            }
+            names.append((name, SourcePosition(file: file, line: token.line, column: column)))
+            column += part.utf8.count + 1
+        }
+        return names
     }
 }

@@ -179,7 +179,7 @@ extension ZoneReader {
     }
 
     /// `500ms`, `2s`, `1m` → milliseconds, within `range`.
-    private func duration(_ token: Token, _ value: String, _ key: String, _ range: ClosedRange<Int>) throws(ParseFailure) -> Int {
+    func duration(_ token: Token, _ value: String, _ key: String, _ range: ClosedRange<Int>) throws(ParseFailure) -> Int {
         guard let ms = Units.parseDuration(value) else {
             throw failure(token, "expected \(key)= as a duration such as 500ms, 2s, 1m or 1h30m, found \"\(value)\"")
         }

@@ -53,6 +53,12 @@ final class ZoneReader {
     /// Every `health=` tag with where it was written, checked against the declarations once
     /// the whole zone (with its includes) is read, since a check may be declared after use.
     var healthReferences: [(name: String, position: SourcePosition, order: Int)] = []
+    /// `$ANALYSIS` declarations in declaration order, and their index by name.
+    var analyses: [AnalysisCheck] = []
+    var analysisIndex: [String: Int] = [:]
+    /// Every name in an `analysis=` tag with where it was written, checked once the whole
+    /// zone is read, as for `health=`.
+    var analysisReferences: [(name: String, position: SourcePosition, order: Int)] = []
     private var fileIndex: Int32 = 0
     /// Diagnostics with the entry number they belong to, for sorting into source order.
     private(set) var diagnostics: [(order: Int, diagnostic: Diagnostic)] = []
@@ -95,6 +101,7 @@ final class ZoneReader {
         includeStack.removeLast()
         if zoneOrigin == nil { zoneOrigin = origin }
         checkHealthReferences()
+        checkAnalysisReferences()
     }
 
     func report(_ position: SourcePosition, _ message: String, order: Int) {
@@ -136,7 +143,7 @@ final class ZoneReader {
         }
     }
 
-    // MARK: Directives (RFC 1035 §5.1, RFC 2308 §4 for $TTL; $HEALTH is Veer's)
+    // MARK: Directives (RFC 1035 §5.1, RFC 2308 §4 for $TTL; $HEALTH and $ANALYSIS are Veer's)
 
     private func readDirective(_ entry: Entry) throws(ParseFailure) {
         let tokens = entry.tokens
@@ -157,8 +164,10 @@ final class ZoneReader {
             try include(pathToken, origin: includeOrigin)
         } else if matches(directive, "$HEALTH") {
             try readHealth(entry)
+        } else if matches(directive, "$ANALYSIS") {
+            try readAnalysis(entry)
         } else {
-            throw failure(directive, "unknown directive \(quoted(directive)); expected $ORIGIN, $TTL, $INCLUDE or $HEALTH")
+            throw failure(directive, "unknown directive \(quoted(directive)); expected $ORIGIN, $TTL, $INCLUDE, $HEALTH or $ANALYSIS")
         }
     }
 

@@ -152,9 +152,10 @@ struct ZoneValidator {
     }
 
     mutating func validate(_ records: [ResourceRecord], sources: [RecordSource], files: [String], tags: [EndpointTag],
-                           healthChecks: [HealthCheck] = []) -> Zone? {
+                           healthChecks: [HealthCheck] = [], analyses: [AnalysisCheck] = []) -> Zone? {
         var table = Table(records: records, sources: sources, files: files, tags: tags)
         let checks = Dictionary(healthChecks.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+        let analysisChecks = Dictionary(analyses.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
         table.kept.reserveCapacity(records.count)
         var owners: [Owner] = []
         var owner = OwnerTable(capacity: records.count)
@@ -283,7 +284,7 @@ struct ZoneValidator {
         // Fields read in place: a copy of each owner retained and released its name.
         for index in owners.indices where owners[index].hasEndpoints || owners[index].count > 1 {
             if owners[index].hasEndpoints {
-                if let name = checkWeighted(owners[index], table, checks) { weighted.append(name) }
+                if let name = checkWeighted(owners[index], table, checks, analysisChecks) { weighted.append(name) }
             } else {
                 checkCNAME(owners[index], table)
             }
@@ -305,7 +306,7 @@ struct ZoneValidator {
             }
         }
         return Zone(origin: origin, file: file, soa: table.final(soa), records: plain, weighted: weighted,
-                    healthChecks: healthChecks,
+                    healthChecks: healthChecks, analyses: analyses,
                     owners: OwnerIndex(table: owner.nameTable, names: owners.map(\.name), ofRecord: plainOwners))
     }
 
@@ -343,6 +344,7 @@ struct ZoneValidator {
         let order: Int
         var weight: (value: UInt32, position: SourcePosition)?
         var health: (value: String, position: SourcePosition)?
+        var analyses: (value: [String], position: SourcePosition)?
         var role: (value: String, position: SourcePosition)?
         var records: [ResourceRecord] = []
         var cname: SourcePosition?
@@ -351,7 +353,8 @@ struct ZoneValidator {
     /// Veer's weighted names: every record at the owner is an endpoint record, endpoints are
     /// all CNAMEs or all addresses, one CNAME per endpoint, a weight on each endpoint, and at
     /// least one weight above zero, and one `all-down=` setting for the name.
-    private mutating func checkWeighted(_ owner: Owner, _ table: Table, _ checks: [String: HealthCheck]) -> WeightedName? {
+    private mutating func checkWeighted(_ owner: Owner, _ table: Table, _ checks: [String: HealthCheck],
+                                        _ analysisChecks: [String: AnalysisCheck]) -> WeightedName? {
         let before = diagnostics.count
         var endpoints: [PendingEndpoint] = []
         var allDown: (value: Bool, position: SourcePosition)?
@@ -409,6 +412,15 @@ struct ZoneValidator {
                     endpoints[e].health = (health, position)
                 }
             }
+            if !tag.analyses.isEmpty {
+                if let first = endpoints[e].analyses {
+                    if first.value != tag.analyses {
+                        report(table, k, "expected analysis=\(first.value.joined(separator: ",")) for endpoint \"\(tag.id)\" of \(owner.name) as at \(place(first.position, from: position)), found analysis=\(tag.analyses.joined(separator: ","))")
+                    }
+                } else {
+                    endpoints[e].analyses = (tag.analyses, position)
+                }
+            }
             if let role = tag.role {
                 if let first = endpoints[e].role {
                     if first.value != role {
@@ -440,7 +452,8 @@ struct ZoneValidator {
         return WeightedName(owner: owner.name, endpoints: endpoints.map {
             WeightedName.Endpoint(id: $0.id, weight: $0.weight?.value ?? 0, health: $0.health?.value,
                                   role: $0.role?.value, records: $0.records, position: $0.position,
-                                  check: $0.health.flatMap { checks[$0.value] })
+                                  check: $0.health.flatMap { checks[$0.value] },
+                                  analyses: ($0.analyses?.value ?? []).compactMap { analysisChecks[$0] })
         }, refuseWhenAllDown: allDown?.value ?? false, ttlShift: ttlShift?.value, selectByClient: select?.value ?? false)
     }
 

@@ -173,14 +173,14 @@ public final class LoopbackTCPListener: Sendable {
 }
 
 /// `127.0.0.1:<port>`.
-private func loopbackAddress(_ port: UInt16) -> SocketAddress {
+func loopbackAddress(_ port: UInt16) -> SocketAddress {
     // A constant that always parses.
     try! SocketAddress(parsing: "127.0.0.1:\(port)")
 }
 
 /// A listening socket, its accept thread, and a stop pipe whose read end becomes readable for
 /// good once `stop()` writes to it, so every thread waiting on it wakes up.
-private final class LoopbackListener: Sendable {
+final class LoopbackListener: Sendable {
     private struct State {
         var stopped = false
         var thread: pthread_t? = nil

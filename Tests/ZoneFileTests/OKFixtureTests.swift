@@ -106,6 +106,11 @@ struct OKFixtureTests {
             "ns1.example.com. 3600 IN A 192.0.2.53",
             "www.example.com. 3600 IN CNAME web.example.com.",
         ]),
+        Case(file: "ok/analysis.zone", origin: "analysis.example.", records: [
+            "analysis.example. 300 IN SOA ns1.analysis.example. hostmaster.analysis.example. 1 3600 600 604800 60",
+            "analysis.example. 300 IN NS ns1.analysis.example.",
+            "ns1.analysis.example. 300 IN A 192.0.2.53",
+        ]),
         Case(file: "ok/health.zone", origin: "health.example.", records: [
             "health.example. 300 IN SOA ns1.health.example. hostmaster.health.example. 1 3600 600 604800 60",
             "health.example. 300 IN NS ns1.health.example.",

@@ -130,7 +130,7 @@ struct ParserTests {
         ("g A 192.0.2.1 endpoint=" + String(repeating: "e", count: 33) + " weight=1",
          "test.example.zone:5:15: error: expected an endpoint id of 1 to 32 letters, digits, \"_\" or \"-\", found \"" + String(repeating: "e", count: 33) + "\""),
         ("g A 192.0.2.1 endpoint=a weight=1 health=", "test.example.zone:5:35: error: expected a health check name after health="),
-        ("g A 192.0.2.1 endpoint=a \"weight=1\"", "test.example.zone:5:26: error: expected key=value (endpoint, weight, health, role, all-down, ttl-shift or select) after the RDATA, found \"weight=1\""),
+        ("g A 192.0.2.1 endpoint=a \"weight=1\"", "test.example.zone:5:26: error: expected key=value (endpoint, weight, health, analysis, role, all-down, ttl-shift or select) after the RDATA, found \"weight=1\""),
         ("$INCLUDE", "test.example.zone:5:9: error: expected a file name after $INCLUDE, found end of line"),
     ])
     func entryErrors(_ line: String, _ expected: String) {
