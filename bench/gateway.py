@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A stand-in API gateway for the README walkthroughs: /healthz, and /metrics in Prometheus
+"""A stand-in API gateway for the README walkthroughs: / and /healthz, and /metrics in Prometheus
 text with the counters and latency histogram a real gateway exports, for traffic that it
 pretends to serve at a rate, error ratio and latency you set while it runs.
 
@@ -91,7 +91,7 @@ def handler(traffic):
 
         def do_GET(self):
             url = urlparse(self.path)
-            if url.path == "/healthz":
+            if url.path in ("/", "/healthz"):
                 self.reply(traffic.healthz, "ok\n" if traffic.healthz < 400 else "failing\n")
             elif url.path == "/metrics":
                 self.reply(200, traffic.metrics(), "text/plain; version=0.0.4")
