@@ -134,10 +134,6 @@ final class EtcdClient: Sendable {
         _ = try call("/v3/kv/put", body)
     }
 
-    func delete(_ key: String) throws(StoreError) {
-        _ = try call("/v3/kv/deleterange", ["key": Self.base64(key)])
-    }
-
     /// A new lease of `ttl` seconds.
     func grant(ttl: Int) throws(StoreError) -> Int64 {
         let reply = try call("/v3/lease/grant", ["TTL": String(ttl)])

@@ -32,7 +32,7 @@ struct StatusReport {
         var revision: UInt64
         var leader: String?
         /// Live servers (nil when the store could not be asked).
-        var servers: [(id: String, revision: UInt64, at: Int64)]?
+        var servers: [SharedServer]?
     }
 
     func served(_ slot: Int) -> UInt64 { slot < served.count ? served[slot] : 0 }
