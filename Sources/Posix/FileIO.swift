@@ -200,14 +200,6 @@ public enum FileIO {
         try systemCall("unlink \(path)") { unlink(path) }
     }
 
-    /// Creates a new private (0700) directory `<parent>/<prefix>XXXXXX` and returns its path.
-    public static func makeTemporaryDirectory(in parent: String = "/tmp", prefix: String = "veer-") throws -> String {
-        var template = Array("\(parent)/\(prefix)XXXXXX".utf8CString)
-        let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        guard let created else { throw SystemError(errno: .current, action: "mkdtemp \(parent)/\(prefix)XXXXXX") }
-        return String(cString: created)
-    }
-
     /// Writes every byte, retrying short writes.
     static func writeAll(_ fd: Int32, _ bytes: [UInt8], _ action: @autoclosure () -> String) throws {
         try bytes.withUnsafeBytes { buffer in
