@@ -62,10 +62,10 @@ public enum EndpointHealth: String, Sendable, Equatable {
     case down
 }
 
-/// The weighting rule, in one place (README "Weights"): configured weight, 0 while the
-/// endpoint is down; when every endpoint that could answer is down, the configured weights
-/// again (fail open, as Route 53 does) unless the name says `all-down=refuse`; the short TTL
-/// while the name is moved. The query path's `WeightTable` and every status surface
+/// The weighting rule, in one place (README "Health checks and automatic rollback" and "TTL
+/// during a shift"): configured weight, 0 while the endpoint is down; when every endpoint
+/// that could answer is down, the configured weights again (fail open, as Route 53 does)
+/// unless the name says `all-down=refuse`; the short TTL while the name is moved. The query path's `WeightTable` and every status surface
 /// (`status`, its JSON, the `_veer` TXT records, metrics) are read from one value of it.
 public struct EffectiveWeights: Sendable, Equatable {
     public struct Endpoint: Sendable, Equatable {
