@@ -216,7 +216,7 @@ final class EtcdStateStore: StateStore, SharedStore {
                 published = nil
                 shared.withLock { $0.lease = lease }
             }
-            let me: [String: Any] = ["id": serverID, "revision": String(serving), "at": String(Clock.wallMilliseconds())]
+            let me = ["id": serverID, "revision": String(serving), "at": String(Clock.wallMilliseconds())]
             try reaching { () throws(StoreError) in
                 try client.put(prefix + "servers/" + serverID, value: Self.json(me), lease: lease)
             }
@@ -305,8 +305,8 @@ final class EtcdStateStore: StateStore, SharedStore {
         if changed { callbacks?.leadership(leads) }
     }
 
-    private static func json(_ object: Any) -> [UInt8] {
-        (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { Array($0) } ?? Array("{}".utf8)
+    private static func json(_ object: [String: String]) -> [UInt8] {
+        (try? JSON.encode(object)) ?? Array("{}".utf8)
     }
 
     private func deliverHealth() {
