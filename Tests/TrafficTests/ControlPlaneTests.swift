@@ -238,6 +238,26 @@ struct ControlPlaneTests {
         #expect(driver.plane.rollouts[Driver.api]?.phase == .baking)
     }
 
+    /// A reload with nothing to save is made at once, without a save result of its own: a
+    /// rollback kept in memory (the disk was full) stays unsaved for the clock's retry,
+    /// audit lines and all.
+    @Test func aReloadWithNothingToSaveLeavesAnUnsavedRollbackToTheRetry() {
+        var driver = Self.rolling()
+        driver.script = [.saveFails]
+        driver.send(Driver.probe(1, "status 503", .up), at: 2_000)
+        #expect(driver.plane.dirty)
+        let saves = driver.persists.count
+        let reply = driver.send(.reload(Driver.config, zones: 1), at: 2_100)
+        #expect(reply?.hasPrefix("ok reloaded, generation") == true, "\(reply ?? "")")
+        #expect(driver.persists.count == saves, "nothing to save")
+        #expect(driver.plane.zones == 1)
+        #expect(driver.plane.dirty, "the rollback is still unsaved")
+        driver.send(.tick, at: 3_100)
+        #expect(!driver.plane.dirty)
+        #expect(driver.savedWeights() == [100, 0])
+        #expect(driver.audit.contains { $0.text == "rollout to new aborted at step 1/3, rolled back" })
+    }
+
     /// The bake runs on the monotonic clock; a wall-clock step either way moves nothing.
     @Test(arguments: [-86_400_000, -60_000, 60_000, 86_400_000] as [Int64])
     func aClockStepNeitherShortensNorLengthensABake(step: Int64) {
