@@ -42,20 +42,20 @@ final class AdminFront: Sendable {
     let allowedGIDs: Set<UInt32>
     let loop: ControlLoop
     let reloader: Reloader
-    let status: StatusSource
+    let reports: StatusSource
     let store: any StateStore
     /// With a shared store: what `--wait` waits on.
     let shared: (any SharedStore)?
     let counters: CounterRegistry
     let box: SnapshotBox
 
-    init(allowedUIDs: Set<UInt32>, allowedGIDs: Set<UInt32>, loop: ControlLoop, reloader: Reloader, status: StatusSource,
+    init(allowedUIDs: Set<UInt32>, allowedGIDs: Set<UInt32>, loop: ControlLoop, reloader: Reloader, reports: StatusSource,
          store: any StateStore, shared: (any SharedStore)?, counters: CounterRegistry, box: SnapshotBox) {
         self.allowedUIDs = allowedUIDs
         self.allowedGIDs = allowedGIDs
         self.loop = loop
         self.reloader = reloader
-        self.status = status
+        self.reports = reports
         self.store = store
         self.shared = shared
         self.counters = counters
@@ -89,19 +89,19 @@ final class AdminFront: Sendable {
     /// `status [NAME] [json]`.
     private func status(_ request: Request) throws(AdminError) -> String {
         guard case .status(let name, let json) = request.command else { throw Self.misrouted(request) }
-        return try status.report().status(name: name, json: json)
+        return try reports.report().status(name: name, json: json)
     }
 
     /// `rollout status [NAME] [json]`.
     private func rolloutStatus(_ request: Request) throws(AdminError) -> String {
         guard case .rolloutStatus(let name, let json) = request.command else { throw Self.misrouted(request) }
-        return try status.report().rolloutStatus(name: name, json: json)
+        return try reports.report().rolloutStatus(name: name, json: json)
     }
 
     /// `health NAME`.
     private func health(_ request: Request) throws(AdminError) -> String {
         guard case .health(let name) = request.command else { throw Self.misrouted(request) }
-        return try status.report().healthReport(name: name)
+        return try reports.report().healthReport(name: name)
     }
 
     /// `history [NAME] [N]`: the store's audit lines.

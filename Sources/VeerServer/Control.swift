@@ -48,7 +48,7 @@ final class Control: Sendable {
         reloader = Reloader(directory: settings.zonesDirectory, slots: slots, zoneSets: zoneSets, loop: loop, box: box)
         status = StatusSource(loop: loop, monitor: monitor, counters: counters, clock: self.clock, shared: shared)
         admin = AdminFront(allowedUIDs: settings.allowedUIDs, allowedGIDs: settings.allowedGIDs, loop: loop, reloader: reloader,
-                           status: status, store: store, shared: shared, counters: counters, box: box)
+                           reports: status, store: store, shared: shared, counters: counters, box: box)
         loop.perform(effects)
         if saved != nil { Log.info("weights: restored from \(store.location)") }
         if let error = loop.latest({ $0.lastSaveError }) {
@@ -93,7 +93,10 @@ final class Control: Sendable {
 
     /// A local probe; with a shared store, through the quorum of every server's verdicts.
     private static func probed(_ report: ProbeReport, _ shared: SharedHealth?, _ loop: ControlLoop) {
-        guard let shared else { return _ = loop.run(.probe(report)) }
+        guard let shared else {
+            loop.run(.probe(report))
+            return
+        }
         if let event = shared.local(report, effective: loop.latest { $0.effective }) { loop.run(event) }
     }
 }
