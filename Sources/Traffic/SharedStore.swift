@@ -12,7 +12,7 @@ public protocol SharedStore: Sendable {
     /// The server that drives rollouts and rollbacks, if one is elected.
     var leader: String? { get }
 
-    /// Live servers: id, the revision each serves, when it last said so (Unix ms).
+    /// The live servers, each with the revision it serves.
     func servers() throws(StoreError) -> [SharedServer]
 
     /// Says this server now serves `revision` (published with its lease).
@@ -32,6 +32,7 @@ public protocol SharedStore: Sendable {
 
 /// One live server sharing the store.
 public struct SharedServer: Sendable, Equatable {
+    /// Its `--server-id`.
     public var id: String
     /// The revision of the shared state it serves.
     public var revision: UInt64
