@@ -38,16 +38,17 @@ let package = Package(
         .target(name: "VeerServer", dependencies: ["DNSWire", "ZoneFile", "Traffic", "Authority", "Posix", "Units"]),
         .executableTarget(name: "veer", dependencies: ["VeerServer"]),
 
-        // Test-only servers and clients (loopback HTTP/TCP servers, DNS and TCP clients, a TLS
-        // gateway): shared by the test targets, never linked into the veer binary.
-        .target(name: "TestSupport", dependencies: ["Posix", "CPosix"], path: "Tests/TestSupport"),
+        // Test-only helpers (loopback HTTP/TCP servers, DNS and TCP clients, a TLS gateway,
+        // temporary directories, a scripted random source): shared by the test targets, never
+        // linked into the veer binary. Public API of Posix only, so release builds it too.
+        .target(name: "TestSupport", dependencies: ["Posix", "CPosix", "Traffic"], path: "Tests/TestSupport"),
 
         .testTarget(name: "UnitsTests", dependencies: ["Units"]),
         .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
         .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSWire"]),
         .testTarget(name: "PosixTests", dependencies: ["Posix", "TestSupport"]),
-        .testTarget(name: "TrafficTests", dependencies: ["Traffic", "DNSWire", "Units"]),
-        .testTarget(name: "AuthorityTests", dependencies: ["Authority", "ZoneFile", "DNSWire", "Traffic"]),
+        .testTarget(name: "TrafficTests", dependencies: ["Traffic", "DNSWire", "Units", "TestSupport"]),
+        .testTarget(name: "AuthorityTests", dependencies: ["Authority", "ZoneFile", "DNSWire", "Traffic", "TestSupport"]),
         .testTarget(name: "VeerServerTests", dependencies: ["VeerServer", "Traffic", "Authority", "ZoneFile", "Posix", "DNSWire"]),
         .testTarget(name: "IntegrationTests", dependencies: ["veer", "DNSWire", "Posix", "VeerServer", "TestSupport"]),
     ]

@@ -13,9 +13,23 @@ extension WeightedNameConfig {
                 if endpoint.records.contains(where: { $0.type == .a }) { records.insert(.a) }
                 if endpoint.records.contains(where: { $0.type == .aaaa }) { records.insert(.aaaa) }
                 return EndpointConfig(id: endpoint.id, slot: slot(name.owner, endpoint.id), zoneWeight: endpoint.weight,
-                                      role: endpoint.role, check: endpoint.check?.name, records: records)
+                                      role: endpoint.role, check: endpoint.check?.name, records: records,
+                                      analyses: endpoint.analyses.map(\.name), ttl: endpoint.records.map(\.ttl).max() ?? 0)
             }, refuseWhenAllDown: name.refuseWhenAllDown, ttlShift: name.ttlShift,
-               selectByClient: name.selectByClient)
+               selectByClient: name.selectByClient, analyses: analyses(of: name))
+        }
+    }
+
+    /// The `$ANALYSIS` declarations `name`'s endpoints use, once each, as the plane runs them.
+    static func analyses(of name: WeightedName) -> [AnalysisConfig] {
+        var seen: Set<String> = []
+        return name.endpoints.flatMap(\.analyses).filter { seen.insert($0.name).inserted }.map { check in
+            AnalysisConfig(name: check.name, host: check.host == "localhost" ? "127.0.0.1" : check.host, port: check.port,
+                           pathPrefix: check.pathPrefix, intervalMs: Int64(check.intervalMs), timeoutMs: Int64(check.timeoutMs),
+                           query: check.query, requests: check.requests, traffic: check.traffic,
+                           rule: AnalysisRule(max: check.max, min: check.min, maxIncrease: check.maxIncrease,
+                                              minRequests: check.minRequests, failureLimit: check.failureLimit,
+                                              inconclusiveLimit: check.inconclusiveLimit))
         }
     }
 }

@@ -77,16 +77,4 @@ public final class SnapshotBox: Sendable {
             generationValue.store(snapshot.generation, ordering: .releasing)
         }
     }
-
-    /// Builds and publishes the next snapshot under the lock, so concurrent publishers
-    /// cannot lose each other's changes. Returns what was published.
-    @discardableResult
-    public func update(_ body: (Snapshot) -> Snapshot) -> Snapshot {
-        published.withLock { current in
-            let next = body(current)
-            current = next
-            generationValue.store(next.generation, ordering: .releasing)
-            return next
-        }
-    }
 }

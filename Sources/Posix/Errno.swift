@@ -106,7 +106,7 @@ public struct SystemError: Error, Sendable, CustomStringConvertible {
 /// Returns the call's result; on -1, `errno` still holds the reason. Does not allocate, so the
 /// packet path can use it.
 @inline(__always)
-func retryingOnInterrupt<T: FixedWidthInteger>(_ call: () -> T) -> T {
+public func retryingOnInterrupt<T: FixedWidthInteger>(_ call: () -> T) -> T {
     while true {
         let result = call()
         if result == -1 && Glibc.errno == Glibc.EINTR { continue }
@@ -118,7 +118,7 @@ func retryingOnInterrupt<T: FixedWidthInteger>(_ call: () -> T) -> T {
 ///
 /// `action` is only built when the call fails.
 @discardableResult
-func systemCall<T: FixedWidthInteger>(_ action: @autoclosure () -> String, _ call: () -> T) throws -> T {
+public func systemCall<T: FixedWidthInteger>(_ action: @autoclosure () -> String, _ call: () -> T) throws -> T {
     let result = retryingOnInterrupt(call)
     if result == -1 { throw SystemError(errno: .current, action: action()) }
     return result
@@ -126,6 +126,6 @@ func systemCall<T: FixedWidthInteger>(_ action: @autoclosure () -> String, _ cal
 
 /// Closes a descriptor, ignoring errors: on Linux the descriptor is released even when close
 /// reports EINTR, so retrying could close a descriptor another thread just opened.
-func closeDescriptor(_ fd: Int32) {
+public func closeDescriptor(_ fd: Int32) {
     if fd >= 0 { _ = Glibc.close(fd) }
 }

@@ -165,14 +165,6 @@ public enum FileIO {
         }
     }
 
-    /// Permission bits of `path` (e.g. 0o600), following symbolic links.
-    public static func permissions(_ path: String) throws -> UInt32 {
-        var info = stat()
-        try systemCall("stat \(path)") { stat(path, &info) }
-        // The low 12 bits: rwx for user, group, other plus setuid, setgid, sticky.
-        return UInt32(info.st_mode) & 0o7777
-    }
-
     /// Names in directory `path`, without "." and "..", sorted.
     public static func contentsOfDirectory(_ path: String) throws -> [String] {
         guard let directory = opendir(path) else { throw SystemError(errno: .current, action: "opendir \(path)") }
@@ -198,14 +190,6 @@ public enum FileIO {
     /// Removes the file (not directory) at `path`.
     public static func remove(_ path: String) throws {
         try systemCall("unlink \(path)") { unlink(path) }
-    }
-
-    /// Creates a new private (0700) directory `<parent>/<prefix>XXXXXX` and returns its path.
-    public static func makeTemporaryDirectory(in parent: String = "/tmp", prefix: String = "veer-") throws -> String {
-        var template = Array("\(parent)/\(prefix)XXXXXX".utf8CString)
-        let created = template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }
-        guard let created else { throw SystemError(errno: .current, action: "mkdtemp \(parent)/\(prefix)XXXXXX") }
-        return String(cString: created)
     }
 
     /// Writes every byte, retrying short writes.

@@ -1,63 +1,67 @@
 import CPosix
 import Glibc
 
-/// Internal socket helpers shared by the servers and clients. Each throws `SystemError` with
+/// Socket helpers shared by the servers and clients (and the test servers in TestSupport). Each throws `SystemError` with
 /// the call and the address, e.g. `bind 127.0.0.1:53: EADDRINUSE (Address already in use)`.
-enum Socket {
+public enum Socket {
     /// SOCK_DGRAM / SOCK_STREAM as the Int32 that socket(2) takes (an enum in Glibc's overlay).
-    static let datagram = Int32(SOCK_DGRAM.rawValue)
-    static let stream = Int32(SOCK_STREAM.rawValue)
-    static let closeOnExec = Int32(SOCK_CLOEXEC.rawValue)
-    static let nonBlocking = Int32(SOCK_NONBLOCK.rawValue)
+    public static let datagram = Int32(SOCK_DGRAM.rawValue)
+    /// SOCK_STREAM as an Int32.
+    public static let stream = Int32(SOCK_STREAM.rawValue)
+    /// SOCK_CLOEXEC: every socket Veer opens is closed across exec.
+    public static let closeOnExec = Int32(SOCK_CLOEXEC.rawValue)
+    /// SOCK_NONBLOCK, for sockets driven by poll.
+    public static let nonBlocking = Int32(SOCK_NONBLOCK.rawValue)
 
     /// A new close-on-exec socket for `address`'s family.
-    static func open(_ type: Int32, for address: SocketAddress, flags: Int32 = 0) throws -> Int32 {
+    public static func open(_ type: Int32, for address: SocketAddress, flags: Int32 = 0) throws -> Int32 {
         try systemCall("socket for \(address)") { socket(address.family, type | closeOnExec | flags, 0) }
     }
 
     /// Sets an integer socket option, throwing on failure.
-    static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32, _ what: @autoclosure () -> String) throws {
+    public static func setOption(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32, _ what: @autoclosure () -> String) throws {
         var value = value
         try systemCall(what()) { setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size)) }
     }
 
     /// Sets an integer socket option where failure is harmless (buffer sizes).
-    static func setOptionIfPossible(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) {
+    public static func setOptionIfPossible(_ fd: Int32, _ level: Int32, _ name: Int32, _ value: Int32) {
         var value = value
         _ = setsockopt(fd, level, name, &value, socklen_t(MemoryLayout<Int32>.size))
     }
 
     /// Sets SO_RCVTIMEO or SO_SNDTIMEO; a zero duration means "no timeout" to the kernel, so
     /// it is raised to one microsecond.
-    static func setTimeout(_ fd: Int32, _ name: Int32, _ nanoseconds: UInt64, _ what: @autoclosure () -> String) throws {
+    public static func setTimeout(_ fd: Int32, _ name: Int32, _ nanoseconds: UInt64, _ what: @autoclosure () -> String) throws {
         let micros = max(1, nanoseconds / 1_000)
         var tv = timeval(tv_sec: Int(micros / 1_000_000), tv_usec: Int(micros % 1_000_000))
         try systemCall(what()) { setsockopt(fd, SOL_SOCKET, name, &tv, socklen_t(MemoryLayout<timeval>.size)) }
     }
 
     /// Restricts an IPv6 socket to IPv6, so `[::]:53` and `0.0.0.0:53` can both be bound.
-    static func setIPv6Only(_ fd: Int32, _ address: SocketAddress) throws {
+    public static func setIPv6Only(_ fd: Int32, _ address: SocketAddress) throws {
         guard address.isIPv6 else { return }
         try setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1, "setsockopt IPV6_V6ONLY \(address)")
     }
 
     /// Sets or clears O_NONBLOCK (a flag of the open file, so every copy of the descriptor,
     /// the service manager's included, sees it).
-    static func setNonBlocking(_ fd: Int32, _ nonBlocking: Bool, _ what: @autoclosure () -> String) throws {
+    public static func setNonBlocking(_ fd: Int32, _ nonBlocking: Bool, _ what: @autoclosure () -> String) throws {
         let flags = try systemCall("fcntl F_GETFL \(what())") { fcntl(fd, F_GETFL) }
         let wanted = nonBlocking ? flags | O_NONBLOCK : flags & ~O_NONBLOCK
         guard wanted != flags else { return }
         try systemCall("fcntl F_SETFL \(nonBlocking ? "O_NONBLOCK" : "blocking") \(what())") { fcntl(fd, F_SETFL, wanted) }
     }
 
-    static func bind(_ fd: Int32, to address: SocketAddress) throws {
+    /// Binds `fd` to `address`, naming the address in the error.
+    public static func bind(_ fd: Int32, to address: SocketAddress) throws {
         try address.withSockaddr { sa, len in
             _ = try systemCall("bind \(address)") { Glibc.bind(fd, sa, len) }
         }
     }
 
     /// The address the kernel actually bound (the real port after binding port 0).
-    static func localAddress(_ fd: Int32, _ what: @autoclosure () -> String) throws -> SocketAddress {
+    public static func localAddress(_ fd: Int32, _ what: @autoclosure () -> String) throws -> SocketAddress {
         var storage = sockaddr_storage()
         var length = socklen_t(MemoryLayout<sockaddr_storage>.size)
         try withUnsafeMutablePointer(to: &storage) { pointer in
@@ -73,7 +77,7 @@ enum Socket {
 
     /// Writes all of `bytes` to a blocking socket (MSG_NOSIGNAL: a closed peer gives EPIPE,
     /// not SIGPIPE).
-    static func sendAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, _ what: @autoclosure () -> String) throws {
+    public static func sendAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, _ what: @autoclosure () -> String) throws {
         var offset = 0
         while offset < bytes.count {
             let sent = try systemCall(what()) {
@@ -84,7 +88,7 @@ enum Socket {
     }
 
     /// Waits until `fd` is ready for `events`, up to `nanoseconds`. Returns false on timeout.
-    static func wait(_ fd: Int32, for events: Int16, nanoseconds: UInt64, _ what: @autoclosure () -> String) throws -> Bool {
+    public static func wait(_ fd: Int32, for events: Int16, nanoseconds: UInt64, _ what: @autoclosure () -> String) throws -> Bool {
         var pfd = pollfd(fd: fd, events: events, revents: 0)
         let millis = Int32(clamping: (nanoseconds + 999_999) / 1_000_000)
         let ready = try systemCall(what()) { poll(&pfd, 1, millis) }
@@ -93,7 +97,7 @@ enum Socket {
 }
 
 /// Nanoseconds in a `Duration`, clamped to 0 for negative durations.
-func nanoseconds(_ duration: Duration) -> UInt64 {
+public func nanoseconds(_ duration: Duration) -> UInt64 {
     let (seconds, attoseconds) = duration.components
     if seconds < 0 { return 0 }
     // One nanosecond is 10^9 attoseconds.
@@ -104,7 +108,7 @@ func nanoseconds(_ duration: Duration) -> UInt64 {
 ///
 /// Thread creation fails only when the process is out of memory or threads; the servers treat
 /// that as fatal at start-up, with a message naming the thread.
-func spawnThread(name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t {
+public func spawnThread(name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t {
     final class Start {
         let name: String
         let body: @Sendable () -> Void

@@ -101,7 +101,7 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The same address with another port (used after binding port 0).
-    func withPort(_ newPort: UInt16) -> SocketAddress {
+    public func withPort(_ newPort: UInt16) -> SocketAddress {
         SocketAddress(ipv6: ipv6, port: newPort, high: high, low: low, scopeID: scopeID)
     }
 
@@ -158,7 +158,7 @@ public struct SocketAddress: Hashable, Sendable, CustomStringConvertible {
     var family: Int32 { ipv6 ? AF_INET6 : AF_INET }
 
     /// Calls `body` with this address as a `sockaddr` and its length, for bind/connect/sendto.
-    func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws -> R) rethrows -> R {
+    public func withSockaddr<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) throws -> R) rethrows -> R {
         if ipv6 {
             var sin6 = sockaddr_in6()
             sin6.sin6_family = sa_family_t(AF_INET6)

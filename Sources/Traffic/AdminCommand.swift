@@ -24,6 +24,34 @@ public enum AdminCommand: Equatable, Sendable {
     case reload
     case help
 
+    /// Which command it is, without its arguments: what the admin front's command table is
+    /// keyed by, one entry each.
+    public enum Verb: String, CaseIterable, Sendable {
+        case status, weight, shift, drain, undo, rolloutStart, rolloutStatus, rolloutPause, rolloutResume, rolloutAbort
+        case history, health, analysis, reload, help
+    }
+
+    /// This command's `Verb`.
+    public var verb: Verb {
+        switch self {
+        case .status: .status
+        case .weight: .weight
+        case .shift: .shift
+        case .drain: .drain
+        case .undo: .undo
+        case .rolloutStart: .rolloutStart
+        case .rolloutStatus: .rolloutStatus
+        case .rolloutPause: .rolloutPause
+        case .rolloutResume: .rolloutResume
+        case .rolloutAbort: .rolloutAbort
+        case .history: .history
+        case .health: .health
+        case .analysis: .analysis
+        case .reload: .reload
+        case .help: .help
+        }
+    }
+
     /// A weight change asked with `--dry-run`: it shows what would happen and changes nothing.
     public var isDryRunChange: Bool {
         switch self {

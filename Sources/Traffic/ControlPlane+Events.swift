@@ -187,9 +187,8 @@ extension ControlPlane {
         let proposal = Proposal(kind: .reload(config: config, zones: zones, reply: reply), store: next, rollouts: planned,
                                 changes: [], audit: audit, logs: [.log(.info, "reload: generation \(Self.generationMark)")], reason: "reload")
         guard next != store || planned != rollouts || (!seedSaved && config.contains { $0.selectByClient }) else {
-            // Nothing to save: make it at once.
-            inFlight = .proposal(proposal)
-            return effects + handle(.persisted(.saved(revision: revision)), now: now)
+            // Nothing to save: made at once, as a saved one is.
+            return effects + apply(proposal, now: now)
         }
         return effects + [propose(proposal)]
     }

@@ -26,7 +26,8 @@ public struct ControlPlane: Sendable {
     }
 
     public enum Event: Sendable {
-        /// An admin command that changes state (`AdminCommand.changesState`); a dry run of a
+        /// An admin command that changes state (weight, shift, drain, undo, rollout start,
+        /// pause, resume, abort; the edge answers the others itself); a dry run of a
         /// `select=client` name reads `sample`, the client keys recently answered.
         case command(AdminCommand, line: String, uid: UInt32, sample: [CohortSample] = [])
         case probe(ProbeReport)
@@ -49,8 +50,9 @@ public struct ControlPlane: Sendable {
         /// Save the state if the store is still at `revision`, then append `audit`; report
         /// the outcome with `.persisted`.
         case persist(PersistRequest)
-        /// Publish a snapshot of `effective` (and the rollouts) over the zones numbered `zones`.
-        case publish(generation: UInt64, zones: Int)
+        /// Publish the snapshot `generation` made of what `Publication` carries; the edge
+        /// needs nothing else, and never reads the plane back.
+        case publish(generation: UInt64, Publication)
         case log(LogLevel, String)
         /// The answer to the command being handled.
         case reply(String)
@@ -75,7 +77,8 @@ public struct ControlPlane: Sendable {
     public internal(set) var effective: EffectiveWeights
     /// Of the last publish.
     public internal(set) var generation: UInt64 = 0
-    /// The zones `config` came from.
+    /// The zones `config` came from: the one owner of which zone set is served. A `.reload`
+    /// names its zones by number; the publish that makes it says to adopt them.
     public internal(set) var zones: Int
     /// The store's revision of what is saved.
     public internal(set) var revision: UInt64
@@ -231,10 +234,12 @@ public struct ControlPlane: Sendable {
         }
     }
 
-    /// The next generation's publish effect.
-    mutating func published() -> Effect {
+    /// The next generation's publish effect; `adoptingZones` when it is the first over the
+    /// zones a reload brought.
+    mutating func published(adoptingZones: Bool = false) -> Effect {
         generation += 1
-        return .publish(generation: generation, zones: zones)
+        return .publish(generation: generation, Publication(effective: effective, rollouts: rollouts, zones: zones,
+                                                            adoptsZones: adoptingZones, revision: revision))
     }
 
     /// Recomputes what derives from the state: short-TTL names and the effective weights.
@@ -290,7 +295,7 @@ public struct ControlPlane: Sendable {
             unsaved = []
             dirty = false
             lastSaveError = nil
-            return make(proposal, now: now)
+            return apply(proposal, now: now)
         case (.proposal(let proposal), .saveFailed(let error)):
             return refused(proposal, because: "saving weights failed, nothing changed: \(error)",
                            log: "weights: saving: \(error); \"\(proposal.reason)\" not applied", now: now)
@@ -349,17 +354,19 @@ public struct ControlPlane: Sendable {
         return text == lastSaveError ? [] : [.log(.error, "weights: \(text); kept in memory, retrying")]
     }
 
-    /// Makes a saved proposal: memory takes it, the snapshot is published, the logs and the
-    /// reply go out.
-    private mutating func make(_ proposal: Proposal, now: Moment) -> [Effect] {
+    /// Makes a proposal that is saved (or had nothing to save): memory takes it, the snapshot
+    /// is published, the logs and the reply go out.
+    mutating func apply(_ proposal: Proposal, now: Moment) -> [Effect] {
         store = proposal.store
         rollouts = proposal.rollouts
         for change in proposal.changes { changed[NameKey(change.name)] = now }
         var reply: String?
+        var adoptsZones = false
         switch proposal.kind {
         case .command(let text): reply = text
         case .promotion: break
         case .reload(let config, let zones, let text):
+            adoptsZones = true
             self.config = config
             self.zones = zones
             // Endpoints that left the zones are no longer held down.
@@ -368,7 +375,7 @@ public struct ControlPlane: Sendable {
             reply = text
         }
         refresh(now)
-        var effects = [published()]
+        var effects = [published(adoptingZones: adoptsZones)]
         for case .log(let level, let text) in proposal.logs { effects.append(.log(level, stamped(text))) }
         if let reply { effects.append(.reply(stamped(reply))) }
         return effects
@@ -415,6 +422,29 @@ public struct ControlPlane: Sendable {
         return name.name + " " + name.endpoints.map { endpoint in
             "\(endpoint.id)=\(endpoint.weight) (\(Units.percentText(total == 0 ? 0 : Double(endpoint.weight) * 100 / Double(total))))"
         }.joined(separator: " ")
+    }
+}
+
+/// What a snapshot is made of, as the `.publish` effect hands it to the I/O edge.
+public struct Publication: Sendable, Equatable {
+    /// The weights answers are chosen by; the status records are made of them too.
+    public let effective: EffectiveWeights
+    /// The latest rollout of each name, for the status records.
+    public let rollouts: [NameKey: Rollout]
+    /// The number of the zone set to answer from (the one `.reload` gave it, 0 at start).
+    public let zones: Int
+    /// This publish is the first over `zones`: a reload was made. The edge starts probing
+    /// their endpoints and lets the older zone sets go.
+    public let adoptsZones: Bool
+    /// The store's revision the state is at; a shared store tells the others it serves it.
+    public let revision: UInt64
+
+    public init(effective: EffectiveWeights, rollouts: [NameKey: Rollout], zones: Int, adoptsZones: Bool, revision: UInt64) {
+        self.effective = effective
+        self.rollouts = rollouts
+        self.zones = zones
+        self.adoptsZones = adoptsZones
+        self.revision = revision
     }
 }
 

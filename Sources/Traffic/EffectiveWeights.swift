@@ -49,10 +49,15 @@ public struct EndpointConfig: Sendable, Equatable {
     /// The names of its `$ANALYSIS` declarations (`analysis=a,b`), in the zone's order.
     public let analyses: [String]
 
+    /// The longest TTL of its records (seconds): what a cache may keep it for, short of a
+    /// `ttl-shift=` window.
+    public let ttl: UInt32
+
     public init(id: String, slot: Int, zoneWeight: UInt32, role: String? = nil, check: String? = nil, records: Records = [],
-                analyses: [String] = []) {
+                analyses: [String] = [], ttl: UInt32 = 0) {
         self.id = id
         self.analyses = analyses
+        self.ttl = ttl
         self.slot = slot
         self.zoneWeight = zoneWeight
         self.role = role
@@ -71,10 +76,10 @@ public enum EndpointHealth: String, Sendable, Equatable {
     case down
 }
 
-/// The weighting rule, in one place (README "Weights"): configured weight, 0 while the
-/// endpoint is down; when every endpoint that could answer is down, the configured weights
-/// again (fail open, as Route 53 does) unless the name says `all-down=refuse`; the short TTL
-/// while the name is moved. The query path's `WeightTable` and every status surface
+/// The weighting rule, in one place (README "Health checks and automatic rollback" and "TTL
+/// during a shift"): configured weight, 0 while the endpoint is down; when every endpoint
+/// that could answer is down, the configured weights again (fail open, as Route 53 does)
+/// unless the name says `all-down=refuse`; the short TTL while the name is moved. The query path's `WeightTable` and every status surface
 /// (`status`, its JSON, the `_veer` TXT records, metrics) are read from one value of it.
 public struct EffectiveWeights: Sendable, Equatable {
     public struct Endpoint: Sendable, Equatable {

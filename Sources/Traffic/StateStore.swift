@@ -63,9 +63,9 @@ public struct StoreError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String { text }
 }
 
-/// Where the control plane's state lives: load at start, compare-and-save by revision,
-/// append-only audit. The local state directory is the first implementation; a shared store
-/// for several servers is the next.
+/// Where the control plane's state lives: load at start, compare-and-save by revision with
+/// the change's audit lines, the audit history. The local state directory is one; etcd,
+/// shared by several servers, is the other, and what it can do beyond this is `SharedStore`.
 public protocol StateStore: Sendable {
     /// Where it is, for messages: a path or an address.
     var location: String { get }
@@ -74,44 +74,13 @@ public protocol StateStore: Sendable {
     /// read stops start-up: silently resetting production weights would undo a migration.
     func load() throws(StoreError) -> PersistedState?
 
-    /// Saves `store`, `rollouts` and `seed` if the stored revision is still `revision`;
-    /// returns the new revision. Durable before it returns.
-    func save(_ store: WeightStore, rollouts: [Rollout], seed: CohortSeed, replacing revision: UInt64) throws(StoreError) -> UInt64
-
-    /// Appends audit lines, durable before it returns.
-    func append(_ entries: [AuditEntry]) throws(StoreError)
-
     /// The last `limit` audit lines, only those about `name` if given.
     func history(name: NameKey?, limit: Int) throws(StoreError) -> [String]
 
     /// Saves and audits `request` as one change: the state if the stored revision is still
-    /// `request.revision`, then its audit lines. A shared store does both in one transaction.
+    /// `request.revision`, then its audit lines, durable before it returns. A shared store
+    /// does both in one transaction.
     func commit(_ request: PersistRequest) -> PersistOutcome
-
-    /// Calls `changed` with each state another server saves (a shared store; the local
-    /// directory has no other writer and never calls it).
-    func watch(_ changed: @escaping @Sendable (PersistedState) -> Void)
-
-    /// Whether the store answers, for `status` and metrics; nil for the local directory.
-    var reachability: StoreReachability? { get }
-}
-
-extension StateStore {
-    public func commit(_ request: PersistRequest) -> PersistOutcome {
-        let revision: UInt64
-        do { revision = try save(request.store, rollouts: request.rollouts, seed: request.seed, replacing: request.revision) } catch {
-            if case .conflict = error.kind { return .conflict(error.text) }
-            return .saveFailed(error.text)
-        }
-        do { try append(request.audit) } catch {
-            return .auditFailed(revision: revision, error.text)
-        }
-        return .saved(revision: revision)
-    }
-
-    public func watch(_ changed: @escaping @Sendable (PersistedState) -> Void) {}
-
-    public var reachability: StoreReachability? { nil }
 }
 
 /// A shared store's health as operators see it.

@@ -184,11 +184,6 @@ public struct WeightStore: Sendable, Equatable, Codable {
         return try applying(weights, to: index, at: now)
     }
 
-    /// Weight 0: never chosen.
-    public func draining(_ nameText: String, _ endpoint: String, at now: Int64) throws(AdminError) -> (WeightStore, [Change]) {
-        try setting(nameText, endpoint, to: 0, at: now)
-    }
-
     /// Restores the weights before the last change of `name`.
     public func undoing(_ nameText: String, at now: Int64) throws(AdminError) -> (WeightStore, [Change]) {
         let (index, state) = try lookup(nameText)

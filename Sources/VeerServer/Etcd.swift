@@ -53,9 +53,9 @@ final class EtcdClient: Sendable {
 
     /// POSTs `body` to `path` on the first endpoint that answers; throws the last error
     /// when none does.
-    func call(_ path: String, _ body: [String: Any]) throws(StoreError) -> [String: Any] {
+    func call(_ path: String, _ body: some Encodable) throws(StoreError) -> [String: Any] {
         let data: [UInt8]
-        do { data = Array(try JSONSerialization.data(withJSONObject: body)) } catch {
+        do { data = try JSON.encode(body) } catch {
             throw StoreError(.io, "etcd \(path): \(error)")
         }
         let start = preferred.load(ordering: .relaxed)
@@ -97,8 +97,8 @@ final class EtcdClient: Sendable {
 
     /// `list`, with the store's revision the keys were read at.
     func snapshot(prefix: String, limit: Int = 0, descending: Bool = false) throws(StoreError) -> (keys: [KeyValue], revision: UInt64) {
-        var body: [String: Any] = ["key": Self.base64(prefix), "range_end": Self.base64(Self.prefixEnd(prefix)),
-                                   "sort_target": "KEY", "sort_order": descending ? "DESCEND" : "ASCEND"]
+        var body = ["key": Self.base64(prefix), "range_end": Self.base64(Self.prefixEnd(prefix)),
+                    "sort_target": "KEY", "sort_order": descending ? "DESCEND" : "ASCEND"]
         if limit > 0 { body["limit"] = String(limit) }
         let reply = try call("/v3/kv/range", body)
         return (Self.keyValues(reply), Self.revision(reply) ?? 0)
@@ -109,11 +109,10 @@ final class EtcdClient: Sendable {
     /// failed.
     func put(_ puts: [(key: String, value: [UInt8])], ifModRevisionOf key: String, is modRevision: UInt64)
         throws(StoreError) -> (revision: UInt64?, current: KeyValue?) {
-        let reply = try call("/v3/kv/txn", [
-            "compare": [["key": Self.base64(key), "target": "MOD", "result": "EQUAL", "mod_revision": String(modRevision)]],
-            "success": puts.map { ["request_put": ["key": Self.base64($0.key), "value": Data($0.value).base64EncodedString()]] },
-            "failure": [["request_range": ["key": Self.base64(key)]]],
-        ])
+        let reply = try call("/v3/kv/txn", Transaction(
+            compare: [["key": Self.base64(key), "target": "MOD", "result": "EQUAL", "mod_revision": String(modRevision)]],
+            success: puts.map { ["request_put": ["key": Self.base64($0.key), "value": Data($0.value).base64EncodedString()]] },
+            failure: [["request_range": ["key": Self.base64(key)]]]))
         if reply["succeeded"] as? Bool == true { return (Self.revision(reply), nil) }
         let range = ((reply["responses"] as? [[String: Any]])?.first?["response_range"] as? [String: Any]) ?? [:]
         return (nil, Self.keyValues(range).first)
@@ -121,21 +120,16 @@ final class EtcdClient: Sendable {
 
     /// Creates `key` with `value` attached to `lease` if it is absent; true when it did.
     func create(_ key: String, value: [UInt8], lease: Int64) throws(StoreError) -> Bool {
-        let reply = try call("/v3/kv/txn", [
-            "compare": [["key": Self.base64(key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"]],
-            "success": [["request_put": ["key": Self.base64(key), "value": Data(value).base64EncodedString(), "lease": String(lease)]]],
-        ])
+        let reply = try call("/v3/kv/txn", Transaction(
+            compare: [["key": Self.base64(key), "target": "CREATE", "result": "EQUAL", "create_revision": "0"]],
+            success: [["request_put": ["key": Self.base64(key), "value": Data(value).base64EncodedString(), "lease": String(lease)]]]))
         return reply["succeeded"] as? Bool == true
     }
 
     func put(_ key: String, value: [UInt8], lease: Int64 = 0) throws(StoreError) {
-        var body: [String: Any] = ["key": Self.base64(key), "value": Data(value).base64EncodedString()]
+        var body = ["key": Self.base64(key), "value": Data(value).base64EncodedString()]
         if lease != 0 { body["lease"] = String(lease) }
         _ = try call("/v3/kv/put", body)
-    }
-
-    func delete(_ key: String) throws(StoreError) {
-        _ = try call("/v3/kv/deleterange", ["key": Self.base64(key)])
     }
 
     /// A new lease of `ttl` seconds.
@@ -151,17 +145,13 @@ final class EtcdClient: Sendable {
         return ((reply["result"] as? [String: Any]).flatMap { Self.int($0["TTL"]) } ?? 0) > 0
     }
 
-    func revoke(_ lease: Int64) {
-        _ = try? call("/v3/lease/revoke", ["ID": String(lease)])
-    }
-
     /// Watches keys under `prefix` from `revision` on one endpoint after another, calling
     /// `events` with each batch and the revision it brings the store to, until `events`
     /// returns false. Throws when the stream breaks (the caller resyncs and watches again).
     func watch(prefix: String, from revision: UInt64, events: ([KeyValue], UInt64) -> Bool) throws(StoreError) {
-        let body: [String: Any] = ["create_request": ["key": Self.base64(prefix), "range_end": Self.base64(Self.prefixEnd(prefix)),
-                                                      "start_revision": String(revision)]]
-        let data = (try? JSONSerialization.data(withJSONObject: body)).map { Array($0) } ?? []
+        let body = ["create_request": ["key": Self.base64(prefix), "range_end": Self.base64(Self.prefixEnd(prefix)),
+                                       "start_revision": String(revision)]]
+        let data = (try? JSON.encode(body)) ?? []
         let index = preferred.load(ordering: .relaxed) % endpoints.count
         let endpoint = endpoints[index]
         do {
@@ -183,6 +173,14 @@ final class EtcdClient: Sendable {
     }
 
     // MARK: - JSON
+
+    /// A `/v3/kv/txn` request: if every `compare` holds, the `success` operations, else the
+    /// `failure` ones (each operation one `request_put` or `request_range` object).
+    struct Transaction: Encodable {
+        var compare: [[String: String]]
+        var success: [[String: [String: String]]]
+        var failure: [[String: [String: String]]]?
+    }
 
     static func base64(_ text: String) -> String { Data(text.utf8).base64EncodedString() }
 

@@ -16,7 +16,7 @@ import Traffic
 ///
 /// A copy of the state stays in the local state directory, so a server restarted while etcd
 /// is unreachable serves the last state it had.
-final class EtcdStateStore: StateStore {
+final class EtcdStateStore: StateStore, SharedStore {
     /// Lease of a server's keys: a server that stops renewing is gone after this.
     static let leaseSeconds = 3
     /// How often the lease is renewed, the server key refreshed and the leadership tried.
@@ -39,18 +39,10 @@ final class EtcdStateStore: StateStore {
         var health: [String: String] = [:]
         var publishedHealth: [String: String]?
         var leader: String?
-        /// What `Callbacks.leadership` last said.
+        /// What `SharedStoreCallbacks.leadership` last said.
         var leads: Bool?
         var others: [String: [String: String]] = [:]
-        var callbacks: Callbacks?
-    }
-
-    /// What the store tells the control edge.
-    struct Callbacks: Sendable {
-        var state: @Sendable (PersistedState) -> Void
-        var leadership: @Sendable (Bool) -> Void
-        /// Every live server's verdicts (its own included): endpoint key → up/down/unknown.
-        var health: @Sendable ([String: [String: String]]) -> Void
+        var callbacks: SharedStoreCallbacks?
     }
 
     private let shared = Mutex(Shared())
@@ -76,27 +68,6 @@ final class EtcdStateStore: StateStore {
             }
             Log.warning("state: \(error); serving the local copy (revision \(copy.revision)) until etcd is back")
             return copy
-        }
-    }
-
-    func save(_ store: WeightStore, rollouts: [Rollout], seed: CohortSeed, replacing revision: UInt64) throws(StoreError) -> UInt64 {
-        let request = PersistRequest(store: store, rollouts: rollouts, seed: seed, revision: revision, audit: [])
-        switch commit(request) {
-        case .saved(let revision), .auditFailed(let revision, _): return revision
-        case .saveFailed(let text): throw StoreError(.io, text)
-        case .conflict(let text): throw StoreError(.conflict(stored: 0), text)
-        }
-    }
-
-    /// Lines without a change of their own (`commit` writes a change's lines in its
-    /// transaction): after the state's current revision, so they sort where they happened.
-    func append(_ entries: [AuditEntry]) throws(StoreError) {
-        guard !entries.isEmpty else { return }
-        let revision = try reaching { () throws(StoreError) in try client.get(stateKey)?.modRevision ?? 0 }
-        for (index, entry) in entries.enumerated() {
-            try reaching { () throws(StoreError) in
-                try client.put(auditKey(at: revision, index, kind: "note"), value: Array(entry.line.utf8))
-            }
         }
     }
 
@@ -134,7 +105,7 @@ final class EtcdStateStore: StateStore {
         return Array(lines.prefix(limit).reversed())
     }
 
-    var reachability: StoreReachability? {
+    var reachability: StoreReachability {
         shared.withLock { StoreReachability(location: location, reachable: $0.reachable, since: $0.since, error: $0.lastError) }
     }
 
@@ -173,7 +144,7 @@ final class EtcdStateStore: StateStore {
         }
     }
 
-    // MARK: - Servers, leader, health
+    // MARK: - SharedStore: servers, leader, health
 
     /// What this server serves now, for `servers/ID` (and `--wait`).
     func serving(revision: UInt64) {
@@ -186,11 +157,11 @@ final class EtcdStateStore: StateStore {
     }
 
     /// Live servers: id, the revision each serves, when it last said so (Unix ms).
-    func servers() throws(StoreError) -> [(id: String, revision: UInt64, at: Int64)] {
+    func servers() throws(StoreError) -> [SharedServer] {
         try reaching { () throws(StoreError) in try client.list(prefix: prefix + "servers/") }.compactMap { kv in
             guard let object = try? JSONSerialization.jsonObject(with: Data(kv.value)) as? [String: Any],
                   let id = object["id"] as? String else { return nil }
-            return (id, UInt64(EtcdClient.int(object["revision"]) ?? 0), EtcdClient.int(object["at"]) ?? 0)
+            return SharedServer(id: id, revision: UInt64(EtcdClient.int(object["revision"]) ?? 0), at: EtcdClient.int(object["at"]) ?? 0)
         }
     }
 
@@ -221,7 +192,7 @@ final class EtcdStateStore: StateStore {
     }
 
     /// Starts the beat (lease, server key, leadership, health) and the watch threads.
-    func start(_ callbacks: Callbacks) {
+    func start(_ callbacks: SharedStoreCallbacks) {
         shared.withLock { $0.callbacks = callbacks }
         Thread.detachNewThread { [self] in beatLoop() }
         Thread.detachNewThread { [self] in watchLoop() }
@@ -245,7 +216,7 @@ final class EtcdStateStore: StateStore {
                 published = nil
                 shared.withLock { $0.lease = lease }
             }
-            let me: [String: Any] = ["id": serverID, "revision": String(serving), "at": String(Clock.wallMilliseconds())]
+            let me = ["id": serverID, "revision": String(serving), "at": String(Clock.wallMilliseconds())]
             try reaching { () throws(StoreError) in
                 try client.put(prefix + "servers/" + serverID, value: Self.json(me), lease: lease)
             }
@@ -334,8 +305,8 @@ final class EtcdStateStore: StateStore {
         if changed { callbacks?.leadership(leads) }
     }
 
-    private static func json(_ object: Any) -> [UInt8] {
-        (try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])).map { Array($0) } ?? Array("{}".utf8)
+    private static func json(_ object: [String: String]) -> [UInt8] {
+        (try? JSON.encode(object)) ?? Array("{}".utf8)
     }
 
     private func deliverHealth() {

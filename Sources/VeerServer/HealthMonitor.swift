@@ -251,3 +251,23 @@ final class HealthMonitor: Sendable {
         if let report, let callback { callback(report) }
     }
 }
+
+/// The health monitor once it runs (nil before): the executor points it at adopted zones,
+/// status reads its states.
+final class MonitorSlot: Sendable {
+    private let monitor = Mutex<HealthMonitor?>(nil)
+
+    func attach(_ health: HealthMonitor) {
+        monitor.withLock { $0 = health }
+    }
+
+    /// Probes `targets` from now on (a reload's zones); nothing before the monitor runs.
+    func configure(_ targets: [HealthMonitor.Target]) {
+        monitor.withLock { $0 }?.configure(targets)
+    }
+
+    /// Every probed endpoint's check and state by slot; empty before the monitor runs.
+    func states() -> [Int: (check: String, state: HealthState)] {
+        monitor.withLock { $0 }?.states() ?? [:]
+    }
+}

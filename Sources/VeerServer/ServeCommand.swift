@@ -175,12 +175,14 @@ final class Server: Sendable {
         guard errors.isEmpty else { throw StartupError(lines: errors.map(\.description)) }
         guard !zones.isEmpty else { throw StartupError(lines: ["\(config.zonesDirectory): no *.zone files to serve"]) }
         let store: any StateStore
+        var shared: (any SharedStore)?
         do {
             let local = try FileStateStore(directory: config.stateDirectory)
             if let urls = config.etcd {
                 let client: EtcdClient
                 do { client = try EtcdClient(urls: urls) } catch { throw StoreError(.io, "\(error)") }
-                store = EtcdStateStore(client: client, prefix: config.storePrefix, serverID: config.serverID, local: local)
+                let etcd = EtcdStateStore(client: client, prefix: config.storePrefix, serverID: config.serverID, local: local)
+                (store, shared) = (etcd, etcd)
                 Log.info("state: shared in \(store.location) as server \(config.serverID), local copy in \(local.path)")
             } else {
                 store = local
@@ -192,7 +194,7 @@ final class Server: Sendable {
         plane.rollbackWindowMs = config.rollbackWindowSeconds * 1000
         control = try Control(settings: Control.Settings(
             zonesDirectory: config.zonesDirectory, allowedUIDs: config.allowedUIDs, allowedGIDs: config.allowedGIDs,
-            plane: plane, cohortSeed: config.cohortSeed), zones: zones, store: store)
+            plane: plane, cohortSeed: config.cohortSeed), zones: zones, store: store, shared: shared)
         for zone in control.box.current.zones.zones {
             Log.info("zone: \(zone.origin) serial=\(zone.serial) file=\(zone.file)")
         }

@@ -1,4 +1,5 @@
 import Authority
+import Synchronization
 import Traffic
 import ZoneFile
 
@@ -22,5 +23,41 @@ struct ServedZones: Sendable {
                                      slot: slots.slot(owner: name.owner, endpoint: endpoint.id))
             }
         }
+    }
+}
+
+/// The loaded zone sets by number, from the reloader's hand-over until the publish that
+/// adopts a newer one. Which set is served is the plane's to say (`ControlPlane.zones`,
+/// carried by every publish); this only keeps them.
+final class ZoneSets: Sendable {
+    private let sets: Mutex<(byNumber: [Int: ServedZones], last: Int)>
+
+    /// Holds the zones the server started with, as number 0.
+    init(_ first: ServedZones) {
+        sets = Mutex(([0: first], 0))
+    }
+
+    /// Keeps `served` under a new number, for the `.reload` that names it to the plane.
+    func add(_ served: ServedZones) -> Int {
+        sets.withLock { sets in
+            sets.last += 1
+            sets.byNumber[sets.last] = served
+            return sets.last
+        }
+    }
+
+    /// Lets go of a set the plane did not take.
+    func remove(_ number: Int) {
+        sets.withLock { _ = $0.byNumber.removeValue(forKey: number) }
+    }
+
+    /// The set numbered `number`; the plane names only sets it was handed and did not let go.
+    func zones(_ number: Int) -> ServedZones {
+        sets.withLock { $0.byNumber[number]! }
+    }
+
+    /// Lets go of every set older than `number`, once it is adopted: no publish names them again.
+    func release(before number: Int) {
+        sets.withLock { sets in sets.byNumber = sets.byNumber.filter { $0.key >= number } }
     }
 }

@@ -6,10 +6,10 @@ import Traffic
 /// probe still counts toward a bake as a clean probe, at the quorum's verdict; only a quorum
 /// transition aborts a rollout or rolls a migration back.
 final class SharedHealth: Sendable {
-    let store: EtcdStateStore
+    let store: any SharedStore
     private let verdicts = Mutex<(local: HealthQuorum.Verdicts, quorum: HealthQuorum.Verdicts)>(([:], [:]))
 
-    init(store: EtcdStateStore) {
+    init(store: any SharedStore) {
         self.store = store
     }
 
@@ -18,7 +18,7 @@ final class SharedHealth: Sendable {
     /// rollouts and rollbacks to others.
     func start(post: @escaping @Sendable (ControlPlane.Event) -> Void, effective: @escaping @Sendable () -> EffectiveWeights?) {
         post(.leadership(false))
-        store.start(EtcdStateStore.Callbacks(
+        store.start(SharedStoreCallbacks(
             state: { post(.adopted($0)) },
             leadership: { post(.leadership($0)) },
             health: { [self] all in

@@ -179,11 +179,10 @@ struct StateDocument: Codable {
 
     static func encode(_ state: PersistedState, pretty: Bool, lastChange: String? = nil, pendingAudit: [String] = [],
                        auditSize: Int? = nil) throws -> [UInt8] {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = pretty ? [.prettyPrinted, .sortedKeys] : [.sortedKeys]
-        return Array(try encoder.encode(StateDocument(version: formatVersion, revision: state.revision, names: state.store.names,
-                                                      rollouts: state.rollouts, seed: state.seed?.description, lastChange: lastChange,
-                                                      pendingAudit: pendingAudit.isEmpty ? nil : pendingAudit, auditSize: auditSize)))
+        try JSON.encode(StateDocument(version: formatVersion, revision: state.revision, names: state.store.names,
+                                      rollouts: state.rollouts, seed: state.seed?.description, lastChange: lastChange,
+                                      pendingAudit: pendingAudit.isEmpty ? nil : pendingAudit, auditSize: auditSize),
+                        pretty: pretty)
     }
 
     /// Reads a saved state; `what` names it in errors. `revision` overrides the saved one

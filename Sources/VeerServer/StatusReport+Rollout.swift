@@ -28,7 +28,7 @@ extension StatusReport {
         }
         func time(_ ms: Int64) -> String { Log.timestamp(ms / 1000) }
         if json {
-            return "ok\n" + Self.json(list.map { rollout in
+            return "ok\n" + JSON.text(list.map { rollout in
                 RolloutJSON(name: rollout.name, target: rollout.target, phase: rollout.phase.rawValue, step: rollout.step + 1,
                             steps: rollout.steps.map(Rollout.percent), share: Rollout.percent(rollout.currentShare),
                             bake: Rollout.duration(rollout.bakeMs), startedAt: time(rollout.startedAt),

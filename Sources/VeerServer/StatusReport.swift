@@ -1,5 +1,4 @@
 import Authority
-import Foundation
 import Posix
 import Traffic
 import Units
@@ -32,7 +31,7 @@ struct StatusReport {
         var revision: UInt64
         var leader: String?
         /// Live servers (nil when the store could not be asked).
-        var servers: [(id: String, revision: UInt64, at: Int64)]?
+        var servers: [SharedServer]?
     }
 
     func served(_ slot: Int) -> UInt64 { slot < served.count ? served[slot] : 0 }
@@ -133,7 +132,7 @@ struct StatusReport {
                              revision: shared.revision, leader: shared.leader,
                              servers: shared.servers?.sorted { $0.id < $1.id }.map { .init(id: $0.id, revision: $0.revision, lastSeen: Log.timestamp($0.at / 1000)) })
         })
-        if json { return "ok\n" + Self.json(report) }
+        if json { return "ok\n" + JSON.text(report) }
         var lines = ["ok \(report.names.count) weighted name\(report.names.count == 1 ? "" : "s"), generation \(report.generation)"]
         var rows = [["NAME", "ENDPOINT", "CONFIGURED", "EFFECTIVE", "SHARE", "SERVED", "LAST MIN", "OBSERVED", "HEALTH", "LAST PROBE", "SINCE"]]
         for entry in report.names {
@@ -176,12 +175,6 @@ struct StatusReport {
             warning: view.concentrated
                 ? "the \(view.top.count) heaviest client keys carry \(Units.percentText(view.topShare * 100)) of the answers; "
                     + "the split users get follows those few keys more than the weights" : nil)
-    }
-
-    static func json<T: Encodable>(_ value: T) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys]
-        return String(decoding: (try? encoder.encode(value)) ?? Data(), as: UTF8.self)
     }
 
     /// Left-aligned text columns separated by two spaces.

@@ -1,6 +1,7 @@
 import Authority
 import DNSWire
 import Synchronization
+import TestSupport
 import Testing
 import Traffic
 

@@ -1,5 +1,6 @@
 import Authority
 import DNSWire
+import TestSupport
 import Testing
 import Traffic
 

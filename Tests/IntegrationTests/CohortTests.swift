@@ -1,6 +1,7 @@
 import DNSWire
 import Foundation
 import Posix
+import TestSupport
 import Testing
 
 /// `select=client` with the real binary and real dig: the subnets on the new gateway at 5%

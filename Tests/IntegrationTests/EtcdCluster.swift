@@ -1,6 +1,7 @@
 import Foundation
 import Glibc
 import Posix
+import TestSupport
 
 /// A real etcd (Debian's `etcd-server`) for the shared-store tests: one member or several,
 /// on free loopback ports, with temporary data directories. Never a mock. Members can be

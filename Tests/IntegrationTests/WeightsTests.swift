@@ -1,6 +1,7 @@
 import DNSWire
 import Foundation
 import Posix
+import TestSupport
 import Testing
 
 /// Weighted names driven over the admin socket of the real binary, checked with real queries.

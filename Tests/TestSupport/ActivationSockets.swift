@@ -1,4 +1,4 @@
-@testable import Posix
+import Posix
 import Glibc
 
 /// Sockets made the way a service manager makes them before handing them to a service

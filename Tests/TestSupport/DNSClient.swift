@@ -1,4 +1,4 @@
-@testable import Posix
+import Posix
 import Glibc
 
 /// Simple blocking DNS clients, for tests and tools. Not for the server's hot path.

@@ -1,4 +1,4 @@
-@testable import Posix
+import Posix
 import CPosix
 import Glibc
 import Synchronization

@@ -241,6 +241,41 @@ struct ControlPlaneTests {
         #expect(driver.plane.rollouts[Driver.api]?.phase == .baking)
     }
 
+    /// A reload with nothing to save is made at once, without a save result of its own: a
+    /// rollback kept in memory (the disk was full) stays unsaved for the clock's retry,
+    /// audit lines and all.
+    @Test func aReloadWithNothingToSaveLeavesAnUnsavedRollbackToTheRetry() {
+        var driver = Self.rolling()
+        driver.script = [.saveFails]
+        driver.send(Driver.probe(1, "status 503", .up), at: 2_000)
+        #expect(driver.plane.dirty)
+        let saves = driver.persists.count
+        let reply = driver.send(.reload(Driver.config, zones: 1), at: 2_100)
+        #expect(reply?.hasPrefix("ok reloaded, generation") == true, "\(reply ?? "")")
+        #expect(driver.persists.count == saves, "nothing to save")
+        #expect(driver.plane.zones == 1)
+        #expect(driver.plane.dirty, "the rollback is still unsaved")
+        driver.send(.tick, at: 3_100)
+        #expect(!driver.plane.dirty)
+        #expect(driver.savedWeights() == [100, 0])
+        #expect(driver.audit.contains { $0.text == "rollout to new aborted at step 1/3, rolled back" })
+    }
+
+    /// The plane alone says which zone set is served: a reload's publish names its zones and
+    /// adopts them, and every later publish names them without adopting them again.
+    @Test func aReloadsPublishAdoptsItsZonesAndLaterOnesNameThem() {
+        func publications(_ effects: [ControlPlane.Effect]) -> [Publication] {
+            effects.compactMap { if case .publish(_, let publication) = $0 { publication } else { nil } }
+        }
+        var (plane, started) = ControlPlane.start(config: Driver.config, zones: 0, saved: nil, seed: Driver.seed, now: 0)
+        #expect(publications(started).map { [$0.zones, $0.adoptsZones ? 1 : 0] } == [[0, 0]])
+        let reloaded = publications(plane.handle(.reload(Driver.config, zones: 1), now: 1))
+        #expect(reloaded.map { [$0.zones, $0.adoptsZones ? 1 : 0] } == [[1, 1]])
+        let probed = publications(plane.handle(Driver.probe(0, nil, .up, (.unknown, .up)), now: 2))
+        #expect(probed.map { [$0.zones, $0.adoptsZones ? 1 : 0] } == [[1, 0]])
+        #expect(probed.first?.effective == plane.effective, "the publish carries what it publishes")
+    }
+
     /// The bake runs on the monotonic clock; a wall-clock step either way moves nothing.
     @Test(arguments: [-86_400_000, -60_000, 60_000, 86_400_000] as [Int64])
     func aClockStepNeitherShortensNorLengthensABake(step: Int64) {

@@ -95,3 +95,10 @@ struct WeightStoreTests {
         ])
     }
 }
+
+extension WeightStore {
+    /// Weight 0: never chosen (what `drain` does, as the control plane calls it).
+    func draining(_ nameText: String, _ endpoint: String, at now: Int64) throws(AdminError) -> (WeightStore, [Change]) {
+        try setting(nameText, endpoint, to: 0, at: now)
+    }
+}

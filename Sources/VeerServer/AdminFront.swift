@@ -1,0 +1,141 @@
+import Authority
+import Posix
+import Traffic
+
+/// The admin socket's front: who may ask (the peer's uid and gid), then one handler per
+/// command from `commands`. Commands that change state go to the plane as events; the others
+/// are answered here from the status, the store's history or a reload. Replies start `ok` or
+/// `error:`.
+final class AdminFront: Sendable {
+    /// One admin line, parsed, with who sent it.
+    struct Request: Sendable {
+        let command: AdminCommand
+        /// The line without `--wait`, trimmed: what audit lines quote.
+        let line: String
+        let uid: UInt32
+        /// `--wait`: answer once every live server sharing the store serves the change.
+        let wait: Bool
+    }
+
+    /// A command's handler: the reply to `request`, or the error the reply names.
+    typealias Handler = @Sendable (AdminFront, Request) throws(AdminError) -> String
+
+    /// Every command and its handler, one entry each (Knot's control does the same).
+    static let commands: [AdminCommand.Verb: Handler] = [
+        .help: { (_, _) throws(AdminError) in "ok commands:\n" + AdminCommand.usage },
+        .status: { (front, request) throws(AdminError) in try front.status(request) },
+        .rolloutStatus: { (front, request) throws(AdminError) in try front.rolloutStatus(request) },
+        .health: { (front, request) throws(AdminError) in try front.health(request) },
+        .history: { (front, request) throws(AdminError) in try front.history(request) },
+        .analysis: { (front, request) throws(AdminError) in try front.analysis(request) },
+        .reload: { (front, _) throws(AdminError) in try front.reload() },
+        .weight: { (front, request) throws(AdminError) in front.change(request) },
+        .shift: { (front, request) throws(AdminError) in front.change(request) },
+        .drain: { (front, request) throws(AdminError) in front.change(request) },
+        .undo: { (front, request) throws(AdminError) in front.change(request) },
+        .rolloutStart: { (front, request) throws(AdminError) in front.change(request) },
+        .rolloutPause: { (front, request) throws(AdminError) in front.change(request) },
+        .rolloutResume: { (front, request) throws(AdminError) in front.change(request) },
+        .rolloutAbort: { (front, request) throws(AdminError) in front.change(request) },
+    ]
+
+    let allowedUIDs: Set<UInt32>
+    let allowedGIDs: Set<UInt32>
+    let loop: ControlLoop
+    let reloader: Reloader
+    let reports: StatusSource
+    let store: any StateStore
+    /// With a shared store: what `--wait` waits on.
+    let shared: (any SharedStore)?
+    let counters: CounterRegistry
+    let box: SnapshotBox
+
+    init(allowedUIDs: Set<UInt32>, allowedGIDs: Set<UInt32>, loop: ControlLoop, reloader: Reloader, reports: StatusSource,
+         store: any StateStore, shared: (any SharedStore)?, counters: CounterRegistry, box: SnapshotBox) {
+        self.allowedUIDs = allowedUIDs
+        self.allowedGIDs = allowedGIDs
+        self.loop = loop
+        self.reloader = reloader
+        self.reports = reports
+        self.store = store
+        self.shared = shared
+        self.counters = counters
+        self.box = box
+    }
+
+    /// Answers one admin line: `ok …` or `error: …`.
+    func handle(_ line: String, peer: PeerCredentials) -> String {
+        guard isAllowed(peer) else {
+            Log.warning("admin: refused uid=\(peer.uid) gid=\(peer.gid) pid=\(peer.pid)")
+            return "error: uid \(peer.uid) is not allowed on the admin socket (see --admin-allow-uid and --admin-allow-gid)"
+        }
+        let (line, wait) = AdminCommand.waitSwitch(line)
+        do throws(AdminError) {
+            let command = try AdminCommand.parse(line)
+            let request = Request(command: command, line: AdminCommand.trimmed(line), uid: peer.uid, wait: wait)
+            guard let handler = Self.commands[command.verb] else { return "error: \(command.verb.rawValue) has no handler" }
+            return try handler(self, request)
+        } catch {
+            return "error: \(error)"
+        }
+    }
+
+    private func isAllowed(_ peer: PeerCredentials) -> Bool {
+        peer.uid == 0 || peer.uid == Posix.Process.currentUID || allowedUIDs.contains(peer.uid)
+            || allowedGIDs.contains(peer.gid)
+    }
+
+    // MARK: - Handlers
+
+    /// `status [NAME] [json]`.
+    private func status(_ request: Request) throws(AdminError) -> String {
+        guard case .status(let name, let json) = request.command else { throw Self.misrouted(request) }
+        return try reports.report().status(name: name, json: json)
+    }
+
+    /// `rollout status [NAME] [json]`.
+    private func rolloutStatus(_ request: Request) throws(AdminError) -> String {
+        guard case .rolloutStatus(let name, let json) = request.command else { throw Self.misrouted(request) }
+        return try reports.report().rolloutStatus(name: name, json: json)
+    }
+
+    /// `health NAME`.
+    private func health(_ request: Request) throws(AdminError) -> String {
+        guard case .health(let name) = request.command else { throw Self.misrouted(request) }
+        return try reports.report().healthReport(name: name)
+    }
+
+    /// `history [NAME] [N]`: the store's audit lines.
+    private func history(_ request: Request) throws(AdminError) -> String {
+        guard case .history(let name, let limit) = request.command else { throw Self.misrouted(request) }
+        do {
+            let lines = try store.history(name: name.map(NameKey.init), limit: limit)
+            return (["ok \(lines.count) change\(lines.count == 1 ? "" : "s")"] + lines).joined(separator: "\n")
+        } catch {
+            throw AdminError.badValue("\(error)")
+        }
+    }
+
+    /// `reload`.
+    private func reload() throws(AdminError) -> String {
+        let errors = reloader.reload()
+        guard errors.isEmpty else {
+            throw AdminError.badValue("reload failed, still serving generation \(box.generation):\n" + errors.joined(separator: "\n"))
+        }
+        return "ok reloaded, generation \(box.generation)"
+    }
+
+    /// A command that changes state: an event for the plane, whose reply is the answer; with
+    /// `--wait` and a shared store, once every live server serves it.
+    private func change(_ request: Request) -> String {
+        let sample = request.command.isDryRunChange ? counters.cohortSamples() : []
+        let reply = loop.send(.command(request.command, line: request.line, uid: request.uid, sample: sample)) ?? "error: no reply"
+        guard request.wait, reply.hasPrefix("ok"), let shared else { return reply }
+        return shared.waitUntilServed(loop.read { $0.revision }, after: reply)
+    }
+
+    /// A handler given another command than its own: `commands` has an entry wrong.
+    static func misrouted(_ request: Request) -> AdminError {
+        AdminError.badValue("\(request.command.verb.rawValue) reached the wrong handler")
+    }
+}

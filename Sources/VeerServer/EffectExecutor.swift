@@ -1,0 +1,68 @@
+import Authority
+import Dispatch
+import Posix
+import Traffic
+
+/// Carries out the control plane's effects, in order: saves and audit lines through the
+/// `StateStore`, snapshots into the box the query path reads, logs, the reply. A plain
+/// switch, one case per effect; everything an effect needs travels in it, so nothing here
+/// reads the plane back.
+final class EffectExecutor: Sendable {
+    let store: any StateStore
+    /// With a shared store: told the revision each snapshot serves.
+    let shared: (any SharedStore)?
+    let box: SnapshotBox
+    let zoneSets: ZoneSets
+    let monitor: MonitorSlot
+
+    init(store: any StateStore, shared: (any SharedStore)?, box: SnapshotBox, zoneSets: ZoneSets, monitor: MonitorSlot) {
+        self.store = store
+        self.shared = shared
+        self.box = box
+        self.zoneSets = zoneSets
+        self.monitor = monitor
+    }
+
+    /// Carries out `effects`; a save's outcome goes to `saved` (the plane), and the effects
+    /// it returns are carried out after the rest; what finishes later (an analysis's queries)
+    /// comes back to the plane as an event through `post`. Returns the reply, if one came.
+    func perform(_ effects: [ControlPlane.Effect], saved: (PersistOutcome) -> [ControlPlane.Effect],
+                 post: @escaping @Sendable (ControlPlane.Event) -> Void) -> String? {
+        var reply: String?
+        var pending = effects[...]
+        while let effect = pending.popFirst() {
+            switch effect {
+            case .persist(let request):
+                pending += saved(store.commit(request))
+            case .publish(let generation, let publication):
+                publish(publication, generation: generation)
+            case .log(let level, let text):
+                Log.write(Log.Level(rawValue: level.rawValue) ?? .info, text)
+            case .reply(let text):
+                reply = text
+            case .analyze(let request):
+                AnalysisRunner.start(request) { post(.analyzed(request, $0)) }
+            }
+        }
+        return reply
+    }
+
+    /// Publishes snapshot `generation` over the zone set the plane names; a reload's zones
+    /// are adopted here (the older sets let go), and the health checks follow them.
+    private func publish(_ publication: Publication, generation: UInt64) {
+        let served = zoneSets.zones(publication.zones)
+        let records = StatusReport.records(publication.effective, rollouts: publication.rollouts, generation: generation)
+        let status = StatusRecords(served.data.weighted.compactMap { set in
+            records[NameKey(set.owner)].map { (set.owner, $0) }
+        })
+        box.publish(Snapshot(zones: served.data, weights: publication.effective.table(), generation: generation, status: status))
+        shared?.serving(revision: publication.revision)
+        guard publication.adoptsZones else { return }
+        zoneSets.release(before: publication.zones)
+        monitor.configure(served.targets)
+        Log.info("reload: \(served.zoneCount) zone(s), generation \(generation)")
+        // The parser's and the old snapshot's memory goes back to the system once every
+        // server thread has let go of the old snapshot (idle ones within a second).
+        DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(2)) { Posix.Process.releaseFreedMemory() }
+    }
+}

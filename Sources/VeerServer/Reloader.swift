@@ -1,0 +1,45 @@
+import Authority
+import Posix
+import Traffic
+import ZoneFile
+
+/// `reload` and SIGHUP: reads the zones directory again and hands valid zones to the plane
+/// by number; the plane saves what the reload changes and its publish says to adopt them.
+/// On any error the served zones stay.
+final class Reloader: Sendable {
+    let directory: String
+    let slots: SlotRegistry
+    let zoneSets: ZoneSets
+    let loop: ControlLoop
+    let box: SnapshotBox
+
+    init(directory: String, slots: SlotRegistry, zoneSets: ZoneSets, loop: ControlLoop, box: SnapshotBox) {
+        self.directory = directory
+        self.slots = slots
+        self.zoneSets = zoneSets
+        self.loop = loop
+        self.box = box
+    }
+
+    /// Re-reads the zones; on any error keeps serving the old data and returns the errors.
+    func reload() -> [String] {
+        Server.notify(["RELOADING=1", ServiceNotify.monotonicMicroseconds])
+        defer { Server.notify(["READY=1", Server.status(box)]) }
+        let (zones, errors) = ZoneParser.loadDirectory(directory, files: .system)
+        if !errors.isEmpty || zones.isEmpty {
+            let lines = errors.isEmpty ? ["\(directory): no *.zone files to serve"] : errors.map(\.description)
+            for line in lines { Log.error("reload: \(line)") }
+            Log.error("reload: kept the data of generation \(box.generation)")
+            return lines
+        }
+        let served = ServedZones(zones, slots: slots)
+        let number = zoneSets.add(served)
+        let reply = loop.send(.reload(served.config, zones: number)) ?? "error: no reply"
+        guard reply.hasPrefix("ok") else {
+            zoneSets.remove(number)
+            Log.error("reload: \(reply); kept generation \(box.generation)")
+            return [reply.hasPrefix("error: ") ? String(reply.dropFirst(7)) : reply]
+        }
+        return []
+    }
+}
