@@ -44,6 +44,11 @@ public struct ControlPlane: Sendable {
         case leadership(Bool)
         /// What Prometheus answered to an `.analyze` effect's queries.
         case analyzed(AnalysisRequest, AnalysisMeasurement)
+        /// The served totals by slot, sampled on the control clock: when each endpoint was
+        /// last answered (`drain`).
+        case served([UInt64])
+        /// What other servers sharing the store saw of the drained endpoints.
+        case servedElsewhere([EndpointKey: DrainWatch.Seen])
     }
 
     public enum Effect: Sendable, Equatable {
@@ -106,6 +111,8 @@ public struct ControlPlane: Sendable {
     public internal(set) var analysisTallies: [AnalysisKey: AnalysisTally] = [:]
     var analysisStarted: [AnalysisKey: Int64] = [:]
     var analysisOut: Set<AnalysisKey> = []
+    /// When each endpoint was last answered, here and (merged) on the other servers.
+    public internal(set) var drain = DrainWatch(since: 0)
 
     /// What a save in flight is for, and so what its outcome does.
     enum Pending: Sendable {
@@ -164,6 +171,7 @@ public struct ControlPlane: Sendable {
         var plane = ControlPlane(settings: settings, config: config, store: store, rollouts: rollouts, zones: zones,
                                  revision: saved?.revision ?? 0, seed: seed)
         plane.seedSaved = saved?.seed == seed
+        plane.drain = DrainWatch(since: now.wall)
         // A new seed is saved at once when a name uses it: cohorts must not move at the next restart.
         if plane.needsSeedSaved || (saved != nil && (store != saved?.store || !audit.isEmpty)) {
             effects.append(plane.persistNow(audit: audit))
@@ -230,6 +238,8 @@ public struct ControlPlane: Sendable {
         case .adopted(let state): return adopt(state, now: now)
         case .leadership(let leads): return lead(leads, now: now)
         case .analyzed(let request, let measurement): return analyzed(request, measurement, now: now)
+        case .served(let totals): return served(totals, now: now)
+        case .servedElsewhere(let seen): return servedElsewhere(seen)
         case .persisted: return []
         }
     }
@@ -239,7 +249,7 @@ public struct ControlPlane: Sendable {
     mutating func published(adoptingZones: Bool = false) -> Effect {
         generation += 1
         return .publish(generation: generation, Publication(effective: effective, rollouts: rollouts, zones: zones,
-                                                            adoptsZones: adoptingZones, revision: revision))
+                                                            adoptsZones: adoptingZones, revision: revision, drained: drained))
     }
 
     /// Recomputes what derives from the state: short-TTL names and the effective weights.
@@ -438,8 +448,12 @@ public struct Publication: Sendable, Equatable {
     public let adoptsZones: Bool
     /// The store's revision the state is at; a shared store tells the others it serves it.
     public let revision: UInt64
+    /// When the endpoints at weight 0 were last answered, for the status records.
+    public let drained: [EndpointKey: DrainWatch.Seen]
 
-    public init(effective: EffectiveWeights, rollouts: [NameKey: Rollout], zones: Int, adoptsZones: Bool, revision: UInt64) {
+    public init(effective: EffectiveWeights, rollouts: [NameKey: Rollout], zones: Int, adoptsZones: Bool, revision: UInt64,
+                drained: [EndpointKey: DrainWatch.Seen] = [:]) {
+        self.drained = drained
         self.effective = effective
         self.rollouts = rollouts
         self.zones = zones

@@ -25,6 +25,10 @@ public protocol SharedStore: Sendable {
     /// This server's probe verdicts (endpoint key → up/down/unknown), for the others' quorum.
     func publishHealth(_ verdicts: [String: String])
 
+    /// When this server last answered each endpoint at weight 0 (name, endpoint id, what it
+    /// saw), for the cluster-wide drain report. Written only when it changes.
+    func publishDrain(_ seen: [(name: String, id: String, seen: DrainWatch.Seen)])
+
     /// Starts following the store: `callbacks` hear every state another server saves, the
     /// leadership, and every server's verdicts.
     func start(_ callbacks: SharedStoreCallbacks)
@@ -54,11 +58,15 @@ public struct SharedStoreCallbacks: Sendable {
     public var leadership: @Sendable (Bool) -> Void
     /// Every live server's verdicts (its own included): server → endpoint key → up/down/unknown.
     public var health: @Sendable ([String: [String: String]]) -> Void
+    /// What another server saw of the drained endpoints.
+    public var drain: @Sendable ([EndpointKey: DrainWatch.Seen]) -> Void
 
     public init(state: @escaping @Sendable (PersistedState) -> Void, leadership: @escaping @Sendable (Bool) -> Void,
-                health: @escaping @Sendable ([String: [String: String]]) -> Void) {
+                health: @escaping @Sendable ([String: [String: String]]) -> Void,
+                drain: @escaping @Sendable ([EndpointKey: DrainWatch.Seen]) -> Void = { _ in }) {
         self.state = state
         self.leadership = leadership
         self.health = health
+        self.drain = drain
     }
 }

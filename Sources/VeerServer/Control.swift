@@ -44,7 +44,7 @@ final class Control: Sendable {
         zoneSets = ZoneSets(served)
         let executor = EffectExecutor(store: store, shared: shared, box: box, zoneSets: zoneSets, monitor: monitor)
         loop = ControlLoop(plane: plane, executor: executor, clock: clock)
-        self.clock = ControlClock(loop: loop, counters: counters)
+        self.clock = ControlClock(loop: loop, counters: counters, shared: shared)
         reloader = Reloader(directory: settings.zonesDirectory, slots: slots, zoneSets: zoneSets, loop: loop, box: box)
         status = StatusSource(loop: loop, monitor: monitor, counters: counters, clock: self.clock, shared: shared)
         admin = AdminFront(allowedUIDs: settings.allowedUIDs, allowedGIDs: settings.allowedGIDs, loop: loop, reloader: reloader,

@@ -2,8 +2,9 @@ import Dispatch
 import Synchronization
 import Traffic
 
-/// The control clock: a `.tick` through the plane every `tickMs` (bakes, windows, retries),
-/// and every `sampleEveryMs` the served totals, kept about a minute for the last-minute counts.
+/// The control clock: a `.tick` through the plane every `tickMs` (bakes, windows, retries,
+/// analyses) with the served totals (`.served`, for the drain report), and every
+/// `sampleEveryMs` those totals kept about a minute for the last-minute counts.
 final class ControlClock: Sendable {
     /// How often the control clock ticks (bakes, windows, retries, counter samples).
     static let tickMs = 200
@@ -14,13 +15,16 @@ final class ControlClock: Sendable {
 
     let loop: ControlLoop
     let counters: CounterRegistry
+    /// With a shared store: where this server says when it last answered drained endpoints.
+    let shared: (any SharedStore)?
     /// Served totals by slot every `sampleEveryMs`, oldest first, about a minute of them.
     private let samples = Mutex<(list: [(at: Int64, totals: [UInt64])], count: Int)>(([], 0))
     private let timer = Mutex<TimerHandle?>(nil)
 
-    init(loop: ControlLoop, counters: CounterRegistry) {
+    init(loop: ControlLoop, counters: CounterRegistry, shared: (any SharedStore)?) {
         self.loop = loop
         self.counters = counters
+        self.shared = shared
     }
 
     /// Starts ticking on the control queue.
@@ -41,6 +45,12 @@ final class ControlClock: Sendable {
         loop.run(.tick)
         let now = loop.clock().monotonic
         let slotCount = loop.latest { $0.effective.slotCount }
+        // Every tick, so "last answered" is exact to the tick: a pass over the counters.
+        loop.run(.served(counters.totals(count: slotCount)))
+        if let shared {
+            let drained = loop.latest { $0.drained }
+            shared.publishDrain(drained.map { ($0.key.name.text, $0.key.id, $0.value) })
+        }
         samples.withLock { samples in
             guard samples.list.last.map({ now - $0.at >= Self.sampleEveryMs }) ?? true else { return }
             samples.list.append((now, counters.totals(count: slotCount)))

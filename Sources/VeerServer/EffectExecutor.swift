@@ -51,7 +51,8 @@ final class EffectExecutor: Sendable {
     /// are adopted here (the older sets let go), and the health checks follow them.
     private func publish(_ publication: Publication, generation: UInt64) {
         let served = zoneSets.zones(publication.zones)
-        let records = StatusReport.records(publication.effective, rollouts: publication.rollouts, generation: generation)
+        let records = StatusReport.records(publication.effective, rollouts: publication.rollouts, generation: generation,
+                                           drained: publication.drained)
         let status = StatusRecords(served.data.weighted.compactMap { set in
             records[NameKey(set.owner)].map { (set.owner, $0) }
         })

@@ -13,6 +13,8 @@ import Traffic
 /// - `servers/ID`: each live server, the revision it serves and when (on its lease).
 /// - `leader`: the server that drives rollouts and rollbacks (on its lease).
 /// - `health/ID`: each server's probe verdicts (on its lease), for quorum health.
+/// - `drain/ID`: when each server last answered each endpoint at weight 0 (on its lease),
+///   for the cluster-wide drain report.
 ///
 /// A copy of the state stays in the local state directory, so a server restarted while etcd
 /// is unreachable serves the last state it had.
@@ -38,6 +40,8 @@ final class EtcdStateStore: StateStore, SharedStore {
         var serving: UInt64 = 0
         var health: [String: String] = [:]
         var publishedHealth: [String: String]?
+        var drain: [String: String] = [:]
+        var publishedDrain: [String: String]?
         var leader: String?
         /// What `SharedStoreCallbacks.leadership` last said.
         var leads: Bool?
@@ -156,6 +160,31 @@ final class EtcdStateStore: StateStore, SharedStore {
         shared.withLock { $0.health = verdicts }
     }
 
+    /// When this server last answered each drained endpoint: `drain/ID` holds
+    /// `{"api.example.com. old": "LAST_MS,MAX_TTL,CACHED_UNTIL_MS"}`, written by the beat
+    /// when it changes.
+    func publishDrain(_ seen: [(name: String, id: String, seen: DrainWatch.Seen)]) {
+        let entries = Dictionary(seen.map { ("\($0.name) \($0.id)", "\($0.seen.lastAnsweredAt),\($0.seen.maxTTL),\($0.seen.cachedUntil)") },
+                                 uniquingKeysWith: { $1 })
+        shared.withLock { $0.drain = entries }
+    }
+
+    /// Another server's `drain/ID` value, read as hostile: entries that do not parse, or
+    /// whose numbers are out of range, are left out.
+    static func drainEntries(_ value: [UInt8]) -> [EndpointKey: DrainWatch.Seen] {
+        guard value.count <= 1 << 20, let object = try? JSONSerialization.jsonObject(with: Data(value)) as? [String: String] else { return [:] }
+        var entries: [EndpointKey: DrainWatch.Seen] = [:]
+        for (key, text) in object {
+            let words = key.split(separator: " ")
+            let numbers = text.split(separator: ",", omittingEmptySubsequences: false)
+            guard words.count == 2, numbers.count == 3, let last = Int64(numbers[0]), let ttl = UInt32(numbers[1]),
+                  let until = Int64(numbers[2]), last >= 0, until >= last, ttl <= Int32.max else { continue }
+            entries[EndpointKey(name: NameKey(String(words[0])), id: String(words[1]))] =
+                DrainWatch.Seen(lastAnsweredAt: last, maxTTL: ttl, cachedUntil: until)
+        }
+        return entries
+    }
+
     /// Live servers: id, the revision each serves, when it last said so (Unix ms).
     func servers() throws(StoreError) -> [SharedServer] {
         try reaching { () throws(StoreError) in try client.list(prefix: prefix + "servers/") }.compactMap { kv in
@@ -210,10 +239,12 @@ final class EtcdStateStore: StateStore, SharedStore {
     private func beat() {
         do {
             var (lease, serving, health, published) = shared.withLock { ($0.lease, $0.serving, $0.health, $0.publishedHealth) }
+            var (drain, publishedDrain) = shared.withLock { ($0.drain, $0.publishedDrain) }
             let alive = try lease != 0 && reaching { () throws(StoreError) in try client.keepAlive(lease) }
             if !alive {
                 lease = try reaching { () throws(StoreError) in try client.grant(ttl: Self.leaseSeconds) }
                 published = nil
+                publishedDrain = nil
                 shared.withLock { $0.lease = lease }
             }
             let me = ["id": serverID, "revision": String(serving), "at": String(Clock.wallMilliseconds())]
@@ -226,6 +257,13 @@ final class EtcdStateStore: StateStore, SharedStore {
                 }
                 shared.withLock { $0.publishedHealth = health }
             }
+            if publishedDrain != drain {
+                try reaching { () throws(StoreError) in
+                    try client.put(prefix + "drain/" + serverID, value: Self.json(drain), lease: lease)
+                }
+                shared.withLock { $0.publishedDrain = drain }
+            }
+
             if shared.withLock({ $0.leader }) == nil { tryToLead() }
         } catch {
             // Noted by `reaching`; the next beat tries again.
@@ -290,6 +328,9 @@ final class EtcdStateStore: StateStore, SharedStore {
             shared.withLock { $0.callbacks }?.state(state)
         } else if name == "leader" {
             leader = kv.value.isEmpty ? nil : String(decoding: kv.value, as: UTF8.self)
+        } else if name.hasPrefix("drain/"), String(name.dropFirst("drain/".count)) != serverID, !kv.value.isEmpty {
+            let entries = Self.drainEntries(kv.value)
+            if !entries.isEmpty { shared.withLock { $0.callbacks }?.drain(entries) }
         } else if name.hasPrefix("health/") {
             let id = String(name.dropFirst("health/".count))
             others[id] = kv.value.isEmpty ? nil : (try? JSONSerialization.jsonObject(with: Data(kv.value)) as? [String: String]) ?? [:]

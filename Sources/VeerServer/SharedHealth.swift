@@ -24,7 +24,8 @@ final class SharedHealth: Sendable {
             health: { [self] all in
                 guard let weights = effective() else { return }
                 for event in quorum(all, effective: weights) { post(event) }
-            }))
+            },
+            drain: { post(.servedElsewhere($0)) }))
     }
 
     /// A local probe of `slot`: published, and handed to the plane as a clean probe at the

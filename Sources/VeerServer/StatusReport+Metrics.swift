@@ -74,6 +74,7 @@ extension StatusReport {
             out.sample("veer_rollout_step", labels, active ? Double(rollout!.step + 1) : 0)
             if let rollout, active { out.sample("veer_rollout_share_percent", labels, Double(rollout.currentShare) / 100) }
         }
+        analysisMetrics(&out)
         out.family("veer_weights_last_change_timestamp_seconds", "gauge", "When the name's weights last changed (since this server started).")
         for (name, at) in changed.sorted(by: { $0.key < $1.key }) {
             out.sample("veer_weights_last_change_timestamp_seconds", ["name": name.text], Double(at.wall) / 1000)

@@ -16,6 +16,8 @@ extension StatusReport {
         var cleanProbes: Int
         var endedAt: String?
         var note: String?
+        /// The last verdict of each of the target's analyses, saved with the rollout.
+        var analyses: [AnalysisJSON]?
     }
 
     /// `rollout status [NAME] [json]`.
@@ -34,7 +36,11 @@ extension StatusReport {
                             bake: Rollout.duration(rollout.bakeMs), startedAt: time(rollout.startedAt),
                             baked: rollout.phase.isActive ? Rollout.duration(rollout.bakedMs / 1000 * 1000) : nil,
                             nextStepAt: rollout.phase == .baking ? time(rollout.bakeEndsAt(now: now)) : nil,
-                            cleanProbes: rollout.cleanProbes, endedAt: rollout.endedAt.map(time), note: rollout.note)
+                            cleanProbes: rollout.cleanProbes, endedAt: rollout.endedAt.map(time), note: rollout.note,
+                            analyses: rollout.analyses.isEmpty ? nil : rollout.analyses.keys.sorted().map { name in
+                                rollout.analyses[name].flatMap(AnalysisJSON.init)
+                                    ?? AnalysisJSON(pending: name, endpoint: rollout.target)
+                            })
             })
         }
         var lines = ["ok \(list.count) rollout\(list.count == 1 ? "" : "s")"]
@@ -52,6 +58,10 @@ extension StatusReport {
                 lines.append("  paused; `rollout resume \(rollout.name)` bakes this step again from the start")
             case .completed, .aborted:
                 lines.append("  \(rollout.phase.rawValue) at \(rollout.endedAt.map(time) ?? "-")")
+            }
+            for name in rollout.analyses.keys.sorted() {
+                let analysis = rollout.analyses[name].flatMap(AnalysisJSON.init)
+                lines.append("  analysis " + (analysis?.line ?? "\(name): no verdict yet"))
             }
             if let note = rollout.note { lines.append("  note: \(note)") }
         }

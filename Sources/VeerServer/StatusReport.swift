@@ -22,6 +22,10 @@ struct StatusReport {
     var samples: [CohortSample] = []
     /// With a shared store: whether it answers, the live servers and the leader.
     var shared: Shared?
+    /// This server's analysis verdicts (the leader runs them).
+    var analyses: [AnalysisKey: AnalysisTally] = [:]
+    /// When endpoints were last answered, cluster-wide.
+    var drain: DrainWatch?
     let now: Moment
 
     struct Shared {
@@ -63,6 +67,13 @@ struct StatusReport {
             var lastLatencyMs: Int?
             /// When the endpoint last went down or came back (RFC 3339), if it has.
             var since: String?
+            /// The last verdict of each of its analyses.
+            var analyses: [AnalysisJSON]?
+            /// At configured weight 0: when any server last answered with it, the longest TTL
+            /// it went out with, and `in caches until …` or `drained since …`.
+            var lastAnswered: String?
+            var maxTTL: UInt32?
+            var drain: String?
         }
         /// For `select=client` names: who the answers went to.
         struct Cohorts: Codable {
@@ -124,7 +135,10 @@ struct StatusReport {
                     observed: servedTotal == 0 ? 0 : Double(served(slot)) * 100 / Double(servedTotal),
                     health: endpoint.health.rawValue, check: endpoint.config.check,
                     lastProbe: probe?.state.lastResult?.description, lastLatencyMs: probe?.state.lastResult?.latencyMs,
-                    since: probe?.state.lastTransitionAt.map(Self.wallTime))
+                    since: probe?.state.lastTransitionAt.map(Self.wallTime),
+                    analyses: Optional(analyses(of: entry.key, endpoint: endpoint.config.id)).flatMap { $0.isEmpty ? nil : $0 },
+                    lastAnswered: drainText(entry.key, endpoint)?.last, maxTTL: drainText(entry.key, endpoint)?.maxTTL,
+                    drain: drainText(entry.key, endpoint)?.text)
             }, cohorts: entry.config.selectByClient ? cohorts(entry) : nil)
         }, store: shared.map { shared in
             StatusJSON.Store(location: shared.store.location, reachable: shared.store.reachable,
@@ -142,6 +156,7 @@ struct StatusReport {
             }
         }
         lines += Self.textTable(rows)
+        lines += analysisAndDrainLines(try names(name))
         if let store = report.store {
             lines.append(store.reachable
                 ? "store: \(store.location) reachable since \(store.since); this server \(store.server) serves revision \(store.revision), leader \(store.leader ?? "none")"
@@ -199,11 +214,17 @@ struct StatusReport {
 
     /// Per weighted name: `endpoint=ID weight=W effective=E health=H` for each endpoint, then
     /// `generation=G`, and `rollout=…` while one is known.
-    static func records(_ effective: EffectiveWeights, rollouts: [NameKey: Rollout], generation: UInt64) -> [NameKey: [String]] {
+    static func records(_ effective: EffectiveWeights, rollouts: [NameKey: Rollout], generation: UInt64,
+                        drained: [EndpointKey: DrainWatch.Seen] = [:]) -> [NameKey: [String]] {
         var records: [NameKey: [String]] = [:]
         for name in effective.names {
-            var strings = name.endpoints.map {
-                "endpoint=\($0.config.id) weight=\($0.configured) effective=\($0.effective) health=\($0.health.rawValue)"
+            var strings = name.endpoints.map { endpoint in
+                var text = "endpoint=\(endpoint.config.id) weight=\(endpoint.configured) effective=\(endpoint.effective) health=\(endpoint.health.rawValue)"
+                // A drained endpoint: when it was last answered and until when caches may hold it.
+                if let seen = drained[EndpointKey(name: name.key, id: endpoint.config.id)] {
+                    text += " last-answer=\(Log.timestamp(seen.lastAnsweredAt / 1000)) cached-until=\(Log.timestamp((seen.cachedUntil + 999) / 1000))"
+                }
+                return text
             }
             strings.append("generation=\(generation)")
             if let rollout = rollouts[name.key] {

@@ -30,7 +30,8 @@ final class StatusSource: Sendable {
                                 byKind: counters.kindTotals(count: plane.effective.slotCount),
                                 samples: counters.cohortSamples(),
                                 shared: shared.map { .init(store: $0.reachability, serverID: $0.serverID, revision: plane.revision,
-                                                           leader: $0.leader, servers: servers) }, now: loop.clock())
+                                                           leader: $0.leader, servers: servers) },
+                                analyses: plane.analysisTallies, drain: plane.drain, now: loop.clock())
         }
     }
 

@@ -15,8 +15,9 @@ struct AdminFrontTests {
         @     IN NS  ns1
         ns1   IN A   192.0.2.53
         $HEALTH gw tcp address=127.0.0.1:9 interval=5s timeout=1s
+        $ANALYSIS errors prometheus url=http://127.0.0.1:9 query=up{job='{{endpoint}}'} requests=up{job='{{endpoint}}'} max=1
         api   30 IN A 192.0.2.1 endpoint=old weight=100 health=gw
-        api   30 IN A 192.0.2.2 endpoint=new weight=0 health=gw
+        api   30 IN A 192.0.2.2 endpoint=new weight=0 health=gw analysis=errors
 
         """
 
@@ -36,6 +37,7 @@ struct AdminFrontTests {
         ("rollout abort api.example.com", .rolloutAbort, "ok api.example.com. rollout to new aborted"),
         ("history api.example.com 3", .history, "ok 3 changes\n"),
         ("health api.example.com", .health, "ok api.example.com."),
+        ("analysis api.example.com", .analysis, "ok api.example.com. 1 analysis run now"),
         ("reload", .reload, "ok reloaded, generation 10"),
     ]
 
