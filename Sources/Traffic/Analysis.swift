@@ -187,6 +187,7 @@ public struct AnalysisRule: Sendable, Equatable {
             scale *= 10
             digits += 1
         }
+        guard digits > 0 else { return String(Int64(value.rounded())) }
         return String((value * scale).rounded() / scale)
     }
 

@@ -78,11 +78,12 @@ public struct DrainWatch: Sendable, Equatable {
         return now < seen.cachedUntil ? .inCaches(until: seen.cachedUntil) : .drained(since: seen.cachedUntil)
     }
 
-    /// `drained since 2026-12-07T10:00:00Z`, `in caches until …`, `not answered since …`.
+    /// `drained since 2026-12-07T10:00:00Z`, `in caches until …`, `not answered since …`;
+    /// cache horizons rounded up to the second, so "until" is never early.
     public func text(_ key: EndpointKey, now: Int64) -> String {
         switch state(key, now: now) {
-        case .inCaches(let until): "in caches until \(Timestamp.text(until / 1000))"
-        case .drained(let since): "drained since \(Timestamp.text(since / 1000))"
+        case .inCaches(let until): "in caches until \(Timestamp.text((until + 999) / 1000))"
+        case .drained(let since): "drained since \(Timestamp.text((since + 999) / 1000))"
         case .notSeen(let since): "not answered since \(Timestamp.text(since / 1000))"
         }
     }

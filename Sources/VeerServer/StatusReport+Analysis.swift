@@ -48,14 +48,19 @@ extension StatusReport {
         var line: String { "\(analysis) \(verdict) at \(at): \(text)" }
     }
 
-    /// The analyses of `endpoint` of `name`: the rollout's when it is the target of one
-    /// (saved, so every server shows them), else this server's own (the leader's).
+    /// The analyses of `endpoint` of `name`, the latest verdict of each: the rollout's when it
+    /// is the target of one (saved, so every server shows them), or this server's own (the
+    /// leader's, outside a rollout), whichever is newer.
     func analyses(of name: NameKey, endpoint: String) -> [AnalysisJSON] {
-        if let rollout = rollouts[name], rollout.target == endpoint, !rollout.analyses.isEmpty {
-            return rollout.analyses.keys.sorted().compactMap { rollout.analyses[$0].flatMap(AnalysisJSON.init) }
+        var latest: [String: AnalysisTally] = [:]
+        func keep(_ tally: AnalysisTally) {
+            guard let last = tally.last else { return }
+            if let kept = latest[last.analysis]?.last, kept.at >= last.at { return }
+            latest[last.analysis] = tally
         }
-        return analyses.filter { $0.key.name == name && $0.key.endpoint == endpoint }.sorted { $0.key < $1.key }
-            .compactMap { AnalysisJSON($0.value) }
+        if let rollout = rollouts[name], rollout.target == endpoint { rollout.analyses.values.forEach(keep) }
+        for (key, tally) in analyses where key.name == name && key.endpoint == endpoint { keep(tally) }
+        return latest.keys.sorted().compactMap { latest[$0].flatMap(AnalysisJSON.init) }
     }
 
     /// For an endpoint at configured weight 0: when it was last answered, the longest TTL,
@@ -84,39 +89,49 @@ extension StatusReport {
         return lines
     }
 
-    /// The analysis and drain families of `/metrics`.
+    /// The analysis and drain families of `/metrics`, each family's samples together.
     func analysisMetrics(_ out: inout MetricsWriter) {
-        out.family("veer_analysis_value", "gauge", "The last value an analysis's query returned for the endpoint.")
-        out.family("veer_analysis_verdict", "gauge", "1 for the analysis's last verdict (pass, fail, inconclusive) of the endpoint, 0 for the others.")
-        out.family("veer_analysis_results_total", "counter", "Failed and inconclusive analysis results counted by this server since start.")
+        var shown: [(labels: [String: String], analysis: AnalysisJSON)] = []
         for name in effective.names {
             for endpoint in name.endpoints {
                 for analysis in analyses(of: name.key, endpoint: endpoint.config.id) {
-                    let labels = ["name": name.key.text, "endpoint": endpoint.config.id, "analysis": analysis.analysis]
-                    if let value = analysis.value { out.sample("veer_analysis_value", labels, value) }
-                    for verdict in [AnalysisVerdict.pass, .fail, .inconclusive] {
-                        out.sample("veer_analysis_verdict", labels.merging(["verdict": verdict.rawValue]) { $1 },
-                                   analysis.verdict == verdict.rawValue ? 1 : 0)
-                    }
+                    shown.append((["name": name.key.text, "endpoint": endpoint.config.id, "analysis": analysis.analysis], analysis))
                 }
             }
         }
+        out.family("veer_analysis_value", "gauge", "The last value an analysis's query returned for the endpoint.")
+        for (labels, analysis) in shown {
+            if let value = analysis.value { out.sample("veer_analysis_value", labels, value) }
+        }
+        out.family("veer_analysis_verdict", "gauge", "1 for the analysis's last verdict (pass, fail, inconclusive) of the endpoint, 0 for the others.")
+        for (labels, analysis) in shown {
+            for verdict in [AnalysisVerdict.pass, .fail, .inconclusive] {
+                out.sample("veer_analysis_verdict", labels.merging(["verdict": verdict.rawValue]) { $1 },
+                           analysis.verdict == verdict.rawValue ? 1 : 0)
+            }
+        }
+        out.family("veer_analysis_results_total", "counter", "Failed and inconclusive analysis results counted by this server since start.")
         for (key, tally) in analyses.sorted(by: { $0.key < $1.key }) {
             let labels = ["name": key.name.text, "endpoint": key.endpoint, "analysis": key.analysis]
             out.sample("veer_analysis_results_total", labels.merging(["verdict": "fail"]) { $1 }, Double(tally.failedTotal))
             out.sample("veer_analysis_results_total", labels.merging(["verdict": "inconclusive"]) { $1 }, Double(tally.inconclusiveTotal))
         }
-        out.family("veer_endpoint_last_answer_timestamp_seconds", "gauge",
-                   "For an endpoint at weight 0: when any server last answered with it.")
-        out.family("veer_endpoint_cached_until_timestamp_seconds", "gauge",
-                   "For an endpoint at weight 0: until when resolvers may answer with it from their caches (last answer plus its longest TTL).")
+        var drained: [(labels: [String: String], seen: DrainWatch.Seen)] = []
         for name in effective.names {
             for endpoint in name.endpoints where endpoint.configured == 0 {
                 guard let seen = drain?.seen[EndpointKey(name: name.key, id: endpoint.config.id)] else { continue }
-                let labels = ["name": name.key.text, "endpoint": endpoint.config.id]
-                out.sample("veer_endpoint_last_answer_timestamp_seconds", labels, Double(seen.lastAnsweredAt) / 1000)
-                out.sample("veer_endpoint_cached_until_timestamp_seconds", labels, Double(seen.cachedUntil) / 1000)
+                drained.append((["name": name.key.text, "endpoint": endpoint.config.id], seen))
             }
+        }
+        out.family("veer_endpoint_last_answer_timestamp_seconds", "gauge",
+                   "For an endpoint at weight 0: when any server last answered with it.")
+        for (labels, seen) in drained {
+            out.sample("veer_endpoint_last_answer_timestamp_seconds", labels, Double(seen.lastAnsweredAt) / 1000)
+        }
+        out.family("veer_endpoint_cached_until_timestamp_seconds", "gauge",
+                   "For an endpoint at weight 0: until when resolvers may answer with it from their caches (last answer plus its longest TTL).")
+        for (labels, seen) in drained {
+            out.sample("veer_endpoint_cached_until_timestamp_seconds", labels, Double(seen.cachedUntil) / 1000)
         }
     }
 }

@@ -65,14 +65,17 @@ extension StatusReport {
                 out.sample("veer_probe_latency_seconds", labels, Double(latency) / 1000)
             }
         }
-        out.family("veer_rollout_step", "gauge", "Step in force of the name's rollout (1-based); 0 when none is active.")
-        out.family("veer_rollout_share_percent", "gauge", "The rollout target's share at the step in force.")
-        for name in effective.names {
+        // Each family's samples stand together, as the text format wants.
+        let rolloutRows = effective.names.map { name in
             let rollout = rollouts[name.key]
-            let active = rollout?.phase.isActive == true
-            let labels = ["name": name.key.text, "target": rollout?.target ?? "", "phase": rollout?.phase.rawValue ?? "none"]
-            out.sample("veer_rollout_step", labels, active ? Double(rollout!.step + 1) : 0)
-            if let rollout, active { out.sample("veer_rollout_share_percent", labels, Double(rollout.currentShare) / 100) }
+            return (rollout: rollout?.phase.isActive == true ? rollout : nil,
+                    labels: ["name": name.key.text, "target": rollout?.target ?? "", "phase": rollout?.phase.rawValue ?? "none"])
+        }
+        out.family("veer_rollout_step", "gauge", "Step in force of the name's rollout (1-based); 0 when none is active.")
+        for row in rolloutRows { out.sample("veer_rollout_step", row.labels, row.rollout.map { Double($0.step + 1) } ?? 0) }
+        out.family("veer_rollout_share_percent", "gauge", "The rollout target's share at the step in force.")
+        for row in rolloutRows {
+            if let rollout = row.rollout { out.sample("veer_rollout_share_percent", row.labels, Double(rollout.currentShare) / 100) }
         }
         analysisMetrics(&out)
         out.family("veer_weights_last_change_timestamp_seconds", "gauge", "When the name's weights last changed (since this server started).")
