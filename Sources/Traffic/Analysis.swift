@@ -49,12 +49,19 @@ public struct AnalysisConfig: Sendable, Equatable {
     /// The queries that judge `endpoint` against `baseline`, the endpoints traffic moves from.
     public func request(name: NameKey, endpoint: String, baseline: [String]) -> AnalysisRequest {
         AnalysisRequest(name: name, analysis: self.name, endpoint: endpoint, host: host, port: port, pathPrefix: pathPrefix,
-                        timeoutMs: timeoutMs, judged: queries(endpoint), baseline: baseline.map(queries))
+                        timeoutMs: timeoutMs, judged: queries(endpoint), baseline: baseline.map(queries), trafficOnly: false)
+    }
+
+    /// Only the `traffic=` query of a drained endpoint: what still reaches it. Nil without one.
+    public func trafficRequest(name: NameKey, endpoint: String) -> AnalysisRequest? {
+        guard traffic != nil else { return nil }
+        return AnalysisRequest(name: name, analysis: self.name, endpoint: endpoint, host: host, port: port, pathPrefix: pathPrefix,
+                               timeoutMs: timeoutMs, judged: queries(endpoint), baseline: [], trafficOnly: true)
     }
 
     private func queries(_ endpoint: String) -> AnalysisRequest.Queries {
         .init(endpoint: endpoint, value: Self.substitute(query, endpoint: endpoint),
-              requests: Self.substitute(requests, endpoint: endpoint))
+              requests: Self.substitute(requests, endpoint: endpoint), traffic: traffic.map { Self.substitute($0, endpoint: endpoint) })
     }
 }
 
@@ -222,6 +229,8 @@ public struct AnalysisRequest: Sendable, Equatable, Hashable {
         public let endpoint: String
         public let value: String
         public let requests: String
+        /// The `traffic=` query, if the analysis has one.
+        public let traffic: String?
     }
 
     public let name: NameKey
@@ -235,6 +244,8 @@ public struct AnalysisRequest: Sendable, Equatable, Hashable {
     public let judged: Queries
     /// The endpoints traffic moves from.
     public let baseline: [Queries]
+    /// Only `judged.traffic` is asked: a drained endpoint is watched, not judged.
+    public let trafficOnly: Bool
 }
 
 /// What Prometheus said to one query.
@@ -265,12 +276,16 @@ public struct AnalysisMeasurement: Sendable, Equatable {
     public let value: PrometheusReading
     public let requests: PrometheusReading
     public let baseline: [Baseline]
+    /// What the `traffic=` query said, when it was asked.
+    public let traffic: PrometheusReading?
 
-    public init(endpoint: String, value: PrometheusReading, requests: PrometheusReading, baseline: [Baseline] = []) {
+    public init(endpoint: String, value: PrometheusReading, requests: PrometheusReading, baseline: [Baseline] = [],
+                traffic: PrometheusReading? = nil) {
         self.endpoint = endpoint
         self.value = value
         self.requests = requests
         self.baseline = baseline
+        self.traffic = traffic
     }
 }
 

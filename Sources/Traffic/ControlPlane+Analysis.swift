@@ -35,15 +35,30 @@ extension ControlPlane {
     /// analyses, once per interval, never twice at once.
     mutating func analysesDue(now: Moment) -> [Effect] {
         var effects: [Effect] = []
+        func due(_ key: AnalysisKey, every intervalMs: Int64) -> Bool {
+            guard !analysisOut.contains(key) else { return false }
+            if let started = analysisStarted[key], now.monotonic - started < intervalMs { return false }
+            analysisStarted[key] = now.monotonic
+            analysisOut.insert(key)
+            return true
+        }
         for (name, endpoint, baseline) in watchedAnalyses(now: now) {
             for analysisName in endpoint.analyses {
                 guard let analysis = name.analysis(analysisName) else { continue }
                 let key = AnalysisKey(name: name.key, endpoint: endpoint.id, analysis: analysisName)
-                guard !analysisOut.contains(key) else { continue }
-                if let started = analysisStarted[key], now.monotonic - started < analysis.intervalMs { continue }
-                analysisStarted[key] = now.monotonic
-                analysisOut.insert(key)
+                guard due(key, every: analysis.intervalMs) else { continue }
                 effects.append(.analyze(analysis.request(name: name.key, endpoint: endpoint.id, baseline: baseline)))
+            }
+        }
+        // Drained endpoints answered since this server started: what still reaches them.
+        guard leads else { return effects }
+        for name in config {
+            for endpoint in name.endpoints where drained[EndpointKey(name: name.key, id: endpoint.id)] != nil {
+                guard let analysis = endpoint.analyses.lazy.compactMap({ name.analysis($0) }).first(where: { $0.traffic != nil }),
+                      let request = analysis.trafficRequest(name: name.key, endpoint: endpoint.id) else { continue }
+                guard due(AnalysisKey(name: name.key, endpoint: endpoint.id, analysis: analysis.name + " traffic"),
+                          every: analysis.intervalMs) else { continue }
+                effects.append(.analyze(request))
             }
         }
         return effects
@@ -51,6 +66,13 @@ extension ControlPlane {
 
     /// Prometheus answered `request`: judge, count, and act on the verdict.
     mutating func analyzed(_ request: AnalysisRequest, _ measurement: AnalysisMeasurement, now: Moment) -> [Effect] {
+        if request.trafficOnly {
+            analysisOut.remove(AnalysisKey(name: request.name, endpoint: request.endpoint, analysis: request.analysis + " traffic"))
+            if let traffic = measurement.traffic {
+                drainTraffic[EndpointKey(name: request.name, id: request.endpoint)] = DrainTraffic(reading: traffic, at: now.wall)
+            }
+            return []
+        }
         let key = AnalysisKey(name: request.name, endpoint: request.endpoint, analysis: request.analysis)
         analysisOut.remove(key)
         // A reload may have taken the analysis away meanwhile.
@@ -110,4 +132,11 @@ public struct AnalysisKey: Sendable, Hashable, Comparable {
     public static func < (a: AnalysisKey, b: AnalysisKey) -> Bool {
         (a.name, a.endpoint, a.analysis) < (b.name, b.endpoint, b.analysis)
     }
+}
+
+/// What a drained endpoint's `traffic=` query last said, and when.
+public struct DrainTraffic: Sendable, Equatable {
+    public let reading: PrometheusReading
+    /// Unix milliseconds.
+    public let at: Int64
 }

@@ -113,6 +113,8 @@ public struct ControlPlane: Sendable {
     var analysisOut: Set<AnalysisKey> = []
     /// When each endpoint was last answered, here and (merged) on the other servers.
     public internal(set) var drain = DrainWatch(since: 0)
+    /// What still reaches each drained endpoint, by its analysis's `traffic=` query.
+    public internal(set) var drainTraffic: [EndpointKey: DrainTraffic] = [:]
 
     /// What a save in flight is for, and so what its outcome does.
     enum Pending: Sendable {

@@ -71,6 +71,9 @@ extension AdminFront {
             AnalysisRun.Query(endpoint: request.endpoint, role: "value", promql: request.judged.value, result: text(measurement.value)),
             AnalysisRun.Query(endpoint: request.endpoint, role: "requests", promql: request.judged.requests, result: text(measurement.requests)),
         ]
+        if let traffic = request.judged.traffic, let reading = measurement.traffic {
+            queries.append(.init(endpoint: request.endpoint, role: "traffic", promql: traffic, result: text(reading)))
+        }
         for (queriesOf, reading) in zip(request.baseline, measurement.baseline) {
             queries.append(.init(endpoint: queriesOf.endpoint, role: "baseline value", promql: queriesOf.value, result: text(reading.value)))
             queries.append(.init(endpoint: queriesOf.endpoint, role: "baseline requests", promql: queriesOf.requests,

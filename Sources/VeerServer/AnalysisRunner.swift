@@ -3,7 +3,8 @@ import Posix
 import Traffic
 
 /// Runs an analysis's Prometheus queries off the control queue: the judged endpoint's value
-/// and request count, then each baseline endpoint's. Every query is bounded by the analysis's
+/// and request count, then each baseline endpoint's, then its `traffic=` query if it has one
+/// (only that one for a drained endpoint). Every query is bounded by the analysis's
 /// `timeout=`; once Prometheus fails one, the rest of the run is answered with that failure
 /// instead of waiting on each in turn. Queries are read-only: nothing here changes state.
 enum AnalysisRunner {
@@ -35,12 +36,17 @@ enum AnalysisRunner {
             if case .failed = reading { failure = reading }
             return reading
         }
+        if request.trafficOnly {
+            return AnalysisMeasurement(endpoint: request.endpoint, value: .noData, requests: .noData,
+                                       traffic: request.judged.traffic.map(ask))
+        }
         let value = ask(request.judged.value)
         let requests = ask(request.judged.requests)
         let baseline = request.baseline.map { queries in
             AnalysisMeasurement.Baseline(endpoint: queries.endpoint, value: ask(queries.value), requests: ask(queries.requests))
         }
-        return AnalysisMeasurement(endpoint: request.endpoint, value: value, requests: requests, baseline: baseline)
+        return AnalysisMeasurement(endpoint: request.endpoint, value: value, requests: requests, baseline: baseline,
+                                   traffic: request.judged.traffic.map(ask))
     }
 
     static func reading(_ result: PrometheusResult) -> PrometheusReading {

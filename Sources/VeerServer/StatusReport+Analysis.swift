@@ -65,11 +65,14 @@ extension StatusReport {
 
     /// For an endpoint at configured weight 0: when it was last answered, the longest TTL,
     /// and `in caches until …` or `drained since …`; nil otherwise.
-    func drainText(_ name: NameKey, _ endpoint: EffectiveWeights.Endpoint) -> (last: String?, maxTTL: UInt32?, text: String)? {
+    func drainText(_ name: NameKey, _ endpoint: EffectiveWeights.Endpoint)
+        -> (last: String?, maxTTL: UInt32?, text: String, traffic: Double?)? {
         guard endpoint.configured == 0, let drain else { return nil }
         let key = EndpointKey(name: name, id: endpoint.config.id)
         let seen = drain.seen[key]
-        return (seen.map { Log.timestamp($0.lastAnsweredAt / 1000) }, seen?.maxTTL, drain.text(key, now: now.wall))
+        var traffic: Double?
+        if case .value(let value)? = drainTraffic[key]?.reading, value.isFinite { traffic = value }
+        return (seen.map { Log.timestamp($0.lastAnsweredAt / 1000) }, seen?.maxTTL, drain.text(key, now: now.wall), traffic)
     }
 
     /// Status lines under the table: analyses and drains.
@@ -82,7 +85,8 @@ extension StatusReport {
                 }
                 if let drain = drainText(name.key, endpoint) {
                     let last = drain.last.map { "last answered \($0) with TTL \(drain.maxTTL ?? 0)" } ?? "no answer seen"
-                    lines.append("\(name.key) \(endpoint.config.id) weight 0: \(last), \(drain.text)")
+                    let traffic = drain.traffic.map { ", traffic still reaching it: \(AnalysisRule.number($0))" } ?? ""
+                    lines.append("\(name.key) \(endpoint.config.id) weight 0: \(last), \(drain.text)\(traffic)")
                 }
             }
         }
@@ -127,6 +131,15 @@ extension StatusReport {
                    "For an endpoint at weight 0: when any server last answered with it.")
         for (labels, seen) in drained {
             out.sample("veer_endpoint_last_answer_timestamp_seconds", labels, Double(seen.lastAnsweredAt) / 1000)
+        }
+        out.family("veer_endpoint_drain_traffic", "gauge",
+                   "For an endpoint at weight 0: what its analysis's traffic= query last said still reaches it.")
+        for name in effective.names {
+            for endpoint in name.endpoints {
+                if let traffic = drainText(name.key, endpoint)?.traffic {
+                    out.sample("veer_endpoint_drain_traffic", ["name": name.key.text, "endpoint": endpoint.config.id], traffic)
+                }
+            }
         }
         out.family("veer_endpoint_cached_until_timestamp_seconds", "gauge",
                    "For an endpoint at weight 0: until when resolvers may answer with it from their caches (last answer plus its longest TTL).")

@@ -26,6 +26,8 @@ struct StatusReport {
     var analyses: [AnalysisKey: AnalysisTally] = [:]
     /// When endpoints were last answered, cluster-wide.
     var drain: DrainWatch?
+    /// What the `traffic=` queries say still reaches the drained endpoints.
+    var drainTraffic: [EndpointKey: DrainTraffic] = [:]
     let now: Moment
 
     struct Shared {
@@ -74,6 +76,8 @@ struct StatusReport {
             var lastAnswered: String?
             var maxTTL: UInt32?
             var drain: String?
+            /// What its analysis's `traffic=` query last said still reaches it.
+            var traffic: Double?
         }
         /// For `select=client` names: who the answers went to.
         struct Cohorts: Codable {
@@ -138,7 +142,7 @@ struct StatusReport {
                     since: probe?.state.lastTransitionAt.map(Self.wallTime),
                     analyses: Optional(analyses(of: entry.key, endpoint: endpoint.config.id)).flatMap { $0.isEmpty ? nil : $0 },
                     lastAnswered: drainText(entry.key, endpoint)?.last, maxTTL: drainText(entry.key, endpoint)?.maxTTL,
-                    drain: drainText(entry.key, endpoint)?.text)
+                    drain: drainText(entry.key, endpoint)?.text, traffic: drainText(entry.key, endpoint)?.traffic)
             }, cohorts: entry.config.selectByClient ? cohorts(entry) : nil)
         }, store: shared.map { shared in
             StatusJSON.Store(location: shared.store.location, reachable: shared.store.reachable,

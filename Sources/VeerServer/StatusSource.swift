@@ -31,7 +31,7 @@ final class StatusSource: Sendable {
                                 samples: counters.cohortSamples(),
                                 shared: shared.map { .init(store: $0.reachability, serverID: $0.serverID, revision: plane.revision,
                                                            leader: $0.leader, servers: servers) },
-                                analyses: plane.analysisTallies, drain: plane.drain, now: loop.clock())
+                                analyses: plane.analysisTallies, drain: plane.drain, drainTraffic: plane.drainTraffic, now: loop.clock())
         }
     }
 

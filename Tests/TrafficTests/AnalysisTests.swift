@@ -298,4 +298,31 @@ struct AnalysisPlaneTests {
         #expect(driver.weights() == [90, 0])
         #expect(driver.audit.last?.reason.hasPrefix("rollback api.example.com. new 10 -> 0: analysis errors: new 0.2 vs old 0.001") == true)
     }
+
+    @Test func aDrainedEndpointIsWatchedForTheTrafficStillReachingIt() throws {
+        let analysis = AnalysisConfig(name: "errors", host: "127.0.0.1", port: 9090, intervalMs: 10_000, timeoutMs: 2_000,
+                                      query: "q{g=\"{{endpoint}}\"}", requests: "r{g=\"{{endpoint}}\"}",
+                                      traffic: "rate(r{g=\"{{endpoint}}\"}[5m])", rule: AnalysisRule(max: 0.01))
+        let config = [WeightedNameConfig(key: Driver.api, endpoints: [
+            EndpointConfig(id: "old", slot: 0, zoneWeight: 100, analyses: ["errors"], ttl: 30),
+            EndpointConfig(id: "new", slot: 1, zoneWeight: 0, analyses: ["errors"], ttl: 30),
+        ], analyses: [analysis])]
+        var driver = Driver(config: config)
+        driver.send(.served([0, 0]), at: 100)
+        driver.send(.served([5, 0]), at: 300)
+        driver.send(.tick, at: 400)
+        #expect(driver.analyses.isEmpty, "old has weight: not drained, and not raised")
+        #expect(driver.command("shift api.example.com new 100%", at: 500)?.hasPrefix("ok") == true)
+        let generation = driver.plane.generation
+        driver.send(.served([6, 1]), at: 700)
+        #expect(driver.plane.generation == generation + 1, "a drained endpoint's answer is published for the TXT records")
+        #expect(driver.plane.drained[EndpointKey(name: Driver.api, id: "old")]?.cachedUntil == 30_700)
+        driver.send(.tick, at: 800)
+        let request = try #require(driver.analyses.first { $0.trafficOnly })
+        #expect(request.endpoint == "old")
+        #expect(request.judged.traffic == "rate(r{g=\"old\"}[5m])")
+        driver.send(.analyzed(request, AnalysisMeasurement(endpoint: "old", value: .noData, requests: .noData, traffic: .value(0.4))), at: 900)
+        #expect(driver.plane.drainTraffic[EndpointKey(name: Driver.api, id: "old")]?.reading == .value(0.4))
+        #expect(driver.plane.rollouts.isEmpty && driver.weights() == [0, 100], "watching traffic judges nothing")
+    }
 }
