@@ -65,7 +65,7 @@ extension AdminFront {
     }
 
     private static func run(_ analysis: AnalysisConfig, _ request: AnalysisRequest, now: Moment) -> AnalysisRun {
-        let measurement = AnalysisRunner.measure(request)
+        let measurement = AnalysisRunner.measure(request, traffic: true)
         let result = analysis.rule.judge(measurement, analysis: analysis.name, at: now.wall)
         var queries = [
             AnalysisRun.Query(endpoint: request.endpoint, role: "value", promql: request.judged.value, result: text(measurement.value)),

@@ -3,8 +3,8 @@ import Posix
 import Traffic
 
 /// Runs an analysis's Prometheus queries off the control queue: the judged endpoint's value
-/// and request count, then each baseline endpoint's, then its `traffic=` query if it has one
-/// (only that one for a drained endpoint). Every query is bounded by the analysis's
+/// and request count, then each baseline endpoint's (for a drained endpoint, only its
+/// `traffic=` query). Every query is bounded by the analysis's
 /// `timeout=`; once Prometheus fails one, the rest of the run is answered with that failure
 /// instead of waiting on each in turn. Queries are read-only: nothing here changes state.
 enum AnalysisRunner {
@@ -17,8 +17,9 @@ enum AnalysisRunner {
         queue.async { done(measure(request)) }
     }
 
-    /// Runs `request`'s queries now, on the calling thread.
-    static func measure(_ request: AnalysisRequest) -> AnalysisMeasurement {
+    /// Runs `request`'s queries now, on the calling thread; `traffic=` too when `traffic` (the
+    /// plane's runs judge without it, `veer analysis` shows it).
+    static func measure(_ request: AnalysisRequest, traffic: Bool = false) -> AnalysisMeasurement {
         let address: SocketAddress
         let location = request.host.contains(":") ? "[\(request.host)]:\(request.port)" : "\(request.host):\(request.port)"
         do {
@@ -46,7 +47,7 @@ enum AnalysisRunner {
             AnalysisMeasurement.Baseline(endpoint: queries.endpoint, value: ask(queries.value), requests: ask(queries.requests))
         }
         return AnalysisMeasurement(endpoint: request.endpoint, value: value, requests: requests, baseline: baseline,
-                                   traffic: request.judged.traffic.map(ask))
+                                   traffic: traffic ? request.judged.traffic.map(ask) : nil)
     }
 
     static func reading(_ result: PrometheusResult) -> PrometheusReading {
