@@ -1,10 +1,10 @@
 import Posix
 import Traffic
 
-/// `veer status|weight|shift|drain|undo|history|reload …`: sends the same line the admin
+/// `veer status|weight|shift|drain|undo|rollout|history|health|analysis|reload …`: sends the same line the admin
 /// socket takes and prints the reply. Exit 0 on `ok`, 1 on `error:`, 64 on bad usage.
 enum AdminClient {
-    static let verbs: Set<String> = ["status", "weight", "shift", "drain", "undo", "rollout", "history", "health", "reload"]
+    static let verbs: Set<String> = ["status", "weight", "shift", "drain", "undo", "rollout", "history", "health", "analysis", "reload"]
     static let defaultPath = "var/admin.sock"
 
     static func run(_ arguments: ArraySlice<String>) throws(UsageError) -> Int32 {
@@ -27,8 +27,8 @@ enum AdminClient {
             }
         }
         if json {
-            guard words.first == "status" || words.prefix(2) == ["rollout", "status"] else {
-                throw UsageError("--json goes with status and rollout status")
+            guard words.first == "status" || words.first == "analysis" || words.prefix(2) == ["rollout", "status"] else {
+                throw UsageError("--json goes with status, rollout status and analysis")
             }
             words.append("json")
         }

@@ -23,6 +23,7 @@ public enum VeerCommand {
                veer [--admin PATH] rollout pause|resume|abort NAME
                veer [--admin PATH] history [NAME] [N]
                veer [--admin PATH] health NAME
+               veer [--admin PATH] analysis NAME [ENDPOINT] [--json]
                veer [--admin PATH] reload
         """
 
