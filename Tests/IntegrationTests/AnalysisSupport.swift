@@ -48,9 +48,10 @@ struct AnalysisSetup {
 
     /// api.example.com: old at 100, new at 0 with `role=new`, each with a health check on
     /// the test gateway's `/healthz` (a rollout needs one on its target) and new judged by
-    /// `analysis=errors`.
+    /// `analysis=errors`. Probes are slow and patient: one probe anomaly aborts a rollout,
+    /// and these tests are about analyses, not about a loaded machine's probe latency.
     static func zone(gatewayPort: UInt16, analyses: [String], ttl: Int = 30) -> String {
-        let policy = "interval=500ms timeout=400ms fall=3 rise=2"
+        let policy = "interval=1s timeout=900ms fall=3 rise=2"
         return """
             $ORIGIN example.com.
             $TTL 3600
