@@ -194,8 +194,9 @@ public struct AnalysisRule: Sendable, Equatable {
             scale *= 10
             digits += 1
         }
-        guard digits > 0 else { return String(Int64(value.rounded())) }
-        return String((value * scale).rounded() / scale)
+        let rounded = (value * scale).rounded() / scale
+        // 999.98 rounds to 1000: a whole number, written as one.
+        return rounded == rounded.rounded() && abs(rounded) < 1e15 ? String(Int64(rounded)) : String(rounded)
     }
 
     /// A request count with thousands separators: `1,834`.

@@ -1,8 +1,8 @@
 import Posix
 import Traffic
 
-/// `veer status|weight|shift|drain|undo|rollout|history|health|analysis|reload …`: sends the same line the admin
-/// socket takes and prints the reply. Exit 0 on `ok`, 1 on `error:`, 64 on bad usage.
+/// `veer status|weight|shift|drain|undo|rollout|history|health|analysis|reload …`: sends
+/// the same line the admin socket takes and prints the reply. Exit 0 on `ok`, 1 on `error:`, 64 on bad usage.
 enum AdminClient {
     static let verbs: Set<String> = ["status", "weight", "shift", "drain", "undo", "rollout", "history", "health", "analysis", "reload"]
     static let defaultPath = "var/admin.sock"

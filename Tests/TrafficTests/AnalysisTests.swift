@@ -107,6 +107,7 @@ struct AnalysisJudgmentTests {
         #expect(AnalysisRule.number(1.0 / 3) == "0.3333")
         #expect(AnalysisRule.number(1_834) == "1834")
         #expect(AnalysisRule.number(5_999.999_7) == "6000")
+        #expect(AnalysisRule.number(999.98) == "1000", "rounded to a whole number, written without a fraction")
         #expect(AnalysisRule.number(.nan) == "NaN")
         #expect(AnalysisRule.count(1_834) == "1,834")
         #expect(AnalysisRule.count(1_234_567.4) == "1,234,567")
