@@ -63,16 +63,18 @@ extension StatusReport {
         return latest.keys.sorted().compactMap { latest[$0].flatMap(AnalysisJSON.init) }
     }
 
-    /// For an endpoint at configured weight 0: when it was last answered, the longest TTL,
-    /// and `in caches until …` or `drained since …`; nil otherwise.
+    /// For an endpoint at configured weight 0: when it was last answered (rounded down to the
+    /// second), the longest TTL, until when it may be cached (rounded up, so never early), and
+    /// `in caches until …` or `drained since …`; nil otherwise.
     func drainText(_ name: NameKey, _ endpoint: EffectiveWeights.Endpoint)
-        -> (last: String?, maxTTL: UInt32?, text: String, traffic: Double?)? {
+        -> (last: String?, maxTTL: UInt32?, until: String?, text: String, traffic: Double?)? {
         guard endpoint.configured == 0, let drain else { return nil }
         let key = EndpointKey(name: name, id: endpoint.config.id)
         let seen = drain.seen[key]
         var traffic: Double?
         if case .value(let value)? = drainTraffic[key]?.reading, value.isFinite { traffic = value }
-        return (seen.map { Log.timestamp($0.lastAnsweredAt / 1000) }, seen?.maxTTL, drain.text(key, now: now.wall), traffic)
+        return (seen.map { Log.timestamp($0.lastAnsweredAt / 1000) }, seen?.maxTTL,
+                seen.map { Log.timestamp(($0.cachedUntil + 999) / 1000) }, drain.text(key, now: now.wall), traffic)
     }
 
     /// Status lines under the table: analyses and drains.

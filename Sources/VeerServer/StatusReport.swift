@@ -75,6 +75,9 @@ struct StatusReport {
             /// it went out with, and `in caches until …` or `drained since …`.
             var lastAnswered: String?
             var maxTTL: UInt32?
+            /// Until when resolvers may hold it: the last answer plus the TTL, rounded up to
+            /// the second (RFC 3339).
+            var cachedUntil: String?
             var drain: String?
             /// What its analysis's `traffic=` query last said still reaches it.
             var traffic: Double?
@@ -142,6 +145,7 @@ struct StatusReport {
                     since: probe?.state.lastTransitionAt.map(Self.wallTime),
                     analyses: Optional(analyses(of: entry.key, endpoint: endpoint.config.id)).flatMap { $0.isEmpty ? nil : $0 },
                     lastAnswered: drainText(entry.key, endpoint)?.last, maxTTL: drainText(entry.key, endpoint)?.maxTTL,
+                    cachedUntil: drainText(entry.key, endpoint)?.until,
                     drain: drainText(entry.key, endpoint)?.text, traffic: drainText(entry.key, endpoint)?.traffic)
             }, cohorts: entry.config.selectByClient ? cohorts(entry) : nil)
         }, store: shared.map { shared in
