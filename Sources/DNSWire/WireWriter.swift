@@ -145,6 +145,20 @@ public struct WireWriter {
         pendingName = offset
     }
 
+    /// Makes the labels of the name at `offset`, copied into the message as `name(_:)` would
+    /// have written it (labels, then perhaps a pointer), compression targets, as `name(_:)`
+    /// would have made them: for a record copied in whole, so that the names written after
+    /// it compress as they would after the record written name by name.
+    public mutating func addCompressionTargets(ofNameAt offset: Int) {
+        if pendingName >= 0 { registerPendingName() }
+        guard let total = nameLength(at: offset) else { return }
+        var at = offset
+        while at < written, storage[at] != 0, storage[at] & DomainName.labelTypeMask == 0 {
+            addTarget(at, length: total - (at - offset))
+            at += 1 + Int(storage[at])
+        }
+    }
+
     /// Registers the pending name's labels (see `addCompressionTargets(suffixesOfNameAt:)`).
     private mutating func registerPendingName() {
         let start = pendingName
