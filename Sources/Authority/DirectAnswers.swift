@@ -1,14 +1,18 @@
 import DNSWire
 
-/// The answer section of every A and AAAA question at a plain name (not weighted, not at or
-/// below a cut) and of every endpoint of a weighted address name, in wire form with the owner
-/// a pointer to the question: answering one is a single copy (and a TTL patch while a name
-/// is being moved), with no record encoding and no reference counting of the node's arrays.
-/// Other types, CNAME names and names below a cut take the general path.
+/// Answers ready to copy, for the fast path (`Responder+Direct.swift`): the answer section of
+/// every A and AAAA question at a plain name (not weighted, not at or below a cut) and of
+/// every endpoint of a weighted address name, the CNAME record of plain and weighted CNAME
+/// names, the MX, SRV or NS answer of a plain name with its additional addresses, and each
+/// zone's SOA for negative answers; in wire form with the owner a pointer to the question:
+/// answering one is a single copy (and a TTL patch while a name is being moved), with no
+/// record encoding and no reference counting of the node's arrays. Everything else takes the
+/// general path, and whatever is copied from here must be byte for byte what the general path
+/// writes (`DirectAnswerOracleTests`, fuzz/RespondFuzz.swift).
 ///
 /// One pool for all answers and fixed-size entries, allocated once per zone load: a copy of
 /// each A and AAAA record with its 2-byte owner (16 and 28 bytes), 20 bytes per node and 32
-/// per weighted endpoint.
+/// per weighted endpoint. Built by `Builder` (DirectAnswers+Build.swift).
 final class DirectAnswers: @unchecked Sendable {
     /// Where an answer section lies in the pool (length 0: none).
     struct Section {
@@ -146,28 +150,36 @@ final class DirectAnswers: @unchecked Sendable {
     /// false, writing nothing, when the general path must write it.
     @inline(__always)
     func writeNegative(_ zone: Int32, qname: UnsafeRawBufferPointer, into writer: inout WireWriter) throws(WireError) -> Bool {
-        let negative = negatives[Int(zone)]
-        guard negative.record.length > 0, qname.count >= Int(negative.originLength) else { return false }
-        let originAt = qname.count - Int(negative.originLength)
-        for index in 0..<negative.guardCount where endsWith(qname, at: originAt, bytes(negative.guards[index])) {
+        // Read field by field in place: a copy of the whole entry cost a load and a store per
+        // field on every negative answer.
+        let negative = negatives + Int(zone)
+        let record = negative.pointee.record, originLength = Int(negative.pointee.originLength)
+        guard record.length > 0, qname.count >= originLength else { return false }
+        let originAt = qname.count - originLength
+        for index in 0..<negative.pointee.guardCount where endsWith(qname, at: originAt, negative.pointee.guards[index]) {
             return false
         }
         let origin = Header.size + originAt
         let start = writer.count
-        try writer.bytes(bytes(negative.record))
-        for index in 0..<negative.patchCount {
-            let patch = negative.patches[index]
+        try writer.bytes(bytes(record))
+        for index in 0..<negative.pointee.patchCount {
+            let patch = negative.pointee.patches[index]
             writer.patch16(DomainName.pointerFlags | UInt16(origin + Int(patch.into)), at: start + Int(patch.at))
         }
         return true
     }
 
-    /// True when `name`'s bytes before `end` end with `label`.
+    /// True when `name`'s bytes before `end` end with the label `label` (length octet first).
     @inline(__always)
-    private func endsWith(_ name: UnsafeRawBufferPointer, at end: Int, _ label: UnsafeRawBufferPointer) -> Bool {
-        guard end >= label.count else { return false }
-        let start = end - label.count
-        for index in 0..<label.count where name[start + index] != label[index] { return false }
+    private func endsWith(_ name: UnsafeRawBufferPointer, at end: Int, _ label: Section) -> Bool {
+        let count = Int(label.length)
+        guard end >= count, let name = name.baseAddress else { return false }
+        let mine = name + (end - count), theirs = pool + Int(label.offset)
+        // The length octet first: most questions part here.
+        guard mine.load(as: UInt8.self) == theirs.load(as: UInt8.self) else { return false }
+        for index in 1..<count where mine.load(fromByteOffset: index, as: UInt8.self) != theirs.load(fromByteOffset: index, as: UInt8.self) {
+            return false
+        }
         return true
     }
 

@@ -48,6 +48,23 @@ struct QueryState {
     }
 }
 
+/// How a record's owner is written: a pointer to the question, or a name from the zone.
+/// Not nested in the generic `Responder` (`Responder.Owner` names it there), for the reason
+/// `ClientEDNS` gives: nested, its copies and its initialiser were calls into generic code.
+enum RecordOwner {
+    case question
+    case name(DomainName)
+    /// A name already in the message at this offset (a CNAME's target).
+    case pointer(UInt16)
+}
+
+/// How an answer came out: its RCODE and whether it is authoritative (AA). Not nested in
+/// the generic `Responder` (`Responder.Outcome` there), as `RecordOwner`.
+struct AnswerOutcome {
+    var rcode: RCode
+    var authoritative: Bool
+}
+
 /// What the query's OPT record said. A type of its own, not nested in the generic
 /// `Responder`: a call into the unspecialised generic class costs on every query.
 struct ClientEDNS: Equatable {

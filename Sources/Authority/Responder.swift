@@ -283,13 +283,7 @@ public final class Responder<Random: RandomSource> {
         return Answered(length: writer.count, rcode: rcode, chosenSlot: state.chosenSlot, cohortKey: state.usedKey, cookie: state.cookie, subject: state.subject)
     }
 
-    /// How a record's owner is written: a pointer to the question, or a name from the zone.
-    enum Owner {
-        case question
-        case name(DomainName)
-        /// A name already in the message at this offset (a CNAME's target).
-        case pointer(UInt16)
-    }
+    typealias Owner = RecordOwner
 
     private func writeOwner(_ owner: Owner) throws(WireError) {
         switch owner {
@@ -340,7 +334,7 @@ public final class Responder<Random: RandomSource> {
     func writeNegative(zone: Int32, inQuestion: Bool = false) throws(WireError) {
         state.authorityCount += 1
         if inQuestion, useDirectAnswers,
-           try snapshot.zones.direct.writeNegative(zone, qname: UnsafeRawBufferPointer(rebasing: qname[0..<state.qnameLength]),
+           try snapshot.zones.direct.writeNegative(zone, qname: UnsafeRawBufferPointer(start: qname.baseAddress, count: state.qnameLength),
                                                    into: &writer) {
             return
         }
@@ -405,10 +399,7 @@ public final class Responder<Random: RandomSource> {
         }
     }
 
-    struct Outcome {
-        var rcode: RCode
-        var authoritative: Bool
-    }
+    typealias Outcome = AnswerOutcome
 
     private func answer(qtype: RRType) throws(WireError) -> Outcome {
         // Not retained: `snapshot` holds them, and it is only replaced between queries.

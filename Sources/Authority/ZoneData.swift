@@ -202,6 +202,7 @@ public struct WeightedSet: Sendable {
 /// Everything Veer answers from, immutable once built: the name tree of every zone with
 /// lookups by hash of the lowercased wire name.
 public final class ZoneData: Sendable {
+    /// One zone as served: its origin, file, apex node and SOA.
     public struct ZoneInfo: Sendable {
         public let origin: DomainName
         public let file: String
@@ -220,7 +221,7 @@ public final class ZoneData: Sendable {
     /// Where the address RRsets' records lie (`RRSetData.wire`).
     let addressBytes: AddressBytes
     let table: NameTable
-    /// A and AAAA answers of plain names, ready to copy.
+    /// Answers ready to copy, for the fast path.
     let direct: DirectAnswers
     /// Some name's first label is `*`: only then does a name that does not exist cost a
     /// wildcard lookup.
