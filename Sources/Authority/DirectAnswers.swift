@@ -154,7 +154,11 @@ final class DirectAnswers: @unchecked Sendable {
         // field on every negative answer.
         let negative = negatives + Int(zone)
         let record = negative.pointee.record, originLength = Int(negative.pointee.originLength)
-        guard record.length > 0, qname.count >= originLength else { return false }
+        // The general path points into the question only at its first 64 labels
+        // (`WireWriter.maxCompressionTargets`); a name of up to 129 octets has no more.
+        guard record.length > 0, qname.count >= originLength, qname.count <= 2 * WireWriter.maxCompressionTargets + 1 else {
+            return false
+        }
         let originAt = qname.count - originLength
         for index in 0..<negative.pointee.guardCount where endsWith(qname, at: originAt, negative.pointee.guards[index]) {
             return false

@@ -160,7 +160,8 @@ struct DirectAnswerOracleTests {
         canonicalPath: { URL(fileURLWithPath: $0).standardizedFileURL.resolvingSymlinksInPath().path })
 
     /// Names to ask about in `data`: every name in its tree, a name below each (NXDOMAIN,
-    /// a wildcard's or a referral), and a name outside every zone.
+    /// a wildcard's or a referral), the longest name of one-octet labels in each zone, and a
+    /// name outside every zone.
     func names(_ data: ZoneData) throws -> [DomainName] {
         var names: [DomainName] = []
         for node in data.nodes {
@@ -168,6 +169,11 @@ struct DirectAnswerOracleTests {
             if node.name.wire.count + 6 <= DomainName.maxWireLength {
                 names.append(try DomainName(wire: [5] + Array("any-x".utf8) + node.name.wire))
             }
+        }
+        // Questions of more labels than the writer compresses against (64).
+        for zone in data.zones {
+            let labels = (DomainName.maxWireLength - zone.origin.wire.count) / 2
+            names.append(try DomainName(wire: Array([UInt8](repeating: 0, count: labels).map { _ in [1, 0x61] }.joined()) + zone.origin.wire))
         }
         names.append(try DomainName("example.invalid."))
         return names
