@@ -26,24 +26,28 @@ extension Responder {
             }
         }
         let slots = direct.slots(node)
+        // A CNAME's target is what the records after it point to, as the general path writes
+        // them, only when the writer remembers it: after a question of up to 63 labels
+        // (127 octets at most), which leave room in its 64 targets.
+        let cnameFits = exact && state.qnameLength <= 2 * (WireWriter.maxCompressionTargets - 1) + 1
         guard slots.count > 0 else {
-            if exact {
-                let (record, target) = direct.plainCNAME(node)
-                if record.count > 0 {
-                    let start = writer.count
-                    try writer.bytes(record)
-                    state.answerCount = 1
-                    return try followDirectCNAME(at: start, to: target, from: node, qtype: qtype)
-                }
-                // MX, SRV or NS with its additional addresses, when all of it fits;
-                // otherwise the general path decides what to leave out.
-                let (records, answers, additionals) = direct.records(node, type: qtype)
-                if records.count > 0 && writer.count + records.count <= writer.limit {
-                    try writer.bytes(records)
-                    state.answerCount = answers
-                    state.additionalCount = additionals
-                    return Outcome(rcode: .noError, authoritative: true)
-                }
+            guard exact else { return nil }
+            let (record, target) = direct.plainCNAME(node)
+            if record.count > 0 {
+                guard cnameFits else { return nil }
+                let start = writer.count
+                try writer.bytes(record)
+                state.answerCount = 1
+                return try followDirectCNAME(at: start, to: target, from: node, qtype: qtype)
+            }
+            // MX, SRV or NS with its additional addresses, when all of it fits;
+            // otherwise the general path decides what to leave out.
+            let (records, answers, additionals) = direct.records(node, type: qtype)
+            if records.count > 0 && writer.count + records.count <= writer.limit {
+                try writer.bytes(records)
+                state.answerCount = answers
+                state.additionalCount = additionals
+                return Outcome(rcode: .noError, authoritative: true)
             }
             return nil
         }
@@ -57,7 +61,7 @@ extension Responder {
             patchTTL(at: start + 6, every: recordSize, count: Int(state.answerCount), ttl: ttl, slot: slots[chosen])
             return Outcome(rcode: .noError, authoritative: true)
         }
-        guard exact, direct.cname(node, endpoint: 0).record.count > 0, let chosen = pick(slots, family: .any) else { return nil }
+        guard cnameFits, direct.cname(node, endpoint: 0).record.count > 0, let chosen = pick(slots, family: .any) else { return nil }
         let (record, ttl, target) = direct.cname(node, endpoint: chosen)
         guard record.count > 0 else { return nil }
         let start = writer.count
@@ -119,7 +123,9 @@ extension Responder {
     /// of a pointer's reach.
     @inline(__always)
     func answerChainEndDirectly(_ node: Int32, aaaa: Bool, from direct: DirectAnswers) throws(WireError) -> Bool {
-        guard state.lastRData <= WireWriter.maxPointerOffset else { return false }
+        // The general path points at the target only if the writer remembered it (a copied
+        // CNAME's target waits to be registered, and `answerDirectly` made sure it will be).
+        guard state.lastRData <= WireWriter.maxPointerOffset, writer.hasRoomForTargets else { return false }
         let records = direct.answer(node, aaaa: aaaa)
         guard records.count > 0 else { return false }
         let owner = pointerTarget(ofNameAt: state.lastRData)

@@ -33,6 +33,9 @@ public struct WireWriter {
     public var count: Int { written }
     /// Where usable space ends (the client's size limit, or the buffer).
     public var limit: Int { end }
+    /// False once `maxCompressionTargets` names are remembered: a name written from then on
+    /// is not one later names can point to. (Names waiting to be registered are not counted.)
+    public var hasRoomForTargets: Bool { targetCount < Self.maxCompressionTargets }
 
     public init(_ buffer: UnsafeMutableRawBufferPointer) {
         storage = buffer

@@ -95,7 +95,16 @@ struct DirectAnswerOracleTests {
         strict 30 IN A   192.0.2.8    endpoint=two weight=0
         \((1...30).map { "wbig 30 IN A 203.0.113.\(100 + $0) endpoint=many weight=1" }.joined(separator: "\n"))
         wbig  30 IN A    203.0.113.200 endpoint=one weight=1
+        \(Self.longName("c"))  IN CNAME www
+        \(Self.longName("w")) 30 IN CNAME www.example.com. endpoint=www weight=1
+        \(Self.longName("w")) 30 IN CNAME alias.example.com. endpoint=alias weight=1
         """
+
+    /// `first` and 69 one-octet labels under `long`: a question of more labels than the
+    /// writer remembers compression targets for (64).
+    static func longName(_ first: String) -> String {
+        ([first] + [String](repeating: "a", count: 69) + ["long"]).joined(separator: ".")
+    }
 
     /// A second zone, so chains leave one zone for another Veer serves.
     static let net = """
