@@ -76,18 +76,18 @@ extension Responder {
     @inline(__always)
     func followDirectCNAME(at start: Int, to target: Resolution, from node: Int32, qtype: RRType) throws(WireError) -> Outcome {
         guard qtype != .cname, qtype != .any else { return Outcome(rcode: .noError, authoritative: true) }
-        // The target name starts after owner pointer, TYPE, CLASS, TTL and RDLENGTH. Names
-        // written after it compress against it, as after a CNAME written name by name.
-        let rdata = start + 12
+        // The target name starts after owner pointer, TYPE, CLASS, TTL and RDLENGTH (`rdata`).
+        // Names written after it compress against it, as after a CNAME written name by name.
         switch target {
         case .node(let next), .wildcard(let next):
             // A CNAME to itself: the loop closes here, as in `answer(node:owner:qtype:after:)`.
             guard next != node else { return Outcome(rcode: .noError, authoritative: true) }
+            let rdata = start &+ 12
             writer.addCompressionTargets(ofNameAt: rdata)
             state.lastRData = rdata
             return try answer(node: next, owner: .pointer(UInt16(pointerTarget(ofNameAt: rdata))), qtype: qtype, after: node)
         case .nxdomain(let zone):
-            writer.addCompressionTargets(ofNameAt: rdata)
+            writer.addCompressionTargets(ofNameAt: start &+ 12)
             try writeNegative(zone: zone)
             return Outcome(rcode: .nxDomain, authoritative: true)
         case .referral, .outside:
