@@ -4,8 +4,10 @@
 //
 // Input: the first byte picks the variant (transport and buffer, `statusAllowed`, the weight
 // table, the random seed); the rest is the query. Every response must be a well-formed DNS
-// message that answers that query within the size the transport allows. Anything else traps,
-// and libFuzzer saves the input.
+// message that answers that query within the size the transport allows, and a responder
+// that answers through the general path alone (`useDirectAnswers: false`) must give the
+// same bytes with the same draws: the fast path's oracle. Anything else traps, and libFuzzer
+// saves the input.
 
 import Authority
 import DNSWire
@@ -82,9 +84,11 @@ let zoneTexts = [
 /// 40 A records at `big.example.com.`: about 640 octets of answer, over the classic limit.
 let bigRRset = (1...40).map { "big IN A 203.0.113.\($0)" }.joined(separator: "\n")
 
-/// Everything built once: the zones, the weight tables and one responder per server payload.
+/// Everything built once: the zones, the weight tables and one responder per server payload,
+/// each twice: with the fast path (`responders`) and without (`generalResponders`).
 final class Fixture {
     let responders: [Responder<FastRandom>]
+    let generalResponders: [Responder<FastRandom>]
     let snapshots: [Snapshot]
 
     init() {
@@ -143,11 +147,16 @@ final class Fixture {
             Snapshot(zones: data, weights: table, generation: UInt64(index + 1), status: statusRecords)
         }
         self.snapshots = snapshots
-        responders = [EDNS.defaultPayload, 4096].map { payload in
-            // DNS cookies on, with a fixed clock so a crash replays.
-            Responder(snapshot: snapshots[0], random: FastRandom(seed: 0),
-                      maxUDPPayload: payload, cookieSecret: CookieSecret(k0: 7, k1: 11), clock: { 1_800_000_000 })
+        func responders(direct: Bool) -> [Responder<FastRandom>] {
+            [EDNS.defaultPayload, 4096].map { payload in
+                // DNS cookies on, with a fixed clock so a crash replays.
+                Responder(snapshot: snapshots[0], random: FastRandom(seed: 0),
+                          maxUDPPayload: payload, cookieSecret: CookieSecret(k0: 7, k1: 11), clock: { 1_800_000_000 },
+                          useDirectAnswers: direct)
+            }
         }
+        self.responders = responders(direct: true)
+        generalResponders = responders(direct: false)
     }
 }
 
@@ -192,6 +201,8 @@ public func fuzz(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     let statusAllowed = variant & 4 != 0
     let responder = fixture.responders[Int(variant >> 3) & 1]
     responder.snapshot = fixture.snapshots[Int(variant >> 4) & 3]
+    let general = fixture.generalResponders[Int(variant >> 3) & 1]
+    general.snapshot = responder.snapshot
     // Seeded from the input, so a saved crash replays the same weighted choices.
     let seed = UInt64(variant >> 6)
     let out = outputs[bufferIndex]
@@ -199,7 +210,8 @@ public func fuzz(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     // The resolver a select=client name is keyed by when the query has no ECS.
     let resolver = ClientAddress(ipv6: variant & 0x40 != 0, high: seed << 40 | 0x2001_0000_0000_0000, low: seed)
     responder.random = FastRandom(seed: seed)
-    let length = responder.respond(to: query, into: out, overTCP: overTCP, resolver: resolver, statusAllowed: statusAllowed).length
+    let answered = responder.respond(to: query, into: out, overTCP: overTCP, resolver: resolver, statusAllowed: statusAllowed)
+    let length = answered.length
     check(query: query, response: UnsafeRawBufferPointer(rebasing: out[0..<min(max(length, 0), out.count)]),
           length: length, bufferSize: out.count, overTCP: overTCP, maxUDPPayload: Int(responder.maxUDPPayload))
 
@@ -211,6 +223,20 @@ public func fuzz(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
     guard again == length, first.elementsEqual(out[0..<again]) else {
         fatalError("a second answer to the same query differs: \(first) then \(Array(out[0..<again]))")
     }
+
+    // The oracle: the general path alone, with the same draws, writes the same bytes and
+    // reports the same endpoint, rcode, client key and subject.
+    general.random = FastRandom(seed: seed)
+    let oracle = general.respond(to: query, into: out, overTCP: overTCP, resolver: resolver, statusAllowed: statusAllowed)
+    guard oracle == answered, first.elementsEqual(out[0..<oracle.length]) else {
+        fatalError("""
+            the fast path and the general path differ:
+            fast:    \(answered) \(first)
+            general: \(oracle) \(Array(out[0..<oracle.length]))
+            """)
+    }
+    // The slip below truncates the fast path's answer.
+    out.copyBytes(from: first)
 
     // Every answer can be sent as a rate limiter's slip: the header and question with TC,
     // the OPT kept, nothing else; it decodes and is no longer than the answer.

@@ -24,12 +24,18 @@ public struct WireWriter {
     /// A name already in the message (the echoed question) whose labels become targets the
     /// first time a name is written, or -1: most answers write no name at all.
     private var pendingName = -1
+    /// A name copied into the message whose labels become targets with the pending name's
+    /// (`addCompressionTargets(ofNameAt:)`), or -1.
+    private var pendingCopy = -1
 
     public var buffer: UnsafeMutableRawBufferPointer { storage }
     /// Bytes written so far.
     public var count: Int { written }
     /// Where usable space ends (the client's size limit, or the buffer).
     public var limit: Int { end }
+    /// False once `maxCompressionTargets` names are remembered: a name written from then on
+    /// is not one later names can point to. (Names waiting to be registered are not counted.)
+    public var hasRoomForTargets: Bool { targetCount < Self.maxCompressionTargets }
 
     public init(_ buffer: UnsafeMutableRawBufferPointer) {
         storage = buffer
@@ -43,6 +49,7 @@ public struct WireWriter {
         written = 0
         targetCount = 0
         pendingName = -1
+        pendingCopy = -1
     }
 
     /// Lowers the writable limit (e.g. to the client's UDP payload size).
@@ -54,6 +61,7 @@ public struct WireWriter {
         written = mark
         while targetCount > 0, Int(targets[targetCount - 1]) >= mark { targetCount -= 1 }
         if pendingName >= mark { pendingName = -1 }
+        if pendingCopy >= mark { pendingCopy = -1 }
     }
 
     @inlinable @inline(__always)
@@ -145,15 +153,46 @@ public struct WireWriter {
         pendingName = offset
     }
 
+    /// Makes the labels of the name at `offset`, copied into the message as `name(_:)` would
+    /// have written it (labels, then perhaps a pointer), compression targets, as `name(_:)`
+    /// would have made them: for a record copied in whole, so that the names written after
+    /// it compress as they would after the record written name by name.
+    /// Like the question's, they are registered only when a name is next written (most
+    /// answers write none after a copied record).
+    public mutating func addCompressionTargets(ofNameAt offset: Int) {
+        if pendingName >= 0 {
+            if pendingCopy >= 0 { registerPendingName() } else { pendingCopy = offset; return }
+        }
+        registerCopiedName(at: offset)
+    }
+
+    /// Registers the labels of the name copied at `offset` (see
+    /// `addCompressionTargets(ofNameAt:)`).
+    private mutating func registerCopiedName(at offset: Int) {
+        guard let total = nameLength(at: offset) else { return }
+        var at = offset
+        while at < written, storage[at] != 0, storage[at] & DomainName.labelTypeMask == 0 {
+            addTarget(at, length: total - (at - offset))
+            at += 1 + Int(storage[at])
+        }
+    }
+
     /// Registers the pending name's labels (see `addCompressionTargets(suffixesOfNameAt:)`).
+    /// Then the copied name's, when one is pending.
     private mutating func registerPendingName() {
         let start = pendingName
         pendingName = -1
-        guard let total = nameLength(at: start) else { return }
-        var offset = start
-        while offset < written, storage[offset] != 0, storage[offset] & DomainName.labelTypeMask == 0 {
-            addTarget(offset, length: total - (offset - start))
-            offset += 1 + Int(storage[offset])
+        if let total = nameLength(at: start) {
+            var offset = start
+            while offset < written, storage[offset] != 0, storage[offset] & DomainName.labelTypeMask == 0 {
+                addTarget(offset, length: total - (offset - start))
+                offset += 1 + Int(storage[offset])
+            }
+        }
+        if pendingCopy >= 0 {
+            let copy = pendingCopy
+            pendingCopy = -1
+            registerCopiedName(at: copy)
         }
     }
 

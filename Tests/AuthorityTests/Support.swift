@@ -54,6 +54,11 @@ func makeZones(_ texts: [String] = [exampleZone]) throws -> (data: ZoneData, con
         case .failure(let errors): Issue.record("zone did not parse: \(errors)"); throw errors
         }
     }
+    return makeZones(zones: zones)
+}
+
+/// `makeZones(_:)` for zones already parsed (or loaded from files).
+func makeZones(zones: [Zone]) -> (data: ZoneData, config: [WeightedNameConfig]) {
     var slots: [String: Int] = [:]
     let slot = { (owner: DomainName, endpoint: String) -> Int in
         let key = "\(owner.lowercased()) \(endpoint)"
@@ -130,6 +135,13 @@ struct Exchange {
         let query = Message(header: header, questions: [Question(name: try DomainName(name), type: type)], edns: edns)
         let bytes = try #require(raw(try query.encoded(), overTCP: overTCP, resolver: resolver))
         return try Message.decode(bytes)
+    }
+}
+
+extension ZoneData {
+    /// The weighted set whose owner is `name`, if any.
+    func weightedSet(named name: DomainName) -> WeightedSet? {
+        weighted.first { $0.owner == name }
     }
 }
 

@@ -132,4 +132,27 @@ import Testing
         }
         #expect(bytes == wwwExampleCom + wwwExampleCom + hex("0001 0001 0000003C 0004 C0000201"))
     }
+
+    /// A name copied into the message in whole (a record ready-made) becomes a compression
+    /// target as if written with `name(_:)`, once the next name is written; a name written
+    /// before any such call, or after a rewind past the copy, cannot point into it.
+    @Test func aCopiedNameBecomesATarget() throws {
+        func written(register: Bool, rewind: Bool = false) throws -> [UInt8] {
+            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 8)
+            defer { buffer.deallocate() }
+            var writer = WireWriter(buffer)
+            try writer.bytes(hex("0000 0000 0001 0000 0000 0000"))
+            try writer.bytes(name("www.example.com.").wire + hex("0001 0001"))
+            writer.addCompressionTargets(suffixesOfNameAt: Header.size)
+            // At 33: `mail` and a pointer to `example.com.` in the question.
+            try writer.bytes(hex("04 6d61696c C010"))
+            if register { writer.addCompressionTargets(ofNameAt: 33) }
+            if rewind { writer.rewind(to: 33) }
+            try writer.name(name("mail.example.com."))
+            return Array(buffer[33..<writer.count])
+        }
+        #expect(hexString(try written(register: true)) == hexString(hex("04 6d61696c C010 C021")))
+        #expect(hexString(try written(register: false)) == hexString(hex("04 6d61696c C010 04 6d61696c C010")))
+        #expect(hexString(try written(register: true, rewind: true)) == hexString(hex("04 6d61696c C010")))
+    }
 }
