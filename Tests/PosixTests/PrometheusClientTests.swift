@@ -95,23 +95,10 @@ struct PrometheusClientTests {
         #expect(JSONValue.parse(Array("[true,false,null]".utf8)) == .array([.bool(true), .bool(false), .null]))
     }
 
-    /// SplitMix64 (Steele, Lea, Flood 2014): every run mutates the same way.
-    struct Seeded {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(n, 1))) }
-    }
-
     /// Bytes that change a JSON document's structure, more often than random bytes would.
     static let significant = Array(#"{}[]",:"\0123456789-+.eE tfnu"#.utf8) + [0x00, 0x0A, 0x80, 0xFF]
 
-    static func mutate(_ input: [UInt8], _ random: inout Seeded) -> [UInt8] {
+    static func mutate(_ input: [UInt8], _ random: inout SplitMix64) -> [UInt8] {
         var bytes = input
         for _ in 0...random.below(3) {
             let at = random.below(bytes.count + 1)
@@ -144,7 +131,7 @@ struct PrometheusClientTests {
                 }
             }
         }
-        var random = Seeded(state: 22)
+        var random = SplitMix64(seed: 22)
         var outcomes = [0, 0, 0]
         for i in 0..<4000 {
             let body = Self.mutate(seeds[i % seeds.count], &random)
