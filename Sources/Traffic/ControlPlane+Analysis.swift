@@ -52,8 +52,9 @@ extension ControlPlane {
         }
         // Drained endpoints answered since this server started: what still reaches them.
         guard leads else { return effects }
-        for name in config {
-            for endpoint in name.endpoints where drained[EndpointKey(name: name.key, id: endpoint.id)] != nil {
+        for name in config where name.analyses.contains(where: { $0.traffic != nil }) {
+            for endpoint in name.endpoints where endpoint.slot < drainable.count && drainable[endpoint.slot]
+                && drain.seen(endpoint.slot) != nil {
                 guard let analysis = endpoint.analyses.lazy.compactMap({ name.analysis($0) }).first(where: { $0.traffic != nil }),
                       let request = analysis.trafficRequest(name: name.key, endpoint: endpoint.id) else { continue }
                 guard due(AnalysisKey(name: name.key, endpoint: endpoint.id, analysis: analysis.name + " traffic"),

@@ -113,6 +113,12 @@ public struct ControlPlane: Sendable {
     var analysisOut: Set<AnalysisKey> = []
     /// When each endpoint was last answered, here and (merged) on the other servers.
     public internal(set) var drain = DrainWatch(since: 0)
+    /// Grows when what is known of an endpoint at weight 0 changes: a shared store publishes
+    /// `drained` again then, not on every sample.
+    public internal(set) var drainRevision: UInt64 = 0
+    /// By slot, from `effective`: the TTL answers carry and whether the weight is 0.
+    var servedTTL: [UInt32] = []
+    var drainable: [Bool] = []
     /// What still reaches each drained endpoint, by its analysis's `traffic=` query.
     public internal(set) var drainTraffic: [EndpointKey: DrainTraffic] = [:]
 
@@ -259,6 +265,7 @@ public struct ControlPlane: Sendable {
         shortTTL = Self.shortTTLNames(config: config, rollouts: rollouts, changed: changed, now: now,
                                       window: settings.shiftWindowMs)
         effective = EffectiveWeights(config: config, store: store, health: health, shortTTL: shortTTL, seed: seed)
+        (servedTTL, drainable) = Self.drainTables(effective)
     }
 
     /// Names whose answers should carry their short TTL: a rollout is active, or the weights

@@ -1,11 +1,12 @@
 /// When each endpoint was last given out in an answer, and until when resolvers may still
 /// hold it: what an operator waits for before releasing the old gateway. Fed with the served
-/// counters on the control clock; an endpoint counts as answered in a sample when its counter
-/// moved since the one before, at the TTL in force then (the larger of the two samples'
-/// TTLs, should a `ttl-shift=` window have opened or closed between them).
+/// counters by slot on the control clock; an endpoint counts as answered in a sample when its
+/// counter moved since the one before, at the TTL in force then (the larger of the two
+/// samples' TTLs, should a `ttl-shift=` window have opened or closed between them).
 ///
-/// Cluster-wide, each server's view is merged (`merge`): the latest answer and the furthest
-/// cache horizon of any server.
+/// Kept by slot, in arrays, so a sample is one pass of integer compares: the control clock
+/// feeds it five times a second whatever the number of weighted names. Cluster-wide, each
+/// server's view is merged (`merge`): the latest answer and the furthest cache horizon.
 public struct DrainWatch: Sendable, Equatable {
     /// One endpoint's last answer.
     public struct Seen: Sendable, Equatable, Codable {
@@ -22,6 +23,12 @@ public struct DrainWatch: Sendable, Equatable {
             self.maxTTL = maxTTL
             self.cachedUntil = cachedUntil
         }
+
+        /// The later answer and the further horizon of the two.
+        func merged(_ other: Seen) -> Seen {
+            Seen(lastAnsweredAt: max(lastAnsweredAt, other.lastAnsweredAt), maxTTL: max(maxTTL, other.maxTTL),
+                 cachedUntil: max(cachedUntil, other.cachedUntil))
+        }
     }
 
     /// Where an endpoint at weight 0 stands.
@@ -34,54 +41,67 @@ public struct DrainWatch: Sendable, Equatable {
         case notSeen(since: Int64)
     }
 
-    public private(set) var seen: [EndpointKey: Seen] = [:]
     /// When counting started (Unix ms).
     public let since: Int64
-    private var lastTotals: [EndpointKey: UInt64] = [:]
-    private var lastTTL: [EndpointKey: UInt32] = [:]
+    /// By slot; nil where no answer was seen.
+    private var seenBySlot: [Seen?] = []
+    private var lastTotals: [UInt64] = []
+    private var lastTTL: [UInt32] = []
 
     public init(since: Int64) {
         self.since = since
     }
 
-    /// One sample: each endpoint's served total and the TTL its answers carry now. The first
-    /// sample of an endpoint only sets its baseline.
-    public mutating func observe(_ samples: [(key: EndpointKey, total: UInt64, ttl: UInt32)], now: Int64) {
-        for sample in samples {
-            let before = lastTotals[sample.key]
-            let ttlBefore = lastTTL[sample.key] ?? sample.ttl
-            lastTotals[sample.key] = sample.total
-            lastTTL[sample.key] = sample.ttl
-            guard let before, sample.total != before else { continue }
-            let ttl = max(ttlBefore, sample.ttl)
-            record(sample.key, Seen(lastAnsweredAt: now, maxTTL: ttl, cachedUntil: now + Int64(ttl) * 1000))
+    /// What is known of `slot`'s answers.
+    public func seen(_ slot: Int) -> Seen? {
+        slot >= 0 && slot < seenBySlot.count ? seenBySlot[slot] : nil
+    }
+
+    /// One sample: the served totals and the TTL answers carry now, both by slot. The first
+    /// sample of a slot only sets its baseline. Calls `answered` with each slot answered since
+    /// the sample before.
+    public mutating func observe(totals: [UInt64], ttl: [UInt32], now: Int64, answered: (Int) -> Void = { _ in }) {
+        let count = min(totals.count, ttl.count)
+        if lastTotals.count < count {
+            // New slots start from their first sample.
+            lastTotals += totals[lastTotals.count..<count]
+            lastTTL += ttl[lastTTL.count..<count]
+            seenBySlot += [Seen?](repeating: nil, count: count - seenBySlot.count)
         }
-    }
-
-    /// What another server saw: kept where it is later or reaches further.
-    public mutating func merge(_ key: EndpointKey, _ other: Seen) {
-        record(key, other)
-    }
-
-    private mutating func record(_ key: EndpointKey, _ other: Seen) {
-        guard let mine = seen[key] else {
-            seen[key] = other
-            return
+        for slot in 0..<count where totals[slot] != lastTotals[slot] {
+            let longest = max(lastTTL[slot], ttl[slot])
+            lastTotals[slot] = totals[slot]
+            record(slot, Seen(lastAnsweredAt: now, maxTTL: longest, cachedUntil: now + Int64(longest) * 1000))
+            answered(slot)
         }
-        seen[key] = Seen(lastAnsweredAt: max(mine.lastAnsweredAt, other.lastAnsweredAt), maxTTL: max(mine.maxTTL, other.maxTTL),
-                         cachedUntil: max(mine.cachedUntil, other.cachedUntil))
+        for slot in 0..<count where ttl[slot] != lastTTL[slot] { lastTTL[slot] = ttl[slot] }
     }
 
-    /// Where `key` stands at `now`.
-    public func state(_ key: EndpointKey, now: Int64) -> State {
-        guard let seen = seen[key] else { return .notSeen(since: since) }
+    /// What another server saw of `slot`: kept where it is later or reaches further. Returns
+    /// whether that changed anything.
+    @discardableResult
+    public mutating func merge(_ slot: Int, _ other: Seen) -> Bool {
+        guard slot >= 0 else { return false }
+        let before = seen(slot)
+        record(slot, other)
+        return seen(slot) != before
+    }
+
+    private mutating func record(_ slot: Int, _ other: Seen) {
+        if seenBySlot.count <= slot { seenBySlot += [Seen?](repeating: nil, count: slot + 1 - seenBySlot.count) }
+        seenBySlot[slot] = seenBySlot[slot].map { $0.merged(other) } ?? other
+    }
+
+    /// Where `slot` stands at `now`.
+    public func state(_ slot: Int, now: Int64) -> State {
+        guard let seen = seen(slot) else { return .notSeen(since: since) }
         return now < seen.cachedUntil ? .inCaches(until: seen.cachedUntil) : .drained(since: seen.cachedUntil)
     }
 
     /// `drained since 2026-12-07T10:00:00Z`, `in caches until …`, `not answered since …`;
     /// cache horizons rounded up to the second, so "until" is never early.
-    public func text(_ key: EndpointKey, now: Int64) -> String {
-        switch state(key, now: now) {
+    public func text(_ slot: Int, now: Int64) -> String {
+        switch state(slot, now: now) {
         case .inCaches(let until): "in caches until \(Timestamp.text((until + 999) / 1000))"
         case .drained(let since): "drained since \(Timestamp.text((since + 999) / 1000))"
         case .notSeen(let since): "not answered since \(Timestamp.text(since / 1000))"

@@ -20,6 +20,8 @@ final class ControlClock: Sendable {
     /// Served totals by slot every `sampleEveryMs`, oldest first, about a minute of them.
     private let samples = Mutex<(list: [(at: Int64, totals: [UInt64])], count: Int)>(([], 0))
     private let timer = Mutex<TimerHandle?>(nil)
+    /// The plane's `drainRevision` last handed to the shared store.
+    private let publishedDrain = Atomic<UInt64>(0)
 
     init(loop: ControlLoop, counters: CounterRegistry, shared: (any SharedStore)?) {
         self.loop = loop
@@ -47,9 +49,9 @@ final class ControlClock: Sendable {
         let slotCount = loop.latest { $0.effective.slotCount }
         // Every tick, so "last answered" is exact to the tick: a pass over the counters.
         loop.run(.served(counters.totals(count: slotCount)))
-        if let shared {
-            let drained = loop.latest { $0.drained }
-            shared.publishDrain(drained.map { ($0.key.name.text, $0.key.id, $0.value) })
+        if let shared, let drained = loop.latest({ $0.drainRevision != publishedDrain.load(ordering: .relaxed) ? ($0.drainRevision, $0.drained) : nil }) {
+            shared.publishDrain(drained.1.map { ($0.key.name.text, $0.key.id, $0.value) })
+            publishedDrain.store(drained.0, ordering: .relaxed)
         }
         samples.withLock { samples in
             guard samples.list.last.map({ now - $0.at >= Self.sampleEveryMs }) ?? true else { return }

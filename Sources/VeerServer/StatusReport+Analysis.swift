@@ -70,11 +70,11 @@ extension StatusReport {
         -> (last: String?, maxTTL: UInt32?, until: String?, text: String, traffic: Double?)? {
         guard endpoint.configured == 0, let drain else { return nil }
         let key = EndpointKey(name: name, id: endpoint.config.id)
-        let seen = drain.seen[key]
+        let seen = drain.seen(endpoint.config.slot)
         var traffic: Double?
         if case .value(let value)? = drainTraffic[key]?.reading, value.isFinite { traffic = value }
         return (seen.map { Log.timestamp($0.lastAnsweredAt / 1000) }, seen?.maxTTL,
-                seen.map { Log.timestamp(($0.cachedUntil + 999) / 1000) }, drain.text(key, now: now.wall), traffic)
+                seen.map { Log.timestamp(($0.cachedUntil + 999) / 1000) }, drain.text(endpoint.config.slot, now: now.wall), traffic)
     }
 
     /// Status lines under the table: analyses and drains.
@@ -125,7 +125,7 @@ extension StatusReport {
         var drained: [(labels: [String: String], seen: DrainWatch.Seen)] = []
         for name in effective.names {
             for endpoint in name.endpoints where endpoint.configured == 0 {
-                guard let seen = drain?.seen[EndpointKey(name: name.key, id: endpoint.config.id)] else { continue }
+                guard let seen = drain?.seen(endpoint.config.slot) else { continue }
                 drained.append((["name": name.key.text, "endpoint": endpoint.config.id], seen))
             }
         }

@@ -1,4 +1,4 @@
-@testable import Posix
+import Posix
 import Glibc
 import Synchronization
 

@@ -16,8 +16,8 @@ struct AnalysisSurfacesTests {
         ])]
         let (plane, _) = ControlPlane.start(config: config, zones: 0, saved: nil, seed: .zero, now: 0)
         var drain = DrainWatch(since: 0)
-        drain.observe([(EndpointKey(name: api, id: "old"), 1, 30)], now: 5_000)
-        drain.observe([(EndpointKey(name: api, id: "old"), 7, 30)], now: 10_000)
+        drain.observe(totals: [1, 0], ttl: [30, 30], now: 5_000)
+        drain.observe(totals: [7, 0], ttl: [30, 30], now: 10_000)
         var tally = AnalysisTally()
         tally.record(AnalysisResult(analysis: "errors", endpoint: "new", verdict: .fail, value: 0.05, baseline: 0.001,
                                     requests: 900, at: 20_000, text: "analysis errors: new 0.05 vs old 0.001"))
@@ -43,7 +43,7 @@ struct AnalysisSurfacesTests {
 
     @Test func theTXTRecordSaysWhenTheDrainedEndpointWasLastAnswered() {
         let report = Self.report()
-        let drained = [EndpointKey(name: Self.api, id: "old"): report.drain!.seen[EndpointKey(name: Self.api, id: "old")]!]
+        let drained = [EndpointKey(name: Self.api, id: "old"): report.drain!.seen(0)!]
         let strings = StatusReport.records(report.effective, rollouts: [:], generation: 1, drained: drained)[Self.api] ?? []
         #expect(strings.first == "endpoint=old weight=0 effective=0 health=unchecked last-answer=1970-01-01T00:00:10Z cached-until=1970-01-01T00:00:40Z")
     }
