@@ -72,3 +72,28 @@ struct AnalysisSurfacesTests {
         #expect(text.contains("veer_endpoint_cached_until_timestamp_seconds{endpoint=\"old\",name=\"api.example.com.\"} 40"))
     }
 }
+
+/// Another server's `drain/ID` value from etcd is hostile: what does not parse, or is out of
+/// range, is left out, and the rest is kept.
+struct DrainEntriesTests {
+    @Test func wellFormedEntriesAreRead() {
+        let value = Array(#"{"api.example.com. old": "1000,30,31000"}"#.utf8)
+        #expect(EtcdStateStore.drainEntries(value) == [EndpointKey(name: NameKey("api.example.com"), id: "old"):
+                                                       DrainWatch.Seen(lastAnsweredAt: 1_000, maxTTL: 30, cachedUntil: 31_000)])
+    }
+
+    @Test(arguments: [
+        "", "null", "[]", "{", #"{"api.example.com. old": 5}"#, #"{"api.example.com.": "1000,30,31000"}"#,
+        #"{"api.example.com. old": "1000,30"}"#, #"{"api.example.com. old": "-1,30,31000"}"#,
+        #"{"api.example.com. old": "1000,30,999"}"#, #"{"api.example.com. old": "1000,99999999999,31000"}"#,
+        #"{"api.example.com. old": "1000,30,31000,1"}"#, #"{"a b c": "1000,30,31000"}"#,
+    ])
+    func garbledEntriesAreLeftOut(_ text: String) {
+        #expect(EtcdStateStore.drainEntries(Array(text.utf8)).isEmpty)
+    }
+
+    @Test func oneBadEntryDoesNotCostTheOthers() {
+        let value = Array(#"{"api.example.com. old": "x", "api.example.com. new": "2000,5,7000"}"#.utf8)
+        #expect(EtcdStateStore.drainEntries(value).keys.map(\.id) == ["new"])
+    }
+}
