@@ -27,16 +27,23 @@ public enum HTTPClient {
         return try exchange(address, path: path, request: Array(head.utf8), timeout: timeout, maxResponse: maxResponse)
     }
 
-    /// Sends one request on a new connection and reads the whole response, at most `maxResponse` bytes.
+    /// Sends one request on a new connection and reads the whole response, at most
+    /// `maxResponse` bytes, all within `timeout`: a server that trickles its reply a byte at
+    /// a time does not hold the caller any longer than one that says nothing.
     static func exchange(_ address: SocketAddress, path: String, request: [UInt8], timeout: Duration,
                          maxResponse: Int) throws -> HTTPResponse {
+        let deadline = ContinuousClock.now + timeout
         let fd = try connect(address, timeout: timeout)
         defer { closeDescriptor(fd) }
         try send(fd, request, to: address)
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: readChunk)
         while !HTTPProbe.isComplete(received) {
-            let count = try read(fd, into: &buffer, from: address, timeout: timeout)
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else {
+                throw SystemError(errno: .ETIMEDOUT, action: "reading the reply of \(address)\(path): not whole after \(timeout)")
+            }
+            let count = try read(fd, into: &buffer, from: address, timeout: left)
             if count == 0 { break }
             received += buffer[0..<count]
             guard received.count <= maxResponse else {

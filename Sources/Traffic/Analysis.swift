@@ -46,17 +46,19 @@ public struct AnalysisConfig: Sendable, Equatable {
         return "http://\(host):\(port)\(pathPrefix)"
     }
 
-    /// The queries that judge `endpoint` against `baseline`, the endpoints traffic moves from.
-    public func request(name: NameKey, endpoint: String, baseline: [String]) -> AnalysisRequest {
+    /// The queries that judge `endpoint` against `baseline`, the endpoints traffic moves from;
+    /// `step` is the step of the rollout it is the target of, when it is one.
+    public func request(name: NameKey, endpoint: String, baseline: [String], step: Int? = nil) -> AnalysisRequest {
         AnalysisRequest(name: name, analysis: self.name, endpoint: endpoint, host: host, port: port, pathPrefix: pathPrefix,
-                        timeoutMs: timeoutMs, judged: queries(endpoint), baseline: baseline.map(queries), trafficOnly: false)
+                        timeoutMs: timeoutMs, judged: queries(endpoint), baseline: baseline.map(queries), trafficOnly: false,
+                        step: step)
     }
 
     /// Only the `traffic=` query of a drained endpoint: what still reaches it. Nil without one.
     public func trafficRequest(name: NameKey, endpoint: String) -> AnalysisRequest? {
         guard traffic != nil else { return nil }
         return AnalysisRequest(name: name, analysis: self.name, endpoint: endpoint, host: host, port: port, pathPrefix: pathPrefix,
-                               timeoutMs: timeoutMs, judged: queries(endpoint), baseline: [], trafficOnly: true)
+                               timeoutMs: timeoutMs, judged: queries(endpoint), baseline: [], trafficOnly: true, step: nil)
     }
 
     private func queries(_ endpoint: String) -> AnalysisRequest.Queries {
@@ -95,11 +97,15 @@ public struct AnalysisRule: Sendable, Equatable {
     /// - Inconclusive: Prometheus failed, the value or the request count is missing or NaN,
     ///   or fewer than `minRequests` requests stand behind the value.
     /// - Fail: a bound is broken. `max-increase` compares with the baseline: the request-
-    ///   weighted mean of the baseline endpoints' values (a plain mean when none reports
-    ///   requests), raised to one request's worth (1 / requests) so that a clean baseline of
-    ///   0 does not make one unlucky request a failure.
+    ///   weighted mean of the values of the baseline endpoints that have at least
+    ///   `minRequests` requests behind them (sparse data judges neither side), raised to one
+    ///   request's worth of the judged endpoint (1 / requests) so that a clean baseline of 0
+    ///   does not make one unlucky request a failure. Without such a baseline, `fallback`
+    ///   (the last one seen in the rollout: at a 100% step the old side has no traffic left)
+    ///   stands in.
     /// - Pass: every bound holds.
-    public func judge(_ measurement: AnalysisMeasurement, analysis: String, at: Int64) -> AnalysisResult {
+    public func judge(_ measurement: AnalysisMeasurement, analysis: String, at: Int64,
+                      fallback: Double? = nil) -> AnalysisResult {
         let endpoint = measurement.endpoint
         func result(_ verdict: AnalysisVerdict, _ value: Double?, _ baseline: Double?, _ requests: Double?,
                     _ why: String) -> AnalysisResult {
@@ -126,7 +132,8 @@ public struct AnalysisRule: Sendable, Equatable {
             }
             value = number
         }
-        let baseline = Self.baseline(measurement.baseline)
+        let baseline = Self.baseline(measurement.baseline, minRequests: minRequests)
+            ?? fallback.map { (ids: "the last baseline", value: $0) }
         let compared = baseline.map { "\(endpoint) \(Self.number(value)) vs \($0.ids) \(Self.number($0.value))" }
             ?? "\(endpoint) \(Self.number(value))"
         let summary = "\(compared) (\(bounds)), \(Self.count(requests)) requests"
@@ -166,22 +173,19 @@ public struct AnalysisRule: Sendable, Equatable {
         return parts.joined(separator: ", ")
     }
 
-    /// The baseline endpoints combined: weighted by their requests where every one with a
-    /// value reports some, else a plain mean; nil when none has a number.
-    static func baseline(_ readings: [AnalysisMeasurement.Baseline]) -> (ids: String, value: Double)? {
-        let usable = readings.compactMap { reading -> (id: String, value: Double, requests: Double?)? in
-            guard case .value(let value) = reading.value, value.isFinite else { return nil }
-            if case .value(let requests) = reading.requests, requests.isFinite, requests > 0 { return (reading.endpoint, value, requests) }
-            return (reading.endpoint, value, nil)
+    /// The baseline endpoints combined, weighted by their requests: only those with a finite
+    /// value and at least `minRequests` requests count; nil when none does.
+    static func baseline(_ readings: [AnalysisMeasurement.Baseline], minRequests: Double) -> (ids: String, value: Double)? {
+        let usable = readings.compactMap { reading -> (id: String, value: Double, requests: Double)? in
+            guard case .value(let value) = reading.value, value.isFinite,
+                  case .value(let requests) = reading.requests, requests.isFinite, requests > 0, requests >= minRequests else { return nil }
+            return (reading.endpoint, value, requests)
         }
         guard !usable.isEmpty else { return nil }
-        let ids = usable.map(\.id).joined(separator: "+")
-        let weights = usable.compactMap(\.requests)
-        if weights.count == usable.count {
-            let total = weights.reduce(0, +)
-            return (ids, usable.reduce(0) { $0 + $1.value * $1.requests! } / total)
-        }
-        return (ids, usable.reduce(0) { $0 + $1.value } / Double(usable.count))
+        let total = usable.reduce(0) { $0 + $1.requests }
+        let mean = usable.reduce(0) { $0 + $1.value * $1.requests } / total
+        guard mean.isFinite else { return nil }
+        return (usable.map(\.id).joined(separator: "+"), mean)
     }
 
     /// A value as people read it: up to four significant digits, `0.042`, `1834`, `NaN`.
@@ -247,6 +251,9 @@ public struct AnalysisRequest: Sendable, Equatable, Hashable {
     public let baseline: [Queries]
     /// Only `judged.traffic` is asked: a drained endpoint is watched, not judged.
     public let trafficOnly: Bool
+    /// The rollout step in force when it was asked, for a rollout's target: a verdict counts
+    /// only toward the step it was asked in.
+    public let step: Int?
 }
 
 /// What Prometheus said to one query.
@@ -359,6 +366,16 @@ public struct AnalysisTally: Sendable, Equatable, Codable {
     public var inconclusiveTotal = 0
 
     public init() {}
+
+    /// The last baseline a verdict was judged against, if any.
+    public var lastBaseline: Double? { last?.baseline }
+
+    /// Failures and inconclusive results in a row start from 0 again (the endpoint is
+    /// watched anew, or was just rolled back).
+    public mutating func restart() {
+        failures = 0
+        inconclusive = 0
+    }
 
     /// Counts `result`.
     public mutating func record(_ result: AnalysisResult) {

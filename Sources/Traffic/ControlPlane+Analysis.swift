@@ -42,14 +42,21 @@ extension ControlPlane {
             analysisOut.insert(key)
             return true
         }
+        var watching: Set<AnalysisKey> = []
         for (name, endpoint, baseline) in watchedAnalyses(now: now) {
             for analysisName in endpoint.analyses {
                 guard let analysis = name.analysis(analysisName) else { continue }
                 let key = AnalysisKey(name: name.key, endpoint: endpoint.id, analysis: analysisName)
+                watching.insert(key)
+                // Failures in a row count from when the endpoint is watched again: an earlier
+                // raise's (or an earlier leader's) failures do not roll this one back.
+                if !analysisWatched.contains(key) { analysisTallies[key]?.restart() }
                 guard due(key, every: analysis.intervalMs) else { continue }
-                effects.append(.analyze(analysis.request(name: name.key, endpoint: endpoint.id, baseline: baseline)))
+                let step = rollouts[name.key].flatMap { $0.phase.isActive && $0.target == endpoint.id ? $0.step : nil }
+                effects.append(.analyze(analysis.request(name: name.key, endpoint: endpoint.id, baseline: baseline, step: step)))
             }
         }
+        analysisWatched = watching
         // Drained endpoints answered since this server started: what still reaches them.
         guard leads else { return effects }
         for name in config where name.analyses.contains(where: { $0.traffic != nil }) {
@@ -79,7 +86,11 @@ extension ControlPlane {
         // A reload may have taken the analysis away meanwhile.
         guard let name = name(request.name), let analysis = name.analysis(request.analysis),
               let endpoint = name.endpoint(request.endpoint) else { return [] }
-        let result = analysis.rule.judge(measurement, analysis: request.analysis, at: now.wall)
+        let rollout = rollouts[name.key].flatMap { $0.phase.isActive && $0.target == endpoint.id ? $0 : nil }
+        // Asked in another step (just before a promotion): it says nothing of this one.
+        if let rollout, request.step != rollout.step { return [] }
+        let result = analysis.rule.judge(measurement, analysis: request.analysis, at: now.wall,
+                                         fallback: rollout?.analyses[request.analysis]?.lastBaseline)
         var tally = analysisTallies[key] ?? AnalysisTally()
         let before = tally.last?.verdict
         tally.record(result)
@@ -89,7 +100,7 @@ extension ControlPlane {
             effects.append(.log(result.verdict == .pass ? .info : .warning, "analysis: \(request.name) \(result.verdict.rawValue): \(result.text)"))
         }
         guard leads else { return effects }
-        if var rollout = rollouts[name.key], rollout.phase.isActive, rollout.target == endpoint.id {
+        if var rollout {
             let action = rollout.analyzed(result, rule: analysis.rule, now: now)
             rollouts[name.key] = rollout
             switch action {
@@ -109,6 +120,8 @@ extension ControlPlane {
                   let (notes, made) = rollBackRaised(name.key, endpoint,
                                                      because: "\(result.text) (\(tally.failures) failures in a row)", now: now) {
             effects += notes
+            // Rolled back (or refused: every other endpoint at 0): the count starts again.
+            analysisTallies[key]?.restart()
             guard made else { return effects }
         } else {
             return effects

@@ -205,6 +205,7 @@ extension ControlPlane {
         store = next
         // As saved: a bake counts on from its saved progress on whichever server leads.
         rollouts = Dictionary(state.rollouts.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
+        requireAnalyses()
         revision = state.revision
         if let seed = state.seed { self.seed = seed }
         seedSaved = state.seed == seed
@@ -214,12 +215,24 @@ extension ControlPlane {
         return [published(), .log(.info, "state: serving revision \(revision) of the shared store")]
     }
 
+    /// Every active rollout waits for the analyses its target has in this server's zones: a
+    /// rollout saved elsewhere, or before a restart, may name others.
+    mutating func requireAnalyses() {
+        for key in rollouts.keys where rollouts[key]!.phase.isActive {
+            let target = rollouts[key]!.target
+            rollouts[key]!.require(analyses: config.first { $0.key == key }?.endpoint(target)?.analyses ?? [])
+        }
+    }
+
     /// Leadership changed: a new leader resumes every baking rollout from its saved progress.
     mutating func lead(_ leads: Bool, now: Moment) -> [Effect] {
         guard leads != self.leads else { return [] }
         self.leads = leads
         guard leads else { return [.log(.info, "leader: another server drives rollouts and rollbacks")] }
         var effects: [Effect] = [.log(.info, "leader: this server drives rollouts and rollbacks")]
+        // Failures in a row count anew under this leader, against this server's zones.
+        analysisWatched = []
+        requireAnalyses()
         for key in rollouts.keys.sorted() where rollouts[key]!.phase == .baking {
             rollouts[key]!.restarted(why: "taken over")
             lastCheckpoint[key] = rollouts[key]!.bakedMs

@@ -111,6 +111,8 @@ public struct ControlPlane: Sendable {
     public internal(set) var analysisTallies: [AnalysisKey: AnalysisTally] = [:]
     var analysisStarted: [AnalysisKey: Int64] = [:]
     var analysisOut: Set<AnalysisKey> = []
+    /// The analyses watched at the last tick: one watched anew counts its failures from 0.
+    var analysisWatched: Set<AnalysisKey> = []
     /// When each endpoint was last answered, here and (merged) on the other servers.
     public internal(set) var drain = DrainWatch(since: 0)
     /// Grows when what is known of an endpoint at weight 0 changes: a shared store publishes
@@ -169,6 +171,7 @@ public struct ControlPlane: Sendable {
                 continue
             }
             rollout.restarted()
+            if rollout.phase.isActive { rollout.require(analyses: config.first { $0.key == rollout.key }?.endpoint(rollout.target)?.analyses ?? []) }
             if rollout.phase == .baking {
                 effects.append(.log(.info, "rollout: \(rollout.name) to \(rollout.target): \(rollout.note ?? "")"))
             } else if rollout.phase == .paused {
@@ -265,7 +268,11 @@ public struct ControlPlane: Sendable {
         shortTTL = Self.shortTTLNames(config: config, rollouts: rollouts, changed: changed, now: now,
                                       window: settings.shiftWindowMs)
         effective = EffectiveWeights(config: config, store: store, health: health, shortTTL: shortTTL, seed: seed)
+        let zero = drainable
         (servedTTL, drainable) = Self.drainTables(effective)
+        // An endpoint just set to 0 (or raised from it): a shared store hears what this server
+        // saw of it, even if it is never answered again.
+        if drainable != zero { drainRevision += 1 }
     }
 
     /// Names whose answers should carry their short TTL: a rollout is active, or the weights

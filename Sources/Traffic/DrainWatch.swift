@@ -41,6 +41,12 @@ public struct DrainWatch: Sendable, Equatable {
         case notSeen(since: Int64)
     }
 
+    /// Unix milliseconds to seconds, rounded up (a cache horizon is never shown early), without
+    /// overflow whatever the value.
+    public static func secondsUp(_ ms: Int64) -> Int64 {
+        ms / 1000 + (ms % 1000 > 0 ? 1 : 0)
+    }
+
     /// When counting started (Unix ms).
     public let since: Int64
     /// By slot; nil where no answer was seen.
@@ -102,8 +108,8 @@ public struct DrainWatch: Sendable, Equatable {
     /// cache horizons rounded up to the second, so "until" is never early.
     public func text(_ slot: Int, now: Int64) -> String {
         switch state(slot, now: now) {
-        case .inCaches(let until): "in caches until \(Timestamp.text((until + 999) / 1000))"
-        case .drained(let since): "drained since \(Timestamp.text((since + 999) / 1000))"
+        case .inCaches(let until): "in caches until \(Timestamp.text(Self.secondsUp(until)))"
+        case .drained(let since): "drained since \(Timestamp.text(Self.secondsUp(since)))"
         case .notSeen(let since): "not answered since \(Timestamp.text(since / 1000))"
         }
     }

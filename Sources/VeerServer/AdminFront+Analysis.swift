@@ -81,7 +81,8 @@ extension AdminFront {
         }
         return AnalysisRun(analysis: analysis.name, endpoint: request.endpoint, prometheus: analysis.location,
                            verdict: result.verdict.rawValue, value: result.value.flatMap { $0.isFinite ? $0 : nil },
-                           baseline: result.baseline, requests: result.requests, text: result.text, queries: queries)
+                           baseline: result.baseline.flatMap { $0.isFinite ? $0 : nil },
+                           requests: result.requests.flatMap { $0.isFinite ? $0 : nil }, text: result.text, queries: queries)
     }
 
     private static func text(_ reading: PrometheusReading) -> String {

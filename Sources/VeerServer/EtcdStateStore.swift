@@ -169,16 +169,22 @@ final class EtcdStateStore: StateStore, SharedStore {
         shared.withLock { $0.drain = entries }
     }
 
+    /// How far ahead of this server's clock another server's last answer may be: clocks that
+    /// disagree by more are wrong, and a far-future value would hold every server's report.
+    static let drainClockSlackMs: Int64 = 60_000
+
     /// Another server's `drain/ID` value, read as hostile: entries that do not parse, or
-    /// whose numbers are out of range, are left out.
-    static func drainEntries(_ value: [UInt8]) -> [EndpointKey: DrainWatch.Seen] {
+    /// whose numbers are out of range (a last answer after `now` plus the slack, a cache
+    /// horizon past the last answer plus its TTL), are left out.
+    static func drainEntries(_ value: [UInt8], now: Int64 = Clock.wallMilliseconds()) -> [EndpointKey: DrainWatch.Seen] {
         guard value.count <= 1 << 20, let object = try? JSONSerialization.jsonObject(with: Data(value)) as? [String: String] else { return [:] }
         var entries: [EndpointKey: DrainWatch.Seen] = [:]
         for (key, text) in object {
             let words = key.split(separator: " ")
             let numbers = text.split(separator: ",", omittingEmptySubsequences: false)
             guard words.count == 2, numbers.count == 3, let last = Int64(numbers[0]), let ttl = UInt32(numbers[1]),
-                  let until = Int64(numbers[2]), last >= 0, until >= last, ttl <= Int32.max else { continue }
+                  let until = Int64(numbers[2]), last >= 0, last <= now + Self.drainClockSlackMs, ttl <= Int32.max,
+                  until >= last, until <= last + Int64(ttl) * 1000 else { continue }
             entries[EndpointKey(name: NameKey(String(words[0])), id: String(words[1]))] =
                 DrainWatch.Seen(lastAnsweredAt: last, maxTTL: ttl, cachedUntil: until)
         }

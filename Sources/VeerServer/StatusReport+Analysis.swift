@@ -25,8 +25,8 @@ extension StatusReport {
             endpoint = last.endpoint
             verdict = last.verdict.rawValue
             value = last.value.flatMap { $0.isFinite ? $0 : nil }
-            baseline = last.baseline
-            requests = last.requests
+            baseline = last.baseline.flatMap { $0.isFinite ? $0 : nil }
+            requests = last.requests.flatMap { $0.isFinite ? $0 : nil }
             at = Log.timestamp(last.at / 1000)
             text = last.text
             failures = tally.failures
@@ -74,7 +74,7 @@ extension StatusReport {
         var traffic: Double?
         if case .value(let value)? = drainTraffic[key]?.reading, value.isFinite { traffic = value }
         return (seen.map { Log.timestamp($0.lastAnsweredAt / 1000) }, seen?.maxTTL,
-                seen.map { Log.timestamp(($0.cachedUntil + 999) / 1000) }, drain.text(endpoint.config.slot, now: now.wall), traffic)
+                seen.map { Log.timestamp(DrainWatch.secondsUp($0.cachedUntil)) }, drain.text(endpoint.config.slot, now: now.wall), traffic)
     }
 
     /// Status lines under the table: analyses and drains.

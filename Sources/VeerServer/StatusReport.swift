@@ -230,7 +230,7 @@ struct StatusReport {
                 var text = "endpoint=\(endpoint.config.id) weight=\(endpoint.configured) effective=\(endpoint.effective) health=\(endpoint.health.rawValue)"
                 // A drained endpoint: when it was last answered and until when caches may hold it.
                 if let seen = drained[EndpointKey(name: name.key, id: endpoint.config.id)] {
-                    text += " last-answer=\(Log.timestamp(seen.lastAnsweredAt / 1000)) cached-until=\(Log.timestamp((seen.cachedUntil + 999) / 1000))"
+                    text += " last-answer=\(Log.timestamp(seen.lastAnsweredAt / 1000)) cached-until=\(Log.timestamp(DrainWatch.secondsUp(seen.cachedUntil)))"
                 }
                 return text
             }

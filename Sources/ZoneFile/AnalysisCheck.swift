@@ -32,7 +32,7 @@
 /// | `max=NUMBER` | none | fail when the value is above it |
 /// | `min=NUMBER` | none | fail when the value is below it |
 /// | `max-increase=NUMBER` | none | fail when the value is above this factor times the baseline's (the endpoints traffic moves from); 1 or more |
-/// | `min-requests=NUMBER` | `100` | fewer requests than this make the result inconclusive |
+/// | `min-requests=NUMBER` | `100` | fewer requests than this make the result inconclusive; 1 or more |
 /// | `failure-limit=N` | `2` | consecutive failures that roll back, 1…100 |
 /// | `inconclusive-limit=N` | `6` | consecutive inconclusive results that pause a rollout, 1…1000 |
 public struct AnalysisCheck: Sendable, Hashable {

@@ -118,7 +118,12 @@ extension ZoneReader {
                     throw failure(token, "expected max-increase= of 1 or more (a factor over the baseline), found \"\(value)\"")
                 }
                 options.maxIncrease = number
-            default: options.minRequests = number
+            default:
+                // Zero requests never stand behind a verdict: sparse data must not pass a step.
+                guard number >= 1 else {
+                    throw failure(token, "expected min-requests= of 1 or more (requests behind a verdict), found \"\(value)\"")
+                }
+                options.minRequests = number
             }
         default: // "failure-limit", "inconclusive-limit"
             let range = key == "failure-limit" ? Self.failureLimitRange : Self.inconclusiveLimitRange

@@ -67,9 +67,31 @@ struct AnalysisJudgmentTests {
         #expect(result.baseline == 0.0325)
         #expect(result.verdict == .pass)
         #expect(result.text.contains("vs a+b 0.0325"))
-        // Without request counts: a plain mean.
-        let plain = judge(Self.measure(.value(0.05), baseline: [("a", .value(0.01), .noData), ("b", .value(0.04), .noData)]), rule)
-        #expect(plain.baseline == 0.025)
+        // Without request counts, a baseline endpoint does not count.
+        let unknown = judge(Self.measure(.value(0.05), baseline: [("a", .value(0.01), .noData), ("b", .value(0.04), .value(3_000))]), rule)
+        #expect(unknown.baseline == 0.04)
+    }
+
+    /// A sparse baseline judges no more than a sparse judged side: at a 95% step the old
+    /// gateway's 40 requests with no error say nothing about its error rate.
+    @Test func aBaselineWithTooFewRequestsIsLeftOut() {
+        let rule = AnalysisRule(maxIncrease: 1.5, minRequests: 100)
+        let result = judge(Self.measure(.value(0.002), requests: .value(1_000), baseline: [("old", .value(0), .value(40))]), rule)
+        #expect(result.verdict == .inconclusive, "no baseline with enough requests: max-increase alone cannot judge")
+        #expect(result.baseline == nil)
+    }
+
+    /// At a 100% step the old gateway has no traffic left: the last baseline of the rollout
+    /// stands in, so a rule of max-increase alone can still complete it.
+    @Test func theLastBaselineStandsInWhenTheOldSideHasNoTrafficLeft() {
+        let rule = AnalysisRule(maxIncrease: 1.5, minRequests: 100)
+        let measurement = Self.measure(.value(0.0011), requests: .value(5_000), baseline: [("old", .value(.nan), .value(0))])
+        #expect(judge(measurement, rule).verdict == .inconclusive)
+        let result = rule.judge(measurement, analysis: "errors", at: 0, fallback: 0.001)
+        #expect(result.verdict == .pass)
+        #expect(result.text.contains("vs the last baseline 0.001"))
+        let failing = Self.measure(.value(0.01), requests: .value(5_000), baseline: [("old", .noData, .noData)])
+        #expect(rule.judge(failing, analysis: "errors", at: 0, fallback: 0.001).verdict == .fail)
     }
 
     @Test func tooFewRequestsIsInconclusiveEvenWhenTheValueIsBad() {
@@ -313,7 +335,9 @@ struct AnalysisPlaneTests {
         driver.send(.served([5, 0]), at: 300)
         driver.send(.tick, at: 400)
         #expect(driver.analyses.isEmpty, "old has weight: not drained, and not raised")
+        let revision = driver.plane.drainRevision
         #expect(driver.command("shift api.example.com new 100%", at: 500)?.hasPrefix("ok") == true)
+        #expect(driver.plane.drainRevision > revision, "old set to 0: the shared store hears what this server saw of it")
         let generation = driver.plane.generation
         driver.send(.served([6, 1]), at: 700)
         #expect(driver.plane.generation == generation + 1, "a drained endpoint's answer is published for the TXT records")
@@ -325,5 +349,58 @@ struct AnalysisPlaneTests {
         driver.send(.analyzed(request, AnalysisMeasurement(endpoint: "old", value: .noData, requests: .noData, traffic: .value(0.4))), at: 900)
         #expect(driver.plane.drainTraffic[EndpointKey(name: Driver.api, id: "old")]?.reading == .value(0.4))
         #expect(driver.plane.rollouts.isEmpty && driver.weights() == [0, 100], "watching traffic judges nothing")
+    }
+
+    @Test func aVerdictAskedInTheStepBeforeAPromotionDoesNotCountForTheNext() throws {
+        var driver = Self.rolling()
+        driver.send(.tick, at: 500)
+        driver.send(Self.answer(driver.analyses[0], value: 0.001), at: 600)
+        // At 10.5 s a run is due and the bake ends in the same tick: asked in step 1, then
+        // promoted.
+        driver.send(.tick, at: 10_500)
+        #expect(driver.weights() == [0, 100], "promoted on the pass of step 1")
+        let early = try #require(driver.analyses.last)
+        #expect(early.step == 0, "asked before the promotion")
+        driver.send(Self.answer(early, value: 0.001), at: 10_600)
+        #expect(driver.plane.rollouts[Driver.api]?.analyses["errors"]?.passedInStep == false,
+                "a pass asked in step 1 says nothing of step 2")
+        driver.send(.tick, at: 20_500)
+        let asked = try #require(driver.analyses.last)
+        #expect(asked.step == 1)
+        driver.send(Self.answer(asked, value: 0.001), at: 20_600)
+        #expect(driver.plane.rollouts[Driver.api]?.analyses["errors"]?.passedInStep == true)
+    }
+
+    @Test func anEarlierRaisesFailuresDoNotRollBackTheNextOne() {
+        var driver = Driver(config: Self.config)
+        #expect(driver.command("shift api.example.com new 10%", at: 0)?.hasPrefix("ok") == true)
+        driver.send(.tick, at: 1_000)
+        driver.send(Self.answer(driver.analyses[0], value: 0.2), at: 1_100)
+        driver.send(.tick, at: 11_000)
+        driver.send(Self.answer(driver.analyses[1], value: 0.2), at: 11_100)
+        #expect(driver.weights() == [90, 0], "rolled back after two failures")
+        driver.send(.tick, at: 12_000)
+        #expect(driver.command("shift api.example.com new 10%", at: 13_000)?.hasPrefix("ok") == true)
+        driver.send(.tick, at: 21_000)
+        driver.send(Self.answer(driver.analyses.last!, value: 0.2), at: 21_100)
+        #expect(driver.weights() == [90, 10], "one failure of the new raise is not two in a row")
+    }
+
+    @Test func aRolloutRestoredAtStartWaitsOnlyForTheAnalysesTheZonesStillHave() throws {
+        var driver = Self.rolling()
+        let saved = try #require(driver.saved)
+        #expect(saved.rollouts.first?.analyses.keys.sorted() == ["errors"])
+        // The zones no longer attach `errors` to new.
+        let config = [WeightedNameConfig(key: Driver.api, endpoints: [
+            EndpointConfig(id: "old", slot: 0, zoneWeight: 100, role: "old", check: "gw"),
+            EndpointConfig(id: "new", slot: 1, zoneWeight: 0, check: "gw"),
+        ], ttlShift: 5)]
+        let state = PersistedState(store: saved.store, rollouts: saved.rollouts, revision: driver.revision, seed: saved.seed)
+        var restarted = Driver(saved: state, now: 20_000, config: config)
+        #expect(restarted.plane.rollouts[Driver.api]?.analyses.isEmpty == true)
+        restarted.send(Driver.probe(1, nil, .up), at: 20_500)
+        restarted.send(.tick, at: 21_000)
+        restarted.send(.tick, at: 32_000)
+        #expect(restarted.weights() == [0, 100], "promoted on its bake and probes alone")
     }
 }

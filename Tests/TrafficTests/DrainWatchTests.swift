@@ -53,4 +53,10 @@ struct DrainWatchTests {
         #expect(!older, "nothing new")
         #expect(watch.seen(Self.old) == .init(lastAnsweredAt: 9_000, maxTTL: 60, cachedUntil: 39_000))
     }
+
+    @Test func secondsRoundUpWithoutOverflow() {
+        #expect(DrainWatch.secondsUp(32_000) == 32)
+        #expect(DrainWatch.secondsUp(32_001) == 33)
+        #expect(DrainWatch.secondsUp(.max) == Int64.max / 1000 + 1)
+    }
 }

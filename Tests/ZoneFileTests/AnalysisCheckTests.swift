@@ -53,7 +53,7 @@ struct AnalysisCheckTests {
         #expect(latency.url == "http://[::1]:9091/prom")
         #expect(latency.intervalMs == 60_000 && latency.timeoutMs == 30_000)
         #expect(latency.max == 0.25 && latency.min == 0.001 && latency.maxIncrease == 1.5)
-        #expect(latency.minRequests == 0 && latency.failureLimit == 100 && latency.inconclusiveLimit == 1000)
+        #expect(latency.minRequests == 1 && latency.failureLimit == 100 && latency.inconclusiveLimit == 1000)
     }
 
     @Test func analysesKeepDeclarationOrder() throws {
@@ -105,6 +105,7 @@ struct AnalysisCheckTests {
         ("max=nan", "5:91: error: expected max= as a decimal number such as 250, 0.01 or 1e-3, found \"nan\""),
         ("max-increase=-2", "5:91: error: expected max-increase= as a decimal number such as 250, 0.01 or 1e-3, found \"-2\""),
         ("max-increase=0.99", "5:91: error: expected max-increase= of 1 or more (a factor over the baseline), found \"0.99\""),
+        ("max=1 min-requests=0", "5:97: error: expected min-requests= of 1 or more (requests behind a verdict), found \"0\""),
         ("max=1 failure-limit=101", "5:97: error: expected failure-limit= from 1 to 100, found \"101\""),
         ("max=1 failure-limit=x", "5:97: error: expected failure-limit= from 1 to 100, found \"x\""),
         ("max=1 inconclusive-limit=0", "5:97: error: expected inconclusive-limit= from 1 to 1000, found \"0\""),
