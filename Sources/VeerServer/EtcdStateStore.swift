@@ -143,7 +143,8 @@ final class EtcdStateStore: StateStore, SharedStore {
                 note(error.error.text)
                 last = error.error
             }
-            Clock.sleep(min(Self.settleEvery, deadline - ContinuousClock.now))
+            let left = deadline - ContinuousClock.now
+            if left > .zero { Clock.sleep(min(Self.settleEvery, left)) }
         }
         return .unknown("etcd did not answer within \(Self.settleWithin) after the change was sent (\(last)); "
             + "it may have been saved, and may still be when etcd runs again")
