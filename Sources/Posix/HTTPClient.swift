@@ -11,30 +11,45 @@ public enum HTTPClient {
     static let readChunk = 16384
 
     /// POSTs `body` (JSON) to `path` on `address` and returns the whole response. `timeout`
-    /// bounds the connect and each wait for bytes.
+    /// bounds the connect and each wait for bytes. A failure once the connection is made is
+    /// thrown as `Unanswered`: the server may have received the request and acted on it.
     public static func post(_ address: SocketAddress, path: String, body: [UInt8], timeout: Duration) throws -> HTTPResponse {
-        try exchange(address, path: path, request: request(address, path: path, body: body), timeout: timeout,
-                     maxResponse: maxResponse)
+        let fd = try connect(address, timeout: timeout)
+        defer { closeDescriptor(fd) }
+        do {
+            return try exchange(fd, address, path: path, request: request(address, path: path, body: body), timeout: timeout,
+                                maxResponse: maxResponse)
+        } catch {
+            throw Unanswered(underlying: error)
+        }
+    }
+
+    /// A POST that failed after its connection was made (a timeout, a reset, a cut reply):
+    /// the request may have arrived, so what it asked for may have been done. Reads as the
+    /// error it wraps.
+    public struct Unanswered: Error, CustomStringConvertible {
+        public let underlying: any Error
+        public var description: String { "\(underlying)" }
     }
 
     /// GETs `path` (with its query string, already percent-encoded) from `address` and returns
     /// the whole response. `host` is the `Host` header (the address when nil); `timeout`
-    /// bounds the connect and each wait for bytes; a reply over `maxResponse` bytes is an
-    /// error (`EMSGSIZE`).
+    /// bounds the connect, and the sending and reading of the whole reply; a reply over
+    /// `maxResponse` bytes is an error (`EMSGSIZE`).
     public static func get(_ address: SocketAddress, path: String, host: String? = nil, timeout: Duration,
                            maxResponse: Int = maxResponse) throws -> HTTPResponse {
         let head = "GET \(path) HTTP/1.1\r\nHost: \(host ?? "\(address)")\r\nUser-Agent: veer/1\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
-        return try exchange(address, path: path, request: Array(head.utf8), timeout: timeout, maxResponse: maxResponse)
-    }
-
-    /// Sends one request on a new connection and reads the whole response, at most
-    /// `maxResponse` bytes, all within `timeout`: a server that trickles its reply a byte at
-    /// a time does not hold the caller any longer than one that says nothing.
-    static func exchange(_ address: SocketAddress, path: String, request: [UInt8], timeout: Duration,
-                         maxResponse: Int) throws -> HTTPResponse {
-        let deadline = ContinuousClock.now + timeout
         let fd = try connect(address, timeout: timeout)
         defer { closeDescriptor(fd) }
+        return try exchange(fd, address, path: path, request: Array(head.utf8), timeout: timeout, maxResponse: maxResponse)
+    }
+
+    /// Sends one request on the connection `fd` and reads the whole response, at most
+    /// `maxResponse` bytes, all within `timeout`: a server that trickles its reply a byte at
+    /// a time does not hold the caller any longer than one that says nothing.
+    static func exchange(_ fd: Int32, _ address: SocketAddress, path: String, request: [UInt8], timeout: Duration,
+                         maxResponse: Int) throws -> HTTPResponse {
+        let deadline = ContinuousClock.now + timeout
         try send(fd, request, to: address)
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: readChunk)

@@ -313,7 +313,7 @@ public struct ControlPlane: Sendable {
         inFlight = nil
         switch outcome {
         case .saved, .auditFailed: seedSaved = true
-        case .saveFailed, .conflict: break
+        case .saveFailed, .conflict, .unknown: break
         }
         switch (pending, outcome) {
         case (.proposal(let proposal), .saved(let revision)):
@@ -325,6 +325,15 @@ public struct ControlPlane: Sendable {
         case (.proposal(let proposal), .saveFailed(let error)):
             return refused(proposal, because: "saving weights failed, nothing changed: \(error)",
                            log: "weights: saving: \(error); \"\(proposal.reason)\" not applied", now: now)
+        case (.proposal(let proposal), .unknown(let error)):
+            // Not made here: if the store has it, the watch brings it and it is adopted.
+            let check = "check with `" + (proposal.changes.first.map { "history \($0.name)" } ?? "history") + "`"
+            var held: String?
+            if case .promotion(_, let failure) = proposal.kind {
+                held = "the outcome of saving \"\(failure)\" is unknown (\(error)); \(check); if it was saved, it is adopted when it arrives"
+            }
+            return refused(proposal, because: "outcome unknown: \(error); \(check)",
+                           log: "weights: saving: outcome unknown: \(error); \"\(proposal.reason)\" not applied here", held: held, now: now)
         case (.proposal(let proposal), .conflict(let error)):
             // Another server saved first: nothing here changed; its state arrives by the watch.
             return refused(proposal, because: error, log: "weights: \(error); \"\(proposal.reason)\" not applied", now: now)
@@ -344,8 +353,8 @@ public struct ControlPlane: Sendable {
             switch outcome {
             case .saved(let revision), .auditFailed(let revision, _):
                 self.revision = revision
-            case .saveFailed(let error), .conflict(let error):
-                // Memory and the store now differ; the clock saves memory again.
+            case .saveFailed(let error), .conflict(let error), .unknown(let error):
+                // Memory and the store (may) now differ; the clock saves memory again.
                 dirty = true
                 effects.append(.log(.error, "weights: restoring the state after a failed audit write: \(error); retrying"))
             }
@@ -364,6 +373,11 @@ public struct ControlPlane: Sendable {
         case (.background, .saveFailed(let error)):
             lastRetry = now.monotonic
             return noteSaveError("saving: \(error)")
+        case (.background, .unknown(let error)):
+            // Kept and retried as after a failure: a retry from the same revision is refused
+            // as a conflict if this save was applied after all, and its state comes by the watch.
+            lastRetry = now.monotonic
+            return noteSaveError("saving: outcome unknown: \(error)")
         case (.background, .conflict(let error)):
             // Another server saved first; what it saved is what the servers answer now, and
             // it reaches this one by the watch. Made here and not saved: dropped.
@@ -415,13 +429,15 @@ public struct ControlPlane: Sendable {
 
     /// A proposal the store did not take: an operator gets the error; a promotion pauses the
     /// rollout where it was.
-    private mutating func refused(_ proposal: Proposal, because error: String, log: String?, now: Moment) -> [Effect] {
+    /// `held` is why a held promotion is paused, when it is not that it could not be saved.
+    private mutating func refused(_ proposal: Proposal, because error: String, log: String?, held: String? = nil,
+                                  now: Moment) -> [Effect] {
         var effects: [Effect] = log.map { [.log(.error, $0)] } ?? []
         switch proposal.kind {
         case .command, .reload:
             effects.append(.reply("error: \(error)"))
         case .promotion(let before, let failure):
-            effects += hold(before, because: "\(failure) could not be saved (\(error))", now: now)
+            effects += hold(before, because: held ?? "\(failure) could not be saved (\(error))", now: now)
         }
         return effects
     }
@@ -508,6 +524,10 @@ public enum PersistOutcome: Sendable, Equatable {
     case auditFailed(revision: UInt64, String)
     /// Not saved: another server saved first (a shared store); the store is unchanged here.
     case conflict(String)
+    /// Maybe saved, maybe not: the store did not answer in time after the save was sent,
+    /// and could not say later within its bound. If it was saved, it arrives as another
+    /// server's state would (`.adopted`).
+    case unknown(String)
 }
 
 /// One probe's outcome as the control plane sees it: every probe, so a rollout can abort on

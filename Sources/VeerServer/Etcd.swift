@@ -54,35 +54,57 @@ final class EtcdClient: Sendable {
     /// POSTs `body` to `path` on the first endpoint that answers; throws the last error
     /// when none does.
     func call(_ path: String, _ body: some Encodable) throws(StoreError) -> [String: Any] {
+        do {
+            return try call(path, body, timeout: Self.timeout)
+        } catch {
+            throw error.error
+        }
+    }
+
+    /// A call that failed, and whether its request may have reached etcd first.
+    struct CallError: Error {
+        let error: StoreError
+        /// Some endpoint failed after the connection was made (a timeout, a broken
+        /// connection, an error status such as etcd's 503 "request timed out"): a write may
+        /// have been applied. False when no endpoint could be connected to.
+        let mayHaveArrived: Bool
+    }
+
+    /// `call`, with `timeout` for each endpoint, saying whether a failed request may have
+    /// arrived (a write's outcome is then unknown).
+    func call(_ path: String, _ body: some Encodable, timeout: Duration) throws(CallError) -> [String: Any] {
         let data: [UInt8]
         do { data = try JSON.encode(body) } catch {
-            throw StoreError(.io, "etcd \(path): \(error)")
+            throw CallError(error: StoreError(.io, "etcd \(path): \(error)"), mayHaveArrived: false)
         }
         let start = preferred.load(ordering: .relaxed)
         var lastError = ""
+        var mayHaveArrived = false
         for offset in 0..<endpoints.count {
             let index = (start + offset) % endpoints.count
             let endpoint = endpoints[index]
             do {
-                let response = try HTTPClient.post(endpoint, path: path, body: data, timeout: Self.timeout)
+                let response = try HTTPClient.post(endpoint, path: path, body: data, timeout: timeout)
                 guard response.status == 200 else {
                     let message = (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["error"] as? String
                     lastError = "etcd \(endpoint)\(path): HTTP \(response.status)\(message.map { ": \($0)" } ?? "")"
+                    mayHaveArrived = true
                     // A member without a leader answers 503: another may have one.
                     continue
                 }
                 guard let object = try JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any] else {
-                    throw StoreError(.io, "etcd \(endpoint)\(path): the reply is not a JSON object")
+                    throw CallError(error: StoreError(.io, "etcd \(endpoint)\(path): the reply is not a JSON object"), mayHaveArrived: true)
                 }
                 preferred.store(index, ordering: .relaxed)
                 return object
-            } catch let error as StoreError {
+            } catch let error as CallError {
                 throw error
             } catch {
+                if error is HTTPClient.Unanswered { mayHaveArrived = true }
                 lastError = "etcd \(endpoint)\(path): \(error)"
             }
         }
-        throw StoreError(.io, lastError)
+        throw CallError(error: StoreError(.io, lastError), mayHaveArrived: mayHaveArrived)
     }
 
     /// The key, or nil when it is absent.
@@ -116,6 +138,36 @@ final class EtcdClient: Sendable {
         if reply["succeeded"] as? Bool == true { return (Self.revision(reply), nil) }
         let range = ((reply["responses"] as? [[String: Any]])?.first?["response_range"] as? [String: Any]) ?? [:]
         return (nil, Self.keyValues(range).first)
+    }
+
+    /// What a compare-and-put transaction came to.
+    enum TransactionResult {
+        /// Applied: the store is at `revision`.
+        case applied(revision: UInt64)
+        /// Not applied, the compare failed: the keys asked for as they are now (nil: absent).
+        case compareFailed([KeyValue?])
+    }
+
+    /// Puts `puts` if `key`'s mod revision is still `modRevision`, in one transaction,
+    /// within `timeout` per endpoint; when the compare fails, reads `key` and each of
+    /// `reading` in its place.
+    func transaction(_ puts: [(key: String, value: [UInt8])], ifModRevisionOf key: String, is modRevision: UInt64,
+                     reading: [String], timeout: Duration) throws(CallError) -> TransactionResult {
+        let reads = [key] + reading
+        let reply = try call("/v3/kv/txn", Transaction(
+            compare: [["key": Self.base64(key), "target": "MOD", "result": "EQUAL", "mod_revision": String(modRevision)]],
+            success: puts.map { ["request_put": ["key": Self.base64($0.key), "value": Data($0.value).base64EncodedString()]] },
+            failure: reads.map { ["request_range": ["key": Self.base64($0)]] }), timeout: timeout)
+        if reply["succeeded"] as? Bool == true {
+            guard let revision = Self.revision(reply) else {
+                throw CallError(error: StoreError(.io, "etcd /v3/kv/txn: applied, but the reply has no revision"), mayHaveArrived: true)
+            }
+            return .applied(revision: revision)
+        }
+        let ranges = (reply["responses"] as? [[String: Any]]) ?? []
+        return .compareFailed(reads.indices.map { i in
+            i < ranges.count ? Self.keyValues((ranges[i]["response_range"] as? [String: Any]) ?? [:]).first : nil
+        })
     }
 
     /// Creates `key` with `value` attached to `lease` if it is absent; true when it did.

@@ -11,6 +11,8 @@ import Traffic
 ///   name at once get one `ok` and one `error: conflict …`.
 /// - `audit/REVISION-SERVER-change-N`: one key per audit line, ordered by the revision it followed.
 /// - `servers/ID`: each live server, the revision it serves and when (on its lease).
+/// - `saves/ID`: a token written with each of the server's saves, to tell whether a save
+///   etcd did not answer was applied.
 /// - `leader`: the server that drives rollouts and rollbacks (on its lease).
 /// - `health/ID`: each server's probe verdicts (on its lease), for quorum health.
 /// - `drain/ID`: when each server last answered each endpoint at weight 0 (on its lease),
@@ -75,8 +77,22 @@ final class EtcdStateStore: StateStore, SharedStore {
         }
     }
 
+    /// How long a save whose outcome is unknown is worked out before the reply says so. A
+    /// transaction that timed out, or whose connection broke once it was sent, may have been
+    /// applied (etcd held by SIGSTOP applies it when it runs again): the same transaction is
+    /// sent again until etcd answers. With the 2 s request timeout an operator hears back
+    /// within about 7 s, inside the admin client's 10 s.
+    static let settleWithin = Duration.seconds(5)
+    /// Between two sends of a transaction whose outcome is unknown.
+    static let settleEvery = Duration.milliseconds(200)
+
+    /// `saves/ID`: the token of the last save this server sent, written by that save's
+    /// transaction, so a transaction sent again can tell whether an earlier send was applied.
+    var saveKey: String { prefix + "saves/" + serverID }
+
     /// The state and its audit lines in one transaction, if the state is still at
-    /// `request.revision`.
+    /// `request.revision`. When etcd may have applied it without saying so, the outcome is
+    /// worked out (`settle`) before it is reported: saved, a conflict, or `.unknown`.
     func commit(_ request: PersistRequest) -> PersistOutcome {
         let state = PersistedState(store: request.store, rollouts: request.rollouts, revision: 0, seed: request.seed)
         let who = request.audit.first.map { "\($0.uid.map { "uid \($0)" } ?? "veer") on \(serverID): \"\($0.reason)\"" } ?? "veer on \(serverID)"
@@ -84,19 +100,74 @@ final class EtcdStateStore: StateStore, SharedStore {
         do { document = try StateDocument.encode(state, pretty: false, lastChange: who) } catch {
             return .saveFailed("encoding the state: \(error)")
         }
-        let puts = [(key: stateKey, value: document)]
+        let token = Array((String(UInt64.random(in: .min ... .max), radix: 16) + String(UInt64.random(in: .min ... .max), radix: 16)
+            + " after revision \(request.revision)").utf8)
+        let puts = [(key: stateKey, value: document), (key: saveKey, value: token)]
             + request.audit.enumerated().map { (key: auditKey(at: request.revision, $0.offset), value: Array($0.element.line.utf8)) }
         do {
-            let result = try reaching { () throws(StoreError) in try client.put(puts, ifModRevisionOf: stateKey, is: request.revision) }
-            guard let revision = result.revision else {
-                let current = result.current
-                let last = current.flatMap { try? StateDocument.read($0.value, from: "etcd") }?.lastChange ?? "unknown"
-                return .conflict("conflict: the shared state changed first (revision \(current?.modRevision ?? 0), by \(last)); nothing changed here, try again")
+            let result = try client.transaction(puts, ifModRevisionOf: stateKey, is: request.revision, reading: [saveKey],
+                                                timeout: EtcdClient.timeout)
+            note(nil)
+            return outcome(of: result, request, token: token)
+        } catch {
+            note(error.error.text)
+            guard error.mayHaveArrived else {
+                return .saveFailed("\(error.error) (changes are refused while the shared store is unreachable)")
             }
+            Log.warning("state: saving after revision \(request.revision): \(error.error); it may have been applied, finding out (up to \(Self.settleWithin))")
+            return settle(puts, request, token: token, after: error.error)
+        }
+    }
+
+    /// Sends a transaction whose outcome is unknown again until etcd answers, for up to
+    /// `settleWithin`. Sending it again is safe and settles it for good: it compares the
+    /// state's revision, so of all its sends at most one is applied, and once etcd has
+    /// answered none can be applied later.
+    private func settle(_ puts: [(key: String, value: [UInt8])], _ request: PersistRequest, token: [UInt8],
+                        after first: StoreError) -> PersistOutcome {
+        let deadline = ContinuousClock.now + Self.settleWithin
+        var last = first
+        while case let remaining = deadline - ContinuousClock.now, remaining > .zero {
+            do {
+                let result = try client.transaction(puts, ifModRevisionOf: stateKey, is: request.revision, reading: [saveKey],
+                                                    timeout: min(EtcdClient.timeout, remaining))
+                note(nil)
+                let outcome = outcome(of: result, request, token: token)
+                if case .saved(let revision) = outcome {
+                    Log.info("state: the save after revision \(request.revision) that etcd did not answer is saved at revision \(revision)")
+                } else {
+                    Log.info("state: the save after revision \(request.revision) that etcd did not answer was not applied; another save came first")
+                }
+                return outcome
+            } catch {
+                note(error.error.text)
+                last = error.error
+            }
+            let left = deadline - ContinuousClock.now
+            if left > .zero { Clock.sleep(min(Self.settleEvery, left)) }
+        }
+        return .unknown("etcd did not answer within \(Self.settleWithin) after the change was sent (\(last)); "
+            + "it may have been saved, and may still be when etcd runs again")
+    }
+
+    /// What an answered transaction means for `request`: applied now, applied by an earlier
+    /// send (its token is in `saves/ID`), or not applied because another save came first.
+    private func outcome(of result: EtcdClient.TransactionResult, _ request: PersistRequest, token: [UInt8]) -> PersistOutcome {
+        switch result {
+        case .applied(let revision):
             try? local.replace(with: PersistedState(store: request.store, rollouts: request.rollouts, revision: revision, seed: request.seed))
             return .saved(revision: revision)
-        } catch {
-            return .saveFailed("\(error) (changes are refused while the shared store is unreachable)")
+        case .compareFailed(let current):
+            if let mine = current.last ?? nil, mine.value == token {
+                // An earlier send was applied at the token's revision; a newer state, if any,
+                // comes by the watch.
+                try? local.replace(with: PersistedState(store: request.store, rollouts: request.rollouts,
+                                                        revision: mine.modRevision, seed: request.seed))
+                return .saved(revision: mine.modRevision)
+            }
+            let state = current.first ?? nil
+            let last = state.flatMap { try? StateDocument.read($0.value, from: "etcd") }?.lastChange ?? "unknown"
+            return .conflict("conflict: the shared state changed first (revision \(state?.modRevision ?? 0), by \(last)); nothing changed here, try again")
         }
     }
 

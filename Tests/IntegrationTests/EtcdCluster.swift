@@ -59,6 +59,19 @@ final class EtcdCluster: @unchecked Sendable {
         members[i].process = nil
     }
 
+    /// Holds member `i` with SIGSTOP: its connections stay open and its sockets take
+    /// requests, but nothing is answered until `resume`, as on a stalled disk or machine.
+    func pause(_ i: Int) {
+        guard let process = members[i].process, process.isRunning else { return }
+        kill(process.processIdentifier, SIGSTOP)
+    }
+
+    /// Lets a member held by `pause` run again (SIGCONT).
+    func resume(_ i: Int) {
+        guard let process = members[i].process else { return }
+        kill(process.processIdentifier, SIGCONT)
+    }
+
     /// Starts member `i` again on its data directory and waits until it answers.
     func start(_ i: Int) throws {
         guard let etcd = Tools.onPath("etcd") else { throw HarnessError("etcd is missing") }

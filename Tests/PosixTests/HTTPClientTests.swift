@@ -19,7 +19,17 @@ struct HTTPClientTests {
         let address = listener.address
         listener.stop()
         #expect { try HTTPClient.post(address, path: "/", body: [], timeout: .milliseconds(500)) } throws: {
-            "\($0)".contains("connect \(address)") && "\($0)".contains("ECONNREFUSED")
+            "\($0)".contains("connect \(address)") && "\($0)".contains("ECONNREFUSED") && !($0 is HTTPClient.Unanswered)
+        }
+    }
+
+    /// A POST sent and then not answered in time may have been acted on: the error says so
+    /// by its type (an etcd transaction's outcome is then unknown), and reads as the timeout.
+    @Test func aPostSentButNotAnsweredInTimeIsUnanswered() throws {
+        let server = try LoopbackHTTPServer()
+        server.set(status: 200, delay: .seconds(2), body: "{}")
+        #expect { try HTTPClient.post(server.address, path: "/v3/kv/txn", body: Array("{}".utf8), timeout: .milliseconds(300)) } throws: {
+            $0 is HTTPClient.Unanswered && "\($0)".contains("ETIMEDOUT") && "\($0)".contains("waiting for \(server.address)")
         }
     }
 

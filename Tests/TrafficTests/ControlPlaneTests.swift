@@ -22,7 +22,9 @@ struct Driver {
     /// Analyses asked for with `.analyze`, in order; a test answers them with `.analyzed`.
     var analyses: [AnalysisRequest] = []
 
-    enum Step { case ok, saveFails, auditFails }
+    /// `unknownSaved`: the store took the save but answered too late (`.unknown`);
+    /// `unknownLost`: the same answer, and the store did not take it.
+    enum Step { case ok, saveFails, auditFails, unknownSaved, unknownLost }
 
     static let api = NameKey("api.example.com")
     static let seed = CohortSeed(k0: 0x0123_4567_89AB_CDEF, k1: 0xFEDC_BA98_7654_3210)
@@ -90,11 +92,18 @@ struct Driver {
     private mutating func outcome(_ request: PersistRequest) -> PersistOutcome {
         let step = script.isEmpty ? .ok : script.removeFirst()
         if step == .saveFails { return .saveFailed("weights.json: ENOSPC") }
+        if step == .unknownLost { return .unknown("etcd did not answer within 5s (ETIMEDOUT)") }
         revision += 1
         saved = request
         if step == .auditFails { return .auditFailed(revision: revision, "audit.log: EIO") }
         audit += request.audit
-        return .saved(revision: revision)
+        return step == .unknownSaved ? .unknown("etcd did not answer within 5s (ETIMEDOUT)") : .saved(revision: revision)
+    }
+
+    /// A shared store's watch bringing what the store holds, as another server's save.
+    mutating func watchDelivers(at now: Moment) {
+        guard let saved else { Issue.record("nothing saved"); return }
+        send(.adopted(PersistedState(store: saved.store, rollouts: saved.rollouts, revision: revision, seed: saved.seed)), at: now)
     }
 
     func weights(_ name: NameKey = Driver.api) -> [UInt32] { plane.store.name(name)!.weights }
