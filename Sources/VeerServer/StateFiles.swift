@@ -204,7 +204,13 @@ struct StateDocument: Codable {
         return document
     }
 
+    /// The state this document holds, once it passes `StateValidation`: a document that
+    /// decodes but holds what no command could have made (an undo entry longer than its
+    /// name, a weight above the largest) is as corrupt as one that does not decode.
     func state(from what: String, revision: UInt64?) throws(StoreError) -> PersistedState {
+        do { try StateValidation.check(names: names, rollouts: rollouts ?? []) } catch {
+            throw StoreError(.corrupt, "\(what): \(error.text)")
+        }
         var seed: CohortSeed?
         if let text = self.seed {
             guard let parsed = CohortSeed(hex: text) else {
@@ -219,10 +225,19 @@ struct StateDocument: Codable {
         switch error {
         case DecodingError.dataCorrupted(let context), DecodingError.keyNotFound(_, let context),
              DecodingError.typeMismatch(_, let context), DecodingError.valueNotFound(_, let context):
-            let path = context.codingPath.map(\.stringValue).joined(separator: ".")
+            let path = fieldPath(context.codingPath)
             return path.isEmpty ? context.debugDescription : "\(path): \(context.debugDescription)"
         default:
             return "\(error)"
         }
+    }
+
+    /// `names[0].endpoints[1].weight`: a coding path as the document spells it.
+    static func fieldPath(_ path: [any CodingKey]) -> String {
+        var text = ""
+        for key in path {
+            if let index = key.intValue { text += "[\(index)]" } else { text += (text.isEmpty ? "" : ".") + key.stringValue }
+        }
+        return text
     }
 }
