@@ -116,6 +116,7 @@ public struct UnreadableState: Sendable, Equatable {
     /// Why: the field and the reason, or the decoder's error.
     public var reason: String
 
+    /// The value at `revision`, found unreadable at `since` (Unix ms) for `reason`.
     public init(revision: UInt64, since: Int64, reason: String) {
         self.revision = revision
         self.since = since

@@ -62,9 +62,28 @@ struct HostileStateTests {
         }
     }
 
+    /// `veer store import` reads the local state through the same check: a hostile file
+    /// never reaches etcd.
+    @Test func aHostileStateFileIsNotImportedIntoEtcd() throws {
+        let etcd = try EtcdCluster()
+        let state = try WeightsTests.stateDirectory()
+        try FileIO.writeAtomically(Array(Self.stateFile(undo: "[[50,50,7]]").utf8), to: state + "/weights.json")
+        let imported = try runProgram(try Tools.veer(), ["store", "import", "--state-dir", state, "--store", "etcd=\(etcd.clientURLs)"])
+        #expect(imported.status == 1, "\(imported.output)")
+        #expect(imported.output.contains("names[0].undo[0]: 3 weights for 2 endpoints"), "\(imported.output)")
+        // Nothing arrived: a server on that etcd starts from the zone's weights.
+        let shared = try FileIO.makeTemporaryDirectory(prefix: "veer-shared-")
+        let member = try VeerProcess(zones: ["example.com.zone": WeightsTests.zone],
+                                     extraArguments: ["--state-dir", shared, "--store", "etcd=\(etcd.clientURLs)", "--server-id", "a"])
+        #expect(try member.dig("TXT", "_veer.api.example.com").answer.joined().contains("endpoint=new weight=0"))
+        member.stop()
+    }
+
     @Test func aGarbageStateInEtcdIsNotAdoptedAndStatusSaysWhy() throws {
         let fleet = try SharedStoreTests.Fleet(servers: 2, extra: ["--metrics", "127.0.0.1:0"])
         #expect(try fleet.veer(0, "shift", "api.example.com", "new", "20%", "--wait").status == 0)
+        let early = try fleet.veer(0, "store", "restore", "just", "in", "case")
+        #expect(early.status == 1 && early.output.contains("reads as a state; nothing to restore"), "\(early.output)")
         try fleet.etcd.put("/veer/state", "garbage{{{")
 
         for i in 0..<2 {
