@@ -49,8 +49,8 @@ units:
 	  sed 's|@PREFIX@|$(PREFIX)|g' Sources/systemd/$$unit >$(UNIT_DIR)/$$unit && chmod 0644 $(UNIT_DIR)/$$unit || exit 1; \
 	done
 
-# libFuzzer over the message decoder and the responder (fuzz/run.sh); `make fuzz
-# FUZZ_SECONDS=600 FUZZ_TARGET=respond` for a longer run of one (decode, respond or all).
+# libFuzzer over the message decoder, the responder and the state decoder (fuzz/run.sh); `make fuzz
+# FUZZ_SECONDS=600 FUZZ_TARGET=respond` for a longer run of one (decode, respond, state or all).
 FUZZ_SECONDS ?= 60
 FUZZ_TARGET ?= all
 fuzz:

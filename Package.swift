@@ -49,7 +49,7 @@ let package = Package(
         .testTarget(name: "PosixTests", dependencies: ["Posix", "TestSupport"]),
         .testTarget(name: "TrafficTests", dependencies: ["Traffic", "DNSWire", "Units", "TestSupport"]),
         .testTarget(name: "AuthorityTests", dependencies: ["Authority", "ZoneFile", "DNSWire", "Traffic", "TestSupport"]),
-        .testTarget(name: "VeerServerTests", dependencies: ["VeerServer", "Traffic", "Authority", "ZoneFile", "Posix", "DNSWire"]),
+        .testTarget(name: "VeerServerTests", dependencies: ["VeerServer", "Traffic", "Authority", "ZoneFile", "Posix", "DNSWire", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["veer", "DNSWire", "Posix", "VeerServer", "TestSupport"]),
     ]
 )

@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets and runs them for ${1:-60} seconds in all.
 #
-#   fuzz/run.sh                  # one minute, split between both targets
+#   fuzz/run.sh                  # one minute, split between the three targets
 #   fuzz/run.sh 600 respond      # ten minutes of the responder only
 #   fuzz/run.sh 3600 decode      # an hour of the decoder only
+#   fuzz/run.sh 60 state         # a minute of the state decoder only
 #
 # Targets:
 #   decode   Message.decode on arbitrary bytes, then a round trip (fuzz/DecodeFuzz.swift).
 #   respond  Responder.respond, the code that faces the network, on arbitrary queries against
 #            a realistic zone; the first input byte picks transport, buffer and weights
 #            (fuzz/RespondFuzz.swift).
+#   state    StateDocument.decode, the state decoder and its validation (weights.json, etcd's
+#            state key, store import), then undo of every name and a round trip
+#            (fuzz/StateFuzz.swift).
 #
 # Output: fuzz/out/<target>-fuzz (the binaries) and, on a crash, fuzz/out/<target>/crash-*
 # (the input; replay it with `fuzz/out/<target>-fuzz FILE`). fuzz/corpus/ (decode) and
-# fuzz/corpus-respond/ start with a few hand-written messages and keep what libFuzzer finds.
+# fuzz/corpus-respond/ and fuzz/corpus-state/ start with a few hand-written messages and keep what libFuzzer finds.
 # All three directories are gitignored. Inputs that once crashed are kept in fuzz/crashes/.
 set -euo pipefail
 
@@ -27,8 +31,8 @@ seconds="${1:-60}"
 which="${2:-all}"
 out=fuzz/out
 case "$which" in
-    decode|respond|all) ;;
-    *) echo "usage: fuzz/run.sh [SECONDS] [decode|respond|all]" >&2; exit 64 ;;
+    decode|respond|state|all) ;;
+    *) echo "usage: fuzz/run.sh [SECONDS] [decode|respond|state|all]" >&2; exit 64 ;;
 esac
 mkdir -p "$out"
 
@@ -184,17 +188,68 @@ build_respond() {
         "03 666f6f 04 77696c64 07 6578616d706c65 03 636f6d 00 0010 0001"
 }
 
+# The state decoder over the Traffic library: StateDocument.swift and JSON.swift from the
+# server, compiled with the target into one module, so the fuzzer runs the server's decoder.
+build_state() {
+    local build="$out/state-build"
+    mkdir -p "$build"
+    local module
+    for module in Units DNSWire Traffic; do
+        echo "building $build/lib$module.a" >&2
+        swiftc -use-ld=lld -sanitize=fuzzer,address -parse-as-library -O -swift-version 6 \
+            -module-name "$module" -I "$build" -I Sources/CHints/include \
+            -emit-module -emit-module-path "$build/$module.swiftmodule" \
+            -emit-library -static -o "$build/lib$module.a" \
+            Sources/"$module"/*.swift
+    done
+    echo "building $out/state-fuzz" >&2
+    swiftc -use-ld=lld -sanitize=fuzzer,address -parse-as-library -O -swift-version 6 \
+        -module-name StateFuzz -I "$build" -I Sources/CHints/include -L "$build" \
+        fuzz/StateFuzz.swift Sources/VeerServer/StateDocument.swift Sources/VeerServer/JSON.swift \
+        -lTraffic -lDNSWire -lUnits \
+        -o "$out/state-fuzz"
+
+    # Valid weights.json documents, as today's and earlier servers write them.
+    dir=fuzz/corpus-state
+    mkdir -p "$dir"
+    cat > "$dir/rollout.json" <<'JSON'
+{
+  "names" : [ { "endpoints" : [ { "id" : "old", "weight" : 75 }, { "id" : "new", "raisedAt" : 1764700000, "weight" : 25 } ],
+                "name" : "api.example.com.", "undo" : [ [ 100, 0 ], [ 90, 10 ] ] },
+              { "endpoints" : [ { "id" : "a", "weight" : 1 }, { "id" : "b", "weight" : 0 }, { "id" : "c", "weight" : 1000000 } ],
+                "name" : "pool.example.com.", "undo" : [ ] } ],
+  "revision" : 7,
+  "rollouts" : [ { "bakeMs" : 600000, "bakedMs" : 1000, "baseline" : [ { "id" : "old", "weight" : 100 }, { "id" : "new", "weight" : 0 } ],
+                   "cleanProbes" : 2, "name" : "api.example.com.", "phase" : "baking", "startedAt" : 1764700000000,
+                   "step" : 1, "steps" : [ 100, 2500, 10000 ], "target" : "new" } ],
+  "seed" : "000102030405060708090a0b0c0d0e0f",
+  "version" : 1
+}
+JSON
+    cat > "$dir/plain.json" <<'JSON'
+{"names":[{"endpoints":[{"id":"old","weight":100},{"id":"new","weight":0}],"name":"api.example.com.","undo":[]}],"version":1}
+JSON
+    cat > "$dir/shared.json" <<'JSON'
+{"lastChange":"uid 1000 on a: \"shift api.example.com new 25%\"","names":[{"endpoints":[{"id":"old","weight":75},{"id":"new","raisedAt":1764700000,"weight":25}],"name":"api.example.com.","undo":[[100,0]]}],"revision":0,"rollouts":[{"analyses":{},"bakeMs":60000,"bakedMs":0,"baseline":[{"id":"old","weight":100},{"id":"new","weight":0}],"cleanProbes":0,"endedAt":1764700100000,"name":"api.example.com.","note":"aborted by uid 1000","phase":"aborted","startedAt":1764700000000,"step":0,"steps":[2500,10000],"target":"new"}],"version":1}
+JSON
+    cat > "$dir/pending.json" <<'JSON'
+{"auditSize":120,"names":[{"endpoints":[{"id":"a","weight":5},{"id":"b","weight":5}],"name":"pool.example.com.","undo":[[10,0],[5,5],[0,10]]}],"pendingAudit":["2026-11-23T19:20:00Z uid=1000 pool.example.com. a 10 -> 5 reason=\"x\""],"revision":3,"version":1}
+JSON
+}
+
 status=0
 case "$which" in
     decode)  build_decode;  run decode fuzz/corpus "$seconds" || status=$? ;;
     respond) build_respond; run respond fuzz/corpus-respond "$seconds" -dict=fuzz/respond.dict || status=$? ;;
+    state)   build_state;   run state fuzz/corpus-state "$seconds" || status=$? ;;
     all)
         build_decode
         build_respond
-        half=$(( seconds / 2 > 0 ? seconds / 2 : 1 ))
-        run decode fuzz/corpus "$half" || status=$?
-        run respond fuzz/corpus-respond "$(( seconds - half > 0 ? seconds - half : 1 ))" -dict=fuzz/respond.dict \
-            || status=$?
+        build_state
+        third=$(( seconds / 3 > 0 ? seconds / 3 : 1 ))
+        run decode fuzz/corpus "$third" || status=$?
+        run respond fuzz/corpus-respond "$third" -dict=fuzz/respond.dict || status=$?
+        run state fuzz/corpus-state "$(( seconds - 2 * third > 0 ? seconds - 2 * third : 1 ))" || status=$?
         ;;
 esac
 exit "$status"

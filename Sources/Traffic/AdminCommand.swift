@@ -22,13 +22,16 @@ public enum AdminCommand: Equatable, Sendable {
     /// shows the values, the baseline and the verdict; changes nothing.
     case analysis(name: String, endpoint: String?, json: Bool)
     case reload
+    /// Writes this server's last good state over an unreadable shared state (`store restore
+    /// REASON`); `reason` is required, for the audit log.
+    case storeRestore(reason: String)
     case help
 
     /// Which command it is, without its arguments: what the admin front's command table is
     /// keyed by, one entry each.
     public enum Verb: String, CaseIterable, Sendable {
         case status, weight, shift, drain, undo, rolloutStart, rolloutStatus, rolloutPause, rolloutResume, rolloutAbort
-        case history, health, analysis, reload, help
+        case history, health, analysis, reload, storeRestore, help
     }
 
     /// This command's `Verb`.
@@ -48,6 +51,7 @@ public enum AdminCommand: Equatable, Sendable {
         case .health: .health
         case .analysis: .analysis
         case .reload: .reload
+        case .storeRestore: .storeRestore
         case .help: .help
         }
     }
@@ -98,6 +102,8 @@ public enum AdminCommand: Equatable, Sendable {
         health NAME                      recent probe results of NAME's endpoints
         analysis NAME [ENDPOINT] [json]  run NAME's traffic analyses now: values, baseline, verdict
         reload                           re-read the zones; on any error keep serving the old data
+        store restore REASON             write this server's last good state over an unreadable
+                                         shared state (compare-and-swap, audited)
         """
 
     public static func parse(_ line: String) throws(AdminError) -> AdminCommand {
@@ -176,10 +182,16 @@ public enum AdminCommand: Equatable, Sendable {
             try refuseSwitches("reload")
             try expect(0...0, "reload")
             return .reload
+        case "store":
+            try refuseSwitches("store restore")
+            guard args.first?.lowercased() == "restore", args.count >= 2 else {
+                throw AdminError.badValue("usage: store restore REASON (the reason goes to the audit log)")
+            }
+            return .storeRestore(reason: args.dropFirst().joined(separator: " "))
         case "help":
             return .help
         default:
-            throw AdminError.badValue("unknown command \"\(words[0])\"; commands: status, weight, shift, drain, undo, rollout, history, health, analysis, reload, help")
+            throw AdminError.badValue("unknown command \"\(words[0])\"; commands: status, weight, shift, drain, undo, rollout, history, health, analysis, reload, store, help")
         }
     }
 

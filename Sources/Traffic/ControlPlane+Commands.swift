@@ -37,7 +37,7 @@ extension ControlPlane {
                 return try controlRollout(NameKey(name), line: line, uid: uid, now: now) { (rollout) throws(AdminError) in
                     try rollout.abort(reason: "aborted by uid \(uid)", now: now)
                 }
-            case .status, .rolloutStatus, .history, .health, .analysis, .reload, .help:
+            case .status, .rolloutStatus, .history, .health, .analysis, .reload, .storeRestore, .help:
                 return [.reply("error: \(line) does not change state")]
             }
         } catch {

@@ -29,6 +29,11 @@ public protocol SharedStore: Sendable {
     /// saw), for the cluster-wide drain report. Written only when it changes.
     func publishDrain(_ seen: [(name: String, id: String, seen: DrainWatch.Seen)])
 
+    /// Writes `state` (this server's last good one) over the unreadable value at `revision`,
+    /// with `audit`, by compare-and-swap: nothing is written if the store moved since.
+    /// Returns the new revision.
+    func restore(_ state: PersistedState, over revision: UInt64, audit: [AuditEntry]) throws(StoreError) -> UInt64
+
     /// Starts following the store: `callbacks` hear every state another server saves, the
     /// leadership, and every server's verdicts.
     func start(_ callbacks: SharedStoreCallbacks)

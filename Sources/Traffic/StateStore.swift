@@ -92,12 +92,42 @@ public struct StoreReachability: Sendable, Equatable {
     public var since: Int64
     /// What failed last, while unreachable.
     public var error: String?
+    /// The shared state the store holds does not read as a state: it is not adopted, and
+    /// changes are refused until it is restored.
+    public var unreadable: UnreadableState?
 
-    public init(location: String, reachable: Bool, since: Int64, error: String?) {
+    public init(location: String, reachable: Bool, since: Int64, error: String?, unreadable: UnreadableState? = nil) {
         self.location = location
         self.reachable = reachable
         self.since = since
         self.error = error
+        self.unreadable = unreadable
+    }
+}
+
+/// A shared state that cannot be served: it does not decode, or it fails
+/// `StateValidation`. Servers keep serving their last good state; changes are refused,
+/// since a compare-and-swap over a state nobody can read would guess what it replaces.
+public struct UnreadableState: Sendable, Equatable {
+    /// The store's revision of the unreadable value: what a restore replaces.
+    public var revision: UInt64
+    /// When this server first found it unreadable, Unix milliseconds.
+    public var since: Int64
+    /// Why: the field and the reason, or the decoder's error.
+    public var reason: String
+
+    /// The value at `revision`, found unreadable at `since` (Unix ms) for `reason`.
+    public init(revision: UInt64, since: Int64, reason: String) {
+        self.revision = revision
+        self.since = since
+        self.reason = reason
+    }
+
+    /// The answer to a change while it lasts, with the way out.
+    public func refusal(_ location: String) -> String {
+        "the shared state in \(location) is unreadable since \(Timestamp.text(since / 1000)) (revision \(revision): \(reason)); "
+            + "this server keeps serving its last good state and refuses changes until "
+            + "`veer store restore REASON` on a server that serves the good state writes it back"
     }
 }
 

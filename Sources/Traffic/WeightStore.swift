@@ -17,6 +17,16 @@ public struct WeightStore: Sendable, Equatable, Codable {
             self.weight = weight
             self.raisedAt = raisedAt
         }
+
+        private enum CodingKeys: String, CodingKey { case id, weight, raisedAt }
+
+        /// Reads a saved endpoint; a weight that is not a whole number in range names its field.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            id = try c.decode(String.self, forKey: .id)
+            weight = try WholeNumber.decode(UInt32.self, c, .weight)
+            raisedAt = try c.contains(.raisedAt) && !c.decodeNil(forKey: .raisedAt) ? WholeNumber.decode(Int64.self, c, .raisedAt) : nil
+        }
     }
 
     /// One weighted name: endpoints in zone order, and the weights before each change.
@@ -28,6 +38,24 @@ public struct WeightStore: Sendable, Equatable, Codable {
         public init(name: String, endpoints: [Endpoint], undo: [[UInt32]] = []) {
             self.name = name
             self.endpoints = endpoints
+            self.undo = undo
+        }
+
+        private enum CodingKeys: String, CodingKey { case name, endpoints, undo }
+
+        /// Reads a saved name; an undo weight that is not a whole number in range names its field.
+        public init(from decoder: any Decoder) throws {
+            let c = try decoder.container(keyedBy: CodingKeys.self)
+            name = try c.decode(String.self, forKey: .name)
+            endpoints = try c.decode([Endpoint].self, forKey: .endpoints)
+            var entries = try c.nestedUnkeyedContainer(forKey: .undo)
+            var undo: [[UInt32]] = []
+            while !entries.isAtEnd {
+                var entry = try entries.nestedUnkeyedContainer()
+                var weights: [UInt32] = []
+                while !entry.isAtEnd { weights.append(try WholeNumber.decode(UInt32.self, &entry)) }
+                undo.append(weights)
+            }
             self.undo = undo
         }
 
@@ -188,6 +216,14 @@ public struct WeightStore: Sendable, Equatable, Codable {
     public func undoing(_ nameText: String, at now: Int64) throws(AdminError) -> (WeightStore, [Change]) {
         let (index, state) = try lookup(nameText)
         guard let previous = state.undo.last else { throw AdminError.nothingToUndo(state.name) }
+        // Checked when the state was loaded; checked again here, so an entry that slipped
+        // through is refused rather than written past the endpoints.
+        if previous.count == state.endpoints.count, !previous.contains(where: { $0 > 0 }) {
+            throw AdminError.allZero(state.name, zip(state.endpoints.map(\.id), previous).map { ($0, $1) })
+        }
+        if let problem = StateValidation.problem(previous, endpoints: state.endpoints.count) {
+            throw AdminError.badValue("the last undo entry of \(state.name) cannot be restored: \(problem)")
+        }
         var next = self
         let changes = next.write(previous, to: index, at: now)
         next.names[index].undo.removeLast()

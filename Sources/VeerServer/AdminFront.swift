@@ -29,6 +29,7 @@ final class AdminFront: Sendable {
         .history: { (front, request) throws(AdminError) in try front.history(request) },
         .analysis: { (front, request) throws(AdminError) in try front.analysis(request) },
         .reload: { (front, _) throws(AdminError) in try front.reload() },
+        .storeRestore: { (front, request) throws(AdminError) in try front.storeRestore(request) },
         .weight: { (front, request) throws(AdminError) in front.change(request) },
         .shift: { (front, request) throws(AdminError) in front.change(request) },
         .drain: { (front, request) throws(AdminError) in front.change(request) },
@@ -123,6 +124,36 @@ final class AdminFront: Sendable {
             throw AdminError.badValue("reload failed, still serving generation \(box.generation):\n" + errors.joined(separator: "\n"))
         }
         return "ok reloaded, generation \(box.generation)"
+    }
+
+    /// `store restore REASON`: this server's state (the last good one it serves) written
+    /// over the unreadable shared state by compare-and-swap on the control queue, so no
+    /// change of its own runs meanwhile; one audit line per weighted name.
+    private func storeRestore(_ request: Request) throws(AdminError) -> String {
+        guard case .storeRestore = request.command else { throw Self.misrouted(request) }
+        guard let shared else {
+            throw AdminError.badValue("store restore: this server has no shared store; its state directory is its only state")
+        }
+        let uid = request.uid, line = request.line
+        let outcome: Result<String, AdminError> = loop.queue.sync {
+            guard let bad = shared.reachability.unreadable else {
+                return .failure(.badValue("store restore: the shared state reads as a state; nothing to restore"))
+            }
+            let now = loop.clock()
+            let state = loop.latest { PersistedState(store: $0.store, rollouts: Array($0.rollouts.values), revision: $0.revision, seed: $0.seed) }
+            let text = "restored revision \(state.revision) over unreadable revision \(bad.revision)"
+            let names = state.store.names.isEmpty ? [NameKey(".")] : state.store.names.map { NameKey($0.name) }
+            let audit = names.map { AuditEntry(at: now.wall / 1000, uid: uid, name: $0, text: text, reason: line) }
+            do {
+                let revision = try shared.restore(state, over: bad.revision, audit: audit)
+                Log.warning("state: uid=\(uid) \(text) as revision \(revision) reason=\"\(line)\"")
+                return .success("ok restored this server's state (revision \(state.revision)) over the unreadable shared state "
+                                + "(revision \(bad.revision)) as revision \(revision)")
+            } catch {
+                return .failure(.badValue("store restore: \(error)"))
+            }
+        }
+        return try outcome.get()
     }
 
     /// A command that changes state: an event for the plane, whose reply is the answer; with

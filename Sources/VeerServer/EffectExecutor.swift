@@ -33,7 +33,12 @@ final class EffectExecutor: Sendable {
         while let effect = pending.popFirst() {
             switch effect {
             case .persist(let request):
-                pending += saved(store.commit(request))
+                // A shared state nobody can read is not replaced by a change: only `store restore` does.
+                if let unreadable = shared?.reachability.unreadable {
+                    pending += saved(.saveFailed(unreadable.refusal(store.location)))
+                } else {
+                    pending += saved(store.commit(request))
+                }
             case .publish(let generation, let publication):
                 publish(publication, generation: generation)
             case .log(let level, let text):

@@ -38,6 +38,8 @@ final class EtcdStateStore: StateStore, SharedStore {
         var reachable = true
         var since: Int64 = Clock.wallMilliseconds()
         var lastError: String?
+        /// The shared state does not read as a state (never adopted), since when and why.
+        var unreadable: UnreadableState?
         var lease: Int64 = 0
         var serving: UInt64 = 0
         var health: [String: String] = [:]
@@ -63,16 +65,29 @@ final class EtcdStateStore: StateStore, SharedStore {
     // MARK: - StateStore
 
     func load() throws(StoreError) -> PersistedState? {
+        let kv: EtcdClient.KeyValue?
         do {
-            guard let kv = try reaching({ () throws(StoreError) in try client.get(stateKey) }) else { return nil }
-            let state = try StateDocument.decode(kv.value, from: "etcd \(stateKey)", revision: kv.modRevision)
-            try? local.replace(with: state)
-            return state
+            kv = try reaching { () throws(StoreError) in try client.get(stateKey) }
         } catch where error.kind == .io {
             guard let copy = try local.load() else {
                 throw StoreError(.io, "\(error); and no local copy in \(local.directory) to serve until it is back")
             }
             Log.warning("state: \(error); serving the local copy (revision \(copy.revision)) until etcd is back")
+            return copy
+        }
+        guard let kv else { return nil }
+        do {
+            let state = try StateDocument.decode(kv.value, from: "etcd \(stateKey)", revision: kv.modRevision)
+            noteReadable()
+            try? local.replace(with: state)
+            return state
+        } catch {
+            // Never adopted: the local copy is the last good state this server had.
+            guard let copy = try local.load() else {
+                throw StoreError(.corrupt, "\(error); and no local copy in \(local.directory) to serve: "
+                                 + "write a good state back from a server that serves one (`veer store restore REASON`)")
+            }
+            noteUnreadable(revision: kv.modRevision, error.text, serving: copy.revision)
             return copy
         }
     }
@@ -181,7 +196,54 @@ final class EtcdStateStore: StateStore, SharedStore {
     }
 
     var reachability: StoreReachability {
-        shared.withLock { StoreReachability(location: location, reachable: $0.reachable, since: $0.since, error: $0.lastError) }
+        shared.withLock {
+            StoreReachability(location: location, reachable: $0.reachable, since: $0.since, error: $0.lastError, unreadable: $0.unreadable)
+        }
+    }
+
+    /// The state key at `revision` does not read as a state: noted once per revision for
+    /// status and metrics, with one log line.
+    private func noteUnreadable(revision: UInt64, _ reason: String, serving: UInt64?) {
+        let fresh = shared.withLock { shared -> Bool in
+            guard shared.unreadable?.revision != revision else { return false }
+            shared.unreadable = UnreadableState(revision: revision, since: shared.unreadable?.since ?? Clock.wallMilliseconds(), reason: reason)
+            return true
+        }
+        guard fresh else { return }
+        Log.error("state: etcd \(stateKey) at revision \(revision) is unreadable: \(reason); not adopted, serving the last good state"
+                  + (serving.map { " (revision \($0))" } ?? "") + ", refusing changes until `veer store restore REASON` writes it back")
+    }
+
+    /// The state key reads as a state again.
+    private func noteReadable() {
+        let was = shared.withLock { shared in
+            defer { shared.unreadable = nil }
+            return shared.unreadable
+        }
+        if let was { Log.info("state: etcd \(stateKey) reads as a state again (unreadable since \(Timestamp.text(was.since / 1000)))") }
+    }
+
+    /// Writes `state` over the unreadable value at `revision` with its audit lines, in one
+    /// compare-and-swap transaction; adopted here at once (the watch brings it too).
+    func restore(_ state: PersistedState, over revision: UInt64, audit: [AuditEntry]) throws(StoreError) -> UInt64 {
+        let who = audit.first.map { "\($0.uid.map { "uid \($0)" } ?? "veer") on \(serverID): \"\($0.reason)\"" } ?? "veer on \(serverID)"
+        let document: [UInt8]
+        do { document = try StateDocument.encode(state, pretty: false, lastChange: who) } catch {
+            throw StoreError(.io, "encoding the state: \(error)")
+        }
+        let puts = [(key: stateKey, value: document)]
+            + audit.enumerated().map { (key: auditKey(at: revision, $0.offset, kind: "restore"), value: Array($0.element.line.utf8)) }
+        let result = try reaching { () throws(StoreError) in try client.put(puts, ifModRevisionOf: stateKey, is: revision) }
+        guard let written = result.revision else {
+            throw StoreError(.conflict(stored: result.current?.modRevision ?? 0),
+                             "the shared state changed since it was found unreadable (now revision \(result.current?.modRevision ?? 0)); "
+                             + "nothing written, see `status`")
+        }
+        let saved = PersistedState(store: state.store, rollouts: state.rollouts, revision: written, seed: state.seed)
+        try? local.replace(with: saved)
+        noteReadable()
+        shared.withLock { $0.callbacks }?.state(saved)
+        return written
     }
 
     /// `audit/00000000000000000042-SERVER-change-003`: after the revision it followed, in
@@ -397,10 +459,12 @@ final class EtcdStateStore: StateStore, SharedStore {
     private func apply(_ kv: EtcdClient.KeyValue, others: inout [String: [String: String]], leader: inout String?) {
         let name = String(kv.key.dropFirst(prefix.count))
         if name == "state", !kv.value.isEmpty {
-            guard let state = try? StateDocument.decode(kv.value, from: "etcd \(stateKey)", revision: kv.modRevision) else {
-                Log.error("state: etcd \(stateKey) at revision \(kv.modRevision) does not read as a state; ignored")
+            let state: PersistedState
+            do { state = try StateDocument.decode(kv.value, from: "etcd \(stateKey)", revision: kv.modRevision) } catch {
+                noteUnreadable(revision: kv.modRevision, error.text, serving: nil)
                 return
             }
+            noteReadable()
             try? local.replace(with: state)
             shared.withLock { $0.callbacks }?.state(state)
         } else if name == "leader" {

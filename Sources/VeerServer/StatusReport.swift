@@ -122,6 +122,12 @@ struct StatusReport {
             var revision: UInt64
             var leader: String?
             var servers: [Server]?
+            /// False while the shared state does not read as a state (it is not adopted).
+            var stateReadable: Bool
+            /// Since when (RFC 3339), the unreadable value's revision and why.
+            var stateUnreadableSince: String?
+            var stateUnreadableRevision: UInt64?
+            var stateError: String?
         }
         var generation: UInt64
         var names: [Name]
@@ -152,7 +158,10 @@ struct StatusReport {
             StatusJSON.Store(location: shared.store.location, reachable: shared.store.reachable,
                              since: Log.timestamp(shared.store.since / 1000), error: shared.store.error, server: shared.serverID,
                              revision: shared.revision, leader: shared.leader,
-                             servers: shared.servers?.sorted { $0.id < $1.id }.map { .init(id: $0.id, revision: $0.revision, lastSeen: Log.timestamp($0.at / 1000)) })
+                             servers: shared.servers?.sorted { $0.id < $1.id }.map { .init(id: $0.id, revision: $0.revision, lastSeen: Log.timestamp($0.at / 1000)) },
+                             stateReadable: shared.store.unreadable == nil,
+                             stateUnreadableSince: shared.store.unreadable.map { Log.timestamp($0.since / 1000) },
+                             stateUnreadableRevision: shared.store.unreadable?.revision, stateError: shared.store.unreadable?.reason)
         })
         if json { return "ok\n" + JSON.text(report) }
         var lines = ["ok \(report.names.count) weighted name\(report.names.count == 1 ? "" : "s"), generation \(report.generation)"]
@@ -169,6 +178,11 @@ struct StatusReport {
             lines.append(store.reachable
                 ? "store: \(store.location) reachable since \(store.since); this server \(store.server) serves revision \(store.revision), leader \(store.leader ?? "none")"
                 : "store: \(store.location) UNREACHABLE since \(store.since) (\(store.error ?? "?")); this server \(store.server) serves revision \(store.revision) and refuses changes")
+            if !store.stateReadable {
+                lines.append("store: the shared state is UNREADABLE since \(store.stateUnreadableSince ?? "?") (revision \(store.stateUnreadableRevision ?? 0): "
+                             + "\(store.stateError ?? "?")); not adopted: this server serves its last good state (revision \(store.revision)) "
+                             + "and refuses changes until `veer store restore REASON` writes it back")
+            }
             if let servers = store.servers {
                 lines += Self.textTable([["SERVER", "REVISION", "LAST SEEN"]] + servers.map { [$0.id, "\($0.revision)", $0.lastSeen] })
             }

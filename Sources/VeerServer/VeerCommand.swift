@@ -25,6 +25,7 @@ public enum VeerCommand {
                veer [--admin PATH] health NAME
                veer [--admin PATH] analysis NAME [ENDPOINT] [--json]
                veer [--admin PATH] reload
+               veer [--admin PATH] store restore REASON
         """
 
     /// Runs the command line and returns the exit status (0 ok, 1 error, 64 usage).
@@ -36,7 +37,9 @@ public enum VeerCommand {
             while let first = words.first, first.hasPrefix("--admin") {
                 words.removeFirst(first == "--admin" ? min(2, words.count) : 1)
             }
-            if let verb = words.first, AdminClient.verbs.contains(verb) {
+            // `store restore` is the running server's (it holds the last good state); `store
+            // import|export` work on a state directory and etcd directly.
+            if let verb = words.first, AdminClient.verbs.contains(verb) || (verb == "store" && words.dropFirst().first == "restore") {
                 return try AdminClient.run(rest)
             }
             switch rest.first {

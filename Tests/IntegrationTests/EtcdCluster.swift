@@ -118,6 +118,15 @@ final class EtcdCluster: @unchecked Sendable {
         throw HarnessError("etcd member \(members[i].name) not ready within \(Self.startupTimeout): \(last)")
     }
 
+    /// Puts `value` at `key` through member 0's gateway, as `etcdctl put` would: what an
+    /// operator's mistake or another program writes behind Veer's back.
+    func put(_ key: String, _ value: String) throws {
+        let address = try SocketAddress(parsing: "127.0.0.1:\(members[0].clientPort)")
+        let body = "{\"key\":\"\(Data(key.utf8).base64EncodedString())\",\"value\":\"\(Data(value.utf8).base64EncodedString())\"}"
+        let reply = try HTTPClient.post(address, path: "/v3/kv/put", body: Array(body.utf8), timeout: .seconds(2))
+        guard reply.status == 200 else { throw HarnessError("etcd put \(key): HTTP \(reply.status)") }
+    }
+
     /// A TCP port on 127.0.0.1 that nothing listens on now (the kernel's pick for port 0).
     static func freePort() throws -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

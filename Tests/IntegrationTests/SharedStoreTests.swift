@@ -20,8 +20,11 @@ struct SharedStoreTests {
         let states: [String]
         let zones: [String]
         let ids: [String]
+        /// More `veer serve` arguments for every server.
+        let extra: [String]
 
-        init(servers count: Int = 3, etcdMembers: Int = 1, zones: [String]? = nil) throws {
+        init(servers count: Int = 3, etcdMembers: Int = 1, zones: [String]? = nil, extra: [String] = []) throws {
+            self.extra = extra
             etcd = try EtcdCluster(members: etcdMembers)
             ids = (0..<count).map { String(UnicodeScalar(UInt8(97 + $0))) }
             states = try (0..<count).map { _ in try FileIO.makeTemporaryDirectory(prefix: "veer-shared-") }
@@ -31,7 +34,7 @@ struct SharedStoreTests {
 
         func start(_ i: Int) throws -> VeerProcess {
             try VeerProcess(zones: ["example.com.zone": zones[i]],
-                            extraArguments: ["--state-dir", states[i], "--store", "etcd=\(etcd.clientURLs)", "--server-id", ids[i]])
+                            extraArguments: ["--state-dir", states[i], "--store", "etcd=\(etcd.clientURLs)", "--server-id", ids[i]] + extra)
         }
 
         func veer(_ i: Int, _ words: String...) throws -> ProgramResult {

@@ -39,6 +39,8 @@ struct AdminFrontTests {
         ("health api.example.com", .health, "ok api.example.com."),
         ("analysis api.example.com", .analysis, "ok api.example.com. 1 analysis run now"),
         ("reload", .reload, "ok reloaded, generation 10"),
+        // Without a shared store only its own handler knows to say so.
+        ("store restore test", .storeRestore, "error: store restore: this server has no shared store"),
     ]
 
     @Test func everyCommandHasOneHandler() {
