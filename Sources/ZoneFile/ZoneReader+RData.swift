@@ -3,6 +3,15 @@ import DNSWire
 extension ZoneReader {
     /// Longest character-string (RFC 1035 §3.3): one length octet.
     static let maxCharacterString = 255
+    /// Longest RDATA (RFC 1035 §3.2.1, §3.3): RDLENGTH is 16 bits. Only TXT and CAA can be
+    /// written longer in presentation form; every other type is bounded by its fields.
+    static let maxRDataLength = 65535
+
+    /// The error for RDATA that would not fit RDLENGTH, at the token that made it too long.
+    func tooLong(_ type: String, _ token: Token) -> ParseFailure {
+        failure(token, "expected \(type) RDATA of at most \(Self.maxRDataLength) octets (RFC 1035 §3.3: RDLENGTH is 16 bits), "
+                + "found more by this string; split the data into several records")
+    }
 
     /// Parses the RDATA of `type` starting at token `k`, leaving `k` after it. Any type may be
     /// written in the RFC 3597 §5 generic form (`\# LENGTH HEX`); known types are then decoded
@@ -61,8 +70,12 @@ extension ZoneReader {
         case .txt:
             var strings: [[UInt8]] = []
             _ = try need(entry, k, "a TXT character-string")
+            var length = 0
             while k < tokens.count {
-                strings.append(try boundedString(tokens[k]))
+                let string = try boundedString(tokens[k])
+                length += 1 + string.count
+                guard length <= Self.maxRDataLength else { throw tooLong("TXT", tokens[k]) }
+                strings.append(string)
                 k += 1
             }
             return .txt(strings)
@@ -74,7 +87,10 @@ extension ZoneReader {
                   tag.allSatisfy({ $0.isDigit || (asciiLower($0) &- UInt8(ascii: "a")) < 26 }) else {
                 throw failure(tagToken, "expected a CAA tag (letters and digits, as in issue), found \(quoted(tagToken))")
             }
-            let value = try characterString(try next("a CAA value"))
+            let valueToken = try next("a CAA value")
+            let value = try characterString(valueToken)
+            // Flags octet, tag length octet, tag, value (RFC 8659 §4.1.1).
+            guard 2 + tag.count + value.count <= Self.maxRDataLength else { throw tooLong("CAA", valueToken) }
             return .caa(flags: UInt8(flags), tag: tag, value: value)
         default:
             let token = try need(entry, k, "RFC 3597 generic RDATA (\\# LENGTH HEX) for \(type)")
