@@ -243,4 +243,46 @@ extension ZoneReader {
         if lower >= UInt8(ascii: "a"), lower <= UInt8(ascii: "f") { return lower - UInt8(ascii: "a") + 10 }
         return nil
     }
+
+    /// An owner and type whose records can be long: the key of `longRRsets`.
+    struct LongRRset: Hashable {
+        let name: DomainName
+        let type: RRType
+    }
+
+    /// The RDATA length of a record whose RDATA can be long (TXT, CAA, RFC 3597 types); nil
+    /// for the others, bounded by their fields, whose RRsets stay far below 64 KiB.
+    static func longRDataLength(_ data: RData) -> Int? {
+        switch data {
+        case .txt(let strings): strings.reduce(0) { $0 + 1 + $1.count }
+        case .caa(_, let tag, let value): 2 + tag.count + value.count
+        case .unknown(_, let bytes): bytes.count
+        default: nil
+        }
+    }
+
+    /// Throws unless the records of `owner` and `type` read so far, with this one of `length`
+    /// RDATA octets, fit one answer of 65,535 octets, the most TCP carries (RFC 1035 §4.2.2):
+    /// one that does not can only be answered truncated and empty, even over TCP.
+    func checkAnswerFits(_ owner: DomainName, _ type: RRType, _ length: Int, _ at: Token) throws(ParseFailure) {
+        let key = LongRRset(name: owner, type: type)
+        // A wildcard answers names up to 255 octets long, which the question repeats.
+        let isWildcard = owner.wire.count > 1 && owner.wire[0] == 1 && owner.wire[1] == UInt8(ascii: "*")
+        let question = (isWildcard ? DomainName.maxWireLength : owner.wire.count) + 4
+        let fixed = Self.headerOctets + question + Self.optOctets
+        // Each record: a compressed owner (2), type, class, TTL, RDLENGTH (10), RDATA.
+        let total = (longRRsets[key] ?? fixed) + 12 + length
+        guard total <= Self.maxMessageOctets else {
+            throw failure(at, "expected the \(type) records of \(owner) to fit one answer of \(Self.maxMessageOctets) octets "
+                          + "(RFC 1035 §4.2.2, the most TCP carries), found \(total) with this one; split the data among several names")
+        }
+        longRRsets[key] = total
+    }
+
+    /// The DNS header (RFC 1035 §4.1.1).
+    static let headerOctets = 12
+    /// An OPT record without options (RFC 6891 §6.1.2): root owner, type, class, TTL, RDLENGTH.
+    static let optOctets = 11
+    /// The largest DNS message: TCP's two-octet length prefix (RFC 1035 §4.2.2).
+    static let maxMessageOctets = 65535
 }

@@ -72,6 +72,8 @@ final class ZoneReader {
     private var ttlDirective: UInt32?
     private var lastExplicitTTL: UInt32?
     private var includeStack: [(canonical: String, display: String)] = []
+    /// The answer size so far of each RRset whose RDATA can be long (see `checkAnswerFits`).
+    var longRRsets: [LongRRset: Int] = [:]
     private let readFile: (String) throws -> [UInt8]
     private let canonicalPath: (String) -> String
 
@@ -289,6 +291,7 @@ final class ZoneReader {
             tag = Int32(tags.count)
             tags.append(endpoint)
         }
+        if let length = Self.longRDataLength(data) { try checkAnswerFits(owner, data.type, length, typeToken) }
         records.append(ResourceRecord(name: owner, rrclass: .in, ttl: ttl, data: data))
         sources.append(RecordSource(type: data.type, line: Int32(entry.line), column: Int32(entry.column), file: fileIndex,
                                     endpointID: endpointID, tag: tag, order: Int32(order)))
