@@ -41,10 +41,12 @@ public enum FileIO {
     }
 
     /// Appends `bytes` to `path` (created with `mode` if missing) and fsyncs, so the data is on
-    /// disk when this returns. A newly created file also gets its directory fsynced.
+    /// disk when this returns. A newly created file also gets its directory fsynced. Throws
+    /// `FileRefusal` when `path` (or what a link there names) is not a regular file; the open
+    /// does not block on a FIFO.
     public static func appendAndSync(_ bytes: [UInt8], to path: String, mode: UInt32 = 0o600) throws {
         var created = false
-        var fd = retryingOnInterrupt { open(path, O_WRONLY | O_APPEND | O_CLOEXEC) }
+        var fd = retryingOnInterrupt { open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) }
         if fd < 0 && Glibc.errno == ENOENT {
             fd = try systemCall("open \(path)") {
                 open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, mode_t(mode))
@@ -54,6 +56,11 @@ public enum FileIO {
             throw SystemError(errno: .current, action: "open \(path)")
         }
         defer { closeDescriptor(fd) }
+        var info = stat()
+        try systemCall("fstat \(path)") { fstat(fd, &info) }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw FileRefusal(path: path, reason: .notRegular(kind: fileKind(info.st_mode)))
+        }
         // A write cut short (ENOSPC half way) or not made durable is taken back, so the
         // caller's "failed" is true and the next append does not continue a torn line.
         let before = lseek(fd, 0, SEEK_END)
@@ -68,9 +75,9 @@ public enum FileIO {
     }
 
     /// Up to `maxBytes` bytes of `path` from `offset` on, and its whole size; empty and 0
-    /// when it does not exist.
+    /// when it does not exist. Throws `FileRefusal` when it is not a regular file.
     public static func read(_ path: String, from offset: Int, maxBytes: Int) throws -> (bytes: [UInt8], size: Int) {
-        let fd = retryingOnInterrupt { open(path, O_RDONLY | O_CLOEXEC) }
+        let fd = retryingOnInterrupt { open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY) }
         if fd < 0 {
             if Glibc.errno == ENOENT { return ([], 0) }
             throw SystemError(errno: .current, action: "open \(path)")
@@ -78,6 +85,9 @@ public enum FileIO {
         defer { closeDescriptor(fd) }
         var info = stat()
         try systemCall("fstat \(path)") { fstat(fd, &info) }
+        guard info.st_mode & S_IFMT == S_IFREG else {
+            throw FileRefusal(path: path, reason: .notRegular(kind: fileKind(info.st_mode)))
+        }
         let size = Int(info.st_size)
         var bytes = [UInt8](repeating: 0, count: max(0, min(maxBytes, size - offset)))
         var done = 0
@@ -107,36 +117,6 @@ public enum FileIO {
         defer { closeDescriptor(fd) }
         try systemCall("ftruncate \(path)") { ftruncate(fd, off_t(length)) }
         try systemCall("fsync \(path)") { fsync(fd) }
-    }
-
-    /// The whole content of `path`.
-    public static func read(_ path: String) throws -> [UInt8] {
-        let fd = try systemCall("open \(path)") { open(path, O_RDONLY | O_CLOEXEC) }
-        defer { closeDescriptor(fd) }
-        var info = stat()
-        try systemCall("fstat \(path)") { fstat(fd, &info) }
-        // Read straight into the result, sized from st_size plus a byte to see the end in one
-        // read; st_size is only a hint (procfs reports 0), so a full buffer is regrown. (A
-        // zeroed chunk copied into the result touched a large zone file's size three times.)
-        var capacity = max(64 * 1024, Int(info.st_size) + 1)
-        var result: [UInt8] = []
-        while true {
-            var atEnd = false
-            let previous = result
-            result = try [UInt8](unsafeUninitializedCapacity: capacity) { buffer, count in
-                previous.withUnsafeBufferPointer { old in
-                    if let base = old.baseAddress { buffer.baseAddress!.initialize(from: base, count: old.count) }
-                }
-                count = previous.count
-                while count < buffer.count {
-                    let read = try systemCall("read \(path)") { Glibc.read(fd, buffer.baseAddress! + count, buffer.count - count) }
-                    if read == 0 { atEnd = true; return }
-                    count += read
-                }
-            }
-            if atEnd { return result }
-            capacity *= 2
-        }
     }
 
     /// True if something (file, directory, socket...) exists at `path`; symbolic links are followed.

@@ -10,7 +10,11 @@ import Synchronization
 ///   slow or stuck clients cannot queue up the others.
 /// - The whole request head (request line and header fields) must arrive within
 ///   `requestTimeout` and fit in `maxRequestHead` bytes; a slow client is disconnected, a
-///   bigger head gets `431 Request Header Fields Too Large`.
+///   bigger head gets `431 Request Header Fields Too Large`. The whole reply must be taken by
+///   the client within `sendTimeout` (a total, not per write: a client reading a byte at a
+///   time is dropped all the same), and the close after it waits at most `drainTimeout`. So
+///   a connection holds its place for at most the sum of the three, and slow clients cannot
+///   keep a scraper out for longer than that (issue 23).
 /// - `GET /metrics` (any query string) gets `200 OK` with `render()` as the body, typed
 ///   `text/plain; version=0.0.4` (the Prometheus text format). `HEAD` gets the same head
 ///   without the body. Another path gets 404, another method 405 with `Allow: GET, HEAD`, a
@@ -34,8 +38,9 @@ public final class MetricsServer: Sendable {
     public static let maxRequestHead = 8192
     /// Default time a client has to send its whole request head.
     public static let defaultRequestTimeout: Duration = .seconds(5)
-    /// Time the reply may take to send; a client that does not read is dropped after it.
-    static let sendTimeout: Duration = .seconds(5)
+    /// Default time the whole reply may take to send; a client that does not read it all
+    /// by then is dropped.
+    public static let defaultSendTimeout: Duration = .seconds(5)
     /// After the reply, leftover request bytes read and discarded before closing, at most.
     static let drainLimit = 65536
     /// After the reply, how long to wait for the client to close before closing anyway.
@@ -51,6 +56,7 @@ public final class MetricsServer: Sendable {
     /// Refused connections whose request is still being drained (see `start`).
     private let refusalsDraining = Atomic<Int>(0)
     private let requestTimeout: UInt64
+    private let sendTimeout: UInt64
     private let render: @Sendable () -> String
 
     /// Binds and listens on `address` now; call `start()` to begin serving.
@@ -59,10 +65,11 @@ public final class MetricsServer: Sendable {
     ///   - address: where to listen, e.g. `127.0.0.1:9153` or `[::]:9153`; port 0 picks a
     ///     free port (see `boundAddress`).
     ///   - requestTimeout: how long a client may take to send its request head.
+    ///   - sendTimeout: how long a client may take to read the whole reply.
     ///   - render: the body of each `GET /metrics`, in the Prometheus text format.
     /// - Throws: `SystemError`, e.g. `bind 127.0.0.1:9153: EADDRINUSE (Address already in use)`.
     public init(address: SocketAddress, requestTimeout: Duration = MetricsServer.defaultRequestTimeout,
-                render: @escaping @Sendable () -> String) throws {
+                sendTimeout: Duration = MetricsServer.defaultSendTimeout, render: @escaping @Sendable () -> String) throws {
         let fd = try Socket.open(Socket.stream, for: address)
         do {
             try Socket.setIPv6Only(fd, address)
@@ -77,6 +84,7 @@ public final class MetricsServer: Sendable {
         }
         threads = ConnectionThreads(listener: fd, threadName: "veer-metrics", maxClients: Self.maxConnections)
         self.requestTimeout = max(1, nanoseconds(requestTimeout))
+        self.sendTimeout = max(1, nanoseconds(sendTimeout))
         self.render = render
     }
 
@@ -85,7 +93,7 @@ public final class MetricsServer: Sendable {
         threads.start(serve: { [self] fd in serve(fd) }, refuse: { [self] fd in
             // A new socket's send buffer is empty, so this short reply does not block.
             let busy = Self.response(status: 503, headOnly: false)
-            _ = busy.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
+            _ = busy.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT)) }
             // Closing now, with the client's request unread, would make the kernel answer it
             // with a reset that destroys the 503 before the client reads it (a scraper saw
             // ECONNRESET instead of 503). A duplicate descriptor keeps the socket open while
@@ -149,10 +157,30 @@ public final class MetricsServer: Sendable {
             }
             received += chunk[0..<count]
         }
-        guard (try? Socket.setTimeout(fd, SO_SNDTIMEO, nanoseconds(Self.sendTimeout), "")) != nil,
-              (try? reply.withUnsafeBytes { try Socket.sendAll(fd, $0, "") }) != nil
-        else { return }
+        guard send(reply, to: fd, by: Clock.now() &+ sendTimeout) else { return }
         drain(fd)
+    }
+
+    /// Sends all of `reply` before `deadline`, waiting for the client to make room in
+    /// between; false when the client is too slow or gone.
+    private func send(_ reply: [UInt8], to fd: Int32, by deadline: UInt64) -> Bool {
+        reply.withUnsafeBytes { bytes in
+            var offset = 0
+            while offset < bytes.count {
+                let sent = retryingOnInterrupt {
+                    Glibc.send(fd, bytes.baseAddress! + offset, bytes.count - offset, Int32(MSG_NOSIGNAL | MSG_DONTWAIT))
+                }
+                if sent > 0 {
+                    offset += sent
+                    continue
+                }
+                let now = Clock.now()
+                guard sent < 0, Glibc.errno == EAGAIN, now < deadline,
+                      (try? Socket.wait(fd, for: Int16(POLLOUT), nanoseconds: deadline - now, "")) == true
+                else { return false }
+            }
+            return true
+        }
     }
 
     /// The reply to a whole request head (its lines without line ends).

@@ -9,6 +9,8 @@ import ZoneFile
 final class Control: Sendable {
     struct Settings: Sendable {
         var zonesDirectory: String
+        /// `--max-zone-bytes`: the largest zone file or `$INCLUDE` a reload reads.
+        var maxZoneBytes = ZoneParser.Files.defaultMaxBytes
         var allowedUIDs: Set<UInt32>
         var allowedGIDs: Set<UInt32>
         var plane = ControlPlane.Settings()
@@ -45,7 +47,7 @@ final class Control: Sendable {
         let executor = EffectExecutor(store: store, shared: shared, box: box, zoneSets: zoneSets, monitor: monitor)
         loop = ControlLoop(plane: plane, executor: executor, clock: clock)
         self.clock = ControlClock(loop: loop, counters: counters, shared: shared)
-        reloader = Reloader(directory: settings.zonesDirectory, slots: slots, zoneSets: zoneSets, loop: loop, box: box)
+        reloader = Reloader(directory: settings.zonesDirectory, files: .system(maxBytes: settings.maxZoneBytes), slots: slots, zoneSets: zoneSets, loop: loop, box: box)
         status = StatusSource(loop: loop, monitor: monitor, counters: counters, clock: self.clock, shared: shared)
         admin = AdminFront(allowedUIDs: settings.allowedUIDs, allowedGIDs: settings.allowedGIDs, loop: loop, reloader: reloader,
                            reports: status, store: store, shared: shared, counters: counters, box: box)

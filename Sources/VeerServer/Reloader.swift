@@ -8,13 +8,15 @@ import ZoneFile
 /// On any error the served zones stay.
 final class Reloader: Sendable {
     let directory: String
+    let files: ZoneParser.Files
     let slots: SlotRegistry
     let zoneSets: ZoneSets
     let loop: ControlLoop
     let box: SnapshotBox
 
-    init(directory: String, slots: SlotRegistry, zoneSets: ZoneSets, loop: ControlLoop, box: SnapshotBox) {
+    init(directory: String, files: ZoneParser.Files, slots: SlotRegistry, zoneSets: ZoneSets, loop: ControlLoop, box: SnapshotBox) {
         self.directory = directory
+        self.files = files
         self.slots = slots
         self.zoneSets = zoneSets
         self.loop = loop
@@ -25,7 +27,7 @@ final class Reloader: Sendable {
     func reload() -> [String] {
         Server.notify(["RELOADING=1", ServiceNotify.monotonicMicroseconds])
         defer { Server.notify(["READY=1", Server.status(box)]) }
-        let (zones, errors) = ZoneParser.loadDirectory(directory, files: .system)
+        let (zones, errors) = ZoneParser.loadDirectory(directory, files: files)
         if !errors.isEmpty || zones.isEmpty {
             let lines = errors.isEmpty ? ["\(directory): no *.zone files to serve"] : errors.map(\.description)
             for line in lines { Log.error("reload: \(line)") }

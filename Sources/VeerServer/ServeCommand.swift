@@ -12,6 +12,8 @@ struct ServeConfig {
     static let defaultListen = ["127.0.0.1:5353", "[::1]:5353"]
 
     var zonesDirectory = "zones"
+    /// `--max-zone-bytes`: the largest zone file or `$INCLUDE` read.
+    var maxZoneBytes = ZoneParser.Files.defaultMaxBytes
     var listen: [SocketAddress] = []
     var listenIsDefault = true
     var threads = max(1, Posix.Process.cpuCount)
@@ -59,13 +61,14 @@ struct ServeConfig {
 
     init(_ arguments: ArraySlice<String>) throws(UsageError) {
         let options = try OptionReader(arguments, valued: [
-            "zones", "listen", "threads", "io", "edns-payload", "tcp-max-connections", "tcp-idle-timeout",
+            "zones", "max-zone-bytes", "listen", "threads", "io", "edns-payload", "tcp-max-connections", "tcp-idle-timeout",
             "state-dir", "admin", "admin-allow-uid", "admin-allow-gid", "rollback-window", "status-query-from", "metrics",
             "cohort-seed", "store", "store-prefix", "server-id",
             "rrl-rate", "rrl-window", "rrl-slip", "rrl-ipv4-prefix", "rrl-ipv6-prefix", "rrl-exempt", "cookie-secret",
         ], switches: ["rrl-log-only"])
         guard options.positional.isEmpty else { throw UsageError("unexpected argument \"\(options.positional[0])\"") }
         zonesDirectory = options.last("zones") ?? zonesDirectory
+        maxZoneBytes = try ZoneParser.Files.maxBytes(options)
         let listenText = options.all("listen")
         listenIsDefault = listenText.isEmpty
         for text in listenText.isEmpty ? Self.defaultListen : listenText {
@@ -171,7 +174,7 @@ final class Server: Sendable {
         } catch {
             throw StartupError(lines: ["socket activation: \(error)"])
         }
-        let (zones, errors) = ZoneParser.loadDirectory(config.zonesDirectory, files: .system)
+        let (zones, errors) = ZoneParser.loadDirectory(config.zonesDirectory, files: .system(maxBytes: config.maxZoneBytes))
         guard errors.isEmpty else { throw StartupError(lines: errors.map(\.description)) }
         guard !zones.isEmpty else { throw StartupError(lines: ["\(config.zonesDirectory): no *.zone files to serve"]) }
         let store: any StateStore
@@ -193,7 +196,7 @@ final class Server: Sendable {
         var plane = ControlPlane.Settings()
         plane.rollbackWindowMs = config.rollbackWindowSeconds * 1000
         control = try Control(settings: Control.Settings(
-            zonesDirectory: config.zonesDirectory, allowedUIDs: config.allowedUIDs, allowedGIDs: config.allowedGIDs,
+            zonesDirectory: config.zonesDirectory, maxZoneBytes: config.maxZoneBytes, allowedUIDs: config.allowedUIDs, allowedGIDs: config.allowedGIDs,
             plane: plane, cohortSeed: config.cohortSeed), zones: zones, store: store, shared: shared)
         for zone in control.box.current.zones.zones {
             Log.info("zone: \(zone.origin) serial=\(zone.serial) file=\(zone.file)")

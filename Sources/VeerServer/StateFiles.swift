@@ -29,10 +29,17 @@ final class FileStateStore: StateStore {
         }
     }
 
+    /// The largest `weights.json` read: far above any real state (a name's entry is under
+    /// 100 bytes per endpoint), and small enough that a runaway file cannot exhaust memory.
+    static let maxStateBytes = 256 << 20
+    /// How much of the end of `audit.log` `history` reads: the newest lines, bounded.
+    static let maxHistoryBytes = 16 << 20
+
     func load() throws(StoreError) -> PersistedState? {
+        try refuseLinkOrSpecialFile()
         guard FileIO.exists(path) else { return nil }
         let bytes: [UInt8]
-        do { bytes = try FileIO.read(path) } catch {
+        do { bytes = try FileIO.read(path, limit: Self.maxStateBytes) } catch {
             throw StoreError(.io, "state file \(path): \(error)")
         }
         let document = try StateDocument.read(bytes, from: "state file \(path)")
@@ -48,6 +55,17 @@ final class FileStateStore: StateStore {
         }
         revision.withLock { $0 = state.revision }
         return state
+    }
+
+    /// Stops start-up when `weights.json` is a symbolic link (dangling or not) or not a
+    /// regular file: it is replaced by rename, which would replace the link, not its target,
+    /// and a dangling link would look like no saved state at all. (`audit.log` is appended
+    /// through a link; a special file there fails each append and read, not start-up.)
+    private func refuseLinkOrSpecialFile() throws(StoreError) {
+        do { try FileIO.requirePlainFileOrAbsent(path) } catch {
+            throw StoreError(.io, "state file \(path) is \(error): refusing to start; make it a regular file, "
+                             + "or pass --state-dir the directory the link points into")
+        }
     }
 
     /// Makes `audit.log` hold `pending`, the audit lines of the saved state's last change,
@@ -144,11 +162,17 @@ final class FileStateStore: StateStore {
 
     func history(name: NameKey?, limit: Int) throws(StoreError) -> [String] {
         guard FileIO.exists(auditPath) else { return [] }
-        let text: String
-        do { text = String(decoding: try FileIO.read(auditPath), as: UTF8.self) } catch {
+        var lines: [String]
+        do {
+            let size = try FileIO.size(auditPath)
+            let start = max(0, size - Self.maxHistoryBytes)
+            let tail = try FileIO.read(auditPath, from: start, maxBytes: Self.maxHistoryBytes).bytes
+            lines = String(decoding: tail, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+            // Started inside a line: that line's start is older than the tail read.
+            if start > 0, !lines.isEmpty { lines.removeFirst() }
+        } catch {
             throw StoreError(.io, "reading \(auditPath): \(error)")
         }
-        var lines = text.split(separator: "\n").map(String.init)
         if let name {
             let needle = " \(name) "
             lines = lines.filter { $0.contains(needle) }

@@ -3,7 +3,7 @@ import Posix
 /// The `veer` command: `serve`, `check`, and the admin commands.
 public enum VeerCommand {
     static let usage = """
-        usage: veer serve [--zones DIR] [--listen ADDR:PORT]... [--threads N] [--io uring|mmsg] [--edns-payload N]
+        usage: veer serve [--zones DIR] [--max-zone-bytes N] [--listen ADDR:PORT]... [--threads N] [--io uring|mmsg] [--edns-payload N]
                           [--tcp-max-connections N] [--tcp-idle-timeout SECONDS]
                           [--state-dir DIR] [--admin PATH] [--admin-allow-uid UID]... [--admin-allow-gid GID]...
                           [--rollback-window SECONDS] [--metrics ADDR:PORT] [--status-query-from CIDR,...]...
@@ -11,7 +11,7 @@ public enum VeerCommand {
                           [--server-id NAME] [--rrl-rate N] [--rrl-window SECONDS] [--rrl-slip N]
                           [--rrl-ipv4-prefix LEN] [--rrl-ipv6-prefix LEN] [--rrl-exempt CIDR,...|none]... [--rrl-log-only]
                           [--cookie-secret HEX32|off]
-               veer check [DIR]
+               veer check [--max-zone-bytes N] [DIR]
                veer store import|export --state-dir DIR --store etcd=http://HOST:PORT[,...] [--store-prefix /veer/]
                veer [--admin PATH] status [NAME] [--json]
                veer [--admin PATH] weight NAME ENDPOINT N [--dry-run] [--force]

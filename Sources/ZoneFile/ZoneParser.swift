@@ -13,14 +13,16 @@ import DNSWire
 /// - Every problem is reported (the parser resumes at the next entry), in source order.
 public enum ZoneParser {
     /// How the parser reaches files, injected so this target needs no Foundation and tests
-    /// can serve files from memory: list a directory, read a file (nil for a directory or a
-    /// file that cannot be read), and resolve a path (for `$INCLUDE` loop detection).
+    /// can serve files from memory: list a directory, read a file (throwing an error whose
+    /// description says why it cannot be read: `not a regular file (character device)`,
+    /// `larger than N bytes`), and resolve a path (for `$INCLUDE` loop detection).
     public struct Files: Sendable {
         public var list: @Sendable (String) -> [String]?
-        public var read: @Sendable (String) -> [UInt8]?
+        public var read: @Sendable (String) throws -> [UInt8]
         public var canonicalPath: @Sendable (String) -> String
 
-        public init(list: @escaping @Sendable (String) -> [String]?, read: @escaping @Sendable (String) -> [UInt8]?,
+        /// Files reached through the three closures.
+        public init(list: @escaping @Sendable (String) -> [String]?, read: @escaping @Sendable (String) throws -> [UInt8],
                     canonicalPath: @escaping @Sendable (String) -> String) {
             self.list = list
             self.read = read
@@ -28,7 +30,12 @@ public enum ZoneParser {
         }
 
         /// No files at all: for text parsed with `parse` that has no `$INCLUDE`.
-        public static let none = Files(list: { _ in nil }, read: { _ in nil }, canonicalPath: { $0 })
+        public static let none = Files(list: { _ in nil }, read: { _ in throw NoFiles() }, canonicalPath: { $0 })
+
+        /// The reason `none` gives for every read.
+        struct NoFiles: Error, CustomStringConvertible {
+            var description: String { "no files are available to this parse" }
+        }
     }
 
     /// Parses `text` as the content of `file`. `file` names the zone when there is no
@@ -40,8 +47,9 @@ public enum ZoneParser {
 
     /// Loads one zone file.
     public static func load(file path: String, files: Files) -> Result<Zone, ZoneErrors> {
-        guard let bytes = files.read(path) else {
-            return .failure(ZoneErrors(diagnostics: [fileDiagnostic(path, "cannot read the zone file: expected a readable file")]))
+        let bytes: [UInt8]
+        do { bytes = try files.read(path) } catch {
+            return .failure(ZoneErrors(diagnostics: [fileDiagnostic(path, "cannot read the zone file: \(error)")]))
         }
         return read(bytes, file: path, origin: nil, files: files)
     }

@@ -3,6 +3,15 @@ import DNSWire
 extension ZoneReader {
     /// Longest character-string (RFC 1035 §3.3): one length octet.
     static let maxCharacterString = 255
+    /// Longest RDATA (RFC 1035 §3.2.1, §3.3): RDLENGTH is 16 bits. Only TXT and CAA can be
+    /// written longer in presentation form; every other type is bounded by its fields.
+    static let maxRDataLength = 65535
+
+    /// The error for RDATA that would not fit RDLENGTH, at the token that made it too long.
+    func tooLong(_ type: String, _ token: Token) -> ParseFailure {
+        failure(token, "expected \(type) RDATA of at most \(Self.maxRDataLength) octets (RFC 1035 §3.3: RDLENGTH is 16 bits), "
+                + "found more by this string; split the data into several records")
+    }
 
     /// Parses the RDATA of `type` starting at token `k`, leaving `k` after it. Any type may be
     /// written in the RFC 3597 §5 generic form (`\# LENGTH HEX`); known types are then decoded
@@ -61,8 +70,12 @@ extension ZoneReader {
         case .txt:
             var strings: [[UInt8]] = []
             _ = try need(entry, k, "a TXT character-string")
+            var length = 0
             while k < tokens.count {
-                strings.append(try boundedString(tokens[k]))
+                let string = try boundedString(tokens[k])
+                length += 1 + string.count
+                guard length <= Self.maxRDataLength else { throw tooLong("TXT", tokens[k]) }
+                strings.append(string)
                 k += 1
             }
             return .txt(strings)
@@ -74,7 +87,10 @@ extension ZoneReader {
                   tag.allSatisfy({ $0.isDigit || (asciiLower($0) &- UInt8(ascii: "a")) < 26 }) else {
                 throw failure(tagToken, "expected a CAA tag (letters and digits, as in issue), found \(quoted(tagToken))")
             }
-            let value = try characterString(try next("a CAA value"))
+            let valueToken = try next("a CAA value")
+            let value = try characterString(valueToken)
+            // Flags octet, tag length octet, tag, value (RFC 8659 §4.1.1).
+            guard 2 + tag.count + value.count <= Self.maxRDataLength else { throw tooLong("CAA", valueToken) }
             return .caa(flags: UInt8(flags), tag: tag, value: value)
         default:
             let token = try need(entry, k, "RFC 3597 generic RDATA (\\# LENGTH HEX) for \(type)")
@@ -227,4 +243,46 @@ extension ZoneReader {
         if lower >= UInt8(ascii: "a"), lower <= UInt8(ascii: "f") { return lower - UInt8(ascii: "a") + 10 }
         return nil
     }
+
+    /// An owner and type whose records can be long: the key of `longRRsets`.
+    struct LongRRset: Hashable {
+        let name: DomainName
+        let type: RRType
+    }
+
+    /// The RDATA length of a record whose RDATA can be long (TXT, CAA, RFC 3597 types); nil
+    /// for the others, bounded by their fields, whose RRsets stay far below 64 KiB.
+    static func longRDataLength(_ data: RData) -> Int? {
+        switch data {
+        case .txt(let strings): strings.reduce(0) { $0 + 1 + $1.count }
+        case .caa(_, let tag, let value): 2 + tag.count + value.count
+        case .unknown(_, let bytes): bytes.count
+        default: nil
+        }
+    }
+
+    /// Throws unless the records of `owner` and `type` read so far, with this one of `length`
+    /// RDATA octets, fit one answer of 65,535 octets, the most TCP carries (RFC 1035 §4.2.2):
+    /// one that does not can only be answered truncated and empty, even over TCP.
+    func checkAnswerFits(_ owner: DomainName, _ type: RRType, _ length: Int, _ at: Token) throws(ParseFailure) {
+        let key = LongRRset(name: owner, type: type)
+        // A wildcard answers names up to 255 octets long, which the question repeats.
+        let isWildcard = owner.wire.count > 1 && owner.wire[0] == 1 && owner.wire[1] == UInt8(ascii: "*")
+        let question = (isWildcard ? DomainName.maxWireLength : owner.wire.count) + 4
+        let fixed = Self.headerOctets + question + Self.optOctets
+        // Each record: a compressed owner (2), type, class, TTL, RDLENGTH (10), RDATA.
+        let total = (longRRsets[key] ?? fixed) + 12 + length
+        guard total <= Self.maxMessageOctets else {
+            throw failure(at, "expected the \(type) records of \(owner) to fit one answer of \(Self.maxMessageOctets) octets "
+                          + "(RFC 1035 §4.2.2, the most TCP carries), found \(total) with this one; split the data among several names")
+        }
+        longRRsets[key] = total
+    }
+
+    /// The DNS header (RFC 1035 §4.1.1).
+    static let headerOctets = 12
+    /// An OPT record without options (RFC 6891 §6.1.2): root owner, type, class, TTL, RDLENGTH.
+    static let optOctets = 11
+    /// The largest DNS message: TCP's two-octet length prefix (RFC 1035 §4.2.2).
+    static let maxMessageOctets = 65535
 }

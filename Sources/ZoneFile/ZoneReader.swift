@@ -72,7 +72,9 @@ final class ZoneReader {
     private var ttlDirective: UInt32?
     private var lastExplicitTTL: UInt32?
     private var includeStack: [(canonical: String, display: String)] = []
-    private let readFile: (String) -> [UInt8]?
+    /// The answer size so far of each RRset whose RDATA can be long (see `checkAnswerFits`).
+    var longRRsets: [LongRRset: Int] = [:]
+    private let readFile: (String) throws -> [UInt8]
     private let canonicalPath: (String) -> String
 
     // State of the file being read; saved and restored around `$INCLUDE`.
@@ -81,7 +83,7 @@ final class ZoneReader {
     private var lastOwner: DomainName?
     var text: UnsafeBufferPointer<UInt8> = UnsafeBufferPointer(start: nil, count: 0)
 
-    init(file: String, origin: DomainName?, readFile: @escaping (String) -> [UInt8]?,
+    init(file: String, origin: DomainName?, readFile: @escaping (String) throws -> [UInt8],
          canonicalPath: @escaping (String) -> String) {
         self.file = file
         self.origin = origin
@@ -189,8 +191,9 @@ final class ZoneReader {
         guard includeStack.count < Self.maxIncludeDepth else {
             throw failure(pathToken, "$INCLUDE nested deeper than \(Self.maxIncludeDepth) files: \(chain)")
         }
-        guard let bytes = readFile(path) else {
-            throw failure(pathToken, "cannot read $INCLUDE file \"\(path)\": expected a readable file")
+        let bytes: [UInt8]
+        do { bytes = try readFile(path) } catch {
+            throw failure(pathToken, "cannot read $INCLUDE file \"\(path)\": \(error)")
         }
         // RFC 1035 §5.1: the include does not change the origin (nor, here, the previous
         // owner) of the including file. $TTL and the last explicit TTL carry on.
@@ -288,6 +291,7 @@ final class ZoneReader {
             tag = Int32(tags.count)
             tags.append(endpoint)
         }
+        if let length = Self.longRDataLength(data) { try checkAnswerFits(owner, data.type, length, typeToken) }
         records.append(ResourceRecord(name: owner, rrclass: .in, ttl: ttl, data: data))
         sources.append(RecordSource(type: data.type, line: Int32(entry.line), column: Int32(entry.column), file: fileIndex,
                                     endpointID: endpointID, tag: tag, order: Int32(order)))

@@ -165,7 +165,10 @@ struct DirectAnswerOracleTests {
     /// Files on disk, read with Foundation.
     static let disk = ZoneParser.Files(
         list: { try? FileManager.default.contentsOfDirectory(atPath: $0) },
-        read: { FileManager.default.contents(atPath: $0).map { [UInt8]($0) } },
+        read: { path in
+            guard let data = FileManager.default.contents(atPath: path) else { throw CocoaError(.fileReadUnknown) }
+            return [UInt8](data)
+        },
         canonicalPath: { URL(fileURLWithPath: $0).standardizedFileURL.resolvingSymlinksInPath().path })
 
     /// Names to ask about in `data`: every name in its tree, a name below each (NXDOMAIN,

@@ -63,6 +63,23 @@ struct RateLimitTests {
         return tally
     }
 
+    /// The README promises one line every 10 s while anything is limited, saying how much,
+    /// and nothing per query (issue 23 found no test for it).
+    @Test func aFloodIsLoggedInOneLinePerTenSeconds() throws {
+        let server = try Self.server()
+        let flood = try Self.flood(server, from: "127.0.0.2", count: 500)
+        let metrics = try Self.metrics(server)
+        let limited = Int(metrics.total("veer_rrl_limited_total"))
+        let slipped = Int(metrics.value("veer_rrl_slipped_total") ?? -1)
+        #expect(limited > 0 && slipped == flood.truncated)
+        // The first period ends 10 s after start; the flood fell inside it.
+        let line = try server.logLine(containing: "limited in the last", timeout: .seconds(15))
+        #expect(line.hasSuffix("info rate limiting: \(limited) response(s) limited in the last 10 s, \(slipped) of them sent truncated"),
+                "\(line)")
+        let lines = server.stderr.split(separator: "\n").filter { $0.contains("rate limiting: ") && $0.contains("limited in the last") }
+        #expect(lines.count == 1, "\(lines)")
+    }
+
     @Test func aFloodIsHeldToTheRateWithSlipsAndOthersAreUntouched() throws {
         let server = try Self.server()
         // A client in another /24 asking once every 100 queries of the flood, and answered every time.

@@ -1,3 +1,4 @@
+import Glibc
 import Posix
 import TestSupport
 import Synchronization
@@ -217,6 +218,57 @@ private func startServer(requestTimeout: Duration = MetricsServer.defaultRequest
         #expect(status == 200)
     }
 
+    /// Slow readers, each taking a large reply a little at a time, once held every place for
+    /// as long as the reply took them (a deadline per write, not per reply; issue 23). Each is
+    /// now dropped at the reply's deadline, and a scraper gets through right after. (Clients
+    /// trickling their request head are cut off by `requestTimeout`; see the tests above.)
+    @Test func slowMetricsClientsDoNotStarveTheScraper() async throws {
+        // About 8 MB: more than the server's send buffer (Linux grows it to 4 MiB) and the
+        // client's receive buffer together, so the reply waits on the reader. At 80 KB/s a
+        // reader would hold its place for about a minute with a deadline per write.
+        let big = String(repeating: "veer_padding_total 1\n", count: 400_000)
+        let sendTimeout = Duration.seconds(2)
+        let server = try MetricsServer(address: SocketAddress(parsing: "127.0.0.1:0"), requestTimeout: .seconds(2),
+                                       sendTimeout: sendTimeout, render: { big })
+        server.start()
+        defer { server.stop() }
+        let stop = Atomic<Bool>(false)
+        var threads: [pthread_t] = []
+        for index in 0..<MetricsServer.maxConnections {
+            let fd = try slowClient(server.boundAddress, sending: "GET /metrics HTTP/1.1\r\n\r\n")
+            threads.append(spawnThread(name: "slow-\(index)") {
+                defer { closeDescriptor(fd) }
+                var chunk = [UInt8](repeating: 0, count: 4096)
+                // A reader may go on reading what the kernel still holds after the server
+                // closed (its place is free by then); it stops when the test is done.
+                while !stop.load(ordering: .relaxed) {
+                    if chunk.withUnsafeMutableBytes({ Glibc.recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }) == 0 { break }
+                    usleep(50_000)
+                }
+            })
+        }
+        defer {
+            stop.store(true, ordering: .relaxed)
+            for thread in threads { pthread_join(thread, nil) }
+        }
+        // The slow readers take every place: the scraper is turned away for now.
+        var status = 0
+        for _ in 0..<100 where status != 503 {
+            status = try await response(server, "HEAD /metrics HTTP/1.1\r\n\r\n").status
+            if status != 503 { try await Task.sleep(for: .milliseconds(20)) }
+        }
+        try #require(status == 503, "the slow readers never held every place")
+        let started = ContinuousClock.now
+        while status != 200, ContinuousClock.now - started < .seconds(30) {
+            status = try await response(server, "HEAD /metrics HTTP/1.1\r\n\r\n").status
+            if status != 200 { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(status == 200)
+        // A place frees up once the reply deadline and the drain (1 s at most) pass; slack
+        // for a loaded machine, far below the minute the readers would take.
+        #expect(ContinuousClock.now - started < sendTimeout + .seconds(8), "the scraper waited \(ContinuousClock.now - started)")
+    }
+
     /// A scraper beyond the cap sends its request before the server refuses it: the 503 must
     /// still arrive, not be destroyed by a reset for the unread request.
     @Test func aRefusedScrapeWithARequestReadsThe503() async throws {
@@ -263,4 +315,17 @@ private func startServer(requestTimeout: Duration = MetricsServer.defaultRequest
             "\(error)".hasPrefix("bind \(first.boundAddress): EADDRINUSE")
         }
     }
+}
+
+/// A blocking connection to `address` with a small receive buffer (so a large reply cannot
+/// all sit in the kernel) that has sent `request`.
+private func slowClient(_ address: SocketAddress, sending request: String) throws -> Int32 {
+    let fd = try Socket.open(Socket.stream, for: address)
+    // 4 KiB: the kernel doubles it; small enough that the reply waits on the reader.
+    try Socket.setOption(fd, SOL_SOCKET, SO_RCVBUF, 4096, "setsockopt SO_RCVBUF")
+    try address.withSockaddr { pointer, length in
+        _ = try systemCall("connect \(address)") { connect(fd, pointer, length) }
+    }
+    try Array(request.utf8).withUnsafeBytes { try Socket.sendAll(fd, $0, "send") }
+    return fd
 }

@@ -148,7 +148,7 @@ import Testing
         let numbers = release.split(separator: ".").prefix(2).map { Int($0.prefix { $0.isNumber }) ?? 0 }
         let atLeast61 = numbers.count == 2 && (numbers[0], numbers[1]) >= (6, 1)
         // A missing file (kernels before 6.6) means io_uring cannot be switched off this way.
-        let disabled = (try? FileIO.read("/proc/sys/kernel/io_uring_disabled")).map { String(decoding: $0.prefix { $0 >= 0x30 && $0 <= 0x39 }, as: UTF8.self) } ?? "0"
+        let disabled = (try? FileIO.read("/proc/sys/kernel/io_uring_disabled", limit: 64)).map { String(decoding: $0.prefix { $0 >= 0x30 && $0 <= 0x39 }, as: UTF8.self) } ?? "0"
         if atLeast61 && disabled == "0" {
             #expect(refusal == nil, "kernel \(release) with io_uring enabled, yet: \(refusal.map { "\($0)" } ?? "")")
         } else {

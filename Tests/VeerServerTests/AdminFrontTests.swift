@@ -54,7 +54,7 @@ struct AdminFrontTests {
         try FileManager.default.createDirectory(atPath: root + "/state", withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: root) }
         try Self.zone.write(toFile: root + "/zones/example.com.zone", atomically: true, encoding: .utf8)
-        let (zones, errors) = ZoneParser.loadDirectory(root + "/zones", files: .system)
+        let (zones, errors) = ZoneParser.loadDirectory(root + "/zones", files: .system(maxBytes: 1 << 20))
         try #require(errors.isEmpty, "\(errors)")
         let control = try Control(settings: Control.Settings(zonesDirectory: root + "/zones", allowedUIDs: [], allowedGIDs: []),
                                   zones: zones, store: try FileStateStore(directory: root + "/state"))

@@ -50,6 +50,11 @@ let apexRecords = [
     "ns.test.example. 300 IN A 192.0.2.1",
 ]
 
+/// What the test side's reader says of a file it cannot read.
+struct Unreadable: Error, CustomStringConvertible {
+    var description: String { "expected a readable file" }
+}
+
 extension ZoneParser.Files {
     /// Files on disk, read the test side's own way (Foundation), so the parser's file
     /// handling is checked against an independent reader.
@@ -57,8 +62,9 @@ extension ZoneParser.Files {
         list: { try? FileManager.default.contentsOfDirectory(atPath: $0) },
         read: { path in
             var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue else { return nil }
-            return FileManager.default.contents(atPath: path).map { [UInt8]($0) }
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
+                  let data = FileManager.default.contents(atPath: path) else { throw Unreadable() }
+            return [UInt8](data)
         },
         canonicalPath: { URL(fileURLWithPath: $0).standardizedFileURL.resolvingSymlinksInPath().path })
 }
