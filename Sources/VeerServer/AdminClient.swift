@@ -6,6 +6,10 @@ import Traffic
 enum AdminClient {
     static let verbs: Set<String> = ["status", "weight", "shift", "drain", "undo", "rollout", "history", "health", "analysis", "reload"]
     static let defaultPath = "var/admin.sock"
+    /// How long the CLI waits for a reply: a change may wait for a stalled etcd to settle
+    /// (its 2 s request timeout per member, then up to 5 s of resends) and `--wait` adds up
+    /// to 5 s; giving up before the server answers would leave the operator guessing.
+    static let replyTimeout = Duration.seconds(30)
 
     static func run(_ arguments: ArraySlice<String>) throws(UsageError) -> Int32 {
         // `--admin PATH` and `--json` are the client's; every other word, options of the
@@ -41,7 +45,7 @@ enum AdminClient {
         let path = adminPath ?? defaultPath
         let reply: String
         do {
-            reply = try UnixLineClient.request(path: path, line: line)
+            reply = try UnixLineClient.request(path: path, line: line, timeout: replyTimeout)
         } catch {
             writeStderr("veer: admin socket \(path): \(error) (is `veer serve` running with this --admin path?)\n")
             return 1
