@@ -44,7 +44,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Posix", "CPosix", "Traffic"], path: "Tests/TestSupport"),
 
         .testTarget(name: "UnitsTests", dependencies: ["Units"]),
-        .testTarget(name: "DNSWireTests", dependencies: ["DNSWire"]),
+        .testTarget(name: "DNSWireTests", dependencies: ["DNSWire", "TestSupport"]),
         .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSWire"]),
         .testTarget(name: "PosixTests", dependencies: ["Posix", "TestSupport"]),
         .testTarget(name: "TrafficTests", dependencies: ["Traffic", "DNSWire", "Units", "TestSupport"]),

@@ -1,25 +1,6 @@
 import DNSWire
 import Testing
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny seeded generator, so every run mutates the
-/// same way and a failure reproduces from its iteration number.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
-    /// A value in `0..<bound` (bound > 0). Plain modulo: the bias is irrelevant here, and it
-    /// is much cheaper than `Int.random(in:using:)` in debug builds.
-    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-
-    mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
-}
+import TestSupport
 
 /// Bounded corruption: mutate valid messages and decode them. Decoding must throw or succeed,
 /// never crash; whatever decodes must re-encode and decode to an equal message.
