@@ -81,6 +81,22 @@ struct RolloutWaitIntegrationTests {
         #expect(try RolloutIntegrationTests.rollout(setup)["phase"] as? String == "baking")
     }
 
+    @Test func aServerRestartDuringTheWaitIsRiddenOut() throws {
+        let setup = try Setup(maxLatency: nil)
+        #expect(try setup.veer("rollout", "start", "api.example.com", "--to", "new", "--steps", "10,100", "--bake", "2s").status == 0)
+        let wait = try Self.waitInBackground(setup, "api.example.com", "--timeout", "25s")
+        Thread.sleep(forTimeInterval: 0.8)
+        // A second without a server: without the grace the wait would exit 4 here.
+        setup.server.stop()
+        Thread.sleep(forTimeInterval: 1.0)
+        let again = try setup.restarted()
+        defer { again.stop() }
+        let result = wait()
+        #expect(result.status == 0, "\(result.output)")
+        #expect(result.output.contains("note: bake of step 1 resumed at server start"), "\(result.output)")
+        #expect(result.output.contains("step 2/2 100% completed"), "\(result.output)")
+    }
+
     @Test func withoutAServerOrARolloutTheWaitSaysSoAndExitsFour() throws {
         let missing = try runProgram(try Tools.veer(), ["--admin", "/nonexistent/admin.sock", "rollout", "wait", "api.example.com"])
         #expect(missing.status == 4, "\(missing.output)")
