@@ -92,13 +92,24 @@ public enum Clock {
 /// `text` lacks one. One call per line keeps lines from concurrent threads whole (for lines
 /// up to PIPE_BUF bytes on pipes). Errors are ignored: there is nowhere left to report them.
 public func writeStderr(_ text: String) {
+    writeLine(text, to: STDERR_FILENO)
+}
+
+/// Writes `text` to standard output the same way, unbuffered: for a command whose lines a
+/// pipeline reads as they happen (`veer rollout wait`), where `print` would hold them in
+/// its buffer until exit when standard output is a pipe.
+public func writeStdout(_ text: String) {
+    writeLine(text, to: STDOUT_FILENO)
+}
+
+private func writeLine(_ text: String, to fd: Int32) {
     var line = text
     if !line.hasSuffix("\n") { line.append("\n") }
     var utf8 = Array(line.utf8)
     utf8.withUnsafeMutableBytes { bytes in
         var offset = 0
         while offset < bytes.count {
-            let written = retryingOnInterrupt { write(STDERR_FILENO, bytes.baseAddress! + offset, bytes.count - offset) }
+            let written = retryingOnInterrupt { write(fd, bytes.baseAddress! + offset, bytes.count - offset) }
             if written <= 0 { return }
             offset += written
         }

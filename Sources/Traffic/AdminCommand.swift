@@ -11,7 +11,8 @@ public enum AdminCommand: Equatable, Sendable {
     case drain(name: String, endpoint: String, force: Bool = false, dryRun: Bool = false)
     case undo(name: String, force: Bool = false)
     /// Steps in basis points, strictly increasing; bake in milliseconds.
-    case rolloutStart(name: String, target: String, steps: [Int], bakeMs: Int64, dryRun: Bool = false)
+    /// `force` lets the first step take the target below its current share.
+    case rolloutStart(name: String, target: String, steps: [Int], bakeMs: Int64, dryRun: Bool = false, force: Bool = false)
     case rolloutStatus(name: String?, json: Bool)
     case rolloutPause(name: String)
     case rolloutResume(name: String)
@@ -93,9 +94,10 @@ public enum AdminCommand: Equatable, Sendable {
           (weight, shift, drain: --dry-run shows the shares without changing anything;
            --force overrides an active rollout of NAME and pauses it; weight, shift, drain,
            undo: --wait answers once every server sharing the store serves the change)
-        rollout start NAME --to ENDPOINT --steps 1,5,25,50,100 --bake 10m [--dry-run]
+        rollout start NAME --to ENDPOINT --steps 1,5,25,50,100 --bake 10m [--dry-run] [--force]
                                          move NAME to ENDPOINT step by step, promoting after
-                                         each clean bake, rolling back on any anomaly
+                                         each clean bake, rolling back on any anomaly; a first
+                                         step below ENDPOINT's share needs --force
         rollout status [NAME] [json]     the plan, the step in force and the time to the next
         rollout pause|resume|abort NAME  hold the step / bake it again and go on / roll back
         history [NAME] [N]               the last N audit lines (default 20)
@@ -195,14 +197,14 @@ public enum AdminCommand: Equatable, Sendable {
         }
     }
 
-    public static let rolloutStartForm = "rollout start NAME --to ENDPOINT --steps 1,5,25,50,100 --bake 10m [--dry-run]"
+    public static let rolloutStartForm = "rollout start NAME --to ENDPOINT --steps 1,5,25,50,100 --bake 10m [--dry-run] [--force]"
 
     /// `rollout start|status|pause|resume|abort …`, after the switches were taken out.
     private static func rollout(_ args: [String], dryRun: Bool, force: Bool) throws(AdminError) -> AdminCommand {
         let form = "rollout start|status|pause|resume|abort NAME"
         guard let sub = args.first?.lowercased() else { throw AdminError.badValue("usage: \(form)") }
         let rest = Array(args.dropFirst())
-        if force { throw AdminError.badValue("--force does not go with rollout") }
+        if force && sub != "start" { throw AdminError.badValue("--force goes with rollout start only") }
         if dryRun && sub != "start" { throw AdminError.badValue("--dry-run goes with rollout start only") }
         if sub != "start", let option = rest.first(where: { $0.hasPrefix("--") && $0 != "--json" }) {
             throw AdminError.badValue("unknown option \(option) for rollout \(sub)")
@@ -249,7 +251,7 @@ public enum AdminCommand: Equatable, Sendable {
             guard let bake = Units.parseDuration(bakeText) else {
                 throw AdminError.badValue("--bake takes a duration like 10m, 90s or 1h30m, got \"\(bakeText)\"")
             }
-            return .rolloutStart(name: name, target: target, steps: steps, bakeMs: bake, dryRun: dryRun)
+            return .rolloutStart(name: name, target: target, steps: steps, bakeMs: bake, dryRun: dryRun, force: force)
         case "status":
             var names = rest
             let json = names.last?.lowercased() == "json" || names.last == "--json"

@@ -21,8 +21,8 @@ extension ControlPlane {
                 return try change(name, line: line, uid: uid, force: force, dryRun: false, sample: [], now: now) { (store) throws(AdminError) in
                     try store.undoing(name, at: now.wallSeconds)
                 }
-            case .rolloutStart(let name, let target, let steps, let bakeMs, let dryRun):
-                return try startRollout(NameKey(name), target: target, steps: steps, bakeMs: bakeMs, dryRun: dryRun,
+            case .rolloutStart(let name, let target, let steps, let bakeMs, let dryRun, let force):
+                return try startRollout(NameKey(name), target: target, steps: steps, bakeMs: bakeMs, dryRun: dryRun, force: force,
                                         line: line, uid: uid, now: now)
             case .rolloutPause(let name):
                 return try controlRollout(NameKey(name), line: line, uid: uid, now: now) { (rollout) throws(AdminError) in
@@ -87,8 +87,9 @@ extension ControlPlane {
     }
 
     /// `rollout start NAME --to ENDPOINT --steps … --bake …`: checks the plan, saves its
-    /// first step and starts the bake; with `dryRun`, only shows the steps.
-    private mutating func startRollout(_ key: NameKey, target: String, steps: [Int], bakeMs: Int64, dryRun: Bool,
+    /// first step and starts the bake; with `dryRun`, only shows the steps. A first step
+    /// below the target's current share would move traffic back off it: refused unless `force`.
+    private mutating func startRollout(_ key: NameKey, target: String, steps: [Int], bakeMs: Int64, dryRun: Bool, force: Bool,
                                        line: String, uid: UInt32, now: Moment) throws(AdminError) -> [Effect] {
         guard let saved = store.name(key), let config = name(key) else {
             throw AdminError.unknownName(key.text, store.names.map(\.name))
@@ -107,6 +108,10 @@ extension ControlPlane {
         guard health[endpoint.slot] != .down else {
             throw AdminError.badValue("endpoint \(target) of \(key) is down; a rollout starts only toward a healthy endpoint")
         }
+        let backward = Self.backwardStart(saved, target: target, firstStep: steps[0])
+        if let backward, !force, !dryRun {
+            throw AdminError.badValue("\(target) of \(key) has \(backward) of answers now and the first step \(Rollout.percent(steps[0])) would take traffic back off it; add --force, or start from a step at or above \(backward)")
+        }
         // Every step's weights, as the run will set them.
         var plan: [(WeightStore, [WeightStore.Change])] = []
         var walk = store
@@ -117,6 +122,10 @@ extension ControlPlane {
         }
         if dryRun {
             var lines = ["ok dry run, nothing changed: rollout of \(key) to \(target), \(steps.count) step\(steps.count == 1 ? "" : "s"), bake \(Rollout.duration(bakeMs))"]
+            if let backward {
+                lines.append("  \(target) has \(backward) now: step 1 (\(Rollout.percent(steps[0]))) moves traffic back off it; "
+                    + (force ? "--force given, so it would start" : "refused without --force"))
+            }
             for (index, step) in plan.enumerated() {
                 let at = rollout.plannedStart(ofStep: index, now: now) ?? now.wall
                 lines.append("  step \(index + 1) at +\(Rollout.duration(at - now.wall)) (\(Timestamp.text(at / 1000))): " + Self.shares(step.0.name(key)!))
@@ -135,6 +144,16 @@ extension ControlPlane {
         return [propose(Proposal(kind: .command(reply: reply), store: next, rollouts: planned, changes: changes, audit: audit,
                                  logs: [.log(.info, "rollout: \(key) \(text), step 1/\(steps.count) \(Rollout.percent(steps[0])) by=uid:\(uid)")],
                                  reason: line))]
+    }
+
+    /// The target's current share (rounded up to a basis point) as text when `firstStep` (basis points) is below it, else nil.
+    static func backwardStart(_ saved: WeightStore.Name, target: String, firstStep: Int) -> String? {
+        let total = saved.total
+        guard total > 0, let weight = saved.weight(of: target) else { return nil }
+        // firstStep/10,000 < weight/total, compared exactly.
+        guard UInt64(firstStep) * total < UInt64(weight) * 10_000 else { return nil }
+        // Rounded up, so that "a step at or above" it is never itself refused.
+        return Rollout.percent(Int((UInt64(weight) * 10_000 + total - 1) / total))
     }
 
     /// `rollout pause|resume|abort NAME`: runs `body` on the name's rollout and saves what

@@ -3,6 +3,7 @@ import Traffic
 
 /// `veer status|weight|shift|drain|undo|rollout|history|health|analysis|reload …`: sends
 /// the same line the admin socket takes and prints the reply. Exit 0 on `ok`, 1 on `error:`, 64 on bad usage.
+/// `rollout wait` is the client's own loop over `rollout status` (`RolloutWait`).
 enum AdminClient {
     static let verbs: Set<String> = ["status", "weight", "shift", "drain", "undo", "rollout", "history", "health", "analysis", "reload"]
     static let defaultPath = "var/admin.sock"
@@ -30,9 +31,12 @@ enum AdminClient {
                 words.append(word)
             }
         }
+        if words.prefix(2) == ["rollout", "wait"] {
+            return try RolloutWait.run(Array(words.dropFirst(2)), adminPath: adminPath ?? defaultPath, json: json)
+        }
         if json {
             guard words.first == "status" || words.first == "analysis" || words.prefix(2) == ["rollout", "status"] else {
-                throw UsageError("--json goes with status, rollout status and analysis")
+                throw UsageError("--json goes with status, rollout status, rollout wait and analysis")
             }
             words.append("json")
         }

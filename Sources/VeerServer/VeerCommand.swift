@@ -18,8 +18,10 @@ public enum VeerCommand {
                veer [--admin PATH] shift NAME ENDPOINT P% [--dry-run] [--force]
                veer [--admin PATH] drain NAME ENDPOINT [--dry-run] [--force]
                veer [--admin PATH] undo NAME [--force]
-               veer [--admin PATH] rollout start NAME --to ENDPOINT --steps 1,5,25,50,100 --bake 10m [--dry-run]
+               veer [--admin PATH] rollout start NAME --to ENDPOINT --steps 1,5,25,50,100 --bake 10m [--dry-run] [--force]
                veer [--admin PATH] rollout status [NAME] [--json]
+               veer [--admin PATH] rollout wait NAME [--timeout D] [--json]
+                   (exit 0 completed, 1 aborted, 2 paused, 3 timed out, 4 no state; no timeout unless given)
                veer [--admin PATH] rollout pause|resume|abort NAME
                veer [--admin PATH] history [NAME] [N]
                veer [--admin PATH] health NAME

@@ -79,9 +79,10 @@ func writeZones(_ zones: [String: String], to directory: URL) throws {
 }
 
 /// Runs `executable` to completion with stdout and stderr in one pipe, killing it after
-/// `timeout` (then `timedOut` is true). `directory`: the working directory, if not ours.
+/// `timeout` (then `timedOut` is true). `directory`: the working directory, if not ours;
+/// `input`: a file to read standard input from (else /dev/null).
 func runProgram(_ executable: String, _ arguments: [String], in directory: URL? = nil,
-                timeout: Duration = .seconds(10)) throws -> ProgramResult {
+                input: String? = nil, timeout: Duration = .seconds(10)) throws -> ProgramResult {
     let process = Foundation.Process()
     process.executableURL = URL(fileURLWithPath: executable)
     if let directory { process.currentDirectoryURL = directory }
@@ -89,7 +90,12 @@ func runProgram(_ executable: String, _ arguments: [String], in directory: URL? 
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe
-    process.standardInput = FileHandle.nullDevice
+    if let input {
+        guard let file = FileHandle(forReadingAtPath: input) else { throw HarnessError("cannot open \(input) for standard input") }
+        process.standardInput = file
+    } else {
+        process.standardInput = FileHandle.nullDevice
+    }
     try process.run()
     let timedOut = Atomic<Bool>(false)
     let watchdog = DispatchWorkItem { [process] in

@@ -132,6 +132,21 @@ struct RolloutIntegrationTests {
         #expect(try setup.veer("history").output.hasPrefix("ok 0 changes"))
     }
 
+    /// Regression: after a shift to 25%, a rollout from 1% wrote `new 25 -> 1` without a word.
+    @Test func aRolloutStartingBelowTheTargetsShareNeedsForce() throws {
+        let setup = try Setup(maxLatency: nil)
+        #expect(try setup.veer("shift", "api.example.com", "new", "25%").status == 0)
+        let refused = try setup.veer("rollout", "start", "api.example.com", "--to", "new", "--steps", "1,50,100", "--bake", "1h")
+        #expect(refused.status == 1)
+        #expect(refused.output.contains("has 25% of answers now and the first step 1% would take traffic back off it; add --force"), "\(refused.output)")
+        #expect(try Self.configured(setup, "new") == 25)
+        let plan = try setup.veer("rollout", "start", "api.example.com", "--to", "new", "--steps", "1,50,100", "--bake", "1h", "--dry-run")
+        #expect(plan.output.contains("refused without --force"), "\(plan.output)")
+        let forced = try setup.veer("rollout", "start", "api.example.com", "--to", "new", "--steps", "1,50,100", "--bake", "1h", "--force")
+        #expect(forced.status == 0, "\(forced.output)")
+        #expect(try Self.configured(setup, "new") == 1)
+    }
+
     @Test func aRestartMidBakeResumesTheRolloutAndSaysSo() throws {
         let setup = try Setup(maxLatency: nil)
         #expect(try setup.veer("rollout", "start", "api.example.com", "--to", "new", "--steps", "10,100", "--bake", "2s").status == 0)

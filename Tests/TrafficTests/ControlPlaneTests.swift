@@ -156,6 +156,43 @@ struct ControlPlaneTests {
         return driver
     }
 
+    /// Regression: after `shift … new 25%`, a rollout from 1% wrote `new 25 -> 1` without a word.
+    @Test func aRolloutThatWouldStartBelowTheTargetsShareIsRefusedUnlessForced() {
+        var driver = Driver()
+        #expect(driver.command("shift api.example.com new 25%", at: 0)?.hasPrefix("ok") == true)
+        let saves = driver.persists.count
+        let refused = driver.command("rollout start api.example.com --to new --steps 1,50,100 --bake 10s", at: 1_000)
+        #expect(refused == "error: new of api.example.com. has 25% of answers now and the first step 1% would take traffic back off it; add --force, or start from a step at or above 25%")
+        #expect(driver.persists.count == saves, "nothing saved")
+        #expect(driver.plane.rollouts[Driver.api] == nil)
+        #expect(driver.weights() == [75, 25])
+
+        let dryRun = driver.command("rollout start api.example.com --to new --steps 1,50,100 --bake 10s --dry-run", at: 1_000) ?? ""
+        #expect(dryRun.hasPrefix("ok dry run, nothing changed"), "\(dryRun)")
+        #expect(dryRun.contains("new has 25% now: step 1 (1%) moves traffic back off it; refused without --force"), "\(dryRun)")
+        let forcedDryRun = driver.command("rollout start api.example.com --to new --steps 1,50,100 --bake 10s --dry-run --force", at: 1_000) ?? ""
+        #expect(forcedDryRun.contains("--force given, so it would start"), "\(forcedDryRun)")
+
+        #expect(driver.command("rollout start api.example.com --to new --steps 25,50,100 --bake 10s", at: 1_000)?.hasPrefix("ok") == true,
+                "a first step at the current share is no move back")
+        #expect(driver.command("rollout abort api.example.com", at: 2_000)?.hasPrefix("ok") == true)
+        #expect(driver.command("shift api.example.com new 25%", at: 3_000)?.hasPrefix("ok") == true)
+        let forced = driver.command("rollout start api.example.com --to new --steps 1,50,100 --bake 10s --force", at: 4_000) ?? ""
+        #expect(forced.hasPrefix("ok api.example.com. rollout to new started: step 1/3 1%"), "\(forced)")
+        #expect(driver.weights() == [99, 1])
+        #expect(driver.audit.contains { $0.text == "new 25 -> 1" })
+    }
+
+    @Test func aFirstStepAboveAFractionalShareIsNotRefused() {
+        // old=2 new=1: new has 33.33…%; the error rounds it up so its advice is never refused.
+        var driver = Driver()
+        #expect(driver.command("weight api.example.com new 1", at: 0)?.hasPrefix("ok") == true)
+        #expect(driver.command("weight api.example.com old 2", at: 0)?.hasPrefix("ok") == true)
+        let refused = driver.command("rollout start api.example.com --to new --steps 33.33,100 --bake 10s", at: 0) ?? ""
+        #expect(refused.hasSuffix("start from a step at or above 33.34%"), "\(refused)")
+        #expect(driver.command("rollout start api.example.com --to new --steps 33.34,100 --bake 10s", at: 0)?.hasPrefix("ok") == true)
+    }
+
     @Test func aBakeThatRanCleanIsPromotedDiskFirst() {
         var driver = Self.rolling()
         driver.send(.tick, at: 9_999)
