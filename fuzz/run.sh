@@ -107,15 +107,13 @@ build_decode() {
         "00 0029 04d0 00000000 0000"
 }
 
-# The responder's modules, each its own module as in Package.swift (they import each other),
-# in Swift 6 mode as there, compiled with the fuzzer's coverage and ASan into static libraries;
-# only the final link adds libFuzzer's main. Exclusivity checks stay on (release builds of
-# Authority turn them off), so a violation traps here rather than going unnoticed.
-build_respond() {
-    local build="$out/respond-build"
+# build_modules DIR MODULE...: each module of Sources/, in dependency order, into a static
+# library and a .swiftmodule in DIR, with the fuzzer's coverage and ASan.
+build_modules() {
+    local build="$1"; shift
     mkdir -p "$build"
     local module
-    for module in Units DNSWire Traffic ZoneFile Authority; do
+    for module in "$@"; do
         echo "building $build/lib$module.a" >&2
         swiftc -use-ld=lld -sanitize=fuzzer,address -parse-as-library -O -swift-version 6 \
             -module-name "$module" -I "$build" -I Sources/CHints/include \
@@ -123,6 +121,15 @@ build_respond() {
             -emit-library -static -o "$build/lib$module.a" \
             Sources/"$module"/*.swift
     done
+}
+
+# The responder's modules, each its own module as in Package.swift (they import each other),
+# in Swift 6 mode as there, compiled with the fuzzer's coverage and ASan into static libraries;
+# only the final link adds libFuzzer's main. Exclusivity checks stay on (release builds of
+# Authority turn them off), so a violation traps here rather than going unnoticed.
+build_respond() {
+    local build="$out/respond-build"
+    build_modules "$build" Units DNSWire Traffic ZoneFile Authority
     echo "building $out/respond-fuzz" >&2
     swiftc -use-ld=lld -sanitize=fuzzer,address -parse-as-library -O -swift-version 6 \
         -module-name RespondFuzz -I "$build" -I Sources/CHints/include -L "$build" \
@@ -192,16 +199,7 @@ build_respond() {
 # server, compiled with the target into one module, so the fuzzer runs the server's decoder.
 build_state() {
     local build="$out/state-build"
-    mkdir -p "$build"
-    local module
-    for module in Units DNSWire Traffic; do
-        echo "building $build/lib$module.a" >&2
-        swiftc -use-ld=lld -sanitize=fuzzer,address -parse-as-library -O -swift-version 6 \
-            -module-name "$module" -I "$build" -I Sources/CHints/include \
-            -emit-module -emit-module-path "$build/$module.swiftmodule" \
-            -emit-library -static -o "$build/lib$module.a" \
-            Sources/"$module"/*.swift
-    done
+    build_modules "$build" Units DNSWire Traffic
     echo "building $out/state-fuzz" >&2
     swiftc -use-ld=lld -sanitize=fuzzer,address -parse-as-library -O -swift-version 6 \
         -module-name StateFuzz -I "$build" -I Sources/CHints/include -L "$build" \
