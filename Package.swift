@@ -13,6 +13,9 @@ let package = Package(
         // https.c loads the system libcurl with dlopen for HTTPS health checks; uring.c drives
         // io_uring with raw system calls (no liburing).
         .target(name: "CPosix"),
+        // The system's OpenSSL 3 (libcrypto, libssl), linked, behind plain C functions: DNSSEC
+        // signatures (crypto.c) and TLS for the admin protocol (tls.c). Headers: libssl-dev.
+        .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         // Processor hints (prefetch) as inline C, for the name table.
         .target(name: "CHints"),
         // The only target that imports Glibc: sockets, fds, errno, signals, files.
@@ -28,6 +31,8 @@ let package = Package(
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // Weighted selection, health and rollback state machines, the runtime weight store.
         .target(name: "Traffic", dependencies: ["DNSWire", "Units"]),
+        // DNSSEC keys, DNSKEY/DS/RRSIG records and canonical RRsets, signed through COpenSSL.
+        .target(name: "DNSSEC", dependencies: ["DNSWire", "COpenSSL"]),
         // Zone snapshot and the pure answering function (query, snapshot, random) -> response.
         // Release builds skip the run-time exclusivity checks here: the per-thread Responder's
         // stored properties were checked on every access, about a third of the instructions
@@ -35,7 +40,7 @@ let package = Package(
         .target(name: "Authority", dependencies: ["DNSWire", "ZoneFile", "Traffic"],
                 swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         // Wiring: UDP/TCP loops, admin socket, persistence, CLI.
-        .target(name: "VeerServer", dependencies: ["DNSWire", "ZoneFile", "Traffic", "Authority", "Posix", "Units"]),
+        .target(name: "VeerServer", dependencies: ["DNSWire", "ZoneFile", "Traffic", "Authority", "Posix", "Units", "DNSSEC"]),
         .executableTarget(name: "veer", dependencies: ["VeerServer"]),
 
         // Test-only helpers (loopback HTTP/TCP servers, DNS and TCP clients, a TLS gateway,
@@ -48,6 +53,7 @@ let package = Package(
         .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSWire"]),
         .testTarget(name: "PosixTests", dependencies: ["Posix", "TestSupport"]),
         .testTarget(name: "TrafficTests", dependencies: ["Traffic", "DNSWire", "Units", "TestSupport"]),
+        .testTarget(name: "DNSSECTests", dependencies: ["DNSSEC", "DNSWire", "TestSupport"]),
         .testTarget(name: "AuthorityTests", dependencies: ["Authority", "ZoneFile", "DNSWire", "Traffic", "TestSupport"]),
         .testTarget(name: "VeerServerTests", dependencies: ["VeerServer", "Traffic", "Authority", "ZoneFile", "Posix", "DNSWire", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["veer", "DNSWire", "Posix", "VeerServer", "TestSupport"]),

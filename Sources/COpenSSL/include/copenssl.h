@@ -1,0 +1,11 @@
+// The system's OpenSSL 3 (libcrypto and libssl), linked through this target and wrapped in
+// plain C functions so that Swift never sees OpenSSL's macros or structure layouts.
+// DNSSEC signing lives in crypto.c (copenssl_crypto.h), TLS for the admin protocol in
+// tls.c (copenssl_tls.h). No cryptography is written here: every primitive is OpenSSL's.
+#ifndef COPENSSL_H
+#define COPENSSL_H
+
+/// OpenSSL's own version text ("OpenSSL 3.0.x ..."), for `veer --version` and `veer check`.
+const char *copenssl_version(void);
+
+#endif
