@@ -50,18 +50,23 @@ public struct NameHistory: Sendable {
     public func points(atMost maxCount: Int) -> [HistoryPoint] {
         let run = max(1, (count + max(1, maxCount) - 1) / max(1, maxCount))
         if run == 1 { return points }
-        return stride(from: 0, to: count, by: run).map { start in
-            let members = (start..<min(count, start + run)).map(point)
-            let lastMember = members[members.count - 1]
-            return HistoryPoint(at: lastMember.at, values: lastMember.values.indices.map { e in
-                let observed = members.map { $0.values[e].observed }.filter { $0 != HistoryValue.none }
-                let latencies = members.map { $0.values[e].latencyMs }.filter { $0 != HistoryValue.none }
-                let healths = members.map { $0.values[e].health }
-                return HistoryValue(configured: lastMember.values[e].configured, effective: lastMember.values[e].effective,
-                                    observed: observed.isEmpty ? HistoryValue.none
-                                        : UInt16(observed.reduce(0) { $0 + Int($1) } / observed.count),
-                                    latencyMs: latencies.max() ?? HistoryValue.none,
-                                    health: healths.contains(.down) ? .down : lastMember.values[e].health)
+        let width = endpoints.count
+        return stride(from: 0, to: count, by: run).map { first in
+            let end = min(count, first + run)
+            return HistoryPoint(at: times[end - 1], values: (0..<width).map { e in
+                var observed = 0, seen = 0
+                var latency: UInt16?
+                var down = false
+                for index in first..<end {
+                    let value = values[index * width + e]
+                    if value.observed != HistoryValue.none { observed += Int(value.observed); seen += 1 }
+                    if value.latencyMs != HistoryValue.none { latency = max(latency ?? 0, value.latencyMs) }
+                    down = down || value.health == .down
+                }
+                let lastValue = values[(end - 1) * width + e]
+                return HistoryValue(configured: lastValue.configured, effective: lastValue.effective,
+                                    observed: seen == 0 ? HistoryValue.none : UInt16(observed / seen),
+                                    latencyMs: latency ?? HistoryValue.none, health: down ? .down : lastValue.health)
             })
         }
     }

@@ -27,7 +27,9 @@ public struct History: Sendable {
     public mutating func observe(_ observations: [HistoryObservation], now: Moment) {
         var kept: [NameKey: NameHistory] = [:]
         for observation in observations {
-            var entry = names[observation.name] ?? NameHistory(observation, capacity: capacity, eventCapacity: eventCapacity)
+            // Taken out, so the rings are not shared and an append does not copy them.
+            var entry = names.removeValue(forKey: observation.name)
+                ?? NameHistory(observation, capacity: capacity, eventCapacity: eventCapacity)
             if entry.endpoints != observation.endpoints.map(\.id) {
                 entry = NameHistory(observation, capacity: capacity, eventCapacity: eventCapacity)
             }

@@ -13,6 +13,10 @@ extension LivePage {
     static let latencyHeight = 70.0
     /// Events listed under each chart, newest first.
     static let listedEvents = 12
+    /// Markers drawn on a chart, the newest: a day of flapping health stays a small page.
+    static let drawnMarkers = 200
+    /// Text size in chart units: about 9 px on a phone, 16 px at the chart's widest.
+    static let chartFont = 13
     /// Endpoint colours, in endpoint order.
     static let colours = ["#1f6fb5", "#d4442e", "#2e9e44", "#8a4fc0", "#e08a00", "#7a5a44"]
     /// Marker colours by event kind.
@@ -25,7 +29,7 @@ extension LivePage {
         body{font:15px/1.4 system-ui,sans-serif;margin:0 auto;max-width:64rem;padding:.5rem;color:#222;background:#fafafa}
         h1{font-size:1.2rem;margin:.3rem 0}h2{font-size:1.1rem;margin:.2rem 0;word-break:break-all}
         section{background:#fff;border:1px solid #ddd;border-radius:6px;padding:.6rem;margin:.6rem 0}
-        svg{width:100%;height:auto;display:block}.wrap{overflow-x:auto}
+        svg{width:100%;max-width:48rem;height:auto;display:block}.wrap{overflow-x:auto}
         table{border-collapse:collapse;font-size:.9rem;width:100%}td,th{padding:.2rem .4rem;text-align:left;border-bottom:1px solid #eee;white-space:nowrap}
         .up,.unchecked,.unknown{color:#2e7d32}.down{color:#c0142b;font-weight:bold}
         .failopen{background:#c0142b;color:#fff;padding:.3rem .5rem;border-radius:4px;font-weight:bold}
@@ -108,12 +112,12 @@ extension LivePage {
             Value(configured: $0.configuredShare, effective: $0.effectiveShare, observed: $0.observedShare, latencyMs: $0.latencyMs, health: $0.health)
         })
         let points = name.points + [now]
-        var out = "<svg class=\"chart\" viewBox=\"0 -8 \(Int(w)) \(Int(h) + 24)\" role=\"img\" aria-label=\"shares over time\">"
+        var out = "<svg class=\"chart\" viewBox=\"0 -10 \(Int(w)) \(Int(h) + 30)\" role=\"img\" aria-label=\"shares over time\">"
         for percent in [0.0, 25, 50, 75, 100] {
             out += "<line x1=\"0\" x2=\"\(Int(w))\" y1=\"\(y(percent))\" y2=\"\(y(percent))\" stroke=\"#e4e4e4\"/>"
-            out += "<text x=\"2\" y=\"\(y(percent))\" font-size=\"10\" fill=\"#888\">\(Int(percent))%</text>"
+            out += "<text x=\"2\" y=\"\(y(percent))\" font-size=\"\(Self.chartFont)\" fill=\"#888\">\(Int(percent))%</text>"
         }
-        for event in name.events where event.at >= from {
+        for event in name.events.suffix(Self.drawnMarkers) where event.at >= from {
             out += "<g class=\"marker marker-\(event.kind)\" data-kind=\"\(event.kind)\"><title>\(Self.clock(event.at)) \(event.kind): \(Self.escape(event.text))</title>"
             out += "<line x1=\"\(x(event.at))\" x2=\"\(x(event.at))\" y1=\"0\" y2=\"\(Int(h))\" stroke=\"\(Self.markerColours[event.kind] ?? "#888")\" stroke-width=\"1.5\" stroke-dasharray=\"4 3\"/></g>"
         }
@@ -133,8 +137,8 @@ extension LivePage {
                 out += "<path class=\"series observed\" data-endpoint=\"\(Self.escape(endpoint.id))\" fill=\"none\" stroke=\"\(colour)\" stroke-width=\"1.5\" stroke-dasharray=\"2 3\" d=\"\(observed)\"/>"
             }
         }
-        out += "<text x=\"0\" y=\"\(Int(h) + 14)\" font-size=\"10\" fill=\"#888\">\(Self.clock(from))</text>"
-        out += "<text x=\"\(Int(w))\" y=\"\(Int(h) + 14)\" font-size=\"10\" fill=\"#888\" text-anchor=\"end\">now \(Self.clock(generatedAt))</text>"
+        out += "<text x=\"0\" y=\"\(Int(h) + 16)\" font-size=\"\(Self.chartFont)\" fill=\"#888\">\(Self.clock(from))</text>"
+        out += "<text x=\"\(Int(w))\" y=\"\(Int(h) + 16)\" font-size=\"\(Self.chartFont)\" fill=\"#888\" text-anchor=\"end\">now \(Self.clock(generatedAt))</text>"
         return out + "</svg>"
     }
 
@@ -145,8 +149,8 @@ extension LivePage {
         let w = Self.chartWidth, h = Self.latencyHeight
         let all = name.points.flatMap { $0.endpoints.compactMap(\.latencyMs) } + name.endpoints.compactMap(\.latencyMs)
         let top = Double(max(10, all.max() ?? 10))
-        var out = "<svg class=\"latency\" viewBox=\"0 -4 \(Int(w)) \(Int(h) + 8)\" role=\"img\" aria-label=\"probe latency\">"
-        out += "<text x=\"2\" y=\"8\" font-size=\"10\" fill=\"#888\">probe latency, top \(Int(top)) ms</text>"
+        var out = "<svg class=\"latency\" viewBox=\"0 -14 \(Int(w)) \(Int(h) + 18)\" role=\"img\" aria-label=\"probe latency\">"
+        out += "<text x=\"2\" y=\"-2\" font-size=\"\(Self.chartFont)\" fill=\"#888\">probe latency, top \(Int(top)) ms</text>"
         for (i, endpoint) in name.endpoints.enumerated() {
             var line = ""
             let now = [(generatedAt, endpoint.latencyMs)]
