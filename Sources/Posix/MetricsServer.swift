@@ -35,6 +35,7 @@ public final class MetricsServer: Sendable {
         public let contentType: String
         public let render: @Sendable () -> String
 
+        /// `render` gives each reply's body; it runs on connection threads, as the metrics' does.
         public init(path: String, contentType: String, render: @escaping @Sendable () -> String) {
             self.path = path
             self.contentType = contentType

@@ -57,6 +57,7 @@ public struct HistoryObservation: Sendable, Equatable {
         public var latencyMs: Int?
         public var health: EndpointHealth
 
+        /// One endpoint's state, shares in percent.
         public init(id: String, configured: UInt32, configuredShare: Double, effectiveShare: Double, served: UInt64,
                     latencyMs: Int?, health: EndpointHealth) {
             self.id = id
@@ -76,6 +77,7 @@ public struct HistoryObservation: Sendable, Equatable {
     /// The name's rollout, active or ended, if it has one.
     public var rollout: Rollout?
 
+    /// A name's state: its endpoints in zone order.
     public init(name: NameKey, endpoints: [Endpoint], failOpen: Bool, rollout: Rollout?) {
         self.name = name
         self.endpoints = endpoints
@@ -125,6 +127,7 @@ public struct HistoryValue: Sendable, Equatable {
     public var latencyMs: UInt16
     public var health: EndpointHealth
 
+    /// Shares in basis points; `none` for an unknown observed share or latency.
     public init(configured: UInt16, effective: UInt16, observed: UInt16, latencyMs: UInt16, health: EndpointHealth) {
         self.configured = configured
         self.effective = effective
@@ -145,6 +148,7 @@ public struct HistoryPoint: Sendable, Equatable {
     public var at: Int64
     public var values: [HistoryValue]
 
+    /// A point at `at` (Unix milliseconds).
     public init(at: Int64, values: [HistoryValue]) {
         self.at = at
         self.values = values
@@ -181,6 +185,7 @@ public struct HistoryEvent: Sendable, Equatable {
     public var endpoint: String?
     public var text: String
 
+    /// An event at `at` (Unix milliseconds).
     public init(at: Int64, kind: Kind, endpoint: String? = nil, text: String) {
         self.at = at
         self.kind = kind
@@ -195,12 +200,15 @@ public struct Ring<Element: Sendable>: Sendable {
     private var head = 0
     public let capacity: Int
 
+    /// An empty ring that keeps at most `capacity` elements (at least 1).
     public init(capacity: Int) {
         self.capacity = max(1, capacity)
     }
 
+    /// Elements kept now.
     public var count: Int { storage.count }
 
+    /// Adds `element` as the newest, dropping the oldest when full.
     public mutating func append(_ element: Element) {
         if storage.count < capacity {
             storage.append(element)
