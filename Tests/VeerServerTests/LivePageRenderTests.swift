@@ -63,6 +63,21 @@ struct LivePageRenderTests {
         #expect(!html.contains("src=") && !html.contains("<link"), "the page loads nothing else")
     }
 
+    @Test func theAnalysisValuesAndTheDrainOfTheOldEndpointAreShown() throws {
+        // api: old drained (last answered at 10 s, TTL 30), new with a failing analysis.
+        let page = LivePage(AnalysisSurfacesTests.report(), history: History())
+        let html = page.html
+        let new = try #require(html.range(of: "<tr class=\"endpoint\" data-endpoint=\"new\">"))
+        #expect(html[new.upperBound...].contains("<td class=\"analysis\">errors fail: 0.05 / 0.001</td>"))
+        let old = try #require(html.range(of: "<tr class=\"endpoint\" data-endpoint=\"old\">"))
+        #expect(html[old.upperBound...].contains("<td class=\"drain\">drained since 1970-01-01T00:00:40Z</td>"))
+        let api = try #require(page.names.first)
+        #expect(api.endpoints.map(\.drain) == ["drained since 1970-01-01T00:00:40Z", "serving"])
+        #expect(api.endpoints[1].analyses.first?.baseline == 0.001)
+        // No history yet: the chart still draws now, without points behind it.
+        #expect(api.points.isEmpty && html.contains("<polyline class=\"series configured\" data-endpoint=\"new\""))
+    }
+
     @Test func whatThePagePrintsIsEscaped() {
         #expect(LivePage.escape("<script>\"a\" & 'b'</script>") == "&lt;script&gt;&quot;a&quot; &amp; &#39;b&#39;&lt;/script&gt;")
         #expect(LivePage.number(12.34) == "12.3")
