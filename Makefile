@@ -17,6 +17,7 @@ run: build
 	@echo "  dig @127.0.0.1 -p 5353 www.example.com"
 	@echo "  dig @127.0.0.1 -p 5353 api.example.com"
 	@echo "  curl -s http://127.0.0.1:9153/metrics"
+	@echo "  and open http://127.0.0.1:9153/ for the live page"
 	$(BIN) serve --zones zones --metrics 127.0.0.1:9153
 
 # Integration tests run the real binary and the real dig; they fail loudly without dig.

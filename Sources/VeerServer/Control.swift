@@ -24,6 +24,8 @@ final class Control: Sendable {
     let admin: AdminFront
     let reloader: Reloader
     let status: StatusSource
+    /// What the live page charts (`LivePage`).
+    let history: HistoryRecorder
     private let loop: ControlLoop
     private let clock: ControlClock
     private let monitor = MonitorSlot()
@@ -46,7 +48,8 @@ final class Control: Sendable {
         zoneSets = ZoneSets(served)
         let executor = EffectExecutor(store: store, shared: shared, box: box, zoneSets: zoneSets, monitor: monitor)
         loop = ControlLoop(plane: plane, executor: executor, clock: clock)
-        self.clock = ControlClock(loop: loop, counters: counters, shared: shared)
+        history = HistoryRecorder(monitor: monitor)
+        self.clock = ControlClock(loop: loop, counters: counters, shared: shared, history: history)
         reloader = Reloader(directory: settings.zonesDirectory, files: .system(maxBytes: settings.maxZoneBytes), slots: slots, zoneSets: zoneSets, loop: loop, box: box)
         status = StatusSource(loop: loop, monitor: monitor, counters: counters, clock: self.clock, shared: shared)
         admin = AdminFront(allowedUIDs: settings.allowedUIDs, allowedGIDs: settings.allowedGIDs, loop: loop, reloader: reloader,

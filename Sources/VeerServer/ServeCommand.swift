@@ -224,7 +224,9 @@ final class Server: Sendable {
         var metrics: MetricsServer?
         if let address = config.metrics {
             do {
-                metrics = try MetricsServer(address: address) { control.metricsText() }
+                metrics = try MetricsServer(address: address, resources: LivePage.resources(status: control.status, history: control.history)) {
+                    control.metricsText()
+                }
             } catch {
                 throw StartupError(lines: ["metrics listener: \(error)"])
             }
@@ -234,6 +236,7 @@ final class Server: Sendable {
         for address in tcp.boundAddresses { Log.info("listening: tcp \(address)\(origin)") }
         Log.info("listening: admin \(config.adminPath)")
         if let metrics { Log.info("listening: metrics http://\(metrics.boundAddress)\(MetricsServer.path)") }
+        if let metrics { Log.info("listening: live page http://\(metrics.boundAddress)\(LivePage.pagePath)") }
         udp.start()
         metrics?.start()
         tcp.start()
