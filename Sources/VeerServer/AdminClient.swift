@@ -54,7 +54,9 @@ enum AdminClient {
         do throws(AdminError) {
             _ = try AdminCommand.parse(AdminCommand.waitSwitch(line).line)
         } catch {
-            throw UsageError("\(error)")
+            // The command's usage follows the message: the protocol's "; usage: …" is not repeated.
+            let text = "\(error)"
+            throw UsageError(text.range(of: "; usage: ").map { String(text[..<$0.lowerBound]) } ?? text)
         }
         let path = adminPath ?? defaultPath
         let reply: String

@@ -47,7 +47,7 @@ import VeerServer
         let result = try runProgram(try Tools.veer(), ["--admin", "/nonexistent/admin.sock", "rollout", "start", "api.example.com",
                                                        "--to", "new", "--steps", "10,50"])
         #expect(result.status == 64, "\(result.output)")
-        #expect(result.output.hasPrefix("veer: --bake is required"), "\(result.output)")
+        #expect(result.output.hasPrefix("veer: --bake is required\n"), "\(result.output)")
         let usages = result.output.split(separator: "\n").filter { $0.hasPrefix("usage: veer") }
         #expect(usages == ["usage: veer [--admin PATH] rollout start NAME --to ENDPOINT --steps 1,5,25,50,100 --bake 10m [--dry-run] [--force]"],
                 "\(result.output)")
