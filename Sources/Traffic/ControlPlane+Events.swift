@@ -114,11 +114,14 @@ extension ControlPlane {
             refresh(now)
             effects.append(published())
         }
-        // A baking rollout's progress is saved every so often, so a restart resumes near it.
+        // A baking rollout's progress is saved every so often, so a restart resumes near it,
+        // and at the step's first clean probe, so the other servers show it as it comes.
         for (key, rollout) in rollouts where leads && rollout.phase == .baking {
             let last = lastCheckpoint[key] ?? 0
-            if rollout.bakedMs - last >= settings.checkpointEveryMs || rollout.bakedMs < last {
+            let firstClean = rollout.cleanProbes > 0 && (checkpointedProbes[key] ?? 0) == 0
+            if rollout.bakedMs - last >= settings.checkpointEveryMs || rollout.bakedMs < last || firstClean {
                 lastCheckpoint[key] = rollout.bakedMs
+                checkpointedProbes[key] = rollout.cleanProbes
                 return effects + [persistNow()]
             }
         }
@@ -153,6 +156,7 @@ extension ControlPlane {
         let audit = [AuditEntry(at: now.wallSeconds, uid: nil, name: key, text: text, reason: reason)]
             + Self.entries(changes, uid: nil, reason: reason, now: now)
         lastCheckpoint[key] = 0
+        checkpointedProbes[key] = 0
         return [propose(Proposal(kind: .promotion(before: before, failure: text), store: next, rollouts: planned, changes: changes,
                                  audit: audit, logs: [.log(.info, "rollout: \(key) \(text)")], reason: reason))]
     }
@@ -236,6 +240,7 @@ extension ControlPlane {
         for key in rollouts.keys.sorted() where rollouts[key]!.phase == .baking {
             rollouts[key]!.restarted(why: "taken over")
             lastCheckpoint[key] = rollouts[key]!.bakedMs
+            checkpointedProbes[key] = rollouts[key]!.cleanProbes
             effects.append(.log(.info, "rollout: \(key) to \(rollouts[key]!.target): \(rollouts[key]!.note ?? "")"))
         }
         return effects

@@ -104,6 +104,8 @@ public struct ControlPlane: Sendable {
     /// The last background save's error, until one succeeds.
     public internal(set) var lastSaveError: String?
     var lastCheckpoint: [NameKey: Int64] = [:]
+    /// The clean probes each baking rollout had at its last checkpoint.
+    var checkpointedProbes: [NameKey: Int] = [:]
     var inFlight: Pending?
     var waiting: [Event] = []
     /// The analyses this server runs or ran: their verdicts in a row, when each last started
@@ -381,9 +383,15 @@ public struct ControlPlane: Sendable {
         case (.background, .conflict(let error)):
             // Another server saved first; what it saved is what the servers answer now, and
             // it reaches this one by the watch. Made here and not saved: dropped.
+            let dropped = unsaved
             dirty = false
             unsaved = []
             lastSaveError = nil
+            // With no audit line, nothing anyone asked for is lost: servers started together
+            // all write their first state (the cohort seed), one wins, the others adopt it.
+            guard !dropped.isEmpty else {
+                return [.log(.info, "state: another server saved the shared state first; this server adopts it (it had no change of its own to save)")]
+            }
             return [.log(.warning, "weights: \(error); this server's unsaved change is dropped for the shared state")]
         }
     }

@@ -100,18 +100,17 @@ final class AdminFront: Sendable {
         return try reports.report().rolloutStatus(name: name, json: json)
     }
 
-    /// `health NAME`.
+    /// `health NAME [json]`.
     private func health(_ request: Request) throws(AdminError) -> String {
-        guard case .health(let name) = request.command else { throw Self.misrouted(request) }
-        return try reports.report().healthReport(name: name)
+        guard case .health(let name, let json) = request.command else { throw Self.misrouted(request) }
+        return json ? try reports.report().healthJSON(name: name) : try reports.report().healthReport(name: name)
     }
 
-    /// `history [NAME] [N]`: the store's audit lines.
+    /// `history [NAME] [N] [json]`: the store's audit lines, counted as changes.
     private func history(_ request: Request) throws(AdminError) -> String {
-        guard case .history(let name, let limit) = request.command else { throw Self.misrouted(request) }
+        guard case .history(let name, let limit, let json) = request.command else { throw Self.misrouted(request) }
         do {
-            let lines = try store.history(name: name.map(NameKey.init), limit: limit)
-            return (["ok \(lines.count) change\(lines.count == 1 ? "" : "s")"] + lines).joined(separator: "\n")
+            return HistoryReport(try store.history(name: name.map(NameKey.init), limit: limit)).reply(json: json)
         } catch {
             throw AdminError.badValue("\(error)")
         }

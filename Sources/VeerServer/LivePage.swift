@@ -130,10 +130,12 @@ struct LivePage: Codable {
     }
 
     private static func rolloutState(_ rollout: Rollout, now: Moment) -> RolloutState {
-        RolloutState(target: rollout.target, phase: rollout.phase.rawValue, step: rollout.step + 1,
+        // The leader's progress on every server (a follower adds the time since its last save).
+        let baked = rollout.baked(now: now)
+        return RolloutState(target: rollout.target, phase: rollout.phase.rawValue, step: rollout.step + 1,
                      steps: rollout.steps.map(Rollout.percent), share: Rollout.percent(rollout.currentShare),
-                     bake: Rollout.duration(rollout.bakeMs), baked: Rollout.duration(rollout.bakedMs / 1000 * 1000),
-                     bakeProgress: rollout.bakeMs > 0 ? min(1, max(0, Double(rollout.bakedMs) / Double(rollout.bakeMs))) : 0,
+                     bake: Rollout.duration(rollout.bakeMs), baked: Rollout.duration(baked / 1000 * 1000),
+                     bakeProgress: rollout.bakeMs > 0 ? min(1, max(0, Double(baked) / Double(rollout.bakeMs))) : 0,
                      nextStepAt: rollout.phase == .baking ? Log.timestamp(rollout.bakeEndsAt(now: now) / 1000) : nil,
                      note: rollout.note)
     }

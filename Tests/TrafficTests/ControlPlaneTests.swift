@@ -337,9 +337,12 @@ struct ControlPlaneTests {
     @Test func aBakesProgressIsSavedEveryCheckpoint() {
         var driver = Self.rolling()
         let saves = driver.persists.count
+        // The step's first clean probe is saved at the next tick, so the other servers show it.
         driver.send(.tick, at: 4_000)
+        #expect(driver.persists.count == saves + 1)
+        #expect(driver.persists.last?.rollouts.first?.cleanProbes == 1)
         driver.send(.tick, at: 9_000)
-        #expect(driver.persists.count == saves)
+        #expect(driver.persists.count == saves + 1, "no other save before the checkpoint")
         let rollout = driver.plane.rollouts[Driver.api]!
         #expect(rollout.bakedMs == 9_000)
         // A 30 s bake to see the checkpoint before a promotion.
