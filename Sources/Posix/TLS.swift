@@ -5,6 +5,7 @@ import Glibc
 /// verify failed: unable to get local issuer certificate`, `CRL ca.crl: No such file or
 /// directory`.
 public struct TLSError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// What failed and why, for people.
     public let description: String
 
     /// An error with this text.

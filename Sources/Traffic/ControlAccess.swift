@@ -14,6 +14,7 @@
 public struct ControlAccess: Sendable, Equatable {
     /// Why a `--control-allow` value is not a rule.
     public struct RuleError: Error, Sendable, Equatable, CustomStringConvertible {
+        /// The rule as given, what is wrong with it and the form expected.
         public let description: String
     }
 
