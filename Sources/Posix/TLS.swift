@@ -40,7 +40,7 @@ public final class TLSContext: @unchecked Sendable {
     private static func make(_ body: (UnsafeMutablePointer<CChar>, Int) -> OpaquePointer?) throws(TLSError) -> TLSContext {
         var error = [CChar](repeating: 0, count: errorCapacity)
         let pointer = error.withUnsafeMutableBufferPointer { body($0.baseAddress!, $0.count) }
-        guard let pointer else { throw TLSError(String(cString: error)) }
+        guard let pointer else { throw TLSError(cText(error)) }
         return TLSContext(pointer)
     }
 }
@@ -66,7 +66,7 @@ final class TLSConnection {
         let pointer = error.withUnsafeMutableBufferPointer {
             copenssl_tls_accept(context.pointer, fd, milliseconds(timeout), $0.baseAddress, $0.count)
         }
-        guard let pointer else { throw TLSError(String(cString: error)) }
+        guard let pointer else { throw TLSError(cText(error)) }
         return TLSConnection(pointer, context)
     }
 
@@ -77,7 +77,7 @@ final class TLSConnection {
         let pointer = error.withUnsafeMutableBufferPointer {
             copenssl_tls_connect(context.pointer, fd, host, milliseconds(timeout), $0.baseAddress, $0.count)
         }
-        guard let pointer else { throw TLSError(String(cString: error)) }
+        guard let pointer else { throw TLSError(cText(error)) }
         return TLSConnection(pointer, context)
     }
 
@@ -88,7 +88,7 @@ final class TLSConnection {
                 copenssl_tls_read(pointer, bytes.baseAddress, bytes.count, Self.milliseconds(timeout), $0.baseAddress, $0.count)
             }
         }
-        guard count >= 0 else { throw TLSError(String(cString: error)) }
+        guard count >= 0 else { throw TLSError(cText(error)) }
         return count
     }
 
@@ -99,7 +99,7 @@ final class TLSConnection {
                 copenssl_tls_write(pointer, bytes.baseAddress, bytes.count, Self.milliseconds(timeout), $0.baseAddress, $0.count)
             }
         }
-        guard status == 0 else { throw TLSError(String(cString: error)) }
+        guard status == 0 else { throw TLSError(cText(error)) }
     }
 
     /// Sends close_notify: nothing more is written; reading goes on.
@@ -107,7 +107,7 @@ final class TLSConnection {
         let status = error.withUnsafeMutableBufferPointer {
             copenssl_tls_close_write(pointer, Self.milliseconds(timeout), $0.baseAddress, $0.count)
         }
-        guard status == 0 else { throw TLSError(String(cString: error)) }
+        guard status == 0 else { throw TLSError(cText(error)) }
     }
 
     /// The peer certificate's subject CN ("" without one) and DNS subjectAltNames.
@@ -115,12 +115,9 @@ final class TLSConnection {
         var buffer = [CChar](repeating: 0, count: Self.peerNamesCapacity)
         let length = buffer.withUnsafeMutableBufferPointer { copenssl_tls_peer_names(pointer, $0.baseAddress, $0.count) }
         guard length > 0 else { return ("", []) }
-        let lines = String(cString: buffer).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let lines = cText(buffer).split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
         return (lines.first ?? "", lines.dropFirst().filter { !$0.isEmpty })
     }
-
-    /// The protocol negotiated: `TLSv1.3`.
-    var version: String { String(cString: copenssl_tls_version(pointer)) }
 
     /// Room for a certificate's names: far more than any admin certificate carries.
     static let peerNamesCapacity = 16384
@@ -128,4 +125,9 @@ final class TLSConnection {
     static func milliseconds(_ duration: Duration) -> Int32 {
         Int32(clamping: max(1, (nanoseconds(duration) + 999_999) / 1_000_000))
     }
+}
+
+/// The text of a NUL-terminated C string in `buffer`.
+func cText(_ buffer: [CChar]) -> String {
+    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
 }

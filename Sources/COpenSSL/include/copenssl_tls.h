@@ -58,9 +58,6 @@ int copenssl_tls_close_write(copenssl_tls_connection *connection, int timeout_ms
 /// newlines are left out. The length written (without the NUL), or -1 if `size` is too small.
 long copenssl_tls_peer_names(copenssl_tls_connection *connection, char *buffer, size_t size);
 
-/// The protocol version negotiated, e.g. "TLSv1.3".
-const char *copenssl_tls_version(copenssl_tls_connection *connection);
-
 /// Releases the connection; the socket stays open (the caller closes it).
 void copenssl_tls_free(copenssl_tls_connection *connection);
 
