@@ -20,8 +20,8 @@ public struct ControlAccess: Sendable, Equatable {
 
     /// The decision on one command.
     public enum Verdict: Sendable, Equatable {
-        /// Go ahead; `actor` is what the audit log names.
-        case allowed(Actor)
+        /// Go ahead; `requester` is what the audit log names.
+        case allowed(Requester)
         /// Refused; the reply is `error: ` and this text, which ends `not allowed for SUBJECT`
         /// (and says what the certificate may change).
         case refused(String)
@@ -60,14 +60,14 @@ public struct ControlAccess: Sendable, Equatable {
             return .refused("a certificate without a CN or DNS name is not allowed for anything (no subject to name)")
         }
         let matched = carried.filter { scopes[Self.folded($0)] != nil }
-        let actor = Actor.certificate(matched.first ?? first)
-        guard let target = Self.changes(command) else { return .allowed(actor) }
-        guard let subject = matched.first else { return .allowed(actor) }
+        let requester = Requester.certificate(matched.first ?? first)
+        guard let target = Self.changes(command) else { return .allowed(requester) }
+        guard let subject = matched.first else { return .allowed(requester) }
         let allowed = matched.reduce(into: Set<NameKey>()) { $0.formUnion(scopes[Self.folded($1)] ?? []) }
         let list = allowed.sorted().map(\.text).joined(separator: ",")
         switch target {
         case .name(let key) where allowed.contains(key):
-            return .allowed(actor)
+            return .allowed(requester)
         case .name(let key):
             return .refused("changing \(key) is not allowed for \(subject) (it may change \(list))")
         case .everything(let verb):

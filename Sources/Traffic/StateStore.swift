@@ -21,14 +21,14 @@ public struct AuditEntry: Sendable, Equatable {
     /// Unix seconds.
     public let at: Int64
     /// Who asked; nil when Veer itself acted (health, rollout clock, reload).
-    public let actor: Actor?
+    public let requester: Requester?
     public let name: NameKey
     public let text: String
     public let reason: String
 
-    public init(at: Int64, actor: Actor?, name: NameKey, text: String, reason: String) {
+    public init(at: Int64, requester: Requester?, name: NameKey, text: String, reason: String) {
         self.at = at
-        self.actor = actor
+        self.requester = requester
         self.name = name
         self.text = text
         self.reason = reason
@@ -38,7 +38,7 @@ public struct AuditEntry: Sendable, Equatable {
     /// `cert=deploy-bot` in place of `uid=1000` for a change over TLS.
     public var line: String {
         let quoted = reason.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
-        return "\(Timestamp.text(at)) \(actor.map(\.description) ?? "uid=veer") \(name) \(text) reason=\"\(quoted)\""
+        return "\(Timestamp.text(at)) \(requester.map(\.description) ?? "uid=veer") \(name) \(text) reason=\"\(quoted)\""
     }
 }
 

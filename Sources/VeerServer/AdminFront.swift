@@ -2,7 +2,8 @@ import Authority
 import Posix
 import Traffic
 
-/// The admin socket's front: who may ask (the peer's uid and gid), then one handler per
+/// The admin socket's front: who may ask (the peer's uid and gid; over TLS, `ControlTLSFront`
+/// judges the client's certificate with `ControlAccess`), then one handler per
 /// command from `commands`. Commands that change state go to the plane as events; the others
 /// are answered here from the status, the store's history or a reload. Replies start `ok` or
 /// `error:`.
@@ -13,7 +14,7 @@ final class AdminFront: Sendable {
         /// The line without `--wait`, trimmed: what audit lines quote.
         let line: String
         /// Who asked: the socket peer's uid, or a TLS client's certificate subject.
-        let actor: Actor
+        let requester: Requester
         /// `--wait`: answer once every live server sharing the store serves the change.
         let wait: Bool
     }
@@ -80,12 +81,12 @@ final class AdminFront: Sendable {
         let (line, wait) = AdminCommand.waitSwitch(line)
         do throws(AdminError) {
             let command = try AdminCommand.parse(line)
-            let actor: Actor
+            let requester: Requester
             switch decide(command) {
-            case .allowed(let allowed): actor = allowed
+            case .allowed(let allowed): requester = allowed
             case .refused(let reason): return "error: \(reason)"
             }
-            let request = Request(command: command, line: AdminCommand.trimmed(line), actor: actor, wait: wait)
+            let request = Request(command: command, line: AdminCommand.trimmed(line), requester: requester, wait: wait)
             guard let handler = Self.commands[command.verb] else { return "error: \(command.verb.rawValue) has no handler" }
             return try handler(self, request)
         } catch {
@@ -146,7 +147,7 @@ final class AdminFront: Sendable {
         guard let shared else {
             throw AdminError.badValue("store restore: this server has no shared store; its state directory is its only state")
         }
-        let actor = request.actor, line = request.line
+        let requester = request.requester, line = request.line
         let outcome: Result<String, AdminError> = loop.queue.sync {
             guard let bad = shared.reachability.unreadable else {
                 return .failure(.badValue("store restore: the shared state reads as a state; nothing to restore"))
@@ -155,10 +156,10 @@ final class AdminFront: Sendable {
             let state = loop.latest { PersistedState(store: $0.store, rollouts: Array($0.rollouts.values), revision: $0.revision, seed: $0.seed) }
             let text = "restored revision \(state.revision) over unreadable revision \(bad.revision)"
             let names = state.store.names.isEmpty ? [NameKey(".")] : state.store.names.map { NameKey($0.name) }
-            let audit = names.map { AuditEntry(at: now.wall / 1000, actor: actor, name: $0, text: text, reason: line) }
+            let audit = names.map { AuditEntry(at: now.wall / 1000, requester: requester, name: $0, text: text, reason: line) }
             do {
                 let revision = try shared.restore(state, over: bad.revision, audit: audit)
-                Log.warning("state: \(actor) \(text) as revision \(revision) reason=\"\(line)\"")
+                Log.warning("state: \(requester) \(text) as revision \(revision) reason=\"\(line)\"")
                 return .success("ok restored this server's state (revision \(state.revision)) over the unreadable shared state "
                                 + "(revision \(bad.revision)) as revision \(revision)")
             } catch {
@@ -172,7 +173,7 @@ final class AdminFront: Sendable {
     /// `--wait` and a shared store, once every live server serves it.
     private func change(_ request: Request) -> String {
         let sample = request.command.isDryRunChange ? counters.cohortSamples() : []
-        let reply = loop.send(.command(request.command, line: request.line, actor: request.actor, sample: sample)) ?? "error: no reply"
+        let reply = loop.send(.command(request.command, line: request.line, requester: request.requester, sample: sample)) ?? "error: no reply"
         guard request.wait, reply.hasPrefix("ok"), let shared else { return reply }
         return shared.waitUntilServed(loop.read { $0.revision }, after: reply)
     }

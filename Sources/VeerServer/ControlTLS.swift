@@ -99,8 +99,10 @@ final class ControlTLSFront: Sendable {
                 + (scopes.isEmpty ? " (every certificate may change every name)" : " scoped: " + scopes.joined(separator: " "))]
     }
 
+    /// Starts accepting clients.
     func start() { server.start() }
 
+    /// Stops accepting and disconnects every client.
     func stop() { server.stop() }
 
     /// Reads the CA, certificate, key and CRL again for new connections; on an error keeps

@@ -108,6 +108,18 @@ struct ControlTLSTests {
         #expect(wrongCA.output.contains("certificate verify failed"), "\(wrongCA.output)")
     }
 
+    @Test func theServerCertificateMustNameTheHostTheClientAsked() throws {
+        let certs = try ControlCertificates()
+        try certs.client("ops")
+        // 127.0.0.2 is loopback too, and not in the server certificate (127.0.0.1, ::1, localhost).
+        let server = try VeerProcess(zones: ["example.com.zone": Self.zone],
+                                     extraArguments: Self.serverArguments(certs).map { $0 == "127.0.0.1:0" ? "127.0.0.2:0" : $0 })
+        let port = try Self.controlPort(server)
+        let result = try Self.veer(certs, port, as: "ops", host: "127.0.0.2", "status")
+        #expect(result.status == 1, "\(result.output)")
+        #expect(result.output.contains("certificate verify failed: IP address mismatch"), "\(result.output)")
+    }
+
     @Test func aScopedCertificateShiftsItsNameIsRefusedAnotherAndReadsEverything() throws {
         let certs = try ControlCertificates()
         try certs.client("deploy-bot")

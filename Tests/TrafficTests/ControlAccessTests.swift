@@ -96,10 +96,10 @@ struct ControlAccessTests {
     }
 
     @Test func theAuditFieldQuotesWhatCouldForgeALine() {
-        #expect(Actor.certificate("deploy-bot").description == "cert=deploy-bot")
-        #expect(Actor.uid(1000).description == "uid=1000")
-        #expect(Actor.certificate("ops team \"a\"").description == "cert=ops%20team%20%22a%22")
-        #expect(Actor.certificate("bot=1 reason=x").logName == "cert:bot%3D1%20reason%3Dx")
-        #expect(Actor.certificate("").description == "cert=%")
+        #expect(Requester.certificate("deploy-bot").description == "cert=deploy-bot")
+        #expect(Requester.uid(1000).description == "uid=1000")
+        #expect(Requester.certificate("ops team \"a\"").description == "cert=ops%20team%20%22a%22")
+        #expect(Requester.certificate("bot=1 reason=x").logName == "cert:bot%3D1%20reason%3Dx")
+        #expect(Requester.certificate("").description == "cert=%")
     }
 }

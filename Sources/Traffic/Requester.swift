@@ -1,7 +1,7 @@
 /// Who asked for a change, as audit lines and logs name it: the admin socket's peer by its
 /// uid (from the kernel), or a client of the admin protocol over TLS by its certificate's
 /// subject (issue 26). Veer's own actions (health, the rollout clock, a reload) have none.
-public enum Actor: Hashable, Sendable, CustomStringConvertible {
+public enum Requester: Hashable, Sendable, CustomStringConvertible {
     /// A peer of the admin socket.
     case uid(UInt32)
     /// A client certificate: its subject (the CN, or the SAN an `--control-allow` rule named).
