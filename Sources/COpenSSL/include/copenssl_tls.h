@@ -1,7 +1,9 @@
 // TLS for the admin protocol (issue 26), from the system's libssl: contexts made from PEM
 // files, a handshake on a connected socket within a deadline, reads and writes with a
 // deadline, and what the peer's certificate names. Swift sees two opaque pointer types and
-// plain C values; every failure is a message in the caller's buffer.
+// plain C values; every failure is a message in the caller's buffer. Accept and connect block
+// SIGPIPE in the calling thread (a peer gone makes a write fail with EPIPE instead of ending
+// the process), so a connection is used from the thread that made it.
 #ifndef COPENSSL_TLS_H
 #define COPENSSL_TLS_H
 
