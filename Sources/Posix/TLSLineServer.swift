@@ -35,8 +35,10 @@ public struct TLSPeer: Sendable, Equatable {
 ///   which a new connection is closed unanswered.
 /// - Then, as on the Unix socket: one command per line, each reply followed by `\n`; a line
 ///   over `maxLine` bytes gets `error: line too long (max N bytes)` and the connection ends;
-///   when the client closes (close_notify) the server answers what it sent and closes. A
-///   client silent for `idleTimeout`, or not taking a reply within `sendTimeout`, is dropped.
+///   when the client closes (close_notify) the server answers what it sent and closes. An end
+///   of stream without close_notify may be a cut, so a last line without `\n` before it is
+///   not answered. A client silent for `idleTimeout`, or not taking a reply within
+///   `sendTimeout`, is dropped.
 public final class TLSLineServer: Sendable {
     /// Unfinished handshakes at once; the oldest is dropped for a new one.
     public static let maxHandshakes = 64

@@ -1,4 +1,5 @@
 import Posix
+import Synchronization
 import Traffic
 
 /// `veer serve --control ADDR:PORT --control-ca FILE --control-cert FILE --control-key FILE
@@ -68,8 +69,9 @@ final class ControlTLSFront: Sendable {
         }
         let access = config.access
         do {
+            let refusals = RefusalLog()
             server = try TLSLineServer(address: config.address, context: context, refused: { address, reason in
-                Log.warning("control: refused \(address.map { "\($0)" } ?? "a client"): \(reason)")
+                refusals.note("control: refused \(address.map { "\($0)" } ?? "a client"): \(reason)")
             }, handler: { line, peer in
                 Self.answer(line, peer: peer, access: access, admin: admin)
             })
@@ -116,5 +118,47 @@ final class ControlTLSFront: Sendable {
             Log.error("control: \(error); still using the certificates read before")
             return ["control: \(error); still using the certificates read before"]
         }
+    }
+}
+
+/// Refused handshakes, logged at most `perSecond` a second: each costs a client a handshake,
+/// but a flood of them must not flood the log. The lines left out are counted in the next
+/// one logged.
+final class RefusalLog: Sendable {
+    static let perSecond = 10
+    private struct Window {
+        var second: Int64 = 0
+        var logged = 0
+        var left = 0
+    }
+    private let window = Mutex(Window())
+    private let clock: @Sendable () -> Int64
+
+    init(clock: @escaping @Sendable () -> Int64 = { Clock.wallSeconds() }) {
+        self.clock = clock
+    }
+
+    /// Logs `line` unless `perSecond` were logged this second; returns what it logged.
+    @discardableResult
+    func note(_ line: String) -> String? {
+        let now = clock()
+        let text: String? = window.withLock { window in
+            if window.second != now {
+                let left = window.left
+                window = Window(second: now, logged: 0, left: 0)
+                if left > 0 {
+                    window.logged = 1
+                    return line + " (and \(left) more refused handshake\(left == 1 ? "" : "s") not logged)"
+                }
+            }
+            guard window.logged < Self.perSecond else {
+                window.left += 1
+                return nil
+            }
+            window.logged += 1
+            return line
+        }
+        if let text { Log.warning(text) }
+        return text
     }
 }
