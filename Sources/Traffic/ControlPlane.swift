@@ -29,7 +29,7 @@ public struct ControlPlane: Sendable {
         /// An admin command that changes state (weight, shift, drain, undo, rollout start,
         /// pause, resume, abort; the edge answers the others itself); a dry run of a
         /// `select=client` name reads `sample`, the client keys recently answered.
-        case command(AdminCommand, line: String, uid: UInt32, sample: [CohortSample] = [])
+        case command(AdminCommand, line: String, requester: Requester, sample: [CohortSample] = [])
         case probe(ProbeReport)
         /// The control clock: bakes, short-TTL windows, retries.
         case tick
@@ -168,7 +168,7 @@ public struct ControlPlane: Sendable {
         for var rollout in saved?.rollouts ?? [] {
             guard store.name(rollout.key)?.weight(of: rollout.target) != nil else {
                 effects.append(.log(.info, "rollout: \(rollout.name) to \(rollout.target) is no longer in the zones; dropped"))
-                audit.append(AuditEntry(at: now.wallSeconds, uid: nil, name: rollout.key,
+                audit.append(AuditEntry(at: now.wallSeconds, requester: nil, name: rollout.key,
                                         text: "rollout to \(rollout.target) dropped: no longer in the zones", reason: "server start"))
                 continue
             }
@@ -244,7 +244,7 @@ public struct ControlPlane: Sendable {
 
     private mutating func dispatch(_ event: Event, now: Moment) -> [Effect] {
         switch event {
-        case .command(let command, let line, let uid, let sample): return run(command, line: line, uid: uid, sample: sample, now: now)
+        case .command(let command, let line, let requester, let sample): return run(command, line: line, requester: requester, sample: sample, now: now)
         case .probe(let report): return probed(report, now: now)
         case .tick: return tick(now: now)
         case .reload(let config, let zones): return reload(config, zones: zones, now: now)

@@ -59,7 +59,8 @@ public enum CommandHelp {
         var words: [String] = []
         var rest = arguments
         while let word = rest.popFirst() {
-            if word == "--admin" { _ = rest.popFirst(); continue }
+            // The client's own options and their values (`--server HOST:PORT --ca FILE …`).
+            if ["--admin", "--server", "--ca", "--cert", "--key"].contains(word) { _ = rest.popFirst(); continue }
             if word.hasPrefix("-") { continue }
             words.append(word.lowercased())
         }

@@ -112,7 +112,7 @@ final class EtcdStateStore: StateStore, SharedStore {
     /// worked out (`settle`) before it is reported: saved, a conflict, or `.unknown`.
     func commit(_ request: PersistRequest) -> PersistOutcome {
         let state = PersistedState(store: request.store, rollouts: request.rollouts, revision: 0, seed: request.seed)
-        let who = request.audit.first.map { "\($0.uid.map { "uid \($0)" } ?? "veer") on \(serverID): \"\($0.reason)\"" } ?? "veer on \(serverID)"
+        let who = request.audit.first.map { "\($0.requester.map(\.spoken) ?? "veer") on \(serverID): \"\($0.reason)\"" } ?? "veer on \(serverID)"
         let document: [UInt8]
         do { document = try StateDocument.encode(state, pretty: false, lastChange: who) } catch {
             return .saveFailed("encoding the state: \(error)")
@@ -228,7 +228,7 @@ final class EtcdStateStore: StateStore, SharedStore {
     /// Writes `state` over the unreadable value at `revision` with its audit lines, in one
     /// compare-and-swap transaction; adopted here at once (the watch brings it too).
     func restore(_ state: PersistedState, over revision: UInt64, audit: [AuditEntry]) throws(StoreError) -> UInt64 {
-        let who = audit.first.map { "\($0.uid.map { "uid \($0)" } ?? "veer") on \(serverID): \"\($0.reason)\"" } ?? "veer on \(serverID)"
+        let who = audit.first.map { "\($0.requester.map(\.spoken) ?? "veer") on \(serverID): \"\($0.reason)\"" } ?? "veer on \(serverID)"
         let document: [UInt8]
         do { document = try StateDocument.encode(state, pretty: false, lastChange: who) } catch {
             throw StoreError(.io, "encoding the state: \(error)")

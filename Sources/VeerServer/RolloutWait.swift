@@ -84,7 +84,7 @@ enum RolloutWait {
     static let form = "rollout wait NAME [--timeout D] [--json]"
 
     /// `arguments`: the words after `rollout wait`, client switches already taken out.
-    static func run(_ arguments: [String], adminPath: String, json: Bool) throws(UsageError) -> Int32 {
+    static func run(_ arguments: [String], transport: AdminTransport, json: Bool) throws(UsageError) -> Int32 {
         var rest = arguments[...]
         var name: String?
         var timeoutMs: Int64?
@@ -102,16 +102,16 @@ enum RolloutWait {
             }
         }
         guard let name else { throw UsageError("rollout wait needs a NAME; usage: veer \(form)") }
-        return watch(name: name, adminPath: adminPath, json: json, timeoutMs: timeoutMs)
+        return watch(name: name, transport: transport, json: json, timeoutMs: timeoutMs)
     }
 
-    private static func watch(name: String, adminPath: String, json: Bool, timeoutMs: Int64?) -> Int32 {
+    private static func watch(name: String, transport: AdminTransport, json: Bool, timeoutMs: Int64?) -> Int32 {
         let started = ContinuousClock.now
         let deadline = timeoutMs.map { started + .milliseconds($0) }
         var previous: RolloutWatch.State?
         var unreachableSince: ContinuousClock.Instant?
         while true {
-            switch read(name: name, adminPath: adminPath) {
+            switch read(name: name, transport: transport) {
             case .state(let state, let object):
                 unreachableSince = nil
                 let watch = RolloutWatch.decide(previous: previous, current: state)
@@ -157,12 +157,11 @@ enum RolloutWait {
         case refused(String)
     }
 
-    private static func read(name: String, adminPath: String) -> Reading {
+    private static func read(name: String, transport: AdminTransport) -> Reading {
         let reply: String
-        do {
-            reply = try UnixLineClient.request(path: adminPath, line: "rollout status \(name) json", timeout: AdminClient.replyTimeout)
-        } catch {
-            return .unreachable("admin socket \(adminPath): \(error) (is `veer serve` running with this --admin path?)")
+        switch transport.request("rollout status \(name) json", timeout: AdminClient.replyTimeout) {
+        case .success(let text): reply = text
+        case .failure(let failure): return .unreachable(failure.description)
         }
         guard reply.hasPrefix("ok") else { return .refused(reply) }
         let body = Data(reply.drop(while: { $0 != "\n" }).dropFirst().utf8)

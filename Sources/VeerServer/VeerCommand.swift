@@ -11,6 +11,8 @@ public enum VeerCommand {
                           [--server-id NAME] [--rrl-rate N] [--rrl-window SECONDS] [--rrl-slip N]
                           [--rrl-ipv4-prefix LEN] [--rrl-ipv6-prefix LEN] [--rrl-exempt CIDR,...|none]... [--rrl-log-only]
                           [--cookie-secret HEX32|off]
+                          [--control ADDR:PORT --control-ca FILE --control-cert FILE --control-key FILE
+                           [--control-crl FILE] [--control-allow SUBJECT=NAME[,NAME...]]...]
                veer check [--max-zone-bytes N] [--origin NAME] [--keys DIR] [DIR|FILE]
                veer keys generate ZONE --dir DIR [--algorithm ecdsap256sha256|ed25519] [--dnskey-ttl SECONDS]
                veer keys ds ZONE --dir DIR
@@ -33,6 +35,7 @@ public enum VeerCommand {
                veer [--admin PATH] analysis NAME [ENDPOINT] [--json]
                veer [--admin PATH] reload
                veer [--admin PATH] store restore REASON
+               veer --server HOST:PORT --ca FILE --cert FILE --key FILE <any command above but serve, check, keys, store import|export>
                veer --version | veer COMMAND --help
         """
 
@@ -48,10 +51,13 @@ public enum VeerCommand {
             return 0
         }
         do throws(UsageError) {
-            // Admin commands may put --admin before or after the verb.
+            // Admin commands may put --admin (or --server and its files) before or after the verb.
             var words = rest
-            while let first = words.first, first.hasPrefix("--admin") {
-                words.removeFirst(first == "--admin" ? min(2, words.count) : 1)
+            var clientOptions = AdminTransport.Options()
+            while let first = words.first {
+                var after = words.dropFirst()
+                guard try clientOptions.take(first, &after) else { break }
+                words = after
             }
             // `store restore` is the running server's (it holds the last good state); `store
             // import|export` work on a state directory and etcd directly.
