@@ -207,8 +207,17 @@ extension ControlPlane {
         let (next, _) = state.store.reconciled(with: Self.declared(config))
         for name in next.names where store.name(NameKey(name.name)) != name { changed[NameKey(name.name)] = now }
         store = next
-        // As saved: a bake counts on from its saved progress on whichever server leads.
-        rollouts = Dictionary(state.rollouts.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
+        // As saved: a bake counts on from its saved progress on whichever server leads. Only
+        // the leader counts bakes, so its own bake of the same step is newer than any save of
+        // it: another server's change (to any name) does not set it back to the last checkpoint,
+        // which would starve the rollout while changes come more often than checkpoints.
+        var adopted = Dictionary(state.rollouts.map { ($0.key, $0) }, uniquingKeysWith: { $1 })
+        if leads {
+            for (key, saved) in adopted {
+                if let mine = rollouts[key], mine.isSameBake(as: saved) { adopted[key] = mine }
+            }
+        }
+        rollouts = adopted
         requireAnalyses()
         revision = state.revision
         if let seed = state.seed { self.seed = seed }

@@ -338,6 +338,11 @@ public struct ControlPlane: Sendable {
                            log: "weights: saving: outcome unknown: \(error); \"\(proposal.reason)\" not applied here", held: held, now: now)
         case (.proposal(let proposal), .conflict(let error)):
             // Another server saved first: nothing here changed; its state arrives by the watch.
+            if case .promotion(let before, let text) = proposal.kind {
+                // Not the step's failure: the baked step stays in force (or what the watch
+                // brought, if that moved it) and the next tick tries again on the newer state.
+                return [.log(.info, "rollout: \(before.key) \(text) not saved, another server saved first (\(error)); trying again")]
+            }
             return refused(proposal, because: error, log: "weights: \(error); \"\(proposal.reason)\" not applied", now: now)
         case (.proposal(let proposal), .auditFailed(let revision, let error)):
             // The store has the change but not its audit line: put the old state back, since a

@@ -248,6 +248,13 @@ public struct Rollout: Sendable, Equatable, Codable {
         return .rollBack(reason: reason)
     }
 
+    /// Both bake the same step of the same rollout (their progress may differ): a leader
+    /// keeps its own count of such a bake over a saved one, which is never newer.
+    public func isSameBake(as other: Rollout) -> Bool {
+        phase == .baking && other.phase == .baking && name == other.name && target == other.target
+            && startedAt == other.startedAt && steps == other.steps && step == other.step
+    }
+
     /// The server started again with this saved rollout: a bake in progress goes on from the
     /// saved progress at the next tick, and says so.
     public mutating func restarted(why: String = "at server start") {

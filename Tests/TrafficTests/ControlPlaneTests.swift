@@ -23,8 +23,9 @@ struct Driver {
     var analyses: [AnalysisRequest] = []
 
     /// `unknownSaved`: the store took the save but answered too late (`.unknown`);
-    /// `unknownLost`: the same answer, and the store did not take it.
-    enum Step { case ok, saveFails, auditFails, unknownSaved, unknownLost }
+    /// `unknownLost`: the same answer, and the store did not take it; `conflict`: another
+    /// server saved first (a shared store's compare-and-swap lost).
+    enum Step { case ok, saveFails, auditFails, unknownSaved, unknownLost, conflict }
 
     static let api = NameKey("api.example.com")
     static let seed = CohortSeed(k0: 0x0123_4567_89AB_CDEF, k1: 0xFEDC_BA98_7654_3210)
@@ -93,6 +94,9 @@ struct Driver {
         let step = script.isEmpty ? .ok : script.removeFirst()
         if step == .saveFails { return .saveFailed("weights.json: ENOSPC") }
         if step == .unknownLost { return .unknown("etcd did not answer within 5s (ETIMEDOUT)") }
+        if step == .conflict {
+            return .conflict("conflict: the shared state changed first (revision \(revision + 1), by uid 1000 on s2); nothing changed here, try again")
+        }
         revision += 1
         saved = request
         if step == .auditFails { return .auditFailed(revision: revision, "audit.log: EIO") }

@@ -60,6 +60,52 @@ struct SharedPlaneTests {
         #expect(driver.weights() == [100, 0], "rolled back by the leader, once")
     }
 
+    /// What another server's change to pool.example.com looks like to this one: the shared
+    /// state at the next revision, with the rollouts as last saved.
+    static func otherServerChangesPool(_ driver: inout Driver, to weight: UInt32, at now: Moment) {
+        var store = driver.plane.store
+        (store, _) = try! store.setting("pool.example.com", "blue", to: weight, at: now.wallSeconds)
+        driver.revision += 1
+        driver.send(.adopted(PersistedState(store: store, rollouts: driver.saved?.rollouts ?? [], revision: driver.revision,
+                                            seed: Driver.seed)), at: now)
+    }
+
+    /// Regression (make chaos, cluster): every adopted state set the leader's bake back to its
+    /// last checkpoint, so while other servers changed any name more often than the bake (or
+    /// the 10 s checkpoint), no step was ever promoted.
+    @Test func theLeadersBakeIsNotSetBackByAnotherServersChangeToAnotherName() {
+        var driver = Driver()
+        #expect(driver.command("rollout start api.example.com --to new --steps 10,50 --bake 1s", at: 0)?.hasPrefix("ok") == true)
+        driver.send(Driver.probe(1, nil, .up), at: 50)
+        for t in stride(from: Int64(100), through: 1_300, by: 100) {
+            if t % 200 == 0 { Self.otherServerChangesPool(&driver, to: UInt32(t / 100), at: Moment(t)) }
+            driver.send(.tick, at: Moment(t))
+        }
+        #expect(driver.weights(NameKey("pool.example.com")) == [12, 3], "the other server's changes are served")
+        #expect(driver.weights() == [50, 50], "promoted after its 1 s bake")
+        #expect(driver.audit.filter { $0.text.contains("promoted to step 2/2") }.count == 1)
+    }
+
+    /// A promotion whose compare-and-swap lost to another server's save (of any name) is not
+    /// the step's failure: it is tried again, not paused — even when the watch brought the
+    /// other save before the conflict's answer, after which nothing else may ever come.
+    @Test func aPromotionThatLostTheRaceIsTriedAgainNotPaused() {
+        var driver = ControlPlaneTests.rolling()
+        driver.autoComplete = false
+        driver.script = [.conflict]
+        driver.send(.tick, at: 10_000)
+        Self.otherServerChangesPool(&driver, to: 7, at: 10_010)
+        driver.complete(at: 10_020)
+        #expect(driver.plane.rollouts[Driver.api]?.phase == .baking, "\(driver.plane.rollouts[Driver.api]?.note ?? "")")
+        #expect(driver.weights() == [99, 1])
+        #expect(driver.logs.contains { $0.contains("another server saved first") && $0.contains("trying again") })
+        driver.autoComplete = true
+        driver.send(.tick, at: 10_100)
+        #expect(driver.weights() == [50, 50])
+        #expect(driver.plane.rollouts[Driver.api]?.step == 1)
+        #expect(driver.audit.filter { $0.text.contains("promoted to step 2/3") }.count == 1)
+    }
+
     @Test func aNewCohortSeedIsSavedAtStartAndStillOwedAfterAConflict() {
         let config = [WeightedNameConfig(key: NameKey("app.example.com"), endpoints: [
             EndpointConfig(id: "old", slot: 0, zoneWeight: 95, records: [.a]), EndpointConfig(id: "new", slot: 1, zoneWeight: 5, records: [.a]),
