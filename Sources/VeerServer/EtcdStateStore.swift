@@ -13,7 +13,9 @@ import Traffic
 /// - `servers/ID`: each live server, the revision it serves and when (on its lease).
 /// - `saves/ID`: a token written with each of the server's saves, to tell whether a save
 ///   etcd did not answer was applied.
-/// - `leader`: the server that drives rollouts and rollbacks (on its lease).
+/// - `leader`: the server that drives rollouts and rollbacks (on its lease). It leads only
+///   while its last lease renewal is recent (`leadsFor`): cut off from etcd, it stops before
+///   the lease can run out and another server can take the key.
 /// - `health/ID`: each server's probe verdicts (on its lease), for quorum health.
 /// - `drain/ID`: when each server last answered each endpoint at weight 0 (on its lease),
 ///   for the cluster-wide drain report.
@@ -25,6 +27,13 @@ final class EtcdStateStore: StateStore, SharedStore {
     static let leaseSeconds = 3
     /// How often the lease is renewed, the server key refreshed and the leadership tried.
     static let beatEvery = Duration.milliseconds(500)
+    /// How long after sending its last renewal that etcd answered a server goes on leading:
+    /// a second less than the lease, which etcd counts from when it received the renewal, so
+    /// two servers never lead at once, even when etcd stops answering without closing anything
+    /// (a partition: the watch notices only after `EtcdClient.watchIdle`).
+    static let leadsFor = Duration.seconds(leaseSeconds) - .seconds(1)
+    /// How often the leadership is checked against `leadsFor`.
+    static let leaseCheckEvery = Duration.milliseconds(100)
 
     let client: EtcdClient
     let prefix: String
@@ -49,6 +58,10 @@ final class EtcdStateStore: StateStore, SharedStore {
         var drain: [String: String] = [:]
         var publishedDrain: [String: String]?
         var leader: String?
+        /// When the last lease renewal (or grant) that etcd answered was sent.
+        var renewedAt: ContinuousClock.Instant?
+        /// The leader key names this server but the lease is not renewed within `leadsFor`.
+        var lapsed = false
         /// What `SharedStoreCallbacks.leadership` last said.
         var leads: Bool?
         var others: [String: [String: String]] = [:]
@@ -56,6 +69,9 @@ final class EtcdStateStore: StateStore, SharedStore {
     }
 
     private let shared = Mutex(Shared())
+    /// Held while the leadership is decided and told, so the beat, the watch and the lease
+    /// check tell it in the order they decided it.
+    private let telling = Mutex(())
 
     init(client: EtcdClient, prefix: String, serverID: String, local: FileStateStore) {
         self.client = client
@@ -359,7 +375,9 @@ final class EtcdStateStore: StateStore, SharedStore {
         }
     }
 
-    var leader: String? { shared.withLock { $0.leader } }
+    /// The server that leads, as far as this one knows; none while this one holds the key
+    /// but cannot renew its lease (it does not lead then, and does not know who will).
+    var leader: String? { shared.withLock { $0.lapsed ? nil : $0.leader } }
 
     /// How long `--wait` waits for every live server to serve a change.
     static let waitLimit = Duration.seconds(5)
@@ -390,6 +408,12 @@ final class EtcdStateStore: StateStore, SharedStore {
         shared.withLock { $0.callbacks = callbacks }
         Thread.detachNewThread { [self] in beatLoop() }
         Thread.detachNewThread { [self] in watchLoop() }
+        Thread.detachNewThread { [self] in
+            while true {
+                Clock.sleep(Self.leaseCheckEvery)
+                leaderChanged(nil, known: false)
+            }
+        }
     }
 
     private func beatLoop() {
@@ -405,13 +429,17 @@ final class EtcdStateStore: StateStore, SharedStore {
         do {
             var (lease, serving, health, published) = shared.withLock { ($0.lease, $0.serving, $0.health, $0.publishedHealth) }
             var (drain, publishedDrain) = shared.withLock { ($0.drain, $0.publishedDrain) }
+            let sent = ContinuousClock.now
             let alive = try lease != 0 && reaching { () throws(StoreError) in try client.keepAlive(lease) }
             if !alive {
                 lease = try reaching { () throws(StoreError) in try client.grant(ttl: Self.leaseSeconds) }
                 published = nil
                 publishedDrain = nil
-                shared.withLock { $0.lease = lease }
+                // A leader key on the old lease went with it.
+                shared.withLock { $0.lease = lease; if $0.leader == serverID { $0.leader = nil } }
             }
+            shared.withLock { $0.renewedAt = sent }
+            leaderChanged(nil, known: false)
             let me = ["id": serverID, "revision": String(serving), "at": String(Clock.wallMilliseconds())]
             try reaching { () throws(StoreError) in
                 try client.put(prefix + "servers/" + serverID, value: Self.json(me), lease: lease)
@@ -517,13 +545,23 @@ final class EtcdStateStore: StateStore, SharedStore {
         }
     }
 
-    private func leaderChanged(_ leader: String?) {
-        let leads = leader == serverID
-        let (changed, callbacks) = shared.withLock { shared in
-            defer { shared.leader = leader; shared.leads = leads }
-            return (shared.leads != leads, shared.callbacks)
+    /// The leader key now names `leader` (`known`: else it is unchanged, and the lease's
+    /// renewal decides): tells the plane when this server starts or stops leading.
+    private func leaderChanged(_ leader: String?, known: Bool = true) {
+        telling.withLock { _ in
+            let (leads, changed, lapsedNow, callbacks) = shared.withLock { shared in
+                if known { shared.leader = leader }
+                let renewed = shared.renewedAt.map { ContinuousClock.now - $0 < Self.leadsFor } ?? false
+                let holds = shared.leader == serverID
+                let leads = holds && renewed
+                defer { shared.leads = leads; shared.lapsed = holds && !renewed }
+                return (leads, shared.leads != leads, holds && !renewed && !shared.lapsed, shared.callbacks)
+            }
+            if lapsedNow {
+                Log.warning("leader: the lease was not renewed for \(Self.leadsFor) (etcd does not answer); this server stops leading before the lease can run out and another server takes over")
+            }
+            if changed { callbacks?.leadership(leads) }
         }
-        if changed { callbacks?.leadership(leads) }
     }
 
     private static func json(_ object: [String: String]) -> [UInt8] {

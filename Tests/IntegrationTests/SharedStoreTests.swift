@@ -242,6 +242,33 @@ struct SharedStoreTests {
         }
     }
 
+    /// Regression (make chaos, cluster, a silent cut): a leader whose etcd stopped answering
+    /// without closing anything led on until its watch timed out and a resync failed (about
+    /// 11 s), while its 3 s lease ran out and another server took over. It must stop leading
+    /// before its lease can run out: `leadsFor` (2 s) after its last renewal was sent.
+    @Test func aLeaderWhoseEtcdStopsAnsweringStopsLeadingBeforeItsLeaseCanRunOut() throws {
+        let fleet = try Fleet(servers: 1)
+        #expect(try Self.leader(fleet, asking: 0) == 0)
+        let server = fleet.servers[0]
+        let marker = "this server stops leading before the lease can run out"
+        #expect(!server.stderr.contains(marker))
+        fleet.etcd.pause(0)
+        defer { fleet.etcd.resume(0) }
+        let held = ContinuousClock.now
+        // The log, not `status`: status also lists the servers from etcd, which is held.
+        let deadline = held + .seconds(15)
+        while !server.stderr.contains(marker), ContinuousClock.now < deadline { Thread.sleep(forTimeInterval: 0.02) }
+        let stopped = ContinuousClock.now - held
+        #expect(server.stderr.contains(marker), "\(server.stderr)")
+        // The last renewal was sent at most a beat (0.5 s) before etcd was held.
+        #expect(stopped < .milliseconds(2_500), "stopped leading \(stopped) after etcd was held: its lease may have run out first")
+        let after = server.stderr.components(separatedBy: marker).last ?? ""
+        #expect(after.contains("leader: another server drives rollouts"), "the plane was told: \(after)")
+        fleet.etcd.resume(0)
+        let again = try fleet.waitForStatus(0, timeout: .seconds(15)) { $0.contains(", leader a") }
+        #expect(again.contains(", leader a"), "leads again once etcd answers: \(again)")
+    }
+
     @Test func aGatewayUnreachableFromOneServerIsNotDrainedAndOneFailingForAllIsRolledBackOnce() throws {
         let old = try LoopbackHTTPServer(), new = try LoopbackHTTPServer()
         old.set(status: 200, body: "ok")
