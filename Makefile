@@ -85,12 +85,13 @@ bench-shared:
 	$(SWIFT) build -c release --product veer --scratch-path $(BENCH_SCRATCH)
 	VEER=$(BENCH_SCRATCH)/release/veer SHARED_SHIFTS=$(SHARED_SHIFTS) python3 bench/shared.py
 
-# Faults, one scorecard (bench/chaos.py; needs dnsperf, dig, and root or user namespaces for a
-# tmpfs): SIGKILLs during 1,000 weight changes, a full state disk, a zone reload every second
-# under dnsperf, then a soak at 50k q/s with shifts (RSS, errors). PASS/FAIL per check, exit 1 on
-# a FAIL; about 32 minutes. `make chaos CHAOS_SOAK_SECONDS=120 CHAOS_ONLY=kill,enospc` for less.
+# Faults, one scorecard (bench/chaos.py; needs dnsperf, dig, etcd, openssl, and root or user
+# namespaces for a tmpfs): SIGKILLs during 1,000 weight changes, a full state disk, a zone reload
+# every second under dnsperf, a soak at 50k q/s with shifts (RSS, errors), then three servers on
+# a 3-member etcd under kills and a cut (bench/chaos_cluster.py). PASS/FAIL per check, exit 1 on
+# a FAIL; about 33 minutes. `make chaos CHAOS_SOAK_SECONDS=120 CHAOS_ONLY=kill,enospc` for less.
 CHAOS_SOAK_SECONDS ?= 1800
-CHAOS_ONLY ?= kill,enospc,reload,soak
+CHAOS_ONLY ?= kill,enospc,reload,soak,cluster
 chaos:
 	$(SWIFT) build -c release --product veer --scratch-path $(BENCH_SCRATCH)
 	VEER=$(BENCH_SCRATCH)/release/veer CHAOS_SOAK_SECONDS=$(CHAOS_SOAK_SECONDS) CHAOS_ONLY=$(CHAOS_ONLY) python3 bench/chaos.py

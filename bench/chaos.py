@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """bench/chaos.py: Veer under faults, one scorecard (`make chaos`).
 
-Four sections, each printing PASS/FAIL lines and its figures; the script exits 1 if any fails.
+Five sections, each printing PASS/FAIL lines and its figures; the script exits 1 if any fails.
 
   kill    4 clients send 1,000 weight changes (250 each, one weighted name each) over the admin
           socket while Veer is SIGKILLed at random moments and restarted on the same state
@@ -25,20 +25,27 @@ Four sections, each printing PASS/FAIL lines and its figures; the script exits 1
           weighted name every CHAOS_SHIFT_SECONDS; RSS (VmRSS) after the first minute (or 1/30
           of the run if that is shorter) and at the end must be within 10%, with no query lost,
           no rcode other than NOERROR and no admin error.
+  cluster A 3-member etcd (over TLS when the binary has --store-ca) and three Veer servers
+          sharing it: 1,000 changes by four clients through different servers while a server,
+          the leader and each etcd member in turn are SIGKILLed and the leader is cut off from
+          etcd for 10 s, during a rollout. Acknowledged changes lost, rollout steps taken twice
+          or skipped, two leaders at once, DNS queries unanswered, and the time from the heal to
+          every server serving the latest revision (bench/chaos_cluster.py says how; it has its
+          own CHAOS_CLUSTER_* settings).
 
 Environment: VEER (the binary, default .build/release/veer), CHAOS_ONLY (comma-separated
-sections, default kill,enospc,reload,soak), CHAOS_SOAK_SECONDS (1800), CHAOS_SOAK_RATE (50000),
+sections, default kill,enospc,reload,soak,cluster), CHAOS_SOAK_SECONDS (1800), CHAOS_SOAK_RATE (50000),
 CHAOS_SHIFT_SECONDS (2), CHAOS_RELOAD_SECONDS (20), CHAOS_RELOAD_RATE (20000),
 CHAOS_KILL_CHANGES (1000), CHAOS_TMPFS_SIZE (512k), SERVER_CPU (0) and CLIENT_CPU (1) as in
 bench/lib.sh, CHAOS_KEEP=1 keeps the temporary directory (zones, states, logs, dnsperf output;
-it is also kept when a section fails). Needs python3, dig and dnsperf; installs nothing.
+it is also kept when a section fails). Needs python3, dig and dnsperf (and etcd, openssl for cluster); installs nothing.
 Loopback only. Every process it starts is stopped, and the tmpfs unmounted, on any exit.
 """
 import json, os, random, re, shutil, signal, socket, struct, subprocess, sys, tempfile, threading, time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VEER = os.environ.get("VEER", os.path.join(ROOT, ".build/release/veer"))
-SECTIONS = ["kill", "enospc", "reload", "soak"]
+SECTIONS = ["kill", "enospc", "reload", "soak", "cluster"]
 ZONE = "chaos.test"
 CLIENTS = 4
 # The zone weight of each client name's endpoint `a`; endpoint `b` stays at 1 so no change
@@ -70,8 +77,10 @@ def env_int(name, default):
 
 
 def note(text):
-    """Progress, on stderr; the scorecard is on stdout."""
-    print(f"chaos: {text}", file=sys.stderr, flush=True)
+    """Progress, on stderr, with the time of day; the scorecard is on stdout."""
+    now = time.time()
+    stamp = time.strftime("%H:%M:%S", time.localtime(now)) + f".{int(now * 1000) % 1000:03d}"
+    print(f"chaos {stamp}: {text}", file=sys.stderr, flush=True)
 
 
 def verdict(section, ok, text):
@@ -237,8 +246,9 @@ def admin(path, line, timeout=ADMIN_TIMEOUT):
 # --- Veer, started and stopped by pid.
 
 class Veer:
-    def __init__(self, work, label, zones, state, threads=1, cpu=None):
+    def __init__(self, work, label, zones, state, threads=1, cpu=None, extra=()):
         self.label = label
+        self.extra = list(extra)    # more `veer serve` options (the cluster section's --store …)
         self.zones = zones
         self.state = state
         self.admin_path = os.path.join(work, f"{label}.sock")
@@ -255,7 +265,7 @@ class Veer:
         offset = os.path.getsize(self.log) if os.path.exists(self.log) else 0
         command = (cpu_prefix(self.cpu) if self.cpu is not None else []) + [
             VEER, "serve", "--zones", self.zones, "--listen", f"127.0.0.1:{self.port}", "--threads", str(self.threads),
-            "--state-dir", self.state, "--admin", self.admin_path]
+            "--state-dir", self.state, "--admin", self.admin_path] + self.extra
         with open(self.log, "a") as log:
             self.proc = subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         procs.append(self.proc)
@@ -317,7 +327,7 @@ class Veer:
 # --- The zone: client names c0..c3 (endpoints a and b), a static name, a shifted name for the
 # soak, HOSTS plain hosts for dnsperf, and a TXT that changes with every reload.
 
-def write_zone(directory, serial=1):
+def write_zone(directory, serial=1, extra=()):
     lines = [f"$ORIGIN {ZONE}.", "$TTL 300",
              f"@ IN SOA ns1 hostmaster {serial} 3600 600 604800 60", "@ IN NS ns1", "ns1 IN A 192.0.2.53",
              "www IN A 192.0.2.10"]
@@ -328,6 +338,7 @@ def write_zone(directory, serial=1):
     lines += ["pool 30 IN A 192.0.2.201 endpoint=old weight=100", "pool 30 IN A 192.0.2.202 endpoint=new weight=0"]
     lines += [f"h{i} IN A 10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}" for i in range(HOSTS)]
     lines.append(f'rev IN TXT "serial {serial}"')
+    lines += list(extra)
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, f"{ZONE}.zone")
     # Replaced by rename, so a reload never reads a half-written file (the .tmp is no zone).
@@ -905,7 +916,12 @@ def main():
     for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(s, interrupted)
     work = tempfile.mkdtemp(prefix="veer-chaos-")
-    run = {"kill": section_kill, "enospc": section_enospc, "reload": section_reload, "soak": section_soak}
+    # bench/chaos_cluster.py imports this module as `chaos`: the same one, not a second copy
+    # with its own list of processes to stop.
+    sys.modules.setdefault("chaos", sys.modules[__name__])
+    import chaos_cluster
+    run = {"kill": section_kill, "enospc": section_enospc, "reload": section_reload, "soak": section_soak,
+           "cluster": chaos_cluster.section_cluster}
     try:
         for section in chosen:
             if not os.environ.get("CHAOS_IN_USERNS"):
