@@ -1,7 +1,8 @@
 """bench/chaos_cluster.py: the `cluster` section of `make chaos` (imported by bench/chaos.py).
 
 A 3-member etcd (over TLS with client certificates when the binary has `--store-ca`) and three
-Veer servers (s0, s1, s2) sharing it. Each server reaches each etcd member through a TCP proxy
+Veer servers (s0, s1, s2) sharing it, started with `--cluster s0,s1,s2` when the binary has
+it. Each server reaches each etcd member through a TCP proxy
 in this script, so the script can cut one server off from etcd. Four clients send
 CHAOS_CLUSTER_CHANGES (1,000) `weight cK.chaos.test a N` changes over the admin sockets, client
 K through server K mod 3 (another one while that one is down), each with increasing weights,
@@ -56,9 +57,10 @@ CONVERGE_TIMEOUT = 30
 ROLLOUT_TIMEOUT = 180
 
 
-def tls_supported():
+def serve_options():
+    """`veer serve --help`: which of the newer options (--store-ca, --cluster) the binary has."""
     out = subprocess.run([chaos.VEER, "serve", "--help"], capture_output=True, text=True)
-    return "--store-ca" in out.stdout + out.stderr
+    return out.stdout + out.stderr
 
 
 # --- Certificates: a CA, one certificate for every etcd member (server and peer), one client
@@ -328,10 +330,10 @@ class Server(chaos.Veer):
     """One Veer of the cluster, with what the loops need: whether it is up (killed on
     purpose: not), and a generation bumped at every kill so a reply that raced it is ignored."""
 
-    def __init__(self, work, index, zones, urls, tls_args):
+    def __init__(self, work, index, zones, urls, store_args):
         label = f"s{index}"
         super().__init__(work, label, zones, os.path.join(work, f"state-{label}"),
-                         extra=["--store", "etcd=" + urls, "--server-id", label] + tls_args)
+                         extra=["--store", "etcd=" + urls, "--server-id", label] + store_args)
         self.index = index
         self.up = False
         self.epoch = 0
@@ -512,7 +514,8 @@ def section_cluster(work):
     checks = chaos.Checks("cluster")
     if not shutil.which("etcd"):
         return chaos.verdict("cluster", False, "etcd missing; install with: apt-get install -y etcd-server")
-    supported = tls_supported()
+    options = serve_options()
+    supported = "--store-ca" in options
     tls = os.environ.get("CHAOS_CLUSTER_TLS", "1" if supported else "0") == "1"
     if tls and not supported:
         return chaos.verdict("cluster", False, f"CHAOS_CLUSTER_TLS=1 but {chaos.VEER} has no --store-ca")
@@ -543,9 +546,12 @@ def section_cluster(work):
         "roll 30 IN A 192.0.2.211 endpoint=old weight=100",
         "roll 30 IN A 192.0.2.212 endpoint=new weight=0 health=gw"])
     proxies = [[Proxy(etcd.client[m]) for m in range(MEMBERS)] for _ in range(SERVERS)]
-    tls_args = ["--store-ca", certs["ca.crt"], "--store-cert", certs["veer.crt"], "--store-key", certs["veer.key"]] if tls else []
+    store_args = ["--store-ca", certs["ca.crt"], "--store-cert", certs["veer.crt"], "--store-key", certs["veer.key"]] if tls else []
+    # The expected servers, where the binary knows them: quorum health counts against all three.
+    if "--cluster" in options:
+        store_args += ["--cluster", ",".join(f"s{i}" for i in range(SERVERS))]
     scheme = "https" if tls else "http"
-    servers = [Server(work, i, zones, ",".join(f"{scheme}://127.0.0.1:{p.port}" for p in proxies[i]), tls_args)
+    servers = [Server(work, i, zones, ",".join(f"{scheme}://127.0.0.1:{p.port}" for p in proxies[i]), store_args)
                for i in range(SERVERS)]
     cluster = Cluster(servers, etcd, proxies)
     try:
