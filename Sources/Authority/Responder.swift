@@ -37,7 +37,8 @@ public final class Responder<Random: RandomSource> {
     var writer: WireWriter
     /// The question name, lowercased, decompressed.
     private let qname: UnsafeMutableRawBufferPointer
-    /// For names skipped while parsing and for building wildcard names.
+    /// For names skipped while parsing and for building wildcard names; twice a name's
+    /// room, for an NSEC proof's lowercased name and the wildcard built from it.
     private let scratch: UnsafeMutableRawBufferPointer
     /// Everything one query leaves behind while it is answered (counts, the chosen endpoint,
     /// the client's key, the cookie): set afresh in one place, at the start of `respond`.
@@ -61,7 +62,7 @@ public final class Responder<Random: RandomSource> {
         self.maxUDPPayload = max(maxUDPPayload, EDNS.minimumPayload)
         writer = WireWriter(UnsafeMutableRawBufferPointer(start: nil, count: 0))
         qname = .allocate(byteCount: DomainName.maxWireLength + 1, alignment: 8)
-        scratch = .allocate(byteCount: DomainName.maxWireLength + 2, alignment: 8)
+        scratch = .allocate(byteCount: 2 * (DomainName.maxWireLength + 2), alignment: 8)
     }
 
     deinit {
@@ -171,10 +172,14 @@ public final class Responder<Random: RandomSource> {
         if let edns, edns.version > 0 {
             return finish(&response, rcode: .badVers, question: true, edns: edns)
         }
+        // One bit test for unsigned data: `signatures` is nil unless some zone is signed.
+        state.dnssec = edns?.dnssecOK == true && snapshot.signatures != nil
         let qtype = RRType(rawValue: read16(query, questionEnd - 4))
         let qclass = RRClass(rawValue: read16(query, questionEnd - 2))
         guard qclass == .in || qclass == .any else {
-            return finish(&response, rcode: .refused, question: true, edns: edns)
+            // CH is answered for status names only: `dig CH TXT _veer.NAME` (README "DNSSEC").
+            guard qclass == .chaos, isStatusQuery else { return finish(&response, rcode: .refused, question: true, edns: edns) }
+            return answerStatusInChaos(&response, qtype: qtype, allowed: statusAllowed(), edns: edns)
         }
         switch qtype {
         case .opt:
@@ -186,7 +191,7 @@ public final class Responder<Random: RandomSource> {
             break
         }
 
-        if isStatusQuery {
+        if isStatusQuery && !statusHiddenByDNSSEC {
             // Answered to allowed clients only; others get REFUSED for every `_veer.` name,
             // so they cannot even learn which names are weighted.
             guard statusAllowed() else { return finish(&response, rcode: .refused, question: true, edns: edns) }
@@ -206,6 +211,7 @@ public final class Responder<Random: RandomSource> {
             let outcome = try answer(qtype: qtype)
             rcode = outcome.rcode
             response.aa = outcome.authoritative
+            if state.proofCount > 0 { try writeProofs() }
             writeAdditional()
         } catch {
             truncate(&response)
@@ -285,7 +291,7 @@ public final class Responder<Random: RandomSource> {
 
     typealias Owner = RecordOwner
 
-    private func writeOwner(_ owner: Owner) throws(WireError) {
+    func writeOwner(_ owner: Owner) throws(WireError) {
         switch owner {
         case .question: try writer.u16(DomainName.pointerFlags | UInt16(Header.size))
         case .name(let name): try writer.name(name)
@@ -293,14 +299,14 @@ public final class Responder<Random: RandomSource> {
         }
     }
 
-    private func writeRecord(_ owner: Owner, _ type: RRType, ttl: UInt32, _ data: RData) throws(WireError) {
+    func writeRecord(_ owner: Owner, _ type: RRType, ttl: UInt32, _ data: RData) throws(WireError) {
         try writeOwner(owner)
         state.lastRData = try writer.recordAfterOwner(type, ttl: ttl, data)
     }
 
     /// Record `index` of `set`: from its wire form when the set has one, else encoded; with
     /// `ttl` instead of the set's when given (a `ttl-shift=` cap).
-    private func writeRecord(_ owner: Owner, _ set: RRSetData, _ index: Int, ttl: UInt32? = nil) throws(WireError) {
+    func writeRecord(_ owner: Owner, _ set: RRSetData, _ index: Int, ttl: UInt32? = nil) throws(WireError) {
         if set.records.isEmpty {
             try writeOwner(owner)
             let size = RRSetData.wireSize(set.type)
@@ -321,7 +327,7 @@ public final class Responder<Random: RandomSource> {
         }
     }
 
-    private func writeAnswer(_ owner: Owner, _ set: RRSetData, ttl: UInt32? = nil) throws(WireError) {
+    func writeAnswer(_ owner: Owner, _ set: RRSetData, ttl: UInt32? = nil) throws(WireError) {
         for index in 0..<set.count {
             try writeRecord(owner, set, index, ttl: ttl)
             state.answerCount += 1
@@ -340,6 +346,16 @@ public final class Responder<Random: RandomSource> {
         }
         let info = snapshot.zones.zones[Int(zone)]
         try writeRecord(.name(info.origin), .soa, ttl: info.negativeTTL, info.soa)
+    }
+
+    /// NODATA at node `node` of zone `zone`: the SOA, and with DNSSEC its RRSIG and the NSEC
+    /// that proves the type absent.
+    private func writeNoData(_ node: Int32, zone: Int32, inQuestion: Bool) throws(WireError) {
+        try writeNegative(zone: zone, inQuestion: inQuestion)
+        if signs(zone) {
+            try signNegative(zone: zone)
+            proveNoData(node)
+        }
     }
 
     /// A referral: the cut's NS RRset in authority, glue in additional; AA clear.
@@ -373,6 +389,44 @@ public final class Responder<Random: RandomSource> {
         guard state.qnameLength > label.count + 2, qname[0] == UInt8(label.count), !snapshot.status.isEmpty else { return false }
         for i in 0..<label.count where qname[1 + i] != label[i] { return false }
         return true
+    }
+
+    /// In a signed zone an IN status query with DO=1, as every validating resolver sends,
+    /// is answered as the zone answers without the status feature (a signed NXDOMAIN or
+    /// NODATA, which validates); `dig` (DO=0) and class CH still get the TXT (README "DNSSEC").
+    private var statusHiddenByDNSSEC: Bool {
+        guard state.dnssec, let signatures = snapshot.signatures else { return false }
+        switch snapshot.zones.resolve(statusSubject, scratch: scratch) {
+        case .node(let node), .wildcard(let node): return signatures.isSigned(snapshot.zones.nodes[Int(node)].zone)
+        case .nxdomain(let zone): return signatures.isSigned(zone)
+        case .referral(let cut): return signatures.isSigned(snapshot.zones.nodes[Int(cut)].zone)
+        case .outside: return false
+        }
+    }
+
+    /// `_veer.NAME` in class CH: the status TXT (class CH, TTL 0) to allowed clients, which
+    /// no resolver validates; REFUSED otherwise, and for names that are not weighted.
+    private func answerStatusInChaos(_ response: inout ResponseHeader, qtype: RRType, allowed: Bool, edns: ClientEDNS?) -> Answered {
+        guard allowed, let strings = snapshot.status.strings(forWire: statusSubject) else {
+            return finish(&response, rcode: .refused, question: true, edns: edns)
+        }
+        response.aa = true
+        if qtype == .txt || qtype == .any {
+            do throws(WireError) {
+                try writeOwner(.question)
+                try writer.u16(RRType.txt.rawValue)
+                try writer.u16(RRClass.chaos.rawValue)
+                try writer.u32(0)
+                let lengthAt = writer.count
+                try writer.u16(0)
+                try RData.txt(strings).encode(into: &writer, compress: false)
+                writer.patch16(UInt16(writer.count - lengthAt - 2), at: lengthAt)
+                state.answerCount = 1
+            } catch {
+                truncate(&response)
+            }
+        }
+        return finish(&response, rcode: .noError, question: true, edns: edns)
     }
 
     /// The name a status query asks about: the question without its `_veer` label.
@@ -411,12 +465,20 @@ public final class Responder<Random: RandomSource> {
         case .outside:
             return Outcome(rcode: .refused, authoritative: false)
         case .referral(let cut):
+            if qtype == .ds, let signatures = snapshot.signatures, signatures.isSigned(zones.nodes[Int(cut)].zone), isCut(name, cut) {
+                return try answerDS(cut: cut)
+            }
             state.subject = cut
             try writeReferral(cut: cut)
+            if state.dnssec { try signReferral(cut: cut) }
             return Outcome(rcode: .noError, authoritative: false)
         case .nxdomain(let zone):
             state.subject = zone
             try writeNegative(zone: zone, inQuestion: true)
+            if state.dnssec && signs(zone) {
+                try signNegative(zone: zone)
+                proveNameError(name, zone: zone, scratch: scratch)
+            }
             return Outcome(rcode: .nxDomain, authoritative: true)
         case .node(let node), .wildcard(let node):
             state.subject = node
@@ -424,10 +486,15 @@ public final class Responder<Random: RandomSource> {
             if case .wildcard = resolution { isWildcard = true } else { isWildcard = false }
             // The owner is the question either way, the name asked or the one a wildcard
             // stands for (RFC 4592 §2.1.1).
-            if useDirectAnswers, let outcome = try answerDirectly(node, qtype: qtype, from: direct, exact: !isWildcard) {
+            if useDirectAnswers && !state.dnssec, let outcome = try answerDirectly(node, qtype: qtype, from: direct, exact: !isWildcard) {
                 return outcome
             }
-            return try answer(node: node, owner: .question, qtype: qtype)
+            let outcome = try answer(node: node, owner: .question, qtype: qtype)
+            // A wildcard's answer or NODATA: the NSEC covering the name shows no closer match.
+            if isWildcard && state.dnssec && signs(zones.nodes[Int(node)].zone) {
+                proveNoCloserMatch(name, zone: zones.nodes[Int(node)].zone)
+            }
+            return outcome
         }
     }
 
@@ -445,13 +512,15 @@ public final class Responder<Random: RandomSource> {
         visited[0] = previous
         for depth in first..<Self.maxChain {
             visited[depth] = current
-            if depth > 0 && useDirectAnswers && (qtype == .a || qtype == .aaaa),
+            if depth > 0 && useDirectAnswers && !state.dnssec && (qtype == .a || qtype == .aaaa),
                try answerChainEndDirectly(current, aaaa: qtype == .aaaa, from: zones.direct) {
                 return Outcome(rcode: .noError, authoritative: true)
             }
             let node = zones.nodes[Int(current)]
             let cname: RRSetData
             var cnameTTL: UInt32? = nil
+            // Where the CNAME's signatures are: a node's RRset, or a weighted endpoint.
+            var cnameSet = -1, cnameEndpoint = -1
             if node.weighted >= 0 {
                 let set = zones.weighted[Int(node.weighted)]
                 if set.isCNAME {
@@ -460,39 +529,56 @@ public final class Responder<Random: RandomSource> {
                     }
                     cname = set.endpoints[chosen].cname!
                     cnameTTL = snapshot.weights.ttl(set.endpoints[chosen].slot, cname.ttl)
+                    cnameEndpoint = chosen
                 } else {
                     let type = qtype == .any ? RRType.a : qtype
                     guard type == .a || type == .aaaa else {
-                        try writeNegative(zone: node.zone, inQuestion: ownerIsQuestion)
+                        try writeNoData(current, zone: node.zone, inQuestion: ownerIsQuestion)
                         return Outcome(rcode: .noError, authoritative: true)
                     }
                     let family: WeightTable.Family = type == .a ? .a : .aaaa
                     guard let chosen = pick(set, family: family) else {
                         if snapshot.weights.refuses(set.slots[0], family) { return Outcome(rcode: .servFail, authoritative: false) }
-                        try writeNegative(zone: node.zone, inQuestion: ownerIsQuestion)
+                        try writeNoData(current, zone: node.zone, inQuestion: ownerIsQuestion)
                         return Outcome(rcode: .noError, authoritative: true)
                     }
                     let endpoint = set.endpoints[chosen]
                     let records = type == .a ? endpoint.a! : endpoint.aaaa!
-                    try writeAnswer(owner, records, ttl: snapshot.weights.ttl(endpoint.slot, records.ttl))
+                    let ttl = snapshot.weights.ttl(endpoint.slot, records.ttl)
+                    try writeAnswer(owner, records, ttl: ttl)
+                    if state.dnssec {
+                        try signAnswer(owner, endpoint: chosen, in: node.weighted, kind: type == .a ? 1 : 2, zone: node.zone, ttl: ttl)
+                    }
                     return Outcome(rcode: .noError, authoritative: true)
                 }
             } else if qtype == .any, node.rrsetCount > 0 {
                 // RFC 8482 §4.2: one RRset is enough.
                 try writeAnswer(owner, zones.rrsets[Int(node.firstRRSet)])
+                if state.dnssec { try signAnswer(owner, rrset: Int(node.firstRRSet), zone: node.zone) }
                 return Outcome(rcode: .noError, authoritative: true)
             } else if let index = node.rrset(qtype, in: zones.rrsets) {
                 try writeAnswer(owner, zones.rrsets[index])
+                if state.dnssec { try signAnswer(owner, rrset: index, zone: node.zone) }
                 if qtype == .ns || qtype == .mx || qtype == .srv { state.additionalSource = (current, index) }
                 return Outcome(rcode: .noError, authoritative: true)
             } else if let index = node.rrset(.cname, in: zones.rrsets) {
                 cname = zones.rrsets[index]
+                cnameSet = index
+            } else if let outcome = try answerDNSSECType(current, qtype: qtype, owner: owner) {
+                return outcome
             } else {
-                try writeNegative(zone: node.zone, inQuestion: ownerIsQuestion)
+                try writeNoData(current, zone: node.zone, inQuestion: ownerIsQuestion)
                 return Outcome(rcode: .noError, authoritative: true)
             }
 
             try writeAnswer(owner, cname, ttl: cnameTTL)
+            if state.dnssec {
+                if cnameSet >= 0 {
+                    try signAnswer(owner, rrset: cnameSet, zone: node.zone)
+                } else {
+                    try signAnswer(owner, endpoint: cnameEndpoint, in: node.weighted, kind: 0, zone: node.zone, ttl: cnameTTL ?? cname.ttl)
+                }
+            }
             guard qtype != .cname, qtype != .any, case .cname(let target) = cname.records[0] else { break }
             switch cname.targets[0] {
             case .node(let next), .wildcard(let next):
@@ -500,12 +586,19 @@ public final class Responder<Random: RandomSource> {
                 for k in 0...depth where visited[k] == next {
                     return Outcome(rcode: .noError, authoritative: true)
                 }
+                if case .wildcard = cname.targets[0], signs(zones.nodes[Int(next)].zone) {
+                    target.wire.withUnsafeBytes { proveNoCloserMatch($0, zone: zones.nodes[Int(next)].zone) }
+                }
                 current = next
                 owner = .name(target)
                 ownerIsQuestion = false
             case .nxdomain(let zone):
                 // RFC 6604 §3: the RCODE describes the last name of the chain.
                 try writeNegative(zone: zone)
+                if signs(zone) {
+                    try signNegative(zone: zone)
+                    proveNameError(target, zone: zone, scratch: scratch)
+                }
                 return Outcome(rcode: .nxDomain, authoritative: true)
             case .referral, .outside:
                 return Outcome(rcode: .noError, authoritative: true)
