@@ -32,7 +32,7 @@ let package = Package(
         // Weighted selection, health and rollback state machines, the runtime weight store.
         .target(name: "Traffic", dependencies: ["DNSWire", "Units"]),
         // DNSSEC keys, DNSKEY/DS/RRSIG records and canonical RRsets, signed through COpenSSL.
-        .target(name: "DNSSEC", dependencies: ["DNSWire", "COpenSSL"]),
+        .target(name: "DNSSEC", dependencies: ["DNSWire", "COpenSSL", "Posix"]),
         // Zone snapshot and the pure answering function (query, snapshot, random) -> response.
         // Release builds skip the run-time exclusivity checks here: the per-thread Responder's
         // stored properties were checked on every access, about a third of the instructions
@@ -53,7 +53,7 @@ let package = Package(
         .testTarget(name: "ZoneFileTests", dependencies: ["ZoneFile", "DNSWire"]),
         .testTarget(name: "PosixTests", dependencies: ["Posix", "TestSupport"]),
         .testTarget(name: "TrafficTests", dependencies: ["Traffic", "DNSWire", "Units", "TestSupport"]),
-        .testTarget(name: "DNSSECTests", dependencies: ["DNSSEC", "DNSWire", "TestSupport"]),
+        .testTarget(name: "DNSSECTests", dependencies: ["DNSSEC", "DNSWire", "Posix", "TestSupport"]),
         .testTarget(name: "AuthorityTests", dependencies: ["Authority", "ZoneFile", "DNSWire", "Traffic", "TestSupport"]),
         .testTarget(name: "VeerServerTests", dependencies: ["VeerServer", "Traffic", "Authority", "ZoneFile", "Posix", "DNSWire", "TestSupport"]),
         .testTarget(name: "IntegrationTests", dependencies: ["veer", "DNSWire", "Posix", "VeerServer", "TestSupport"]),

@@ -12,6 +12,7 @@ public enum VeerCommand {
                           [--rrl-ipv4-prefix LEN] [--rrl-ipv6-prefix LEN] [--rrl-exempt CIDR,...|none]... [--rrl-log-only]
                           [--cookie-secret HEX32|off]
                veer check [--max-zone-bytes N] [DIR]
+               veer keys generate|ds|list|activate|retire ... --dir DIR   (veer keys SUBCOMMAND --help)
                veer store import|export --state-dir DIR --store etcd=http://HOST:PORT[,...] [--store-prefix /veer/]
                veer [--admin PATH] status [NAME] [--json]
                veer [--admin PATH] weight NAME ENDPOINT N [--dry-run] [--force]
@@ -58,6 +59,8 @@ public enum VeerCommand {
                 return try CheckCommand.run(rest.dropFirst())
             case "store":
                 return try StoreCommand.run(rest.dropFirst())
+            case "keys":
+                return KeysCommand.run(rest.dropFirst())
             case "help", "--help", "-h":
                 print(usage)
                 return 0
