@@ -13,8 +13,12 @@ final class Reloader: Sendable {
     let zoneSets: ZoneSets
     let loop: ControlLoop
     let box: SnapshotBox
+    /// `--keys`: zones with keys are signed as they are read (the keys read again too).
+    let signing: ZoneSigning?
 
-    init(directory: String, files: ZoneParser.Files, slots: SlotRegistry, zoneSets: ZoneSets, loop: ControlLoop, box: SnapshotBox) {
+    init(directory: String, files: ZoneParser.Files, slots: SlotRegistry, zoneSets: ZoneSets, loop: ControlLoop, box: SnapshotBox,
+         signing: ZoneSigning? = nil) {
+        self.signing = signing
         self.directory = directory
         self.files = files
         self.slots = slots
@@ -34,7 +38,14 @@ final class Reloader: Sendable {
             Log.error("reload: kept the data of generation \(box.generation)")
             return lines
         }
-        let served = ServedZones(zones, slots: slots)
+        let served: ServedZones
+        do {
+            served = try ServedZones(zones, slots: slots, signing: signing)
+        } catch {
+            Log.error("reload: dnssec: \(error)")
+            Log.error("reload: kept the data of generation \(box.generation)")
+            return ["dnssec: \(error)"]
+        }
         let number = zoneSets.add(served)
         let reply = loop.send(.reload(served.config, zones: number)) ?? "error: no reply"
         guard reply.hasPrefix("ok") else {
@@ -42,6 +53,7 @@ final class Reloader: Sendable {
             Log.error("reload: \(reply); kept generation \(box.generation)")
             return [reply.hasPrefix("error: ") ? String(reply.dropFirst(7)) : reply]
         }
+        if let refreshAt = served.refreshAt { loop.post(.signed(zones: number, refreshAtMs: ZoneSigning.milliseconds(refreshAt))) }
         return []
     }
 }

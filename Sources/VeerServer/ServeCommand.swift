@@ -4,6 +4,7 @@ import Posix
 import Synchronization
 import Traffic
 import ZoneFile
+import DNSSEC
 import Foundation
 
 /// What `veer serve` was asked to do.
@@ -47,6 +48,11 @@ struct ServeConfig {
     var rateLimitExempt: [AddressPrefix]?
     /// `--cookie-secret`: shared by servers that answer for the same address; nil: off.
     var cookieSecret: CookieSecret? = .random()
+    /// `--keys DIR`: sign the zones that have keys there (README "DNSSEC"); nil: unsigned.
+    var keysDirectory: String?
+    /// `--signature-validity`, `--signature-refresh`, `--signature-inception-offset`,
+    /// `--signature-jitter`: the defaults (14 d, 7 d, 1 h, 1 d) unless given (tests shorten them).
+    var signaturePolicy = SignaturePolicy()
 
     /// What the server threads apply to each query (one rate limiter for all of them).
     func makeQueryPolicy() -> QueryPolicy {
@@ -65,6 +71,7 @@ struct ServeConfig {
             "state-dir", "admin", "admin-allow-uid", "admin-allow-gid", "rollback-window", "status-query-from", "metrics",
             "cohort-seed", "store", "store-prefix", "server-id",
             "rrl-rate", "rrl-window", "rrl-slip", "rrl-ipv4-prefix", "rrl-ipv6-prefix", "rrl-exempt", "cookie-secret",
+            "keys", "signature-validity", "signature-refresh", "signature-inception-offset", "signature-jitter",
         ], switches: ["rrl-log-only"])
         guard options.positional.isEmpty else { throw UsageError("unexpected argument \"\(options.positional[0])\"") }
         zonesDirectory = options.last("zones") ?? zonesDirectory
@@ -129,6 +136,8 @@ struct ServeConfig {
                 throw UsageError("--metrics \(text): \(error)")
             }
         }
+        keysDirectory = options.last("keys")
+        signaturePolicy = try Self.signaturePolicy(options)
         stateDirectory = options.last("state-dir") ?? stateDirectory
         adminPath = options.last("admin") ?? stateDirectory + "/admin.sock"
         for (name, target) in [("admin-allow-uid", \ServeConfig.allowedUIDs), ("admin-allow-gid", \ServeConfig.allowedGIDs)] {
@@ -141,6 +150,36 @@ struct ServeConfig {
 }
 
 extension ServeConfig {
+    /// The signature timing options, each a whole number of seconds with `s`, `m`, `h` or
+    /// `d` (`14d`, `90s`), checked together (`SignaturePolicy.problem`).
+    static func signaturePolicy(_ options: OptionReader) throws(UsageError) -> SignaturePolicy {
+        var policy = SignaturePolicy()
+        for (name, field) in [("signature-validity", \SignaturePolicy.validity), ("signature-refresh", \SignaturePolicy.refreshBefore),
+                              ("signature-inception-offset", \SignaturePolicy.inceptionOffset), ("signature-jitter", \SignaturePolicy.jitter)] {
+            guard let text = options.last(name) else { continue }
+            guard let seconds = seconds(text) else {
+                throw UsageError("--\(name) must be a duration such as 90s, 30m, 6h or 14d, got \"\(text)\"")
+            }
+            policy[keyPath: field] = seconds
+        }
+        // A short validity given alone keeps working: the jitter shrinks with it.
+        if options.last("signature-jitter") == nil, policy.problem != nil, policy.refreshBefore < policy.validity {
+            policy.jitter = (policy.validity - policy.refreshBefore) / 2
+        }
+        if let problem = policy.problem { throw UsageError("--signature-*: \(problem)") }
+        return policy
+    }
+
+    /// Seconds of `text`: digits and one unit, `s`, `m`, `h` or `d`; nil when malformed or
+    /// beyond 68 years.
+    static func seconds(_ text: String) -> UInt32? {
+        guard let unit = text.last, let scale: UInt64 = ["s": 1, "m": 60, "h": 3600, "d": 86_400][unit],
+              let value = UInt64(text.dropLast()), !text.dropLast().hasPrefix("+") else { return nil }
+        let (total, overflow) = value.multipliedReportingOverflow(by: scale)
+        guard !overflow, total <= UInt64(Int32.max) else { return nil }
+        return UInt32(total)
+    }
+
     /// Every `CIDR,CIDR…` given to `--NAME`, parsed.
     static func prefixes(_ texts: [String], _ option: String) throws(UsageError) -> [AddressPrefix] {
         var prefixes: [AddressPrefix] = []
@@ -197,7 +236,9 @@ final class Server: Sendable {
         plane.rollbackWindowMs = config.rollbackWindowSeconds * 1000
         control = try Control(settings: Control.Settings(
             zonesDirectory: config.zonesDirectory, maxZoneBytes: config.maxZoneBytes, allowedUIDs: config.allowedUIDs, allowedGIDs: config.allowedGIDs,
-            plane: plane, cohortSeed: config.cohortSeed), zones: zones, store: store, shared: shared)
+            plane: plane, cohortSeed: config.cohortSeed, signing: config.keysDirectory.map {
+                ZoneSigning(keysDirectory: $0, policy: config.signaturePolicy, cacheDirectory: config.stateDirectory + "/signatures")
+            }), zones: zones, store: store, shared: shared)
         for zone in control.box.current.zones.zones {
             Log.info("zone: \(zone.origin) serial=\(zone.serial) file=\(zone.file)")
         }
