@@ -45,22 +45,35 @@ public enum KeyDirectory {
     public static let groupOtherBits: UInt32 = 0o077
 
     /// Every key's `.state` file in `dir`, parsed, without touching the private keys (for
-    /// `veer keys list` and the rollover steps). Errors name the file.
+    /// `veer keys list` and the rollover steps). The first bad file throws, naming it.
     public static func files(_ dir: String) throws -> [KeyFile] {
-        var result: [KeyFile] = []
+        let (files, errors) = try scan(dir)
+        if let first = errors.first { throw DNSSECError(first) }
+        return files
+    }
+
+    /// The good `.state` files of `dir` and an error (naming the file) for each bad one; only
+    /// a directory that cannot be listed throws.
+    public static func scan(_ dir: String) throws -> (files: [KeyFile], errors: [String]) {
+        var files: [KeyFile] = []
+        var errors: [String] = []
         for name in try FileIO.contentsOfDirectory(dir) where name.hasPrefix("K") && name.hasSuffix(".state") {
             let statePath = dir + "/" + name
-            let bytes = try FileIO.read(statePath, limit: maxFileBytes)
-            let record: KeyRecord
-            do { record = try KeyRecord(text: String(decoding: bytes, as: UTF8.self)) } catch {
-                throw DNSSECError("\(statePath): \(error.message)")
+            do {
+                let bytes = try FileIO.read(statePath, limit: maxFileBytes)
+                let record: KeyRecord
+                do { record = try KeyRecord(text: String(decoding: bytes, as: UTF8.self)) } catch {
+                    throw DNSSECError("\(statePath): \(error.message)")
+                }
+                guard record.baseName + ".state" == name else {
+                    throw DNSSECError("\(statePath): the file says key \(record.baseName), the name does not match")
+                }
+                files.append(KeyFile(record: record, statePath: statePath, privatePath: dir + "/" + record.baseName + ".private"))
+            } catch {
+                errors.append("\(error)")
             }
-            guard record.baseName + ".state" == name else {
-                throw DNSSECError("\(statePath): the file says key \(record.baseName), the name does not match")
-            }
-            result.append(KeyFile(record: record, statePath: statePath, privatePath: dir + "/" + record.baseName + ".private"))
         }
-        return result
+        return (files, errors)
     }
 
     /// Reads the private key of `file`: refused when group or others may access it, when it

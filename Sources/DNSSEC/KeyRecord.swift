@@ -57,6 +57,9 @@ public struct KeyRecord: Hashable, Sendable {
         }
     }
 
+    /// `35214 13 ecdsap256sha256 active`: tag, algorithm and state, for `status`.
+    public var statusText: String { "\(tag) \(algorithm.rawValue) \(algorithm.name) \(state.rawValue)" }
+
     /// `K<zone>+<alg>+<tag>` as BIND names key files (`Kexample.com.+013+12345`), zone lower-cased.
     public var baseName: String {
         let algorithm = String(self.algorithm.rawValue)

@@ -83,8 +83,8 @@ public final class SignatureCache: Sendable {
         let bytes = storage.withLock { storage in
             var out = Self.magic
             for (key, rdata) in storage.entries {
-                if storage.latest != 0, let rrsig = try? RRSIG(rdata: rdata),
-                   Int32(bitPattern: rrsig.expiration &- storage.latest) <= 0 { continue }
+                // The expiration sits at octets 8-11 of RRSIG RDATA (RFC 4034 §3.1).
+                if storage.latest != 0, Int32(bitPattern: Canonical.read32(rdata, 8) &- storage.latest) <= 0 { continue }
                 out += key.bytes
                 Canonical.append16(UInt16(rdata.count), to: &out)
                 out += rdata

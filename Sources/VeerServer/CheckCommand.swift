@@ -1,11 +1,13 @@
+import DNSSEC
 import Posix
 import ZoneFile
 
-/// `veer check [DIR]`: loads every zone like `serve` would and prints every error
+/// `veer check [DIR] [--keys DIR]`: loads every zone like `serve` would and prints every error
 /// (`file:line:column: error: …`), exit 1 if there is one (as nsd-checkzone and kzonecheck).
+/// With `--keys`, the DNSSEC keys too (KeyCheck).
 enum CheckCommand {
     static func run(_ arguments: ArraySlice<String>) throws(UsageError) -> Int32 {
-        let options = try OptionReader(arguments, valued: ["zones", "max-zone-bytes"])
+        let options = try OptionReader(arguments, valued: ["zones", "max-zone-bytes", "keys"])
         guard options.positional.count <= 1 else { throw UsageError("check takes at most one directory") }
         let directory = options.positional.first ?? options.last("zones") ?? "zones"
         let (zones, errors) = ZoneParser.loadDirectory(directory, files: .system(maxBytes: try ZoneParser.Files.maxBytes(options)))
@@ -21,7 +23,10 @@ enum CheckCommand {
         for zone in zones {
             print("\(zone.file): zone \(zone.origin) ok: \(zone.records.count) records, \(zone.weighted.count) weighted names")
         }
-        return 0
+        guard let keys = options.last("keys") else { return 0 }
+        let findings = KeyCheck.run(keys, served: zones.map(\.origin))
+        for finding in findings { print(finding.description) }
+        return findings.contains { $0.severity == .error } ? 1 : 0
     }
 }
 

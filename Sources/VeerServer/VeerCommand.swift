@@ -11,7 +11,7 @@ public enum VeerCommand {
                           [--server-id NAME] [--rrl-rate N] [--rrl-window SECONDS] [--rrl-slip N]
                           [--rrl-ipv4-prefix LEN] [--rrl-ipv6-prefix LEN] [--rrl-exempt CIDR,...|none]... [--rrl-log-only]
                           [--cookie-secret HEX32|off]
-               veer check [--max-zone-bytes N] [DIR]
+               veer check [--max-zone-bytes N] [--keys DIR] [DIR]
                veer keys generate|ds|list|activate|retire ... --dir DIR   (veer keys SUBCOMMAND --help)
                veer store import|export --state-dir DIR --store etcd=http://HOST:PORT[,...] [--store-prefix /veer/]
                veer [--admin PATH] status [NAME] [--json]
