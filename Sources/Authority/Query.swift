@@ -41,8 +41,8 @@ struct QueryState {
     /// DO=1 (RFC 3225) and the snapshot has signed zones: answers from signed zones carry
     /// RRSIGs and NSEC proofs (Responder+DNSSEC.swift).
     var dnssec = false
-    /// NSEC records (by node) for the authority section, written last (`writeProofs`).
-    var proofs = InlineArray<4, Int32>(repeating: -1)
+    /// How many of `Responder.proofs` this query keeps (NSEC records for the authority
+    /// section, written last by `writeProofs`); the list itself is not reset per query.
     var proofCount = 0
 
     init() {}

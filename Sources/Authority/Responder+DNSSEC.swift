@@ -70,9 +70,9 @@ extension Responder {
     /// Keeps node `node`'s NSEC for the authority section, once.
     func addProof(_ node: Int32) {
         guard node >= 0 else { return }
-        for index in 0..<state.proofCount where state.proofs[index] == node { return }
+        for index in 0..<state.proofCount where proofs[index] == node { return }
         guard state.proofCount < Self.maxProofs else { return }
-        state.proofs[state.proofCount] = node
+        proofs[state.proofCount] = node
         state.proofCount += 1
     }
 
@@ -134,7 +134,7 @@ extension Responder {
         guard state.proofCount > 0, let signatures = snapshot.signatures else { return }
         let nodes = snapshot.zones.nodes
         for index in 0..<state.proofCount {
-            let node = state.proofs[index]
+            let node = proofs[index]
             state.authorityCount += try writeRecords(.name(nodes[Int(node)].name), signatures.nsec(node))
         }
     }

@@ -36,13 +36,16 @@ public final class Responder<Random: RandomSource> {
 
     var writer: WireWriter
     /// The question name, lowercased, decompressed.
-    private let qname: UnsafeMutableRawBufferPointer
+    let qname: UnsafeMutableRawBufferPointer
     /// For names skipped while parsing and for building wildcard names; twice a name's
     /// room, for an NSEC proof's lowercased name and the wildcard built from it.
-    private let scratch: UnsafeMutableRawBufferPointer
+    let scratch: UnsafeMutableRawBufferPointer
     /// Everything one query leaves behind while it is answered (counts, the chosen endpoint,
     /// the client's key, the cookie): set afresh in one place, at the start of `respond`.
     var state = QueryState()
+    /// NSEC records (by node) for a signed answer's authority section; the first
+    /// `state.proofCount` count. Kept out of `QueryState`, so unsigned queries do not reset it.
+    var proofs = InlineArray<4, Int32>(repeating: -1)
     /// Makes and checks server cookies (RFC 7873, 9018); nil answers no cookie.
     public let cookieSecret: CookieSecret?
     /// Seconds since 1970 (mod 2^32), read only for a query with a cookie.
@@ -221,7 +224,7 @@ public final class Responder<Random: RandomSource> {
 
     // MARK: - Sections
 
-    private struct ResponseHeader {
+    struct ResponseHeader {
         let id: UInt16
         let opcode: UInt16
         let rd: Bool
@@ -239,13 +242,13 @@ public final class Responder<Random: RandomSource> {
 
     /// The answer did not fit: send the header and question with TC, and the client retries
     /// over TCP (RFC 2181 §9).
-    private func truncate(_ header: inout ResponseHeader) {
+    func truncate(_ header: inout ResponseHeader) {
         discardRecords(keepingQuestion: true)
         header.tc = true
     }
 
     /// Appends the OPT record and fills in the header.
-    private func finish(_ header: inout ResponseHeader, rcode: RCode, question: Bool, edns: ClientEDNS?) -> Answered {
+    func finish(_ header: inout ResponseHeader, rcode: RCode, question: Bool, edns: ClientEDNS?) -> Answered {
         if rcode != .noError && rcode != .nxDomain {
             // An error carries no records, even if some were written before it was known
             // (a CNAME to a name that then answers SERVFAIL).
@@ -379,79 +382,6 @@ public final class Responder<Random: RandomSource> {
     }
 
     // MARK: - Lookup
-
-    /// True when the question's first label is `_veer` (any case) and there are weighted
-    /// names: one byte compare for every other query.
-    private var isStatusQuery: Bool {
-        // One byte first: the label array is only loaded for a first label "_????".
-        guard qname[1] == UInt8(ascii: "_") else { return false }
-        let label = StatusRecords.label
-        guard state.qnameLength > label.count + 2, qname[0] == UInt8(label.count), !snapshot.status.isEmpty else { return false }
-        for i in 0..<label.count where qname[1 + i] != label[i] { return false }
-        return true
-    }
-
-    /// In a signed zone an IN status query with DO=1, as every validating resolver sends,
-    /// is answered as the zone answers without the status feature (a signed NXDOMAIN or
-    /// NODATA, which validates); `dig` (DO=0) and class CH still get the TXT (README "DNSSEC").
-    private var statusHiddenByDNSSEC: Bool {
-        guard state.dnssec, let signatures = snapshot.signatures else { return false }
-        switch snapshot.zones.resolve(statusSubject, scratch: scratch) {
-        case .node(let node), .wildcard(let node): return signatures.isSigned(snapshot.zones.nodes[Int(node)].zone)
-        case .nxdomain(let zone): return signatures.isSigned(zone)
-        case .referral(let cut): return signatures.isSigned(snapshot.zones.nodes[Int(cut)].zone)
-        case .outside: return false
-        }
-    }
-
-    /// `_veer.NAME` in class CH: the status TXT (class CH, TTL 0) to allowed clients, which
-    /// no resolver validates; REFUSED otherwise, and for names that are not weighted.
-    private func answerStatusInChaos(_ response: inout ResponseHeader, qtype: RRType, allowed: Bool, edns: ClientEDNS?) -> Answered {
-        guard allowed, let strings = snapshot.status.strings(forWire: statusSubject) else {
-            return finish(&response, rcode: .refused, question: true, edns: edns)
-        }
-        response.aa = true
-        if qtype == .txt || qtype == .any {
-            do throws(WireError) {
-                try writeOwner(.question)
-                try writer.u16(RRType.txt.rawValue)
-                try writer.u16(RRClass.chaos.rawValue)
-                try writer.u32(0)
-                let lengthAt = writer.count
-                try writer.u16(0)
-                try RData.txt(strings).encode(into: &writer, compress: false)
-                writer.patch16(UInt16(writer.count - lengthAt - 2), at: lengthAt)
-                state.answerCount = 1
-            } catch {
-                truncate(&response)
-            }
-        }
-        return finish(&response, rcode: .noError, question: true, edns: edns)
-    }
-
-    /// The name a status query asks about: the question without its `_veer` label.
-    private var statusSubject: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: qname[(StatusRecords.label.count + 1)..<state.qnameLength])
-    }
-
-    /// TXT with the status strings (TTL 0: it changes with every weight); other types get
-    /// NODATA with the zone's SOA, as for any name that has only TXT.
-    private func answerStatus(_ strings: [[UInt8]], qtype: RRType) throws(WireError) {
-        if qtype == .txt || qtype == .any {
-            try writeRecord(.question, .txt, ttl: 0, .txt(strings))
-            state.answerCount = 1
-            return
-        }
-        let zones = snapshot.zones
-        switch zones.resolve(statusSubject, scratch: scratch) {
-        case .node(let node), .wildcard(let node):
-            try writeNegative(zone: zones.nodes[Int(node)].zone)
-        case .nxdomain(let zone):
-            try writeNegative(zone: zone)
-        case .referral, .outside:
-            break
-        }
-    }
 
     typealias Outcome = AnswerOutcome
 
