@@ -17,6 +17,7 @@ run: build
 	@echo "  dig @127.0.0.1 -p 5353 www.example.com"
 	@echo "  dig @127.0.0.1 -p 5353 api.example.com"
 	@echo "  curl -s http://127.0.0.1:9153/metrics"
+	@echo "  and open http://127.0.0.1:9153/ for the live page"
 	$(BIN) serve --zones zones --metrics 127.0.0.1:9153
 
 # Integration tests run the real binary and the real dig; they fail loudly without dig.
@@ -61,7 +62,8 @@ clean:
 
 # Veer vs NSD vs gdnsd under dnsperf (bench/run.sh; needs dnsperf nsd gdnsd, installs nothing):
 # medians of BENCH_RUNS runs, ratios, p99 at 50k q/s, 1 vs 2 threads, a 1M-record zone's load
-# time and memory; about 5 minutes. `make bench BENCH_RUNS=1 BENCH_SECONDS=2` for a quick look;
+# time and memory; about 10 minutes (6 of them dnsperf: 3 runs x 4 query sets x 2 modes x
+# 3 servers x 5 s), plus the release build. `make bench BENCH_RUNS=1 BENCH_SECONDS=2` for a quick look;
 # BENCH_SCRATCH=.build-bench builds into a separate scratch path.
 BENCH_SECONDS ?= 5
 BENCH_RUNS ?= 3

@@ -18,8 +18,9 @@ let package = Package(
         .target(name: "COpenSSL", linkerSettings: [.linkedLibrary("ssl"), .linkedLibrary("crypto")]),
         // Processor hints (prefetch) as inline C, for the name table.
         .target(name: "CHints"),
-        // The only target that imports Glibc: sockets, fds, errno, signals, files.
-        .target(name: "Posix", dependencies: ["CPosix"]),
+        // The only target that imports Glibc: sockets, fds, errno, signals, files; TLS
+        // connections (the admin protocol over TLS) through COpenSSL.
+        .target(name: "Posix", dependencies: ["CPosix", "COpenSSL"]),
         // Durations and percentages as operators write and read them, stdlib only.
         .target(name: "Units"),
         // DNS message model and wire codec: the stdlib, and a prefetch hint from CHints.

@@ -23,9 +23,26 @@ import Synchronization
 ///   client still sends (at most `drainLimit` bytes, for `drainTimeout`), so the client reads
 ///   the reply rather than a connection reset.
 ///
+/// Other read-only resources may be served beside it on the same terms (`Resource`: the live
+/// page and its JSON); a path that is neither gets 404.
+///
 /// `render` runs on a connection thread, possibly on several at once: it must be thread-safe,
 /// and quick, since the scrape waits for it.
 public final class MetricsServer: Sendable {
+    /// A resource served beside `/metrics`: its exact path, its content type and its body.
+    public struct Resource: Sendable {
+        public let path: String
+        public let contentType: String
+        public let render: @Sendable () -> String
+
+        /// `render` gives each reply's body; it runs on connection threads, as the metrics' does.
+        public init(path: String, contentType: String, render: @escaping @Sendable () -> String) {
+            self.path = path
+            self.contentType = contentType
+            self.render = render
+        }
+    }
+
     /// The only resource served.
     public static let path = "/metrics"
     /// Prometheus text exposition format 0.0.4 (what Prometheus asks for and accepts).
@@ -57,7 +74,8 @@ public final class MetricsServer: Sendable {
     private let refusalsDraining = Atomic<Int>(0)
     private let requestTimeout: UInt64
     private let sendTimeout: UInt64
-    private let render: @Sendable () -> String
+    /// `/metrics` first, then the other resources.
+    private let resources: [Resource]
 
     /// Binds and listens on `address` now; call `start()` to begin serving.
     ///
@@ -66,10 +84,12 @@ public final class MetricsServer: Sendable {
     ///     free port (see `boundAddress`).
     ///   - requestTimeout: how long a client may take to send its request head.
     ///   - sendTimeout: how long a client may take to read the whole reply.
+    ///   - resources: other paths served, e.g. `/` and `/api/names`.
     ///   - render: the body of each `GET /metrics`, in the Prometheus text format.
     /// - Throws: `SystemError`, e.g. `bind 127.0.0.1:9153: EADDRINUSE (Address already in use)`.
     public init(address: SocketAddress, requestTimeout: Duration = MetricsServer.defaultRequestTimeout,
-                sendTimeout: Duration = MetricsServer.defaultSendTimeout, render: @escaping @Sendable () -> String) throws {
+                sendTimeout: Duration = MetricsServer.defaultSendTimeout, resources: [Resource] = [],
+                render: @escaping @Sendable () -> String) throws {
         let fd = try Socket.open(Socket.stream, for: address)
         do {
             try Socket.setIPv6Only(fd, address)
@@ -85,7 +105,8 @@ public final class MetricsServer: Sendable {
         threads = ConnectionThreads(listener: fd, threadName: "veer-metrics", maxClients: Self.maxConnections)
         self.requestTimeout = max(1, nanoseconds(requestTimeout))
         self.sendTimeout = max(1, nanoseconds(sendTimeout))
-        self.render = render
+        self.resources = [Resource(path: Self.path, contentType: Self.contentType, render: render)]
+            + resources.filter { $0.path != Self.path }
     }
 
     /// Starts accepting on a background thread and returns. Calling it again does nothing.
@@ -185,9 +206,10 @@ public final class MetricsServer: Sendable {
 
     /// The reply to a whole request head (its lines without line ends).
     private func respond(to lines: [ArraySlice<UInt8>]) -> [UInt8] {
-        let (status, headOnly) = Self.route(lines)
+        let (status, headOnly, index) = Self.route(lines, paths: resources.map(\.path))
         guard status == 200 else { return Self.response(status: status, headOnly: headOnly) }
-        return Self.response(status: 200, contentType: Self.contentType, body: Array(render().utf8), headOnly: headOnly)
+        let resource = resources[index]
+        return Self.response(status: 200, contentType: resource.contentType, body: Array(resource.render().utf8), headOnly: headOnly)
     }
 
     /// Closes our side for writing, then reads until the client closes, `drainLimit` bytes
@@ -213,8 +235,8 @@ public final class MetricsServer: Sendable {
 
     // MARK: - Requests and responses (pure)
 
-    /// The status for a whole request head, and whether the reply leaves out its body (HEAD).
-    /// 200 means: serve the metrics.
+    /// The status for a whole request head, whether the reply leaves out its body (HEAD), and
+    /// the index in `paths` of the resource asked for. 200 means: serve that resource.
     ///
     /// Request line: `method SP request-target SP HTTP/DIGIT.DIGIT` (RFC 9112 section 3).
     /// The target may be origin-form (`/metrics?x=1`) or absolute-form
@@ -222,27 +244,34 @@ public final class MetricsServer: Sendable {
     /// fields must be `name:value` with a token name; their values are not used. `Host` is
     /// not required: there is one resource and no virtual hosts. An empty line before the
     /// request line, which servers may skip (RFC 9112 section 2.2), gets 400: no scraper sends one.
-    static func route(_ lines: [ArraySlice<UInt8>]) -> (status: Int, headOnly: Bool) {
-        guard let requestLine = lines.first else { return (400, false) }
+    static func route(_ lines: [ArraySlice<UInt8>], paths: [String] = [MetricsServer.path]) -> (status: Int, headOnly: Bool, index: Int) {
+        let (status, headOnly, path) = check(lines)
+        guard status == 200, let path else { return (status, headOnly, 0) }
+        guard let index = paths.firstIndex(where: { path.elementsEqual($0.utf8) }) else { return (404, headOnly, 0) }
+        guard headOnly || lines[0].starts(with: "GET ".utf8) else { return (405, false, 0) }
+        return (200, headOnly, index)
+    }
+
+    /// The request head's status before the path is looked up, with the path when it is 200.
+    private static func check(_ lines: [ArraySlice<UInt8>]) -> (status: Int, headOnly: Bool, path: ArraySlice<UInt8>?) {
+        guard let requestLine = lines.first else { return (400, false, nil) }
         let parts = requestLine.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, parts[0].allSatisfy(\.isTokenCharacter) else { return (400, false) }
+        guard parts.count == 3, !parts[0].isEmpty, parts[0].allSatisfy(\.isTokenCharacter) else { return (400, false, nil) }
         let headOnly = parts[0].elementsEqual("HEAD".utf8)
         let version = Array(parts[2])
         guard version.count == 8, version[0..<5].elementsEqual("HTTP/".utf8), version[5].isDigit,
               version[6] == UInt8(ascii: "."), version[7].isDigit
-        else { return (400, headOnly) }
-        guard version[5] == UInt8(ascii: "1") else { return (505, headOnly) }
+        else { return (400, headOnly, nil) }
+        guard version[5] == UInt8(ascii: "1") else { return (505, headOnly, nil) }
         for field in lines.dropFirst() {
             // A space before the colon or a folded line (leading blank) is malformed
             // (RFC 9112 sections 5.1 and 5.2).
             guard let colon = field.firstIndex(of: UInt8(ascii: ":")), colon > field.startIndex,
                   field[field.startIndex..<colon].allSatisfy(\.isTokenCharacter)
-            else { return (400, headOnly) }
+            else { return (400, headOnly, nil) }
         }
-        guard let path = path(of: parts[1]) else { return (400, headOnly) }
-        guard path.elementsEqual(Self.path.utf8) else { return (404, headOnly) }
-        guard headOnly || parts[0].elementsEqual("GET".utf8) else { return (405, false) }
-        return (200, headOnly)
+        guard let path = path(of: parts[1]) else { return (400, headOnly, nil) }
+        return (200, headOnly, path)
     }
 
     /// The path of an origin-form or absolute-form request target, without its query; nil if

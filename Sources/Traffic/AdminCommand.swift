@@ -17,8 +17,9 @@ public enum AdminCommand: Equatable, Sendable {
     case rolloutPause(name: String)
     case rolloutResume(name: String)
     case rolloutAbort(name: String)
-    case history(name: String?, limit: Int)
-    case health(name: String)
+    /// `json`: one JSON document of the changes, not the audit lines.
+    case history(name: String?, limit: Int, json: Bool = false)
+    case health(name: String, json: Bool = false)
     /// Runs NAME's analyses now for ENDPOINT (every endpoint with `analysis=` when nil) and
     /// shows the values, the baseline and the verdict; changes nothing.
     case analysis(name: String, endpoint: String?, json: Bool)
@@ -100,8 +101,8 @@ public enum AdminCommand: Equatable, Sendable {
                                          step below ENDPOINT's share needs --force
         rollout status [NAME] [json]     the plan, the step in force and the time to the next
         rollout pause|resume|abort NAME  hold the step / bake it again and go on / roll back
-        history [NAME] [N]               the last N audit lines (default 20)
-        health NAME                      recent probe results of NAME's endpoints
+        history [NAME] [N] [json]        the changes in the last N audit lines (default 20)
+        health NAME [json]               recent probe results of NAME's endpoints
         analysis NAME [ENDPOINT] [json]  run NAME's traffic analyses now: values, baseline, verdict
         reload                           re-read the zones; on any error keep serving the old data
         store restore REASON             write this server's last good state over an unreadable
@@ -155,7 +156,10 @@ public enum AdminCommand: Equatable, Sendable {
             return try rollout(args, dryRun: dryRun, force: force)
         case "history":
             try refuseSwitches("history")
-            try expect(0...2, "history [NAME] [N]")
+            var args = args
+            let json = args.last?.lowercased() == "json" || args.last == "--json"
+            if json { args.removeLast() }
+            guard (0...2).contains(args.count) else { throw AdminError.badValue("usage: history [NAME] [N] [json]") }
             var name: String?
             var limit = defaultHistory
             for arg in args {
@@ -165,14 +169,15 @@ public enum AdminCommand: Equatable, Sendable {
                 } else if name == nil {
                     name = arg
                 } else {
-                    throw AdminError.badValue("usage: history [NAME] [N]")
+                    throw AdminError.badValue("usage: history [NAME] [N] [json]")
                 }
             }
-            return .history(name: name, limit: limit)
+            return .history(name: name, limit: limit, json: json)
         case "health":
             try refuseSwitches("health")
-            try expect(1...1, "health NAME")
-            return .health(name: args[0])
+            let json = args.count == 2 && (args[1].lowercased() == "json" || args[1] == "--json")
+            guard args.count == (json ? 2 : 1) else { throw AdminError.badValue("usage: health NAME [json]") }
+            return .health(name: args[0], json: json)
         case "analysis":
             try refuseSwitches("analysis")
             var rest = args
@@ -238,9 +243,12 @@ public enum AdminCommand: Equatable, Sendable {
                 }
                 i += 1
             }
-            guard let name, let target = values["to"], let stepsText = values["steps"], let bakeText = values["bake"] else {
-                throw AdminError.badValue("usage: \(rolloutStartForm)")
+            guard let name else { throw AdminError.badValue("NAME is required; usage: \(rolloutStartForm)") }
+            // Name the first option missing, in the order the usage lists them.
+            if let missing = ["to", "steps", "bake"].first(where: { values[$0] == nil }) {
+                throw AdminError.badValue("--\(missing) is required; usage: \(rolloutStartForm)")
             }
+            let target = values["to"]!, stepsText = values["steps"]!, bakeText = values["bake"]!
             var steps: [Int] = []
             for item in stepsText.split(separator: ",", omittingEmptySubsequences: false) {
                 let text = item.hasSuffix("%") ? String(item) : item + "%"

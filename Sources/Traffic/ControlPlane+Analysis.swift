@@ -107,7 +107,7 @@ extension ControlPlane {
             case .rollBack(let reason):
                 effects += rollBack(rollout, reason: reason, now: now)
             case .hold(let reason):
-                unsaved.append(AuditEntry(at: now.wallSeconds, uid: nil, name: name.key,
+                unsaved.append(AuditEntry(at: now.wallSeconds, requester: nil, name: name.key,
                                           text: "rollout to \(rollout.target) paused at step \(rollout.step + 1)/\(rollout.steps.count)",
                                           reason: reason))
                 effects.append(.log(.warning, "rollout: \(name.key) \(reason)"))

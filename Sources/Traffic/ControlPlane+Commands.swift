@@ -2,40 +2,40 @@ import Units
 
 /// Admin commands that change state: manual weight changes and rollouts.
 extension ControlPlane {
-    mutating func run(_ command: AdminCommand, line: String, uid: UInt32, sample: [CohortSample] = [], now: Moment) -> [Effect] {
+    mutating func run(_ command: AdminCommand, line: String, requester: Requester, sample: [CohortSample] = [], now: Moment) -> [Effect] {
         do throws(AdminError) {
             switch command {
             case .weight(let name, let endpoint, let weight, let force, let dryRun):
-                return try change(name, line: line, uid: uid, force: force, dryRun: dryRun, sample: sample, now: now) { (store) throws(AdminError) in
+                return try change(name, line: line, requester: requester, force: force, dryRun: dryRun, sample: sample, now: now) { (store) throws(AdminError) in
                     try store.setting(name, endpoint, to: weight, at: now.wallSeconds)
                 }
             case .shift(let name, let endpoint, let basisPoints, let force, let dryRun):
-                return try change(name, line: line, uid: uid, force: force, dryRun: dryRun, sample: sample, now: now) { (store) throws(AdminError) in
+                return try change(name, line: line, requester: requester, force: force, dryRun: dryRun, sample: sample, now: now) { (store) throws(AdminError) in
                     try store.shifting(name, endpoint, toBasisPoints: basisPoints, at: now.wallSeconds)
                 }
             case .drain(let name, let endpoint, let force, let dryRun):
-                return try change(name, line: line, uid: uid, force: force, dryRun: dryRun, sample: sample, now: now) { (store) throws(AdminError) in
+                return try change(name, line: line, requester: requester, force: force, dryRun: dryRun, sample: sample, now: now) { (store) throws(AdminError) in
                     try store.setting(name, endpoint, to: 0, at: now.wallSeconds)
                 }
             case .undo(let name, let force):
-                return try change(name, line: line, uid: uid, force: force, dryRun: false, sample: [], now: now) { (store) throws(AdminError) in
+                return try change(name, line: line, requester: requester, force: force, dryRun: false, sample: [], now: now) { (store) throws(AdminError) in
                     try store.undoing(name, at: now.wallSeconds)
                 }
             case .rolloutStart(let name, let target, let steps, let bakeMs, let dryRun, let force):
                 return try startRollout(NameKey(name), target: target, steps: steps, bakeMs: bakeMs, dryRun: dryRun, force: force,
-                                        line: line, uid: uid, now: now)
+                                        line: line, requester: requester, now: now)
             case .rolloutPause(let name):
-                return try controlRollout(NameKey(name), line: line, uid: uid, now: now) { (rollout) throws(AdminError) in
-                    try rollout.pause(reason: "paused by uid \(uid)", now: now)
+                return try controlRollout(NameKey(name), line: line, requester: requester, now: now) { (rollout) throws(AdminError) in
+                    try rollout.pause(reason: "paused by \(requester.spoken)", now: now)
                     return nil
                 }
             case .rolloutResume(let name):
-                return try controlRollout(NameKey(name), line: line, uid: uid, now: now) { (rollout) throws(AdminError) in
+                return try controlRollout(NameKey(name), line: line, requester: requester, now: now) { (rollout) throws(AdminError) in
                     try rollout.resume(now: now)
                 }
             case .rolloutAbort(let name):
-                return try controlRollout(NameKey(name), line: line, uid: uid, now: now) { (rollout) throws(AdminError) in
-                    try rollout.abort(reason: "aborted by uid \(uid)", now: now)
+                return try controlRollout(NameKey(name), line: line, requester: requester, now: now) { (rollout) throws(AdminError) in
+                    try rollout.abort(reason: "aborted by \(requester.spoken)", now: now)
                 }
             case .status, .rolloutStatus, .history, .health, .analysis, .reload, .storeRestore, .help:
                 return [.reply("error: \(line) does not change state")]
@@ -47,7 +47,7 @@ extension ControlPlane {
 
     /// A manual weight command. A name with an active rollout refuses it unless `force`,
     /// which pauses the rollout in the same save. A dry run shows the result only.
-    private mutating func change(_ nameText: String, line: String, uid: UInt32, force: Bool, dryRun: Bool,
+    private mutating func change(_ nameText: String, line: String, requester: Requester, force: Bool, dryRun: Bool,
                                  sample: [CohortSample], now: Moment,
                                  _ body: (WeightStore) throws(AdminError) -> (WeightStore, [WeightStore.Change])) throws(AdminError) -> [Effect] {
         let (next, changes) = try body(store)
@@ -58,16 +58,16 @@ extension ControlPlane {
         var planned = rollouts
         var audit: [AuditEntry] = []
         if var rollout = rollouts[key], try rollout.manualChange(force: force, line: line, now: now) {
-            audit.append(AuditEntry(at: now.wallSeconds, uid: uid, name: key,
+            audit.append(AuditEntry(at: now.wallSeconds, requester: requester, name: key,
                                     text: "rollout to \(rollout.target) paused at step \(rollout.step + 1)/\(rollout.steps.count)",
                                     reason: line))
             planned[key] = rollout
         }
-        audit += Self.entries(changes, uid: uid, reason: line, now: now)
+        audit += Self.entries(changes, requester: requester, reason: line, now: now)
         let text = Self.weightsText(name)
         return [propose(Proposal(kind: .command(reply: "ok \(key) \(text) (generation \(Self.generationMark))"),
                                  store: next, rollouts: planned, changes: changes, audit: audit,
-                                 logs: [.log(.info, "weights: \(key) \(text) by=uid:\(uid) reason=\"\(line)\"")], reason: line))]
+                                 logs: [.log(.info, "weights: \(key) \(text) by=\(requester.logName) reason=\"\(line)\"")], reason: line))]
     }
 
     /// For a `select=client` name: how many recently answered client keys `next` would move.
@@ -82,15 +82,15 @@ extension ControlPlane {
     }
 
     /// Audit lines of weight changes.
-    static func entries(_ changes: [WeightStore.Change], uid: UInt32?, reason: String, now: Moment) -> [AuditEntry] {
-        changes.map { AuditEntry(at: now.wallSeconds, uid: uid, name: NameKey($0.name), text: "\($0.endpoint) \($0.old) -> \($0.new)", reason: reason) }
+    static func entries(_ changes: [WeightStore.Change], requester: Requester?, reason: String, now: Moment) -> [AuditEntry] {
+        changes.map { AuditEntry(at: now.wallSeconds, requester: requester, name: NameKey($0.name), text: "\($0.endpoint) \($0.old) -> \($0.new)", reason: reason) }
     }
 
     /// `rollout start NAME --to ENDPOINT --steps … --bake …`: checks the plan, saves its
     /// first step and starts the bake; with `dryRun`, only shows the steps. A first step
     /// below the target's current share would move traffic back off it: refused unless `force`.
     private mutating func startRollout(_ key: NameKey, target: String, steps: [Int], bakeMs: Int64, dryRun: Bool, force: Bool,
-                                       line: String, uid: UInt32, now: Moment) throws(AdminError) -> [Effect] {
+                                       line: String, requester: Requester, now: Moment) throws(AdminError) -> [Effect] {
         guard let saved = store.name(key), let config = name(key) else {
             throw AdminError.unknownName(key.text, store.names.map(\.name))
         }
@@ -138,11 +138,11 @@ extension ControlPlane {
         var planned = rollouts
         planned[key] = rollout
         let text = "rollout to \(target) started: steps \(steps.map(Rollout.percent).joined(separator: ",")) bake \(Rollout.duration(bakeMs))"
-        let audit = [AuditEntry(at: now.wallSeconds, uid: uid, name: key, text: text, reason: line)]
-            + Self.entries(changes, uid: uid, reason: line, now: now)
+        let audit = [AuditEntry(at: now.wallSeconds, requester: requester, name: key, text: text, reason: line)]
+            + Self.entries(changes, requester: requester, reason: line, now: now)
         let reply = "ok \(key) rollout to \(target) started: step 1/\(steps.count) \(Rollout.percent(steps[0])), \(Self.weightsText(next.name(key)!)), next step after \(Rollout.duration(bakeMs)) clean (generation \(Self.generationMark))"
         return [propose(Proposal(kind: .command(reply: reply), store: next, rollouts: planned, changes: changes, audit: audit,
-                                 logs: [.log(.info, "rollout: \(key) \(text), step 1/\(steps.count) \(Rollout.percent(steps[0])) by=uid:\(uid)")],
+                                 logs: [.log(.info, "rollout: \(key) \(text), step 1/\(steps.count) \(Rollout.percent(steps[0])) by=\(requester.logName)")],
                                  reason: line))]
     }
 
@@ -158,7 +158,7 @@ extension ControlPlane {
 
     /// `rollout pause|resume|abort NAME`: runs `body` on the name's rollout and saves what
     /// the action it returns does to the weights.
-    private mutating func controlRollout(_ key: NameKey, line: String, uid: UInt32, now: Moment,
+    private mutating func controlRollout(_ key: NameKey, line: String, requester: Requester, now: Moment,
                                          _ body: (inout Rollout) throws(AdminError) -> Rollout.Action?) throws(AdminError) -> [Effect] {
         guard var rollout = rollouts[key] else {
             throw AdminError.badValue("\(key) has no rollout; start one with: \(AdminCommand.rolloutStartForm)")
@@ -168,11 +168,11 @@ extension ControlPlane {
         planned[key] = rollout
         let (next, changes) = try weights(for: action, of: rollout, now: now)
         let text = "rollout to \(rollout.target) \(rollout.phase.rawValue) at step \(rollout.step + 1)/\(rollout.steps.count)"
-        let audit = [AuditEntry(at: now.wallSeconds, uid: uid, name: key, text: text, reason: line)]
-            + Self.entries(changes, uid: uid, reason: line, now: now)
+        let audit = [AuditEntry(at: now.wallSeconds, requester: requester, name: key, text: text, reason: line)]
+            + Self.entries(changes, requester: requester, reason: line, now: now)
         return [propose(Proposal(kind: .command(reply: "ok \(key) \(text), \(Self.weightsText(next.name(key)!)) (generation \(Self.generationMark))"),
                                  store: next, rollouts: planned, changes: changes, audit: audit,
-                                 logs: [.log(.info, "rollout: \(key) \(text) by=uid:\(uid)")], reason: line))]
+                                 logs: [.log(.info, "rollout: \(key) \(text) by=\(requester.logName)")], reason: line))]
     }
 
     /// The weights a rollout's action stands for.

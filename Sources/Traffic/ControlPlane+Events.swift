@@ -57,7 +57,7 @@ extension ControlPlane {
         }
         store = next
         for change in changes { changed[NameKey(change.name)] = now }
-        unsaved += Self.entries(changes, uid: nil, reason: reason, now: now)
+        unsaved += Self.entries(changes, requester: nil, reason: reason, now: now)
         return ([.log(.warning, "weights: \(reason)")], true)
     }
 
@@ -77,12 +77,12 @@ extension ControlPlane {
     mutating func rollBack(_ rollout: Rollout, reason: String, now: Moment) -> [Effect] {
         let step = "step \(rollout.step + 1)/\(rollout.steps.count)"
         let text = "rollout to \(rollout.target) aborted at \(step), rolled back"
-        unsaved.append(AuditEntry(at: now.wallSeconds, uid: nil, name: rollout.key, text: text, reason: reason))
+        unsaved.append(AuditEntry(at: now.wallSeconds, requester: nil, name: rollout.key, text: text, reason: reason))
         do throws(AdminError) {
             let (next, changes) = try weights(for: .rollBack(reason: reason), of: rollout, now: now)
             store = next
             for change in changes { changed[NameKey(change.name)] = now }
-            unsaved += Self.entries(changes, uid: nil, reason: reason, now: now)
+            unsaved += Self.entries(changes, requester: nil, reason: reason, now: now)
         } catch {
             // Only a name without endpoints gets here; the rollout ends all the same.
             return [.log(.error, "rollout: \(rollout.key): \(text): \(error)")]
@@ -114,11 +114,14 @@ extension ControlPlane {
             refresh(now)
             effects.append(published())
         }
-        // A baking rollout's progress is saved every so often, so a restart resumes near it.
+        // A baking rollout's progress is saved every so often, so a restart resumes near it,
+        // and at the step's first clean probe, so the other servers show it as it comes.
         for (key, rollout) in rollouts where leads && rollout.phase == .baking {
             let last = lastCheckpoint[key] ?? 0
-            if rollout.bakedMs - last >= settings.checkpointEveryMs || rollout.bakedMs < last {
+            let firstClean = rollout.cleanProbes > 0 && (checkpointedProbes[key] ?? 0) == 0
+            if rollout.bakedMs - last >= settings.checkpointEveryMs || rollout.bakedMs < last || firstClean {
                 lastCheckpoint[key] = rollout.bakedMs
+                checkpointedProbes[key] = rollout.cleanProbes
                 return effects + [persistNow()]
             }
         }
@@ -150,9 +153,10 @@ extension ControlPlane {
         var planned = rollouts
         planned[key] = rollout
         rollouts[key] = before
-        let audit = [AuditEntry(at: now.wallSeconds, uid: nil, name: key, text: text, reason: reason)]
-            + Self.entries(changes, uid: nil, reason: reason, now: now)
+        let audit = [AuditEntry(at: now.wallSeconds, requester: nil, name: key, text: text, reason: reason)]
+            + Self.entries(changes, requester: nil, reason: reason, now: now)
         lastCheckpoint[key] = 0
+        checkpointedProbes[key] = 0
         return [propose(Proposal(kind: .promotion(before: before, failure: text), store: next, rollouts: planned, changes: changes,
                                  audit: audit, logs: [.log(.info, "rollout: \(key) \(text)")], reason: reason))]
     }
@@ -170,7 +174,7 @@ extension ControlPlane {
         for (key, var rollout) in rollouts.sorted(by: { $0.key < $1.key }) {
             if next.name(key)?.weight(of: rollout.target) == nil {
                 planned[key] = nil
-                audit.append(AuditEntry(at: now.wallSeconds, uid: nil, name: key, text: "rollout to \(rollout.target) dropped: no longer in the zones", reason: "reload"))
+                audit.append(AuditEntry(at: now.wallSeconds, requester: nil, name: key, text: "rollout to \(rollout.target) dropped: no longer in the zones", reason: "reload"))
             } else if rollout.phase.isActive, let target = config.first(where: { $0.key == key })?.endpoint(rollout.target),
                       Set(target.analyses) != Set(rollout.analyses.keys) {
                 rollout.require(analyses: target.analyses)
@@ -179,7 +183,7 @@ extension ControlPlane {
             if planned[key] != nil, rollout.phase == .baking, config.first(where: { $0.key == key })?.endpoint(rollout.target)?.check == nil {
                 try? rollout.pause(reason: "paused: \(rollout.target) has no health check since a reload", now: now)
                 planned[key] = rollout
-                audit.append(AuditEntry(at: now.wallSeconds, uid: nil, name: key, text: "rollout to \(rollout.target) paused: no health check since a reload", reason: "reload"))
+                audit.append(AuditEntry(at: now.wallSeconds, requester: nil, name: key, text: "rollout to \(rollout.target) paused: no health check since a reload", reason: "reload"))
             }
         }
         effects += audit.map { .log(.info, "reload: \($0.name) \($0.text)") }
@@ -236,6 +240,7 @@ extension ControlPlane {
         for key in rollouts.keys.sorted() where rollouts[key]!.phase == .baking {
             rollouts[key]!.restarted(why: "taken over")
             lastCheckpoint[key] = rollouts[key]!.bakedMs
+            checkpointedProbes[key] = rollouts[key]!.cleanProbes
             effects.append(.log(.info, "rollout: \(key) to \(rollouts[key]!.target): \(rollouts[key]!.note ?? "")"))
         }
         return effects

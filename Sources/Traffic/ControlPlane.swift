@@ -29,7 +29,7 @@ public struct ControlPlane: Sendable {
         /// An admin command that changes state (weight, shift, drain, undo, rollout start,
         /// pause, resume, abort; the edge answers the others itself); a dry run of a
         /// `select=client` name reads `sample`, the client keys recently answered.
-        case command(AdminCommand, line: String, uid: UInt32, sample: [CohortSample] = [])
+        case command(AdminCommand, line: String, requester: Requester, sample: [CohortSample] = [])
         case probe(ProbeReport)
         /// The control clock: bakes, short-TTL windows, retries.
         case tick
@@ -110,6 +110,8 @@ public struct ControlPlane: Sendable {
     /// The last background save's error, until one succeeds.
     public internal(set) var lastSaveError: String?
     var lastCheckpoint: [NameKey: Int64] = [:]
+    /// The clean probes each baking rollout had at its last checkpoint.
+    var checkpointedProbes: [NameKey: Int] = [:]
     var inFlight: Pending?
     var waiting: [Event] = []
     /// The analyses this server runs or ran: their verdicts in a row, when each last started
@@ -174,7 +176,7 @@ public struct ControlPlane: Sendable {
         for var rollout in saved?.rollouts ?? [] {
             guard store.name(rollout.key)?.weight(of: rollout.target) != nil else {
                 effects.append(.log(.info, "rollout: \(rollout.name) to \(rollout.target) is no longer in the zones; dropped"))
-                audit.append(AuditEntry(at: now.wallSeconds, uid: nil, name: rollout.key,
+                audit.append(AuditEntry(at: now.wallSeconds, requester: nil, name: rollout.key,
                                         text: "rollout to \(rollout.target) dropped: no longer in the zones", reason: "server start"))
                 continue
             }
@@ -250,7 +252,7 @@ public struct ControlPlane: Sendable {
 
     private mutating func dispatch(_ event: Event, now: Moment) -> [Effect] {
         switch event {
-        case .command(let command, let line, let uid, let sample): return run(command, line: line, uid: uid, sample: sample, now: now)
+        case .command(let command, let line, let requester, let sample): return run(command, line: line, requester: requester, sample: sample, now: now)
         case .probe(let report): return probed(report, now: now)
         case .tick: return tick(now: now)
         case .reload(let config, let zones): return reload(config, zones: zones, now: now)
@@ -390,9 +392,15 @@ public struct ControlPlane: Sendable {
         case (.background, .conflict(let error)):
             // Another server saved first; what it saved is what the servers answer now, and
             // it reaches this one by the watch. Made here and not saved: dropped.
+            let dropped = unsaved
             dirty = false
             unsaved = []
             lastSaveError = nil
+            // With no audit line, nothing anyone asked for is lost: servers started together
+            // all write their first state (the cohort seed), one wins, the others adopt it.
+            guard !dropped.isEmpty else {
+                return [.log(.info, "state: another server saved the shared state first; this server adopts it (it had no change of its own to save)")]
+            }
             return [.log(.warning, "weights: \(error); this server's unsaved change is dropped for the shared state")]
         }
     }

@@ -61,6 +61,10 @@ public struct Rollout: Sendable, Equatable, Codable {
     /// Clean probes of the target in the current bake: a step is promoted only after at
     /// least one, so a bake shorter than the probe interval still waits for evidence.
     public private(set) var cleanProbes = 0
+    /// When `bakedMs` was last counted (Unix milliseconds) by the server baking the step: a
+    /// server that only reads the saved rollout adds the time since (`baked(now:)`), so every
+    /// server shows the leader's progress rather than its last checkpoint.
+    public private(set) var bakedAt: Int64?
     /// When it completed or was aborted (Unix milliseconds).
     public private(set) var endedAt: Int64?
     /// Why it is paused or aborted, or a remark such as a resumed bake.
@@ -103,6 +107,7 @@ public struct Rollout: Sendable, Equatable, Codable {
         self.baseline = baseline
         startedAt = now.wall
         mark = now.monotonic
+        bakedAt = now.wall
         require(analyses: analyses)
     }
 
@@ -120,9 +125,17 @@ public struct Rollout: Sendable, Equatable, Codable {
     /// Bake time left in the current step.
     public var bakeLeftMs: Int64 { max(0, bakeMs - bakedMs) }
 
+    /// How long the current step has baked at `now`: `bakedMs` where this server counts it;
+    /// where it only read the leader's saved progress (no tick since), that progress plus the
+    /// wall time since the leader counted it, at most the bake.
+    public func baked(now: Moment) -> Int64 {
+        guard phase == .baking, mark == nil, let bakedAt else { return bakedMs }
+        return min(bakeMs, bakedMs + max(0, now.wall - bakedAt))
+    }
+
     /// When the current bake ends if it runs on from `now` (Unix ms; a promotion also waits
     /// for one clean probe).
-    public func bakeEndsAt(now: Moment) -> Int64 { now.wall + bakeLeftMs }
+    public func bakeEndsAt(now: Moment) -> Int64 { now.wall + max(0, bakeMs - baked(now: now)) }
 
     // MARK: - Events
 
@@ -133,6 +146,7 @@ public struct Rollout: Sendable, Equatable, Codable {
         guard phase == .baking else { return nil }
         if let mark { bakedMs = min(bakeMs, bakedMs + max(0, now.monotonic - mark)) }
         mark = now.monotonic
+        bakedAt = now.wall
         guard bakedMs >= bakeMs, cleanProbes > 0, analyses.values.allSatisfy(\.passedInStep) else { return nil }
         if step + 1 < steps.count {
             step += 1
@@ -150,6 +164,7 @@ public struct Rollout: Sendable, Equatable, Codable {
         bakedMs = 0
         cleanProbes = 0
         mark = now.monotonic
+        bakedAt = now.wall
         for name in analyses.keys { analyses[name]!.passedInStep = false }
     }
 
@@ -279,12 +294,13 @@ public struct Rollout: Sendable, Equatable, Codable {
         a.name == b.name && a.target == b.target && a.steps == b.steps && a.bakeMs == b.bakeMs && a.baseline == b.baseline
             && a.startedAt == b.startedAt && a.step == b.step && a.phase == b.phase && a.bakedMs == b.bakedMs
             && a.cleanProbes == b.cleanProbes && a.endedAt == b.endedAt && a.note == b.note && a.analyses == b.analyses
+            && a.bakedAt == b.bakedAt
     }
 
     // MARK: - Saved form
 
     private enum CodingKeys: String, CodingKey {
-        case name, target, steps, bakeMs, baseline, startedAt, step, phase, bakedMs, cleanProbes, endedAt, note, analyses
+        case name, target, steps, bakeMs, baseline, startedAt, step, phase, bakedMs, cleanProbes, endedAt, note, analyses, bakedAt
     }
 
     /// Reads what this server and earlier ones saved; files from before `bakedMs` have none,
@@ -301,6 +317,7 @@ public struct Rollout: Sendable, Equatable, Codable {
         phase = try c.decode(Phase.self, forKey: .phase)
         bakedMs = try c.decodeIfPresent(Int64.self, forKey: .bakedMs) ?? 0
         cleanProbes = try c.decode(Int.self, forKey: .cleanProbes)
+        bakedAt = try c.decodeIfPresent(Int64.self, forKey: .bakedAt)
         endedAt = try c.decodeIfPresent(Int64.self, forKey: .endedAt)
         note = try c.decodeIfPresent(String.self, forKey: .note)
         analyses = try c.decodeIfPresent([String: AnalysisTally].self, forKey: .analyses) ?? [:]

@@ -20,24 +20,25 @@ public struct PersistedState: Sendable, Equatable {
 public struct AuditEntry: Sendable, Equatable {
     /// Unix seconds.
     public let at: Int64
-    /// The admin peer; nil when Veer itself acted (health, rollout clock, reload).
-    public let uid: UInt32?
+    /// Who asked; nil when Veer itself acted (health, rollout clock, reload).
+    public let requester: Requester?
     public let name: NameKey
     public let text: String
     public let reason: String
 
-    public init(at: Int64, uid: UInt32?, name: NameKey, text: String, reason: String) {
+    public init(at: Int64, requester: Requester?, name: NameKey, text: String, reason: String) {
         self.at = at
-        self.uid = uid
+        self.requester = requester
         self.name = name
         self.text = text
         self.reason = reason
     }
 
-    /// `2026-11-23T19:20:00Z uid=1000 api.example.com. new 0 -> 25 reason="shift api.example.com new 25%"`
+    /// `2026-11-23T19:20:00Z uid=1000 api.example.com. new 0 -> 25 reason="shift api.example.com new 25%"`, or
+    /// `cert=deploy-bot` in place of `uid=1000` for a change over TLS.
     public var line: String {
         let quoted = reason.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"")
-        return "\(Timestamp.text(at)) \(uid.map { "uid=\($0)" } ?? "uid=veer") \(name) \(text) reason=\"\(quoted)\""
+        return "\(Timestamp.text(at)) \(requester.map(\.description) ?? "uid=veer") \(name) \(text) reason=\"\(quoted)\""
     }
 }
 

@@ -12,31 +12,40 @@ enum AdminClient {
     /// to 5 s; giving up before the server answers would leave the operator guessing.
     static let replyTimeout = Duration.seconds(30)
 
+    /// A read command, which has a JSON form.
+    static func readsJSON(_ words: [String]) -> Bool {
+        ["status", "analysis", "history", "health"].contains(words.first) || words.prefix(2) == ["rollout", "status"]
+    }
+
     static func run(_ arguments: ArraySlice<String>) throws(UsageError) -> Int32 {
-        // `--admin PATH` and `--json` are the client's; every other word, options of the
-        // command included (`--steps 1,5`, `--dry-run`), goes to the server as typed.
+        // `--admin PATH` (or `--server HOST:PORT --ca --cert --key`) and `--json` are the
+        // client's; every other word, options of the command included (`--steps 1,5`,
+        // `--dry-run`), goes to the server as typed.
         var words: [String] = []
-        var adminPath: String?
+        var options = AdminTransport.Options()
         var json = false
         var rest = arguments[...]
         while let word = rest.popFirst() {
-            if word == "--admin" {
-                guard let path = rest.popFirst() else { throw UsageError("--admin needs a value") }
-                adminPath = path
-            } else if word.hasPrefix("--admin=") {
-                adminPath = String(word.dropFirst("--admin=".count))
+            if try options.take(word, &rest) {
+                continue
             } else if word == "--json" {
                 json = true
             } else {
                 words.append(word)
             }
         }
+        let transport = try options.transport()
         if words.prefix(2) == ["rollout", "wait"] {
-            return try RolloutWait.run(Array(words.dropFirst(2)), adminPath: adminPath ?? defaultPath, json: json)
+            return try RolloutWait.run(Array(words.dropFirst(2)), transport: transport, json: json)
+        }
+        // The protocol's own form (`status json`) prints the document alone too.
+        if !json, words.last?.lowercased() == "json", Self.readsJSON(words) {
+            json = true
+            words.removeLast()
         }
         if json {
-            guard words.first == "status" || words.first == "analysis" || words.prefix(2) == ["rollout", "status"] else {
-                throw UsageError("--json goes with status, rollout status, rollout wait and analysis")
+            guard Self.readsJSON(words) else {
+                throw UsageError("--json goes with status, rollout status, rollout wait, history, health and analysis")
             }
             words.append("json")
         }
@@ -44,14 +53,15 @@ enum AdminClient {
         do throws(AdminError) {
             _ = try AdminCommand.parse(AdminCommand.waitSwitch(line).line)
         } catch {
-            throw UsageError("\(error)")
+            // The command's usage follows the message: the protocol's "; usage: …" is not repeated.
+            let text = "\(error)"
+            throw UsageError(text.range(of: "; usage: ").map { String(text[..<$0.lowerBound]) } ?? text)
         }
-        let path = adminPath ?? defaultPath
         let reply: String
-        do {
-            reply = try UnixLineClient.request(path: path, line: line, timeout: replyTimeout)
-        } catch {
-            writeStderr("veer: admin socket \(path): \(error) (is `veer serve` running with this --admin path?)\n")
+        switch transport.request(line, timeout: replyTimeout) {
+        case .success(let text): reply = text
+        case .failure(let failure):
+            writeStderr("veer: \(failure)\n")
             return 1
         }
         if reply.hasPrefix("ok") {

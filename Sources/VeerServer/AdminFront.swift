@@ -2,7 +2,8 @@ import Authority
 import Posix
 import Traffic
 
-/// The admin socket's front: who may ask (the peer's uid and gid), then one handler per
+/// The admin socket's front: who may ask (the peer's uid and gid; over TLS, `ControlTLSFront`
+/// judges the client's certificate with `ControlAccess`), then one handler per
 /// command from `commands`. Commands that change state go to the plane as events; the others
 /// are answered here from the status, the store's history or a reload. Replies start `ok` or
 /// `error:`.
@@ -12,7 +13,8 @@ final class AdminFront: Sendable {
         let command: AdminCommand
         /// The line without `--wait`, trimmed: what audit lines quote.
         let line: String
-        let uid: UInt32
+        /// Who asked: the socket peer's uid, or a TLS client's certificate subject.
+        let requester: Requester
         /// `--wait`: answer once every live server sharing the store serves the change.
         let wait: Bool
     }
@@ -70,10 +72,21 @@ final class AdminFront: Sendable {
             Log.warning("admin: refused uid=\(peer.uid) gid=\(peer.gid) pid=\(peer.pid)")
             return "error: uid \(peer.uid) is not allowed on the admin socket (see --admin-allow-uid and --admin-allow-gid)"
         }
+        return answer(line) { _ in .allowed(.uid(peer.uid)) }
+    }
+
+    /// Answers one admin line whose sender `decide` judges once the line is parsed (the TLS
+    /// front's certificate scopes; the socket's peer is judged before).
+    func answer(_ line: String, decide: (AdminCommand) -> ControlAccess.Verdict) -> String {
         let (line, wait) = AdminCommand.waitSwitch(line)
         do throws(AdminError) {
             let command = try AdminCommand.parse(line)
-            let request = Request(command: command, line: AdminCommand.trimmed(line), uid: peer.uid, wait: wait)
+            let requester: Requester
+            switch decide(command) {
+            case .allowed(let allowed): requester = allowed
+            case .refused(let reason): return "error: \(reason)"
+            }
+            let request = Request(command: command, line: AdminCommand.trimmed(line), requester: requester, wait: wait)
             guard let handler = Self.commands[command.verb] else { return "error: \(command.verb.rawValue) has no handler" }
             return try handler(self, request)
         } catch {
@@ -100,18 +113,17 @@ final class AdminFront: Sendable {
         return try reports.report().rolloutStatus(name: name, json: json)
     }
 
-    /// `health NAME`.
+    /// `health NAME [json]`.
     private func health(_ request: Request) throws(AdminError) -> String {
-        guard case .health(let name) = request.command else { throw Self.misrouted(request) }
-        return try reports.report().healthReport(name: name)
+        guard case .health(let name, let json) = request.command else { throw Self.misrouted(request) }
+        return json ? try reports.report().healthJSON(name: name) : try reports.report().healthReport(name: name)
     }
 
-    /// `history [NAME] [N]`: the store's audit lines.
+    /// `history [NAME] [N] [json]`: the store's audit lines, counted as changes.
     private func history(_ request: Request) throws(AdminError) -> String {
-        guard case .history(let name, let limit) = request.command else { throw Self.misrouted(request) }
+        guard case .history(let name, let limit, let json) = request.command else { throw Self.misrouted(request) }
         do {
-            let lines = try store.history(name: name.map(NameKey.init), limit: limit)
-            return (["ok \(lines.count) change\(lines.count == 1 ? "" : "s")"] + lines).joined(separator: "\n")
+            return HistoryReport(try store.history(name: name.map(NameKey.init), limit: limit)).reply(json: json)
         } catch {
             throw AdminError.badValue("\(error)")
         }
@@ -134,7 +146,7 @@ final class AdminFront: Sendable {
         guard let shared else {
             throw AdminError.badValue("store restore: this server has no shared store; its state directory is its only state")
         }
-        let uid = request.uid, line = request.line
+        let requester = request.requester, line = request.line
         let outcome: Result<String, AdminError> = loop.queue.sync {
             guard let bad = shared.reachability.unreadable else {
                 return .failure(.badValue("store restore: the shared state reads as a state; nothing to restore"))
@@ -143,10 +155,10 @@ final class AdminFront: Sendable {
             let state = loop.latest { PersistedState(store: $0.store, rollouts: Array($0.rollouts.values), revision: $0.revision, seed: $0.seed) }
             let text = "restored revision \(state.revision) over unreadable revision \(bad.revision)"
             let names = state.store.names.isEmpty ? [NameKey(".")] : state.store.names.map { NameKey($0.name) }
-            let audit = names.map { AuditEntry(at: now.wall / 1000, uid: uid, name: $0, text: text, reason: line) }
+            let audit = names.map { AuditEntry(at: now.wall / 1000, requester: requester, name: $0, text: text, reason: line) }
             do {
                 let revision = try shared.restore(state, over: bad.revision, audit: audit)
-                Log.warning("state: uid=\(uid) \(text) as revision \(revision) reason=\"\(line)\"")
+                Log.warning("state: \(requester) \(text) as revision \(revision) reason=\"\(line)\"")
                 return .success("ok restored this server's state (revision \(state.revision)) over the unreadable shared state "
                                 + "(revision \(bad.revision)) as revision \(revision)")
             } catch {
@@ -160,7 +172,7 @@ final class AdminFront: Sendable {
     /// `--wait` and a shared store, once every live server serves it.
     private func change(_ request: Request) -> String {
         let sample = request.command.isDryRunChange ? counters.cohortSamples() : []
-        let reply = loop.send(.command(request.command, line: request.line, uid: request.uid, sample: sample)) ?? "error: no reply"
+        let reply = loop.send(.command(request.command, line: request.line, requester: request.requester, sample: sample)) ?? "error: no reply"
         guard request.wait, reply.hasPrefix("ok"), let shared else { return reply }
         return shared.waitUntilServed(loop.read { $0.revision }, after: reply)
     }

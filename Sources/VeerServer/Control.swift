@@ -26,6 +26,8 @@ final class Control: Sendable {
     let admin: AdminFront
     let reloader: Reloader
     let status: StatusSource
+    /// What the live page charts (`LivePage`).
+    let history: HistoryRecorder
     private let loop: ControlLoop
     private let clock: ControlClock
     private let monitor = MonitorSlot()
@@ -55,7 +57,8 @@ final class Control: Sendable {
         zoneSets = ZoneSets(served)
         let executor = EffectExecutor(store: store, shared: shared, box: box, zoneSets: zoneSets, monitor: monitor, signing: settings.signing)
         loop = ControlLoop(plane: plane, executor: executor, clock: clock)
-        self.clock = ControlClock(loop: loop, counters: counters, shared: shared)
+        history = HistoryRecorder(monitor: monitor)
+        self.clock = ControlClock(loop: loop, counters: counters, shared: shared, history: history)
         reloader = Reloader(directory: settings.zonesDirectory, files: .system(maxBytes: settings.maxZoneBytes), slots: slots, zoneSets: zoneSets, loop: loop, box: box,
                             signing: settings.signing)
         status = StatusSource(loop: loop, monitor: monitor, counters: counters, clock: self.clock, shared: shared)

@@ -17,16 +17,19 @@ final class ControlClock: Sendable {
     let counters: CounterRegistry
     /// With a shared store: where this server says when it last answered drained endpoints.
     let shared: (any SharedStore)?
+    /// The live page's history, fed after every tick.
+    let history: HistoryRecorder?
     /// Served totals by slot every `sampleEveryMs`, oldest first, about a minute of them.
     private let samples = Mutex<(list: [(at: Int64, totals: [UInt64])], count: Int)>(([], 0))
     private let timer = Mutex<TimerHandle?>(nil)
     /// The plane's `drainRevision` last handed to the shared store.
     private let publishedDrain = Atomic<UInt64>(0)
 
-    init(loop: ControlLoop, counters: CounterRegistry, shared: (any SharedStore)?) {
+    init(loop: ControlLoop, counters: CounterRegistry, shared: (any SharedStore)?, history: HistoryRecorder? = nil) {
         self.loop = loop
         self.counters = counters
         self.shared = shared
+        self.history = history
     }
 
     /// Starts ticking on the control queue.
@@ -48,7 +51,9 @@ final class ControlClock: Sendable {
         let now = loop.clock().monotonic
         let slotCount = loop.latest { $0.effective.slotCount }
         // Every tick, so "last answered" is exact to the tick: a pass over the counters.
-        loop.run(.served(counters.totals(count: slotCount)))
+        let totals = counters.totals(count: slotCount)
+        loop.run(.served(totals))
+        history?.record(loop.latest { ($0.effective, $0.rollouts) }, served: totals, now: loop.clock())
         if let shared, let drained = loop.latest({ $0.drainRevision != publishedDrain.load(ordering: .relaxed) ? ($0.drainRevision, $0.drained) : nil }) {
             shared.publishDrain(drained.1.map { ($0.key.name.text, $0.key.id, $0.value) })
             publishedDrain.store(drained.0, ordering: .relaxed)

@@ -80,6 +80,9 @@ final class EtcdClient: Sendable {
         let start = preferred.load(ordering: .relaxed)
         var lastError = ""
         var mayHaveArrived = false
+        // Members that took the connection but did not serve the request (no leader, a
+        // timeout), and those that could not be reached: together they tell a lost quorum.
+        var unserved: [String] = [], unreached: [String] = []
         for offset in 0..<endpoints.count {
             let index = (start + offset) % endpoints.count
             let endpoint = endpoints[index]
@@ -88,6 +91,7 @@ final class EtcdClient: Sendable {
                 guard response.status == 200 else {
                     let message = (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["error"] as? String
                     lastError = "etcd \(endpoint)\(path): HTTP \(response.status)\(message.map { ": \($0)" } ?? "")"
+                    unserved.append("\(endpoint): HTTP \(response.status)\(message.map { " \($0)" } ?? "")")
                     mayHaveArrived = true
                     // A member without a leader answers 503: another may have one.
                     continue
@@ -100,11 +104,33 @@ final class EtcdClient: Sendable {
             } catch let error as CallError {
                 throw error
             } catch {
-                if error is HTTPClient.Unanswered { mayHaveArrived = true }
+                if error is HTTPClient.Unanswered {
+                    mayHaveArrived = true
+                    unserved.append("\(endpoint): \(error)")
+                } else {
+                    unreached.append("\(endpoint): \(error)")
+                }
                 lastError = "etcd \(endpoint)\(path): \(error)"
             }
         }
-        throw CallError(error: StoreError(.io, lastError), mayHaveArrived: mayHaveArrived)
+        throw CallError(error: StoreError(.io, Self.failure(path, lastError: lastError, unserved: unserved, unreached: unreached)),
+                        mayHaveArrived: mayHaveArrived)
+    }
+
+    /// Why no member served a request: with several members, a lost quorum (some take
+    /// connections, none serves) or every member out of reach, each named; with one, its error.
+    static func failure(_ path: String, lastError: String, unserved: [String], unreached: [String]) -> String {
+        let total = unserved.count + unreached.count
+        guard total > 1 else { return lastError }
+        if unreached.isEmpty {
+            return "etcd \(path): no member served it (no quorum or no leader): " + unserved.joined(separator: "; ")
+        }
+        if unserved.isEmpty {
+            return "etcd \(path): none of the \(total) members could be reached: " + unreached.joined(separator: "; ")
+        }
+        return "etcd \(path): no quorum: \(unreached.count) of \(total) members cannot be reached (" + unreached.joined(separator: "; ")
+            + ") and \(unserved.count == 1 ? "the one left does" : "the \(unserved.count) left do") not serve requests ("
+            + unserved.joined(separator: "; ") + ")"
     }
 
     /// The key, or nil when it is absent.

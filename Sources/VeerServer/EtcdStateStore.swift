@@ -38,6 +38,8 @@ final class EtcdStateStore: StateStore, SharedStore {
         var reachable = true
         var since: Int64 = Clock.wallMilliseconds()
         var lastError: String?
+        /// Since when every request failed, while that is shorter than `unreachableAfter`.
+        var failingSince: Int64?
         /// The shared state does not read as a state (never adopted), since when and why.
         var unreadable: UnreadableState?
         var lease: Int64 = 0
@@ -110,7 +112,7 @@ final class EtcdStateStore: StateStore, SharedStore {
     /// worked out (`settle`) before it is reported: saved, a conflict, or `.unknown`.
     func commit(_ request: PersistRequest) -> PersistOutcome {
         let state = PersistedState(store: request.store, rollouts: request.rollouts, revision: 0, seed: request.seed)
-        let who = request.audit.first.map { "\($0.uid.map { "uid \($0)" } ?? "veer") on \(serverID): \"\($0.reason)\"" } ?? "veer on \(serverID)"
+        let who = request.audit.first.map { "\($0.requester.map(\.spoken) ?? "veer") on \(serverID): \"\($0.reason)\"" } ?? "veer on \(serverID)"
         let document: [UInt8]
         do { document = try StateDocument.encode(state, pretty: false, lastChange: who) } catch {
             return .saveFailed("encoding the state: \(error)")
@@ -226,7 +228,7 @@ final class EtcdStateStore: StateStore, SharedStore {
     /// Writes `state` over the unreadable value at `revision` with its audit lines, in one
     /// compare-and-swap transaction; adopted here at once (the watch brings it too).
     func restore(_ state: PersistedState, over revision: UInt64, audit: [AuditEntry]) throws(StoreError) -> UInt64 {
-        let who = audit.first.map { "\($0.uid.map { "uid \($0)" } ?? "veer") on \(serverID): \"\($0.reason)\"" } ?? "veer on \(serverID)"
+        let who = audit.first.map { "\($0.requester.map(\.spoken) ?? "veer") on \(serverID): \"\($0.reason)\"" } ?? "veer on \(serverID)"
         let document: [UInt8]
         do { document = try StateDocument.encode(state, pretty: false, lastChange: who) } catch {
             throw StoreError(.io, "encoding the state: \(error)")
@@ -267,17 +269,41 @@ final class EtcdStateStore: StateStore, SharedStore {
         }
     }
 
+    /// How long etcd may fail every request before it is called unreachable: an election
+    /// after a member is lost (etcd's default election timeout is 1 s) answers "leader
+    /// changed" or times out meanwhile, and that is not an outage.
+    static let unreachableAfter: Int64 = 3_000
+
+    /// Notes a request's outcome: unreachable once requests have failed for
+    /// `unreachableAfter`, reachable at the first that works; a shorter failure is an info line.
     private func note(_ error: String?) {
-        let changed = shared.withLock { shared -> Bool in
-            let reachable = error == nil
+        enum Change { case none, failing, unreachable, recovered, reachable }
+        let now = Clock.wallMilliseconds()
+        let change = shared.withLock { shared -> Change in
             defer { shared.lastError = error }
-            guard reachable != shared.reachable else { return false }
-            shared.reachable = reachable
-            shared.since = Clock.wallMilliseconds()
-            return true
+            guard error != nil else {
+                defer { shared.failingSince = nil }
+                guard !shared.reachable else { return shared.failingSince == nil ? .none : .recovered }
+                shared.reachable = true
+                shared.since = now
+                return .reachable
+            }
+            guard shared.reachable else { return .none }
+            guard let first = shared.failingSince else {
+                shared.failingSince = now
+                return .failing
+            }
+            guard now - first >= Self.unreachableAfter else { return .none }
+            shared.reachable = false
+            shared.since = first
+            return .unreachable
         }
-        if changed {
-            if let error { Log.error("state: etcd unreachable: \(error); serving the last state, refusing changes") } else { Log.info("state: etcd reachable again") }
+        switch change {
+        case .none: break
+        case .failing: Log.info("state: etcd did not serve a request (\(error ?? "")); trying again")
+        case .recovered: Log.info("state: etcd serves requests again")
+        case .unreachable: Log.error("state: etcd unreachable: \(error ?? ""); serving the last state, refusing changes")
+        case .reachable: Log.info("state: etcd reachable again")
         }
     }
 
@@ -417,21 +443,30 @@ final class EtcdStateStore: StateStore, SharedStore {
         _ = try? reaching { () throws(StoreError) in try client.create(prefix + "leader", value: Array(serverID.utf8), lease: lease) }
     }
 
+    /// A watch broken on one member (killed, restarted) is that member's trouble, not etcd's:
+    /// the resync that follows reads through any member that answers, and only when none
+    /// does is etcd unreachable (noted by `reaching`).
     private func watchLoop() {
         while true {
+            let revision: UInt64
             do {
-                try resyncAndWatch()
+                revision = try resync()
             } catch {
-                note(error.text)
                 // A leader that cannot reach etcd stops leading: its lease runs out anyway.
                 leaderChanged(nil)
                 Clock.sleep(Self.beatEvery)
+                continue
+            }
+            do {
+                try watch(from: revision)
+            } catch {
+                Log.info("state: \(error.text); reading and watching again through the next member")
             }
         }
     }
 
-    /// Reads everything under the prefix, then follows every change after it.
-    private func resyncAndWatch() throws(StoreError) {
+    /// Reads everything under the prefix; the revision it was read at.
+    private func resync() throws(StoreError) -> UInt64 {
         let (all, revision) = try reaching { () throws(StoreError) in try client.snapshot(prefix: prefix) }
         var others: [String: [String: String]] = [:]
         var leader: String?
@@ -439,7 +474,11 @@ final class EtcdStateStore: StateStore, SharedStore {
         shared.withLock { $0.others = others }
         leaderChanged(leader)
         deliverHealth()
-        // Everything after the revision the keys were read at: no change is missed.
+        return revision
+    }
+
+    /// Follows every change after `revision`, the one the keys were read at: none is missed.
+    private func watch(from revision: UInt64) throws(StoreError) {
         try client.watch(prefix: prefix, from: revision + 1) { events, _ in
             var (others, leader) = shared.withLock { ($0.others, $0.leader) }
             var healthMoved = false

@@ -6,26 +6,20 @@ import Posix
 /// of a rollover. Each step is a pure function of DNSSEC's `Rollover` on the zone's key records;
 /// this file reads the records, applies the step and writes back what changed.
 enum KeysCommand {
-    /// The usage of each subcommand, printed by `--help` and with a usage error.
-    static let usages: [(verb: String, text: String)] = [
-        ("generate", "veer keys generate ZONE --dir DIR [--algorithm ecdsap256sha256|ed25519] [--dnskey-ttl SECONDS]"),
-        ("ds", "veer keys ds ZONE --dir DIR"),
-        ("list", "veer keys list [ZONE] --dir DIR [--json]"),
-        ("activate", "veer keys activate ZONE TAG --dir DIR [--dnskey-ttl SECONDS] [--force]"),
-        ("retire", "veer keys retire ZONE TAG --dir DIR [--dnskey-ttl SECONDS] [--force]"),
-    ]
+    /// The subcommands, whose usage lines live in `VeerCommand.usage` with every other command's.
+    static let verbs = ["generate", "ds", "list", "activate", "retire"]
 
-    /// Every subcommand's usage, one per line.
-    static var usage: String { usages.map(\.text).joined(separator: "\n") }
-
-    static func usage(of verb: String) -> String { usages.first { $0.verb == verb }?.text ?? usage }
+    /// The usage of `verb` (`usage: veer keys …`), or of every subcommand for an unknown one.
+    static func usage(of verb: String) -> String {
+        CommandHelp.usage(of: ["keys", verb]) ?? verbs.compactMap { CommandHelp.usage(of: ["keys", $0]) }.joined(separator: "\n")
+    }
 
     /// Runs `veer keys ...` (the words after `keys`): 0 ok, 1 error, 64 usage.
     static func run(_ arguments: ArraySlice<String>, now: UInt32 = UInt32(truncatingIfNeeded: Clock.wallSeconds())) -> Int32 {
         let verb = arguments.first ?? ""
         let rest = arguments.dropFirst()
         if rest.contains("--help") || rest.contains("-h") || ["--help", "-h", "help"].contains(verb) {
-            print("usage: " + (usages.contains { $0.verb == verb } ? usage(of: verb) : usage))
+            print(usage(of: verb))
             return 0
         }
         do {
@@ -41,7 +35,7 @@ enum KeysCommand {
             print(output, terminator: output.hasSuffix("\n") ? "" : "\n")
             return 0
         } catch let error as UsageError {
-            writeStderr("veer keys\(verb.isEmpty ? "" : " " + verb): \(error)\nusage: \(usage(of: verb))\n")
+            writeStderr("veer keys\(verb.isEmpty ? "" : " " + verb): \(error)\n\(usage(of: verb))\n")
             return 64
         } catch {
             writeStderr("veer keys \(verb): error: \(error)\n")

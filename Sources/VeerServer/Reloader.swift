@@ -1,5 +1,6 @@
 import Authority
 import Posix
+import Synchronization
 import Traffic
 import ZoneFile
 
@@ -15,6 +16,8 @@ final class Reloader: Sendable {
     let box: SnapshotBox
     /// `--keys`: zones with keys are signed as they are read (the keys read again too).
     let signing: ZoneSigning?
+    /// What else `reload` reads again (the control listener's certificates and CRL).
+    private let alsoReloaded = Mutex<[@Sendable () -> [String]]>([])
 
     init(directory: String, files: ZoneParser.Files, slots: SlotRegistry, zoneSets: ZoneSets, loop: ControlLoop, box: SnapshotBox,
          signing: ZoneSigning? = nil) {
@@ -27,10 +30,21 @@ final class Reloader: Sendable {
         self.box = box
     }
 
-    /// Re-reads the zones; on any error keeps serving the old data and returns the errors.
+    /// Adds `body` to what a reload does; it returns its errors, having kept what it had.
+    func alsoReload(_ body: @escaping @Sendable () -> [String]) {
+        alsoReloaded.withLock { $0.append(body) }
+    }
+
+    /// Re-reads the zones (and what `alsoReload` added); on any error keeps serving the old
+    /// data and returns the errors.
     func reload() -> [String] {
         Server.notify(["RELOADING=1", ServiceNotify.monotonicMicroseconds])
         defer { Server.notify(["READY=1", Server.status(box)]) }
+        let others = alsoReloaded.withLock { $0 }.flatMap { $0() }
+        return reloadZones() + others
+    }
+
+    private func reloadZones() -> [String] {
         let (zones, errors) = ZoneParser.loadDirectory(directory, files: files)
         if !errors.isEmpty || zones.isEmpty {
             let lines = errors.isEmpty ? ["\(directory): no *.zone files to serve"] : errors.map(\.description)

@@ -57,10 +57,12 @@ struct RolloutWatch: Equatable {
         return watch
     }
 
-    /// `--timeout` ran out after `waitedMs` with `last` the last state seen.
-    static func timeout(last: State?, waitedMs: Int64) -> RolloutWatch {
+    /// `--timeout` (`timeoutMs`) ran out with `last` the last state seen. The message names
+    /// the timeout asked for, not the time measured: sleeping to the deadline always takes a
+    /// little longer, and "after 1004ms" for `--timeout 1s` would only be noise.
+    static func timeout(last: State?, timeoutMs: Int64) -> RolloutWatch {
         let at = last.map { " (\($0.phase) at step \($0.step)/\($0.steps.count), \($0.share))" } ?? ""
-        return RolloutWatch(exit: timedOut, message: "rollout still running after \(Units.durationText(waitedMs))\(at); it goes on, only the wait stopped")
+        return RolloutWatch(exit: timedOut, message: "rollout still running after \(Units.durationText(timeoutMs))\(at); it goes on, only the wait stopped")
     }
 
     /// `step 2/3 50% baking`, with the note when there is one.
@@ -84,7 +86,7 @@ enum RolloutWait {
     static let form = "rollout wait NAME [--timeout D] [--json]"
 
     /// `arguments`: the words after `rollout wait`, client switches already taken out.
-    static func run(_ arguments: [String], adminPath: String, json: Bool) throws(UsageError) -> Int32 {
+    static func run(_ arguments: [String], transport: AdminTransport, json: Bool) throws(UsageError) -> Int32 {
         var rest = arguments[...]
         var name: String?
         var timeoutMs: Int64?
@@ -102,16 +104,16 @@ enum RolloutWait {
             }
         }
         guard let name else { throw UsageError("rollout wait needs a NAME; usage: veer \(form)") }
-        return watch(name: name, adminPath: adminPath, json: json, timeoutMs: timeoutMs)
+        return watch(name: name, transport: transport, json: json, timeoutMs: timeoutMs)
     }
 
-    private static func watch(name: String, adminPath: String, json: Bool, timeoutMs: Int64?) -> Int32 {
+    private static func watch(name: String, transport: AdminTransport, json: Bool, timeoutMs: Int64?) -> Int32 {
         let started = ContinuousClock.now
         let deadline = timeoutMs.map { started + .milliseconds($0) }
         var previous: RolloutWatch.State?
         var unreachableSince: ContinuousClock.Instant?
         while true {
-            switch read(name: name, adminPath: adminPath) {
+            switch read(name: name, transport: transport) {
             case .state(let state, let object):
                 unreachableSince = nil
                 let watch = RolloutWatch.decide(previous: previous, current: state)
@@ -132,10 +134,9 @@ enum RolloutWait {
                 writeStderr("veer: \(message)\n")
                 return RolloutWatch.unknown
             }
-            if let deadline, ContinuousClock.now + pollInterval > deadline {
+            if let deadline, let timeoutMs, ContinuousClock.now + pollInterval > deadline {
                 pause(deadline - ContinuousClock.now)
-                let waited = (ContinuousClock.now - started).components
-                let watch = RolloutWatch.timeout(last: previous, waitedMs: waited.seconds * 1000 + waited.attoseconds / 1_000_000_000_000_000)
+                let watch = RolloutWatch.timeout(last: previous, timeoutMs: timeoutMs)
                 writeStderr("veer: \(watch.message ?? "timed out")\n")
                 return watch.exit ?? RolloutWatch.timedOut
             }
@@ -157,12 +158,11 @@ enum RolloutWait {
         case refused(String)
     }
 
-    private static func read(name: String, adminPath: String) -> Reading {
+    private static func read(name: String, transport: AdminTransport) -> Reading {
         let reply: String
-        do {
-            reply = try UnixLineClient.request(path: adminPath, line: "rollout status \(name) json", timeout: AdminClient.replyTimeout)
-        } catch {
-            return .unreachable("admin socket \(adminPath): \(error) (is `veer serve` running with this --admin path?)")
+        switch transport.request("rollout status \(name) json", timeout: AdminClient.replyTimeout) {
+        case .success(let text): reply = text
+        case .failure(let failure): return .unreachable(failure.description)
         }
         guard reply.hasPrefix("ok") else { return .refused(reply) }
         let body = Data(reply.drop(while: { $0 != "\n" }).dropFirst().utf8)

@@ -53,6 +53,8 @@ struct ServeConfig {
     /// `--signature-validity`, `--signature-refresh`, `--signature-inception-offset`,
     /// `--signature-jitter`: the defaults (14 d, 7 d, 1 h, 1 d) unless given (tests shorten them).
     var signaturePolicy = SignaturePolicy()
+    /// `--control ADDR:PORT` and its files: the admin protocol over TLS; nil: not served.
+    var controlTLS: ControlTLSConfig?
 
     /// What the server threads apply to each query (one rate limiter for all of them).
     func makeQueryPolicy() -> QueryPolicy {
@@ -66,13 +68,13 @@ struct ServeConfig {
     }
 
     init(_ arguments: ArraySlice<String>) throws(UsageError) {
-        let options = try OptionReader(arguments, valued: [
+        let options = try OptionReader(arguments, valued: Set<String>([
             "zones", "max-zone-bytes", "listen", "threads", "io", "edns-payload", "tcp-max-connections", "tcp-idle-timeout",
             "state-dir", "admin", "admin-allow-uid", "admin-allow-gid", "rollback-window", "status-query-from", "metrics",
             "cohort-seed", "store", "store-prefix", "server-id",
             "rrl-rate", "rrl-window", "rrl-slip", "rrl-ipv4-prefix", "rrl-ipv6-prefix", "rrl-exempt", "cookie-secret",
             "keys", "signature-validity", "signature-refresh", "signature-inception-offset", "signature-jitter",
-        ], switches: ["rrl-log-only"])
+        ]).union(ControlTLSConfig.options), switches: ["rrl-log-only"])
         guard options.positional.isEmpty else { throw UsageError("unexpected argument \"\(options.positional[0])\"") }
         zonesDirectory = options.last("zones") ?? zonesDirectory
         maxZoneBytes = try ZoneParser.Files.maxBytes(options)
@@ -138,6 +140,7 @@ struct ServeConfig {
         }
         keysDirectory = options.last("keys")
         signaturePolicy = try Self.signaturePolicy(options)
+        controlTLS = try ControlTLSConfig(options)
         stateDirectory = options.last("state-dir") ?? stateDirectory
         adminPath = options.last("admin") ?? stateDirectory + "/admin.sock"
         for (name, target) in [("admin-allow-uid", \ServeConfig.allowedUIDs), ("admin-allow-gid", \ServeConfig.allowedGIDs)] {
@@ -265,20 +268,27 @@ final class Server: Sendable {
         var metrics: MetricsServer?
         if let address = config.metrics {
             do {
-                metrics = try MetricsServer(address: address) { control.metricsText() }
+                metrics = try MetricsServer(address: address, resources: LivePage.resources(status: control.status, history: control.history)) {
+                    control.metricsText()
+                }
             } catch {
                 throw StartupError(lines: ["metrics listener: \(error)"])
             }
         }
+        let controlTLS = try config.controlTLS.map { config throws(StartupError) in try ControlTLSFront(config: config, admin: control.admin) }
+        if let controlTLS { control.reloader.alsoReload { controlTLS.reload() } }
         let origin = inherited.isEmpty ? "" : " (inherited from systemd)"
         for address in udp.boundAddresses { Log.info("listening: udp \(address)\(origin)") }
         for address in tcp.boundAddresses { Log.info("listening: tcp \(address)\(origin)") }
         Log.info("listening: admin \(config.adminPath)")
         if let metrics { Log.info("listening: metrics http://\(metrics.boundAddress)\(MetricsServer.path)") }
+        if let metrics { Log.info("listening: live page http://\(metrics.boundAddress)\(LivePage.pagePath)") }
+        for line in controlTLS?.logLines ?? [] { Log.info(line) }
         udp.start()
         metrics?.start()
         tcp.start()
         admin.start()
+        controlTLS?.start()
         do {
             control.start(health: try HealthMonitor())
         } catch {
@@ -290,6 +300,7 @@ final class Server: Sendable {
                 Log.info("stopping: signal \(signal)")
                 Self.notify(["STOPPING=1"])
                 admin.stop()
+                controlTLS?.stop()
                 exit(0)
             }
         }

@@ -59,6 +59,8 @@ extension StatusReport {
         each { endpoint, labels in out.sample("veer_weight_effective", labels, Double(endpoint.effective)) }
         out.family("veer_endpoint_up", "gauge", "1 while the endpoint's health check counts it up (or it has none), 0 while down.")
         each { endpoint, labels in out.sample("veer_endpoint_up", labels, endpoint.health == .down ? 0 : 1) }
+        out.family("veer_name_fail_open", "gauge", "1 while every endpoint of the name is down and answers go out by the configured weights (fail open), else 0.")
+        for name in effective.names { out.sample("veer_name_fail_open", ["name": name.key.text], name.failOpen ? 1 : 0) }
         out.family("veer_probe_latency_seconds", "gauge", "Latency of the endpoint's last health probe.")
         each { endpoint, labels in
             if let latency = probes[endpoint.config.slot]?.state.lastResult?.latencyMs {

@@ -34,7 +34,7 @@ extension StatusReport {
                 RolloutJSON(name: rollout.name, target: rollout.target, phase: rollout.phase.rawValue, step: rollout.step + 1,
                             steps: rollout.steps.map(Rollout.percent), share: Rollout.percent(rollout.currentShare),
                             bake: Rollout.duration(rollout.bakeMs), startedAt: time(rollout.startedAt),
-                            baked: rollout.phase.isActive ? Rollout.duration(rollout.bakedMs / 1000 * 1000) : nil,
+                            baked: rollout.phase.isActive ? Rollout.duration(rollout.baked(now: now) / 1000 * 1000) : nil,
                             nextStepAt: rollout.phase == .baking ? time(rollout.bakeEndsAt(now: now)) : nil,
                             cleanProbes: rollout.cleanProbes, endedAt: rollout.endedAt.map(time), note: rollout.note,
                             analyses: rollout.analyses.isEmpty ? nil : rollout.analyses.keys.sorted().map { name in
@@ -53,7 +53,7 @@ extension StatusReport {
             switch rollout.phase {
             case .baking:
                 let next = rollout.step + 1 < rollout.steps.count ? "next \(Rollout.percent(rollout.steps[rollout.step + 1]))" : "completes"
-                lines.append("  baked \(Rollout.duration(rollout.bakedMs / 1000 * 1000)) of \(Rollout.duration(rollout.bakeMs)), \(rollout.cleanProbes) clean probe\(rollout.cleanProbes == 1 ? "" : "s"); \(next) at \(time(rollout.bakeEndsAt(now: now))) if it stays clean")
+                lines.append("  baked \(Rollout.duration(rollout.baked(now: now) / 1000 * 1000)) of \(Rollout.duration(rollout.bakeMs)), \(rollout.cleanProbes) clean probe\(rollout.cleanProbes == 1 ? "" : "s"); \(next) at \(time(rollout.bakeEndsAt(now: now))) if it stays clean")
             case .paused:
                 lines.append("  paused; `rollout resume \(rollout.name)` bakes this step again from the start")
             case .completed, .aborted:

@@ -104,6 +104,8 @@ struct StatusReport {
         struct Name: Codable {
             var name: String
             var select: String
+            /// Every endpoint is down and answers go out by the configured weights.
+            var failOpen: Bool
             var endpoints: [Endpoint]
             var cohorts: Cohorts?
         }
@@ -139,7 +141,7 @@ struct StatusReport {
         let report = StatusJSON(generation: generation, names: try names(name).map { entry in
             let servedTotal = entry.endpoints.reduce(0) { $0 + served($1.config.slot) }
             return StatusJSON.Name(name: entry.key.text, select: entry.config.selectByClient ? "client" : "random",
-                                   endpoints: entry.endpoints.map { endpoint in
+                                   failOpen: entry.failOpen, endpoints: entry.endpoints.map { endpoint in
                 let slot = endpoint.config.slot
                 let probe = probes[slot]
                 return StatusJSON.Endpoint(
@@ -173,6 +175,9 @@ struct StatusReport {
             }
         }
         lines += Self.textTable(rows)
+        for entry in report.names where entry.failOpen {
+            lines.append("\(entry.name) FAILING OPEN: every endpoint is down; answers go out by the configured weights")
+        }
         lines += analysisAndDrainLines(try names(name))
         if let store = report.store {
             lines.append(store.reachable
@@ -249,6 +254,7 @@ struct StatusReport {
                 return text
             }
             strings.append("generation=\(generation)")
+            if name.failOpen { strings.append("fail-open=yes") }
             if let rollout = rollouts[name.key] {
                 strings.append("rollout=\(rollout.phase.rawValue) to=\(rollout.target) step=\(rollout.step + 1)/\(rollout.steps.count) share=\(Rollout.percent(rollout.currentShare))")
             }

@@ -11,8 +11,16 @@ public enum VeerCommand {
                           [--server-id NAME] [--rrl-rate N] [--rrl-window SECONDS] [--rrl-slip N]
                           [--rrl-ipv4-prefix LEN] [--rrl-ipv6-prefix LEN] [--rrl-exempt CIDR,...|none]... [--rrl-log-only]
                           [--cookie-secret HEX32|off]
-               veer check [--max-zone-bytes N] [--keys DIR] [DIR]
-               veer keys generate|ds|list|activate|retire ... --dir DIR   (veer keys SUBCOMMAND --help)
+                          [--keys DIR [--signature-validity D] [--signature-refresh D]
+                           [--signature-inception-offset D] [--signature-jitter D]]
+                          [--control ADDR:PORT --control-ca FILE --control-cert FILE --control-key FILE
+                           [--control-crl FILE] [--control-allow SUBJECT=NAME[,NAME...]]...]
+               veer check [--max-zone-bytes N] [--origin NAME] [--keys DIR] [DIR|FILE]
+               veer keys generate ZONE --dir DIR [--algorithm ecdsap256sha256|ed25519] [--dnskey-ttl SECONDS]
+               veer keys ds ZONE --dir DIR
+               veer keys list [ZONE] --dir DIR [--json]
+               veer keys activate ZONE TAG --dir DIR [--dnskey-ttl SECONDS] [--force]
+               veer keys retire ZONE TAG --dir DIR [--dnskey-ttl SECONDS] [--force]
                veer store import|export --state-dir DIR --store etcd=http://HOST:PORT[,...] [--store-prefix /veer/]
                veer [--admin PATH] status [NAME] [--json]
                veer [--admin PATH] weight NAME ENDPOINT N [--dry-run] [--force]
@@ -24,21 +32,34 @@ public enum VeerCommand {
                veer [--admin PATH] rollout wait NAME [--timeout D] [--json]
                    (exit 0 completed, 1 aborted, 2 paused, 3 timed out, 4 no state; no timeout unless given)
                veer [--admin PATH] rollout pause|resume|abort NAME
-               veer [--admin PATH] history [NAME] [N]
-               veer [--admin PATH] health NAME
+               veer [--admin PATH] history [NAME] [N] [--json]
+               veer [--admin PATH] health NAME [--json]
                veer [--admin PATH] analysis NAME [ENDPOINT] [--json]
                veer [--admin PATH] reload
                veer [--admin PATH] store restore REASON
+               veer --server HOST:PORT --ca FILE --cert FILE --key FILE <any command above but serve, check, keys, store import|export>
+               veer --version | veer COMMAND --help
         """
 
     /// Runs the command line and returns the exit status (0 ok, 1 error, 64 usage).
     public static func main(_ arguments: [String]) -> Int32 {
         let rest = arguments.dropFirst()
+        if rest.first == "--version" || rest.first == "version" {
+            print(CommandHelp.versionText)
+            return 0
+        }
+        if let help = CommandHelp.help(rest) {
+            print(help)
+            return 0
+        }
         do throws(UsageError) {
-            // Admin commands may put --admin before or after the verb.
+            // Admin commands may put --admin (or --server and its files) before or after the verb.
             var words = rest
-            while let first = words.first, first.hasPrefix("--admin") {
-                words.removeFirst(first == "--admin" ? min(2, words.count) : 1)
+            var clientOptions = AdminTransport.Options()
+            while let first = words.first {
+                var after = words.dropFirst()
+                guard try clientOptions.take(first, &after) else { break }
+                words = after
             }
             // `store restore` is the running server's (it holds the last good state); `store
             // import|export` work on a state directory and etcd directly.
@@ -70,7 +91,7 @@ public enum VeerCommand {
                 throw UsageError("unknown command \"\(other)\"")
             }
         } catch {
-            writeStderr("veer: \(error)\n\(usage)\n")
+            writeStderr("veer: \(error)\n\(CommandHelp.text(for: rest))\n")
             return 64
         }
     }

@@ -108,6 +108,29 @@ private func startServer(requestTimeout: Duration = MetricsServer.defaultRequest
         #expect(text(reply.body) == "not found\n")
     }
 
+    @Test func otherResourcesAreServedBesideTheMetricsOnTheSameTerms() async throws {
+        let server = try MetricsServer(address: SocketAddress(parsing: "127.0.0.1:0"), resources: [
+            .init(path: "/", contentType: "text/html; charset=utf-8") { "<!doctype html><p>page</p>" },
+            .init(path: "/api/names", contentType: "application/json") { "{\"names\":[]}" },
+        ]) { exposition }
+        server.start()
+        defer { server.stop() }
+        let page = try await response(server, "GET /?x=1 HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(page.status == 200)
+        #expect(page.header("Content-Type") == "text/html; charset=utf-8")
+        #expect(text(page.body) == "<!doctype html><p>page</p>")
+        let api = try await response(server, "GET http://127.0.0.1:9153/api/names HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(api.header("Content-Type") == "application/json")
+        #expect(text(api.body) == "{\"names\":[]}")
+        #expect(text(try await response(server, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").body) == exposition)
+        let head = try await response(server, "HEAD /api/names HTTP/1.1\r\nHost: x\r\n\r\n")
+        #expect(head.status == 200 && head.body.isEmpty && head.header("Content-Length") == "12")
+        #expect(try await response(server, "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").status == 405)
+        for path in ["/api", "/api/names/", "/index.html"] {
+            #expect(try await response(server, "GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n").status == 404, "\(path)")
+        }
+    }
+
     @Test(arguments: ["POST", "PUT", "DELETE", "OPTIONS", "get"])
     func otherMethodIsNotAllowed(method: String) async throws {
         let server = try startServer()

@@ -57,9 +57,9 @@ struct Driver {
         return replies.count > before ? replies.last : nil
     }
 
-    mutating func command(_ line: String, at now: Moment, uid: UInt32 = 1000) -> String? {
+    mutating func command(_ line: String, at now: Moment, requester: Requester = .uid(1000)) -> String? {
         do {
-            return send(.command(try AdminCommand.parse(line), line: line, uid: uid), at: now)
+            return send(.command(try AdminCommand.parse(line), line: line, requester: requester), at: now)
         } catch {
             return "error: \(error)"
         }
@@ -127,7 +127,7 @@ struct ControlPlaneTests {
         #expect(driver.weights() == [75, 25])
         #expect(driver.savedWeights() == [75, 25])
         #expect(driver.audit.map(\.text) == ["old 100 -> 75", "new 0 -> 25"])
-        #expect(driver.audit.allSatisfy { $0.uid == 1000 && $0.reason == "shift api.example.com new 25%" })
+        #expect(driver.audit.allSatisfy { $0.requester == .uid(1000) && $0.reason == "shift api.example.com new 25%" })
         #expect(driver.published.last == generation + 1)
         #expect(driver.plane.effective.name(Driver.api)?.endpoint("new")?.effective == 25)
     }
@@ -202,7 +202,7 @@ struct ControlPlaneTests {
         driver.send(.tick, at: 10_000)
         #expect(driver.weights() == [50, 50])
         #expect(driver.plane.rollouts[Driver.api]?.step == 1)
-        #expect(driver.audit.contains { $0.text == "rollout to new promoted to step 2/3 50%" && $0.uid == nil })
+        #expect(driver.audit.contains { $0.text == "rollout to new promoted to step 2/3 50%" && $0.requester == nil })
     }
 
     @Test(arguments: [Driver.Step.saveFails, .auditFails])
@@ -339,9 +339,12 @@ struct ControlPlaneTests {
     @Test func aBakesProgressIsSavedEveryCheckpoint() {
         var driver = Self.rolling()
         let saves = driver.persists.count
+        // The step's first clean probe is saved at the next tick, so the other servers show it.
         driver.send(.tick, at: 4_000)
+        #expect(driver.persists.count == saves + 1)
+        #expect(driver.persists.last?.rollouts.first?.cleanProbes == 1)
         driver.send(.tick, at: 9_000)
-        #expect(driver.persists.count == saves)
+        #expect(driver.persists.count == saves + 1, "no other save before the checkpoint")
         let rollout = driver.plane.rollouts[Driver.api]!
         #expect(rollout.bakedMs == 9_000)
         // A 30 s bake to see the checkpoint before a promotion.

@@ -209,3 +209,35 @@ struct RolloutTests {
         } throws: { "\($0)".contains("nothing to roll back to") }
     }
 }
+
+/// What a server that does not bake a rollout shows of it: the leader's progress, counted on
+/// from when the leader last counted it, by the wall clock.
+struct RolloutProgressTests {
+    static func rollout() throws -> Rollout {
+        try Rollout(name: "api.example.com", target: "new", steps: [1000, 10_000], bakeMs: 30_000,
+                    baseline: [WeightStore.Endpoint(id: "old", weight: 100), WeightStore.Endpoint(id: "new", weight: 0)],
+                    now: Moment(monotonic: 0, wall: 1_000_000))
+    }
+
+    @Test func aFollowerCountsOnFromTheLeadersLastCount() throws {
+        var leader = try Self.rollout()
+        _ = leader.tick(now: Moment(monotonic: 2_000, wall: 1_002_000))
+        // What a follower decodes: no tick of its own.
+        let follower = try JSONDecoder().decode(Rollout.self, from: JSONEncoder().encode(leader))
+        #expect(follower.bakedMs == 2_000)
+        #expect(follower.baked(now: Moment(monotonic: 77, wall: 1_008_000)) == 8_000)
+        #expect(follower.bakeEndsAt(now: Moment(monotonic: 77, wall: 1_008_000)) == 1_030_000)
+        #expect(follower.baked(now: Moment(monotonic: 77, wall: 2_000_000)) == 30_000, "never past the bake")
+        // The leader shows what it counted.
+        #expect(leader.baked(now: Moment(monotonic: 2_500, wall: 1_008_000)) == 2_000)
+    }
+
+    @Test func aStateFromBeforeBakedAtShowsItsCheckpoint() throws {
+        let leader = try Self.rollout()
+        var object = try #require(try JSONSerialization.jsonObject(with: JSONEncoder().encode(leader)) as? [String: Any])
+        object["bakedAt"] = nil
+        object["bakedMs"] = 5_000
+        let old = try JSONDecoder().decode(Rollout.self, from: JSONSerialization.data(withJSONObject: object))
+        #expect(old.baked(now: Moment(monotonic: 0, wall: 9_000_000)) == 5_000)
+    }
+}

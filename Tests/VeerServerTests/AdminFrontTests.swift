@@ -35,7 +35,7 @@ struct AdminFrontTests {
         ("rollout pause api.example.com", .rolloutPause, "ok api.example.com. rollout to new paused"),
         ("rollout resume api.example.com", .rolloutResume, "ok api.example.com. rollout to new baking"),
         ("rollout abort api.example.com", .rolloutAbort, "ok api.example.com. rollout to new aborted"),
-        ("history api.example.com 3", .history, "ok 3 changes\n"),
+        ("history api.example.com 3", .history, "ok 1 change (3 audit lines)\n"),
         ("health api.example.com", .health, "ok api.example.com."),
         ("analysis api.example.com", .analysis, "ok api.example.com. 1 analysis run now"),
         ("reload", .reload, "ok reloaded, generation 10"),

@@ -64,8 +64,8 @@ struct FileStateStoreTests {
 
     @Test func auditLinesAppendAndFilterByName() throws {
         let store = try FileStateStore(directory: try directory())
-        try store.append([AuditEntry(at: 0, uid: 1000, name: NameKey("api.example.com"), text: "new 0 -> 25", reason: "shift \"x\""),
-                          AuditEntry(at: 60, uid: nil, name: NameKey("pool.example.com"), text: "blue 1 -> 0", reason: "rollback")])
+        try store.append([AuditEntry(at: 0, requester: .uid(1000), name: NameKey("api.example.com"), text: "new 0 -> 25", reason: "shift \"x\""),
+                          AuditEntry(at: 60, requester: nil, name: NameKey("pool.example.com"), text: "blue 1 -> 0", reason: "rollback")])
         #expect(try store.history(name: nil, limit: 10) == [
             "1970-01-01T00:00:00Z uid=1000 api.example.com. new 0 -> 25 reason=\"shift \\\"x\\\"\"",
             "1970-01-01T00:01:00Z uid=veer pool.example.com. blue 1 -> 0 reason=\"rollback\"",
@@ -86,7 +86,7 @@ struct FileStateStoreTests {
     }
 
     static func change(_ at: Int64, _ text: String) -> AuditEntry {
-        AuditEntry(at: at, uid: 0, name: NameKey("api.example.com"), text: text, reason: "weight api.example.com new")
+        AuditEntry(at: at, requester: .uid(0), name: NameKey("api.example.com"), text: text, reason: "weight api.example.com new")
     }
 
     func commit(_ store: FileStateStore, _ weight: UInt32, revision: UInt64, _ audit: [AuditEntry]) -> PersistOutcome {

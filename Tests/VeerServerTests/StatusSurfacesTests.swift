@@ -27,7 +27,7 @@ struct StatusSurfacesTests {
                 if case .persist(let request) = effect { finish(plane.handle(.persisted(.saved(revision: request.revision + 1)), now: 0)) }
             }
         }
-        finish(plane.handle(.command(.shift(name: "api.example.com", endpoint: "new", basisPoints: 2_500), line: "shift", uid: 0), now: 0))
+        finish(plane.handle(.command(.shift(name: "api.example.com", endpoint: "new", basisPoints: 2_500), line: "shift", requester: .uid(0)), now: 0))
         finish(plane.handle(.probe(ProbeReport(slot: 0, anomaly: nil, status: .up, transition: nil)), now: 0))
         finish(plane.handle(.probe(ProbeReport(slot: 1, anomaly: "status 503", status: .down,
                                                transition: HealthState.Transition(from: .up, to: .down, reason: "status 503"))), now: 0))

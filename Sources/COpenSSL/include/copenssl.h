@@ -5,6 +5,11 @@
 #ifndef COPENSSL_H
 #define COPENSSL_H
 
+// Every header of this target, named here so that a new one changes this file: the module
+// is an umbrella directory, and a compiler's module cache notices changed headers, not new ones.
+#include "copenssl_crypto.h"
+#include "copenssl_tls.h"
+
 /// OpenSSL's own version text ("OpenSSL 3.0.x ..."), for `veer --version` and `veer check`.
 const char *copenssl_version(void);
 
