@@ -38,7 +38,7 @@ final class Control: Sendable {
     init(settings: Settings, zones: [Zone], store: any StateStore, shared: (any SharedStore)? = nil,
          clock: @escaping @Sendable () -> Moment = Control.systemClock) throws(StartupError) {
         self.shared = shared
-        let served = ServedZones(zones, slots: slots)
+        let served = ServedZones(zones, slots: slots, summarize: shared != nil)
         let saved: PersistedState?
         do { saved = try store.load() } catch { throw StartupError(lines: ["\(error)"]) }
         let seed = settings.cohortSeed ?? saved?.seed ?? CohortSeed.random()
@@ -50,7 +50,8 @@ final class Control: Sendable {
         loop = ControlLoop(plane: plane, executor: executor, clock: clock)
         history = HistoryRecorder(monitor: monitor)
         self.clock = ControlClock(loop: loop, counters: counters, shared: shared, history: history)
-        reloader = Reloader(directory: settings.zonesDirectory, files: .system(maxBytes: settings.maxZoneBytes), slots: slots, zoneSets: zoneSets, loop: loop, box: box)
+        reloader = Reloader(directory: settings.zonesDirectory, files: .system(maxBytes: settings.maxZoneBytes), slots: slots, zoneSets: zoneSets, loop: loop, box: box,
+                            summarize: shared != nil)
         status = StatusSource(loop: loop, monitor: monitor, counters: counters, clock: self.clock, shared: shared)
         admin = AdminFront(allowedUIDs: settings.allowedUIDs, allowedGIDs: settings.allowedGIDs, loop: loop, reloader: reloader,
                            reports: status, store: store, shared: shared, counters: counters, box: box)

@@ -63,6 +63,7 @@ final class EffectExecutor: Sendable {
         })
         box.publish(Snapshot(zones: served.data, weights: publication.effective.table(), generation: generation, status: status))
         shared?.serving(revision: publication.revision)
+        if let summaries = served.summaries { shared?.servingZones(summaries) }
         guard publication.adoptsZones else { return }
         zoneSets.release(before: publication.zones)
         monitor.configure(served.targets)

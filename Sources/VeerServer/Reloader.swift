@@ -14,10 +14,14 @@ final class Reloader: Sendable {
     let zoneSets: ZoneSets
     let loop: ControlLoop
     let box: SnapshotBox
+    /// With a shared store: each reload's zones are summarized for the cluster (`ZoneSummaries`).
+    let summarize: Bool
     /// What else `reload` reads again (the control listener's certificates and CRL).
     private let alsoReloaded = Mutex<[@Sendable () -> [String]]>([])
 
-    init(directory: String, files: ZoneParser.Files, slots: SlotRegistry, zoneSets: ZoneSets, loop: ControlLoop, box: SnapshotBox) {
+    init(directory: String, files: ZoneParser.Files, slots: SlotRegistry, zoneSets: ZoneSets, loop: ControlLoop, box: SnapshotBox,
+         summarize: Bool = false) {
+        self.summarize = summarize
         self.directory = directory
         self.files = files
         self.slots = slots
@@ -48,7 +52,7 @@ final class Reloader: Sendable {
             Log.error("reload: kept the data of generation \(box.generation)")
             return lines
         }
-        let served = ServedZones(zones, slots: slots)
+        let served = ServedZones(zones, slots: slots, summarize: summarize)
         let number = zoneSets.add(served)
         let reply = loop.send(.reload(served.config, zones: number)) ?? "error: no reply"
         guard reply.hasPrefix("ok") else {

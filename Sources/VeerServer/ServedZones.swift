@@ -12,9 +12,13 @@ struct ServedZones: Sendable {
     let data: ZoneData
     let config: [WeightedNameConfig]
     let targets: [HealthMonitor.Target]
+    /// With a shared store: each zone's serial and digest, for the others to compare
+    /// (`ZoneSummaries`); nil without one.
+    let summaries: [String: ZoneSummary]?
 
-    init(_ zones: [Zone], slots: SlotRegistry) {
+    init(_ zones: [Zone], slots: SlotRegistry, summarize: Bool = false) {
         zoneCount = zones.count
+        summaries = summarize ? ZoneSummaries.of(zones) : nil
         data = ZoneData(zones: zones) { slots.slot(owner: $0, endpoint: $1) }
         config = WeightedNameConfig.served(by: zones) { slots.slot(owner: $0, endpoint: $1) }
         targets = servedWeightedNames(zones).flatMap { name in
