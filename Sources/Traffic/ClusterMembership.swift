@@ -123,6 +123,22 @@ public struct ClusterMembership: Sendable, Equatable {
         }
     }
 
+    /// The members flagged for serving zones unlike the others': for each zone served
+    /// differently, those outside its one most common version, or every server of the zone
+    /// when no version is held by more servers than any other (two servers, two versions).
+    public var serversWithDifferentZones: [String] {
+        var flagged: Set<String> = []
+        for difference in zoneDifferences {
+            let counts = difference.versions.map(\.servers.count)
+            let top = counts.max() ?? 0
+            let unique = counts.filter { $0 == top }.count == 1
+            for version in difference.versions where !unique || version.servers.count < top {
+                flagged.formUnion(version.servers)
+            }
+        }
+        return flagged.sorted()
+    }
+
     /// The members that do not serve exactly `reference` (this server's zones), each said
     /// why: missing, not yet published, or the zones that differ.
     public func unlike(_ reference: [String: ZoneSummary]) -> [String] {

@@ -40,6 +40,8 @@ struct ClusterJSON: Codable {
     var servers: [Server]
     /// Zones the members do not serve alike; empty when every member serves the same.
     var zonesDiffer: [Difference]
+    /// The servers flagged for it (`ClusterMembership.serversWithDifferentZones`).
+    var zonesDifferOn: [String]
 
     init(_ cluster: ClusterMembership) {
         func zone(_ summary: ZoneSummary) -> Zone { Zone(serial: summary.serial, sha256: summary.digest, keyTags: summary.keyTags) }
@@ -56,6 +58,7 @@ struct ClusterJSON: Codable {
         zonesDiffer = cluster.zoneDifferences.map { difference in
             Difference(zone: difference.zone, versions: difference.versions.map { Version(zone: $0.summary.map(zone), servers: $0.servers) })
         }
+        zonesDifferOn = cluster.serversWithDifferentZones
     }
 }
 
@@ -83,6 +86,9 @@ extension StatusReport {
                 "\(text($0.zone)) on \($0.servers.joined(separator: ", "))"
             }.joined(separator: "; "))
         }
+        if !cluster.zonesDifferOn.isEmpty {
+            lines.append("zones DIFFER on \(cluster.zonesDifferOn.joined(separator: ", ")): not serving what the other servers serve")
+        }
         let published = cluster.servers.filter { $0.expected && $0.zones != nil }
         if cluster.zonesDiffer.isEmpty, let first = published.first?.zones, !first.isEmpty {
             lines.append("zones: the same on \(published.count == 1 ? "the 1 server" : "all \(published.count) servers") that published them ("
@@ -91,7 +97,8 @@ extension StatusReport {
         return lines
     }
 
-    /// `veer_cluster_servers{state}` and `veer_cluster_zone_mismatch{zone}`, each family whole.
+    /// `veer_cluster_servers{state}`, `veer_cluster_zone_mismatch{zone}` and
+    /// `veer_cluster_zones_differ{server}`, each family whole.
     func clusterMetrics(_ cluster: ClusterMembership, _ out: inout MetricsWriter) {
         out.family("veer_cluster_servers", "gauge",
                    "Servers by state: expected (--cluster; the live ones without it), live, missing (expected, not live), unexpected (live, not expected).")
@@ -106,6 +113,12 @@ extension StatusReport {
         for server in cluster.servers.values { zones.formUnion(server.zones.map { Array($0.keys) } ?? []) }
         for zone in zones.sorted() {
             out.sample("veer_cluster_zone_mismatch", ["zone": zone], differing.contains(zone) ? 1 : 0)
+        }
+        out.family("veer_cluster_zones_differ", "gauge",
+                   "1 for a server that serves some zone unlike the other servers (outside its most common version), 0 for one that does not.")
+        let flagged = Set(cluster.serversWithDifferentZones)
+        for id in cluster.members where cluster.servers[id]?.zones != nil {
+            out.sample("veer_cluster_zones_differ", ["server": id], flagged.contains(id) ? 1 : 0)
         }
     }
 }
