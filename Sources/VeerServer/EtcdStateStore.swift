@@ -429,8 +429,9 @@ final class EtcdStateStore: StateStore, SharedStore {
     /// Takes the `leader` key if nobody holds it: at every beat, and at once when the watch
     /// sees the leader's key go (its lease expired), so a fail-over takes the lease's time only.
     private func tryToLead() {
-        let lease = shared.withLock { $0.lease }
-        guard lease != 0 else { return }
+        // A server whose id another live server took leads nothing under it.
+        let (lease, held) = shared.withLock { ($0.lease, $0.idHeldBy != nil) }
+        guard lease != 0, !held else { return }
         _ = try? reaching { () throws(StoreError) in try client.create(prefix + "leader", value: Array(serverID.utf8), lease: lease) }
     }
 
@@ -512,12 +513,13 @@ final class EtcdStateStore: StateStore, SharedStore {
     }
 
     private func leaderChanged(_ leader: String?) {
-        let leads = leader == serverID
-        let (changed, callbacks) = shared.withLock { shared in
+        let (turned, callbacks) = shared.withLock { shared in
+            // The `leader` key names an id: not this server when another live one holds its id.
+            let leads = leader == serverID && shared.idHeldBy == nil
             defer { shared.leader = leader; shared.leads = leads }
-            return (shared.leads != leads, shared.callbacks)
+            return (shared.leads != leads ? leads : nil, shared.callbacks)
         }
-        if changed { callbacks?.leadership(leads) }
+        if let turned { callbacks?.leadership(turned) }
     }
 
     private static func json(_ object: [String: String]) -> [UInt8] {
