@@ -1,11 +1,14 @@
 /// What one server says of a zone it serves: the SOA serial, a SHA-256 of its records in
 /// canonical form, and the DNSSEC key tags it signs with (empty while it does not sign).
 public struct ZoneSummary: Sendable, Hashable {
+    /// The SOA serial the zone file gives.
     public var serial: UInt32
     /// Lower-case hexadecimal SHA-256 (`ZoneDigest`).
     public var digest: String
+    /// The DNSSEC key tags the zone is signed with; empty while served zones are not signed.
     public var keyTags: [UInt16]
 
+    /// A summary as `ZoneSummaries` makes it, or as a `zones/ID` key in the store says.
     public init(serial: UInt32, digest: String, keyTags: [UInt16] = []) {
         self.serial = serial
         self.digest = digest
@@ -34,6 +37,7 @@ public struct ServerRegistration: Sendable, Equatable {
     /// Zone origin → what it serves; nil until it has published them.
     public var zones: [String: ZoneSummary]?
 
+    /// A registration as a `servers/ID` value says it (zones from `zones/ID`).
     public init(id: String, host: String = "", pid: Int64 = 0, started: Int64 = 0, revision: UInt64 = 0, at: Int64 = 0,
                 zones: [String: ZoneSummary]? = nil) {
         self.id = id
@@ -61,6 +65,7 @@ public struct ClusterMembership: Sendable, Equatable {
     /// Live servers by id.
     public var servers: [String: ServerRegistration]
 
+    /// The view from `--cluster` (order and repeats do not matter) and the live registrations.
     public init(expected: [String]?, servers: [String: ServerRegistration]) {
         self.expected = expected.map { Array(Set($0)).sorted() }
         self.servers = servers
@@ -97,6 +102,7 @@ public struct ClusterMembership: Sendable, Equatable {
         public var zone: String
         public var versions: [(summary: ZoneSummary?, servers: [String])]
 
+        /// The same zone with the same versions on the same servers (tuples are not `Equatable`).
         public static func == (a: ZoneDifference, b: ZoneDifference) -> Bool {
             a.zone == b.zone && a.versions.map(\.summary) == b.versions.map(\.summary) && a.versions.map(\.servers) == b.versions.map(\.servers)
         }
