@@ -6,7 +6,8 @@ import Testing
 import TestSupport
 
 /// A cluster an operator can trust (README "The expected cluster"): one live server per
-/// `--server-id`, the servers `--cluster` expects counted by `--wait` and `status`, and the
+/// `--server-id`, the servers `--cluster` expects counted by `--wait`, `status` and the health
+/// quorum, and the
 /// same zones everywhere, checked by digest. Real etcd, real servers, dig and curl.
 @Suite(.serialized)
 struct ClusterTests {
@@ -147,5 +148,37 @@ struct ClusterTests {
         }
         let status = try fleet.veer(2, "status").output
         #expect(status.contains("zones: the same on all 3 servers that published them (example.com. serial 2026112302 sha256 "), "\(status)")
+    }
+
+    /// Two of three live servers see the new gateway down: counted against the live servers
+    /// that is a quorum (2 of 3), against `--cluster` of five it is not (2 of 5). When all
+    /// three see it down (3 of 5) it is drained and rolled back, and the reason says of what.
+    @Test func quorumHealthCountsAgainstTheExpectedServers() throws {
+        let old = try LoopbackHTTPServer(), new = try LoopbackHTTPServer()
+        old.set(status: 200, body: "ok")
+        new.set(status: 200, body: "ok")
+        // a and b probe the new gateway on a port where nothing listens.
+        let broken = try EtcdCluster.freePort()
+        let zones = Array(repeating: HealthTests.zone(oldPort: old.port, newPort: broken, maxLatency: nil), count: 2)
+            + [HealthTests.zone(oldPort: old.port, newPort: new.port, maxLatency: nil)]
+        let fleet = try Fleet(zones: zones, extra: ["--cluster", "a,b,c,d,e"])
+        #expect(try fleet.veer(2, "shift", "api.example.com", "new", "25%").status == 0)
+        for i in 0..<3 { #expect(try fleet.waitForWeight(i, "new", 25) != nil, "server \(fleet.ids[i]) serves the shift") }
+        // An absence can only be watched for a while: a and b see new down after
+        // fall × interval and publish it within a beat; 2 of 5 is no quorum.
+        Thread.sleep(forTimeInterval: Double(HealthTests.fall * HealthTests.interval) / 1000 + 1.5)
+        for i in 0..<3 {
+            let txt = try fleet.servers[i].dig("TXT", "_veer.api.example.com").answer.joined()
+            #expect(txt.contains("endpoint=new weight=25 effective=25"), "server \(fleet.ids[i]): \(txt)")
+        }
+        new.set(status: 503, body: "down")
+        for i in 0..<3 { #expect(try fleet.waitForWeight(i, "new", 0, timeout: .seconds(10)) != nil, "server \(fleet.ids[i]) rolled back") }
+        var history = ""
+        let deadline = ContinuousClock.now + .seconds(5)
+        while !history.contains("expected servers (3 live)") && ContinuousClock.now < deadline {
+            history = try fleet.veer(2, "history", "api.example.com", "200").output
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        #expect(history.contains("down on 3 of 5 expected servers (3 live)"), "\(history)")
     }
 }
