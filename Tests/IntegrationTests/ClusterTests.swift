@@ -7,8 +7,7 @@ import TestSupport
 
 /// A cluster an operator can trust (README "The expected cluster"): one live server per
 /// `--server-id`, the servers `--cluster` expects counted by `--wait`, `status` and the health
-/// quorum, and the
-/// same zones everywhere, checked by digest. Real etcd, real servers, dig and curl.
+/// quorum, and the same zones everywhere, checked by digest. Real etcd, real servers, dig and curl.
 @Suite(.serialized)
 struct ClusterTests {
     typealias Fleet = SharedStoreTests.Fleet
