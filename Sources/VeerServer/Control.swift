@@ -44,7 +44,7 @@ final class Control: Sendable {
         signing = settings.signing
         let served: ServedZones
         do {
-            served = try ServedZones(zones, slots: slots, signing: settings.signing)
+            served = try ServedZones(zones, slots: slots, signing: settings.signing, summarize: shared != nil)
         } catch {
             throw StartupError(lines: ["dnssec: \(error)"])
         }
@@ -60,7 +60,7 @@ final class Control: Sendable {
         history = HistoryRecorder(monitor: monitor)
         self.clock = ControlClock(loop: loop, counters: counters, shared: shared, history: history)
         reloader = Reloader(directory: settings.zonesDirectory, files: .system(maxBytes: settings.maxZoneBytes), slots: slots, zoneSets: zoneSets, loop: loop, box: box,
-                            signing: settings.signing)
+                            signing: settings.signing, summarize: shared != nil)
         status = StatusSource(loop: loop, monitor: monitor, counters: counters, clock: self.clock, shared: shared)
         admin = AdminFront(allowedUIDs: settings.allowedUIDs, allowedGIDs: settings.allowedGIDs, loop: loop, reloader: reloader,
                            reports: status, store: store, shared: shared, counters: counters, box: box)

@@ -89,6 +89,7 @@ final class EffectExecutor: Sendable {
         box.publish(Snapshot(zones: served.data, weights: publication.effective.table(), generation: generation, status: status,
                              signatures: served.signatures))
         shared?.serving(revision: publication.revision)
+        if let summaries = served.summaries { shared?.servingZones(summaries) }
         guard publication.adoptsZones else { return }
         zoneSets.release(before: publication.zones)
         monitor.configure(served.targets)

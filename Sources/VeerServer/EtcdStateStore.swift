@@ -10,7 +10,9 @@ import Traffic
 ///   mod revision, in one transaction with its audit lines, so two operators changing one
 ///   name at once get one `ok` and one `error: conflict …`.
 /// - `audit/REVISION-SERVER-change-N`: one key per audit line, ordered by the revision it followed.
-/// - `servers/ID`: each live server, the revision it serves and when (on its lease).
+/// - `servers/ID`: each live server, the revision it serves and when, its host, pid and start
+///   (on its lease, created only when absent: one live server per id; `ClusterView.swift`).
+/// - `zones/ID`: the serial and digest of each zone the server serves (on its lease).
 /// - `saves/ID`: a token written with each of the server's saves, to tell whether a save
 ///   etcd did not answer was applied.
 /// - `leader`: the server that drives rollouts and rollbacks (on its lease).
@@ -34,7 +36,7 @@ final class EtcdStateStore: StateStore, SharedStore {
     var stateKey: String { prefix + "state" }
 
     /// Mutable state shared by the beat and watch threads and the control queue.
-    private struct Shared {
+    struct Shared {
         var reachable = true
         var since: Int64 = Clock.wallMilliseconds()
         var lastError: String?
@@ -53,15 +55,29 @@ final class EtcdStateStore: StateStore, SharedStore {
         var leads: Bool?
         var others: [String: [String: String]] = [:]
         var callbacks: SharedStoreCallbacks?
+        /// The cluster as the watch saw it: `servers/ID` and `zones/ID` of every live server.
+        var registrations: [String: ServerRegistration] = [:]
+        var zonesByServer: [String: [String: ZoneSummary]] = [:]
+        /// This server's zones, and what of them its `zones/ID` key holds.
+        var zones: [String: ZoneSummary]?
+        var publishedZones: [String: ZoneSummary]?
+        /// Another live server holds this server's id (it registered while this one was cut
+        /// off): its description, logged once.
+        var idHeldBy: String?
     }
 
-    private let shared = Mutex(Shared())
+    let shared = Mutex(Shared())
+    /// `--cluster`: the servers that should exist; nil: every live server counts.
+    let expected: [String]?
+    /// This process, as its registration names it to a second server asking for its id.
+    let identity = (host: Posix.Process.hostName, pid: Int64(Posix.Process.currentPID), started: Clock.wallMilliseconds())
 
-    init(client: EtcdClient, prefix: String, serverID: String, local: FileStateStore) {
+    init(client: EtcdClient, prefix: String, serverID: String, local: FileStateStore, expected: [String]? = nil) {
         self.client = client
         self.prefix = prefix.hasSuffix("/") ? prefix : prefix + "/"
         self.serverID = serverID
         self.local = local
+        self.expected = expected
     }
 
     // MARK: - StateStore
@@ -361,30 +377,6 @@ final class EtcdStateStore: StateStore, SharedStore {
 
     var leader: String? { shared.withLock { $0.leader } }
 
-    /// How long `--wait` waits for every live server to serve a change.
-    static let waitLimit = Duration.seconds(5)
-
-    /// `reply` once every live server serves `revision` (with how many and how long), or
-    /// an error naming those that do not after `waitLimit`.
-    func waitUntilServed(_ revision: UInt64, after reply: String) -> String {
-        let start = ContinuousClock.now
-        var behind: [String] = []
-        var count = 0
-        repeat {
-            if let servers = try? servers() {
-                count = servers.count
-                behind = servers.filter { $0.revision < revision }.map { "\($0.id) at revision \($0.revision)" }.sorted()
-                if behind.isEmpty {
-                    let ms = (ContinuousClock.now - start).components
-                    return reply + "\nserved by all \(count) live servers at revision \(revision) after \(ms.seconds * 1000 + ms.attoseconds / 1_000_000_000_000_000) ms"
-                }
-            }
-            Clock.sleep(.milliseconds(20))
-        } while ContinuousClock.now - start < Self.waitLimit
-        let why = behind.isEmpty ? "the live servers could not be read" : behind.joined(separator: ", ")
-        return "error: the change is saved (revision \(revision)) but after \(Self.waitLimit) not every server serves it: \(why)\n" + reply
-    }
-
     /// Starts the beat (lease, server key, leadership, health) and the watch threads.
     func start(_ callbacks: SharedStoreCallbacks) {
         shared.withLock { $0.callbacks = callbacks }
@@ -412,10 +404,9 @@ final class EtcdStateStore: StateStore, SharedStore {
                 publishedDrain = nil
                 shared.withLock { $0.lease = lease }
             }
-            let me = ["id": serverID, "revision": String(serving), "at": String(Clock.wallMilliseconds())]
-            try reaching { () throws(StoreError) in
-                try client.put(prefix + "servers/" + serverID, value: Self.json(me), lease: lease)
-            }
+            // Another live server holds this id: nothing is published under it.
+            guard try reaching({ () throws(StoreError) in try refreshRegistration(lease: lease, serving: serving) }) else { return }
+            try reaching { () throws(StoreError) in try publishZones(lease: lease, force: published == nil) }
             if published != health {
                 try reaching { () throws(StoreError) in
                     try client.put(prefix + "health/" + serverID, value: Self.json(health), lease: lease)
@@ -438,8 +429,9 @@ final class EtcdStateStore: StateStore, SharedStore {
     /// Takes the `leader` key if nobody holds it: at every beat, and at once when the watch
     /// sees the leader's key go (its lease expired), so a fail-over takes the lease's time only.
     private func tryToLead() {
-        let lease = shared.withLock { $0.lease }
-        guard lease != 0 else { return }
+        // A server whose id another live server took leads nothing under it.
+        let (lease, held) = shared.withLock { ($0.lease, $0.idHeldBy != nil) }
+        guard lease != 0, !held else { return }
         _ = try? reaching { () throws(StoreError) in try client.create(prefix + "leader", value: Array(serverID.utf8), lease: lease) }
     }
 
@@ -470,6 +462,7 @@ final class EtcdStateStore: StateStore, SharedStore {
         let (all, revision) = try reaching { () throws(StoreError) in try client.snapshot(prefix: prefix) }
         var others: [String: [String: String]] = [:]
         var leader: String?
+        shared.withLock { $0.registrations = [:]; $0.zonesByServer = [:] }
         for kv in all { apply(kv, others: &others, leader: &leader) }
         shared.withLock { $0.others = others }
         leaderChanged(leader)
@@ -511,6 +504,8 @@ final class EtcdStateStore: StateStore, SharedStore {
         } else if name.hasPrefix("drain/"), String(name.dropFirst("drain/".count)) != serverID, !kv.value.isEmpty {
             let entries = Self.drainEntries(kv.value)
             if !entries.isEmpty { shared.withLock { $0.callbacks }?.drain(entries) }
+        } else if name.hasPrefix("servers/") || name.hasPrefix("zones/") {
+            noteRegistration(name, kv)
         } else if name.hasPrefix("health/") {
             let id = String(name.dropFirst("health/".count))
             others[id] = kv.value.isEmpty ? nil : (try? JSONSerialization.jsonObject(with: Data(kv.value)) as? [String: String]) ?? [:]
@@ -518,12 +513,13 @@ final class EtcdStateStore: StateStore, SharedStore {
     }
 
     private func leaderChanged(_ leader: String?) {
-        let leads = leader == serverID
-        let (changed, callbacks) = shared.withLock { shared in
+        let (turned, callbacks) = shared.withLock { shared in
+            // The `leader` key names an id: not this server when another live one holds its id.
+            let leads = leader == serverID && shared.idHeldBy == nil
             defer { shared.leader = leader; shared.leads = leads }
-            return (shared.leads != leads, shared.callbacks)
+            return (shared.leads != leads ? leads : nil, shared.callbacks)
         }
-        if changed { callbacks?.leadership(leads) }
+        if let turned { callbacks?.leadership(turned) }
     }
 
     private static func json(_ object: [String: String]) -> [UInt8] {

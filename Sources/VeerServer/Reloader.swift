@@ -16,12 +16,15 @@ final class Reloader: Sendable {
     let box: SnapshotBox
     /// `--keys`: zones with keys are signed as they are read (the keys read again too).
     let signing: ZoneSigning?
+    /// With a shared store: each reload's zones are summarized for the cluster (`ZoneSummaries`).
+    let summarize: Bool
     /// What else `reload` reads again (the control listener's certificates and CRL).
     private let alsoReloaded = Mutex<[@Sendable () -> [String]]>([])
 
     init(directory: String, files: ZoneParser.Files, slots: SlotRegistry, zoneSets: ZoneSets, loop: ControlLoop, box: SnapshotBox,
-         signing: ZoneSigning? = nil) {
+         signing: ZoneSigning? = nil, summarize: Bool = false) {
         self.signing = signing
+        self.summarize = summarize
         self.directory = directory
         self.files = files
         self.slots = slots
@@ -54,7 +57,7 @@ final class Reloader: Sendable {
         }
         let served: ServedZones
         do {
-            served = try ServedZones(zones, slots: slots, signing: signing)
+            served = try ServedZones(zones, slots: slots, signing: signing, summarize: summarize)
         } catch {
             Log.error("reload: dnssec: \(error)")
             Log.error("reload: kept the data of generation \(box.generation)")

@@ -43,6 +43,9 @@ struct ServeConfig {
     var storePrefix = "/veer/"
     /// `--server-id`: this server's name among those sharing the store (the host name by default).
     var serverID = Posix.Process.hostName
+    /// `--cluster ID,ID,…`: the servers that should share the store (README "The expected
+    /// cluster"); nil: whichever are live.
+    var cluster: [String]?
     var rateLimit = RateLimiter.Settings()
     /// `--rrl-exempt`; nil: loopback.
     var rateLimitExempt: [AddressPrefix]?
@@ -71,7 +74,7 @@ struct ServeConfig {
         let options = try OptionReader(arguments, valued: Set<String>([
             "zones", "max-zone-bytes", "listen", "threads", "io", "edns-payload", "tcp-max-connections", "tcp-idle-timeout",
             "state-dir", "admin", "admin-allow-uid", "admin-allow-gid", "rollback-window", "status-query-from", "metrics",
-            "cohort-seed", "store", "store-prefix", "server-id",
+            "cohort-seed", "store", "store-prefix", "server-id", "cluster",
             "rrl-rate", "rrl-window", "rrl-slip", "rrl-ipv4-prefix", "rrl-ipv6-prefix", "rrl-exempt", "cookie-secret",
             "keys", "signature-validity", "signature-refresh", "signature-inception-offset", "signature-jitter",
         ]).union(ControlTLSConfig.options), switches: ["rrl-log-only"])
@@ -106,6 +109,7 @@ struct ServeConfig {
         guard !serverID.isEmpty, serverID.utf8.count <= 64, serverID.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
             throw UsageError("--server-id must be 1 to 64 letters, digits, \"-\", \"_\" or \".\", got \"\(serverID)\"")
         }
+        cluster = try options.last("cluster").map { text throws(UsageError) in try Self.cluster(text, serverID: serverID, store: etcd) }
         if let text = options.last("cohort-seed") {
             guard let seed = CohortSeed(hex: text) else { throw UsageError("--cohort-seed must be 32 lowercase hex digits, got \"\(text)\"") }
             cohortSeed = seed
@@ -226,7 +230,9 @@ final class Server: Sendable {
             if let urls = config.etcd {
                 let client: EtcdClient
                 do { client = try EtcdClient(urls: urls) } catch { throw StoreError(.io, "\(error)") }
-                let etcd = EtcdStateStore(client: client, prefix: config.storePrefix, serverID: config.serverID, local: local)
+                let etcd = EtcdStateStore(client: client, prefix: config.storePrefix, serverID: config.serverID, local: local,
+                                          expected: config.cluster)
+                try Self.register(etcd)
                 (store, shared) = (etcd, etcd)
                 Log.info("state: shared in \(store.location) as server \(config.serverID), local copy in \(local.path)")
             } else {

@@ -18,10 +18,15 @@ struct ServedZones: Sendable {
     /// When `signatures` are next due for renewal (Unix seconds, serial arithmetic).
     var refreshAt: UInt32?
 
+    /// With a shared store: each zone's serial and digest, for the others to compare
+    /// (`ZoneSummaries`); nil without one.
+    let summaries: [String: ZoneSummary]?
+
     /// The zones as served; with `signing`, the zones that have keys signed (throws when
     /// their keys or signing fail).
-    init(_ zones: [Zone], slots: SlotRegistry, signing: ZoneSigning? = nil) throws {
+    init(_ zones: [Zone], slots: SlotRegistry, signing: ZoneSigning? = nil, summarize: Bool = false) throws {
         zoneCount = zones.count
+        summaries = summarize ? ZoneSummaries.of(zones) : nil
         data = ZoneData(zones: zones) { slots.slot(owner: $0, endpoint: $1) }
         if let signing { (signatures, refreshAt) = try signing.sign(data) }
         config = WeightedNameConfig.served(by: zones) { slots.slot(owner: $0, endpoint: $1) }

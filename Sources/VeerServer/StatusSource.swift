@@ -30,7 +30,7 @@ final class StatusSource: Sendable {
                                 byKind: counters.kindTotals(count: plane.effective.slotCount),
                                 samples: counters.cohortSamples(),
                                 shared: shared.map { .init(store: $0.reachability, serverID: $0.serverID, revision: plane.revision,
-                                                           leader: $0.leader, servers: servers) },
+                                                           leader: $0.leader, servers: servers, cluster: $0.cluster) },
                                 analyses: plane.analysisTallies, drain: plane.drain, drainTraffic: plane.drainTraffic, now: loop.clock())
         }
     }

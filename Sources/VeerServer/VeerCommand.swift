@@ -8,7 +8,7 @@ public enum VeerCommand {
                           [--state-dir DIR] [--admin PATH] [--admin-allow-uid UID]... [--admin-allow-gid GID]...
                           [--rollback-window SECONDS] [--metrics ADDR:PORT] [--status-query-from CIDR,...]...
                           [--cohort-seed HEX32] [--store etcd=http://HOST:PORT[,...]] [--store-prefix /veer/]
-                          [--server-id NAME] [--rrl-rate N] [--rrl-window SECONDS] [--rrl-slip N]
+                          [--server-id NAME] [--cluster ID,ID,...] [--rrl-rate N] [--rrl-window SECONDS] [--rrl-slip N]
                           [--rrl-ipv4-prefix LEN] [--rrl-ipv6-prefix LEN] [--rrl-exempt CIDR,...|none]... [--rrl-log-only]
                           [--cookie-secret HEX32|off]
                           [--keys DIR [--signature-validity D] [--signature-refresh D]
@@ -35,7 +35,7 @@ public enum VeerCommand {
                veer [--admin PATH] history [NAME] [N] [--json]
                veer [--admin PATH] health NAME [--json]
                veer [--admin PATH] analysis NAME [ENDPOINT] [--json]
-               veer [--admin PATH] reload
+               veer [--admin PATH] reload [--wait]
                veer [--admin PATH] store restore REASON
                veer --server HOST:PORT --ca FILE --cert FILE --key FILE <any command above but serve, check, keys, store import|export>
                veer --version | veer COMMAND --help
