@@ -61,7 +61,7 @@ final class Control: Sendable {
         self.clock = ControlClock(loop: loop, counters: counters, shared: shared, history: history)
         reloader = Reloader(directory: settings.zonesDirectory, files: .system(maxBytes: settings.maxZoneBytes), slots: slots, zoneSets: zoneSets, loop: loop, box: box,
                             signing: settings.signing, summarize: shared != nil)
-        status = StatusSource(loop: loop, monitor: monitor, counters: counters, clock: self.clock, shared: shared)
+        status = StatusSource(loop: loop, monitor: monitor, counters: counters, clock: self.clock, shared: shared, signing: settings.signing)
         admin = AdminFront(allowedUIDs: settings.allowedUIDs, allowedGIDs: settings.allowedGIDs, loop: loop, reloader: reloader,
                            reports: status, store: store, shared: shared, counters: counters, box: box)
         loop.perform(effects)

@@ -26,9 +26,10 @@ struct ServedZones: Sendable {
     /// their keys or signing fail).
     init(_ zones: [Zone], slots: SlotRegistry, signing: ZoneSigning? = nil, summarize: Bool = false) throws {
         zoneCount = zones.count
-        summaries = summarize ? ZoneSummaries.of(zones) : nil
         data = ZoneData(zones: zones) { slots.slot(owner: $0, endpoint: $1) }
         if let signing { (signatures, refreshAt) = try signing.sign(data) }
+        let keys = signing?.servedKeys() ?? [:]
+        summaries = summarize ? ZoneSummaries.of(zones, keyTags: { keys[$0]?.map(\.tag) ?? [] }) : nil
         config = WeightedNameConfig.served(by: zones) { slots.slot(owner: $0, endpoint: $1) }
         targets = servedWeightedNames(zones).flatMap { name in
             name.endpoints.compactMap { endpoint in

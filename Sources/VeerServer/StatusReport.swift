@@ -28,6 +28,9 @@ struct StatusReport {
     var drain: DrainWatch?
     /// What the `traffic=` queries say still reaches the drained endpoints.
     var drainTraffic: [EndpointKey: DrainTraffic] = [:]
+    /// With `--keys`: the signed zones and their keys, and the next renewal (RFC 3339).
+    var signedZones: [SignedZone] = []
+    var nextRenewal: String?
     let now: Moment
 
     struct Shared {
@@ -137,6 +140,8 @@ struct StatusReport {
         var names: [Name]
         var store: Store?
         var cluster: ClusterJSON?
+        var dnssec: [SignedZone]?
+        var nextSignatureRenewal: String?
     }
 
     /// `status [NAME] [json]`.
@@ -167,7 +172,8 @@ struct StatusReport {
                              stateReadable: shared.store.unreadable == nil,
                              stateUnreadableSince: shared.store.unreadable.map { Log.timestamp($0.since / 1000) },
                              stateUnreadableRevision: shared.store.unreadable?.revision, stateError: shared.store.unreadable?.reason)
-        }, cluster: shared?.cluster.map(ClusterJSON.init))
+        }, cluster: shared?.cluster.map(ClusterJSON.init), dnssec: signedZones.isEmpty ? nil : signedZones,
+           nextSignatureRenewal: nextRenewal)
         if json { return "ok\n" + JSON.text(report) }
         var lines = ["ok \(report.names.count) weighted name\(report.names.count == 1 ? "" : "s"), generation \(report.generation)"]
         var rows = [["NAME", "ENDPOINT", "CONFIGURED", "EFFECTIVE", "SHARE", "SERVED", "LAST MIN", "OBSERVED", "HEALTH", "LAST PROBE", "SINCE"]]
@@ -207,6 +213,7 @@ struct StatusReport {
             }.joined(separator: ", "))
             if let warning = cohorts.warning { lines.append("  warning: \(warning)") }
         }
+        lines += Self.dnssecLines(signedZones, nextRenewal: nextRenewal)
         return lines.joined(separator: "\n")
     }
 

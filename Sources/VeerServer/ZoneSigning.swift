@@ -21,6 +21,9 @@ final class ZoneSigning: Sendable {
     private let nextRefresh = Atomic<Int64>(0)
     /// Passes that failed (keys unreadable, a signing error): the old signatures stay.
     private let failures = Atomic<Int>(0)
+    /// The published keys of each zone the last pass signed, for `status` and the zone
+    /// summaries the servers compare.
+    private let keysServed = Mutex<[DomainName: [KeyRecord]]>([:])
 
     init(keysDirectory: String, policy: SignaturePolicy, cacheDirectory: String?) {
         self.keysDirectory = keysDirectory
@@ -43,6 +46,9 @@ final class ZoneSigning: Sendable {
             throw error
         }
         let plan = SigningPlan(data, dnskeys: keys.mapValues { $0.published.map(\.dnskeyRDATA) })
+        keysServed.withLock { served in
+            served = Dictionary(uniqueKeysWithValues: plan.zones.compactMap { zone in keys[zone.origin].map { (zone.origin, $0.records) } })
+        }
         guard !plan.zones.isEmpty else { return (nil, nil) }
         var all: [[[[UInt8]]]] = []
         var refreshAt: UInt32?
@@ -70,6 +76,17 @@ final class ZoneSigning: Sendable {
         made.add(madeNow, ordering: .relaxed)
         if let refreshAt { nextRefresh.store(Int64(now) + Int64(Int32(bitPattern: refreshAt &- now)), ordering: .relaxed) }
         return (ZoneSignatures(plan, signatures: all, over: data, made: madeNow), refreshAt)
+    }
+
+    /// The published keys (tag, algorithm, state) of each zone the last pass signed.
+    func servedKeys() -> [DomainName: [KeyRecord]] {
+        keysServed.withLock { $0 }
+    }
+
+    /// When the served signatures are next due for renewal (Unix seconds), nil before any.
+    var nextRenewal: Int64? {
+        let at = nextRefresh.load(ordering: .relaxed)
+        return at == 0 ? nil : at
     }
 
     /// The wall-clock milliseconds of `refreshAt` (serial seconds near `now`), for `.signed`.

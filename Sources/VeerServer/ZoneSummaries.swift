@@ -9,8 +9,9 @@ enum ZoneSummaries {
     /// Zone origin → serial and SHA-256 (`ZoneDigest`) over every served record: the zone's
     /// records and its endpoint records in canonical form, then one line per endpoint with
     /// what the zone file says of it (id, weight, check, role), in a fixed order. Two servers
-    /// whose files differ only in layout, order or case get the same digest.
-    static func of(_ zones: [Zone]) -> [String: ZoneSummary] {
+    /// whose files differ only in layout, order or case get the same digest. `keyTags` gives
+    /// a signed zone's published DNSSEC keys, so servers signing with other keys differ too.
+    static func of(_ zones: [Zone], keyTags: (DomainName) -> [UInt16] = { _ in [] }) -> [String: ZoneSummary] {
         var out: [String: ZoneSummary] = [:]
         for zone in zones {
             let serial: UInt32 = if case .soa(let soa) = zone.soa.data { soa.serial } else { 0 }
@@ -27,7 +28,7 @@ enum ZoneSummaries {
             }
             let extra = Array(lines.sorted().joined(separator: "\n").utf8)
             let digest = (try? ZoneDigest.sha256(records, extra: extra)).map(ZoneDigest.hex) ?? "unavailable"
-            out[zone.origin.lowercased().description] = ZoneSummary(serial: serial, digest: digest)
+            out[zone.origin.lowercased().description] = ZoneSummary(serial: serial, digest: digest, keyTags: keyTags(zone.origin).sorted())
         }
         return out
     }

@@ -124,6 +124,37 @@ struct ClusterTests {
         #expect(after.value("veer_cluster_zone_mismatch", ["zone": "example.com."]) == 0)
     }
 
+    @Test func aServerSigningWithOtherKeysIsFlaggedUntilItHasTheSameKeys() throws {
+        let shared = try FileIO.makeTemporaryDirectory(prefix: "veer-keys-")
+        let other = try FileIO.makeTemporaryDirectory(prefix: "veer-keys-")
+        defer { for dir in [shared, other] { try? FileManager.default.removeItem(atPath: dir) } }
+        for dir in [shared, other] {
+            let made = try SignedServer.keysCommand(["generate", "example.com", "--dir", dir])
+            #expect(made.status == 0, "\(made.output)")
+        }
+        let tag = { (dir: String) throws -> String in
+            try #require(try FileManager.default.contentsOfDirectory(atPath: dir).first { $0.hasSuffix(".private") }?
+                .split(separator: "+").last?.split(separator: ".").first.map(String.init))
+        }
+        let sharedTag = try tag(shared), otherTag = try tag(other)
+        let fleet = try Fleet(servers: 3, extra: ["--cluster", "a,b,c"], each: [["--keys", shared], ["--keys", shared], ["--keys", other]])
+        let status = try fleet.waitForStatus(0) { $0.contains("zones DIFFER on c") }
+        #expect(status.contains(" keys \(sharedTag) on a, b; serial 2026112301 sha256 "), "the same data, other keys: \(status)")
+        #expect(status.contains(" keys \(otherTag) on c"), "\(status)")
+        #expect(status.contains("dnssec: example.com. key \(sharedTag) ecdsap256sha256 active since "), "\(status)")
+
+        // c given a copy of the keys the others sign with: the flag goes.
+        for file in try FileManager.default.contentsOfDirectory(atPath: other) {
+            try FileManager.default.removeItem(atPath: other + "/" + file)
+        }
+        for file in try FileManager.default.contentsOfDirectory(atPath: shared) {
+            try FileManager.default.copyItem(atPath: shared + "/" + file, toPath: other + "/" + file)
+        }
+        #expect(try fleet.veer(2, "reload").status == 0)
+        let clean = try fleet.waitForStatus(1) { !$0.contains("DIFFER") && $0.contains("zones: the same on all 3 servers") }
+        #expect(clean.contains(" keys \(sharedTag))"), "\(clean)")
+    }
+
     @Test func reloadWaitReturnsOnceEveryExpectedServerServesTheNewZones() throws {
         let fleet = try Fleet(servers: 3, extra: ["--cluster", "a,b,c"])
         _ = try fleet.waitForStatus(0) { $0.contains("zones: the same on all 3 servers") }

@@ -217,17 +217,28 @@ struct DNSSECValidationTests {
                 #expect(answer.flags.contains("ad") && answer.status != "SERVFAIL", "\(step): \(answer)\n\(unbound.log)")
             }
         }
+        /// `status` names each published key with its state, and nothing else of the zone.
+        func statusShows(_ states: [String: String], _ step: String) throws {
+            let status = try signed.admin("status").output
+            let line = status.split(separator: "\n").first { $0.hasPrefix("dnssec: example.com. ") }.map(String.init) ?? ""
+            let shown = line.components(separatedBy: ", ").map { $0.components(separatedBy: " since ")[0].split(separator: " ").suffix(3) }
+            #expect(Dictionary(uniqueKeysWithValues: shown.map { (String($0.first!), String($0.last!)) }) == states, "\(step): \(status)")
+            #expect(status.contains("dnssec: signatures next renewed at "), "\(step): \(status)")
+        }
         var unbound = try UnboundProcess(zone: "example.com", ds: oldDS, veerPort: signed.server.port)
         try validates(unbound, "key 1 active")
+        try statusShows([oldTag: "active"], "key 1 active")
         let generated = try SignedServer.keysCommand(["generate", "example.com", "--dir", signed.keys.path])
         #expect(generated.status == 0, "\(generated.output)")
         #expect(try signed.admin("reload").output.hasPrefix("ok"))
         try validates(unbound, "key 2 published")
         let newTag = try #require(try signed.dsRecords().map { String($0.split(separator: " ")[0]) }.first { $0 != oldTag })
+        try statusShows([oldTag: "active", newTag: "published"], "key 2 published")
         let activated = try SignedServer.keysCommand(["activate", "example.com", newTag, "--dir", signed.keys.path, "--force"])
         #expect(activated.status == 0, "\(activated.output)")
         #expect(try signed.admin("reload").output.hasPrefix("ok"))
         try validates(unbound, "key 2 active, key 1 retiring")
+        try statusShows([oldTag: "retiring", newTag: "active"], "key 2 active, key 1 retiring")
         // The parent's DS now points at key 2.
         let newDS = try signed.dsRecords().filter { $0.hasPrefix(newTag + " ") }
         unbound = try UnboundProcess(zone: "example.com", ds: newDS, veerPort: signed.server.port)
@@ -236,6 +247,7 @@ struct DNSSECValidationTests {
         #expect(retired.status == 0, "\(retired.output)")
         #expect(try signed.admin("reload").output.hasPrefix("ok"))
         try validates(unbound, "key 1 removed")
+        try statusShows([newTag: "active"], "key 1 removed")
         let keys = try signed.server.dig("example.com", "DNSKEY")
         #expect(keys.answer.count == 1, "\(keys)")
     }
