@@ -1,4 +1,4 @@
-// TLS for the admin protocol over the system's libssl. See copenssl_tls.h.
+// TLS for the admin protocol and the etcd client over the system's libssl. See copenssl_tls.h.
 //
 // Sockets are driven non-blocking, with poll() between OpenSSL's steps, so that every call
 // ends by a deadline and a socket shut down from another thread (a server stopping, a stalled
@@ -101,9 +101,17 @@ copenssl_tls_context *copenssl_tls_client_context(const char *ca, const char *ce
     ERR_clear_error();
     SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
     if (!ctx) return context_failure(NULL, "TLS client context", NULL, error, size);
-    const char *path = NULL;
-    const char *what = configure(ctx, ca, cert, key, &path);
-    if (what) return context_failure(ctx, what, path, error, size);
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    if (cert) {
+        if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) return context_failure(ctx, "certificate", cert, error, size);
+        if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) return context_failure(ctx, "private key", key, error, size);
+        if (SSL_CTX_check_private_key(ctx) != 1) {
+            return context_failure(ctx, "private key (does it match the certificate?)", key, error, size);
+        }
+    }
+    if (ca ? SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1 : SSL_CTX_set_default_verify_paths(ctx) != 1) {
+        return context_failure(ctx, "CA", ca ? ca : "(the system's default)", error, size);
+    }
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     return (copenssl_tls_context *)ctx;
 }
