@@ -127,7 +127,7 @@ final class EtcdClient: Sendable {
             do {
                 let response = try HTTPClient.post(endpoint.endpoint, path: path, body: data, headers: headers, timeout: timeout)
                 guard response.status == 200 else {
-                    let message = (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["error"] as? String
+                    let message = Self.errorMessage(response.body)
                     if let refusal = EtcdRefusal(status: response.status, message: message ?? "") {
                         throw CallError(error: StoreError(.io, refused(refusal, by: endpoint, path, message ?? "")), mayHaveArrived: false,
                                         refusal: refusal)
@@ -312,6 +312,17 @@ final class EtcdClient: Sendable {
     }
 
     // MARK: - JSON
+
+    /// What an error reply says: etcd's JSON `error`, or the text of a reply that is not
+    /// JSON (the gateway's own refusals are plain text), at most `maxErrorText` characters.
+    static func errorMessage(_ body: [UInt8]) -> String? {
+        if let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] { return object["error"] as? String }
+        let text = String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : String(text.prefix(maxErrorText))
+    }
+
+    /// The longest error text taken from a reply that is not JSON.
+    static let maxErrorText = 200
 
     /// A `/v3/kv/txn` request: if every `compare` holds, the `success` operations, else the
     /// `failure` ones (each operation one `request_put` or `request_range` object).

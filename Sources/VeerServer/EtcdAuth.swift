@@ -33,6 +33,10 @@ enum EtcdRefusal: Sendable, Equatable {
     case permissionDenied
     /// `etcdserver: authentication is not enabled`, the answer to an authenticate.
     case authNotEnabled
+    /// `CommonName of client sending a request against gateway will be ignored…` (HTTP
+    /// 400): with auth enabled, etcd 3.4's JSON gateway refuses a client certificate that
+    /// has a CN, as it cannot pass the name on to etcd's CN-based auth.
+    case commonNameThroughGateway
     /// etcd refused this client's certificate, or its lack of one, at the TLS handshake.
     case clientCertificateRefused
     /// This client refused etcd's certificate (not signed by the trusted CA, not naming the host).
@@ -50,6 +54,8 @@ enum EtcdRefusal: Sendable, Equatable {
             self = .permissionDenied
         } else if message.contains("authentication is not enabled") {
             self = .authNotEnabled
+        } else if message.contains("CommonName of client sending a request against gateway") {
+            self = .commonNameThroughGateway
         } else if status == 401 {
             self = .invalidToken
         } else if status == 403 {
@@ -139,11 +145,18 @@ extension EtcdClient {
         case .wrongPassword:
             return "\(user) was refused: wrong password or no such user "
                 + "(the password is read from --store-password-file \(access.passwordFile ?? "")) (etcd: \(detail))"
+        case .permissionDenied where access.user == nil:
+            return "permission denied and no user was given: use --store-user and --store-password-file, "
+                + "with a role that may read and write the keys under the store prefix (etcd: \(detail))"
         case .permissionDenied:
             return "permission denied: \(user) may not read or write the keys under the store prefix; "
                 + "grant its role readwrite on the prefix (etcd: \(detail))"
         case .authNotEnabled:
             return "authentication is not enabled (etcd: \(detail))"
+        case .commonNameThroughGateway:
+            return "etcd has authentication enabled and refuses a client certificate with a CommonName through its JSON gateway "
+                + "(--store-cert \(access.certificate ?? "")): issue it without a CN (openssl -subj \"/O=veer\"); "
+                + "the user comes from --store-user (etcd: \(detail))"
         case .clientCertificateRefused:
             let given = access.certificate.map { "this client's certificate (--store-cert \($0))" }
                 ?? "this client: it asks for a client certificate and none was given (use --store-cert and --store-key)"

@@ -19,7 +19,8 @@ struct EtcdTLSTests {
 
         init(_ certificates: ControlCertificates, clientCertificateAuth: Bool, etcdArguments: [String] = []) throws {
             self.certificates = certificates
-            try certificates.client("harness")
+            // Without a CN: etcd's gateway refuses one with a CN once auth is on.
+            try certificates.clientWithoutCommonName("harness")
             try certificates.etcdMember("etcd")
             let tls = EtcdCluster.TLS(ca: certificates.path("ca.pem"), certificate: certificates.path("etcd.pem"),
                                       key: certificates.path("etcd.key"), clientCertificateAuth: clientCertificateAuth,
@@ -103,10 +104,12 @@ struct EtcdTLSTests {
         #expect(system.contains("checked against the system's CAs"), "\(system)")
     }
 
-    /// A TLS etcd (no client certificates) with auth on, tokens that expire after 2 s unused,
-    /// the user `veer` with read and write under /veer/, and `nobody` with no role.
+    /// A TLS etcd with client certificates and auth on, tokens that expire after 2 s unused,
+    /// the user `veer` with read and write under /veer/, and `nobody` with no role; the
+    /// client certificate `member` without a CN, as the gateway wants with auth on.
     static func authFleet(_ certificates: ControlCertificates) throws -> (TLSFleet, String) {
-        let fleet = try TLSFleet(certificates, clientCertificateAuth: false,
+        try certificates.clientWithoutCommonName("member")
+        let fleet = try TLSFleet(certificates, clientCertificateAuth: true,
                                  etcdArguments: ["--auth-token", "simple", "--auth-token-ttl", "2"])
         try fleet.etcd.enableAuth(rootPassword: "root-secret", users: ["veer": ("veer-secret", "/veer/"), "nobody": ("nobody-secret", nil)])
         let passwords = certificates.path("passwords")
@@ -120,7 +123,7 @@ struct EtcdTLSTests {
     @Test func aWrongPasswordOrNoPermissionOnThePrefixIsAClearErrorAtStart() throws {
         let certificates = try ControlCertificates()
         let (fleet, passwords) = try Self.authFleet(certificates)
-        let ca = ["--store-ca", certificates.path("ca.pem")]
+        let ca = Self.clientFiles(certificates, "member")
         let url = fleet.etcd.clientURLs
         let wrong = try fleet.refusal(ca + ["--store-user", "veer", "--store-password-file", passwords + "/wrong"])
         #expect(wrong.contains("etcd \(url)") && wrong.contains("user \"veer\" was refused: wrong password"), "\(wrong)")
@@ -129,12 +132,16 @@ struct EtcdTLSTests {
                 "\(denied)")
         let anonymous = try fleet.refusal(ca)
         #expect(anonymous.contains("no user was given: use --store-user and --store-password-file"), "\(anonymous)")
+        // A client certificate with a CN: etcd's gateway refuses it while auth is on.
+        try certificates.client("named")
+        let named = try fleet.refusal(Self.clientFiles(certificates, "named") + ["--store-user", "veer", "--store-password-file", passwords + "/veer"])
+        #expect(named.contains("refuses a client certificate with a CommonName") && named.contains("issue it without a CN"), "\(named)")
     }
 
     @Test func aTokenExpiredUnderARunningServerIsRenewedAndChangesKeepWorking() throws {
         let certificates = try ControlCertificates()
         let (fleet, passwords) = try Self.authFleet(certificates)
-        let access = ["--store-ca", certificates.path("ca.pem"), "--store-user", "veer", "--store-password-file", passwords + "/veer"]
+        let access = Self.clientFiles(certificates, "member") + ["--store-user", "veer", "--store-password-file", passwords + "/veer"]
         for id in ["a", "b"] { try fleet.start(id, access) }
         #expect(try fleet.veer(0, "shift", "api.example.com", "new", "10%", "--wait").status == 0)
         // Server a sends nothing for longer than the token's 2 s: etcd forgets its token.
