@@ -70,6 +70,9 @@ final class EtcdClient: Sendable {
         if context == nil && access.usesTLSFiles {
             throw UsageError("--store-ca, --store-cert and --store-key are for https:// endpoints; --store etcd=\(urls) has none")
         }
+        if let user = access.user, endpoints.contains(where: { $0.endpoint.tls == nil }) {
+            Log.warning("etcd: --store-user \(user) over http:// sends its password and token in clear: use https://")
+        }
         self.endpoints = endpoints
         self.urls = urls
         self.access = access
