@@ -135,8 +135,10 @@ final class EtcdCluster: @unchecked Sendable {
         while ContinuousClock.now < deadline {
             do {
                 let reply = try post(i, "/v3/kv/range", "{\"key\":\"AA==\"}", timeout: .seconds(1))
-                // With auth on, a member that asks who is calling is serving too.
-                if reply.status == 200 || String(decoding: reply.body, as: UTF8.self).contains("user name is empty") { return }
+                // With auth on, a member that asks who is calling, or forgot the harness's
+                // token in a restart, is serving too.
+                let text = String(decoding: reply.body, as: UTF8.self)
+                if reply.status == 200 || text.contains("user name is empty") || text.contains("invalid auth token") { return }
                 last = "HTTP \(reply.status)"
             } catch {
                 last = "\(error)"
@@ -154,12 +156,13 @@ final class EtcdCluster: @unchecked Sendable {
         guard reply.status == 200 else { throw HarnessError("etcd put \(key): HTTP \(reply.status)") }
     }
 
-    /// One request to member `i`'s gateway, over TLS with `tls`, as root once `enableAuth` ran.
-    func post(_ i: Int, _ path: String, _ body: String, timeout: Duration = .seconds(2)) throws -> HTTPResponse {
+    /// One request to member `i`'s gateway, over TLS with `tls`, with `token` (by default
+    /// root's once `enableAuth` ran; etcd refuses even a login that carries a stale one).
+    func post(_ i: Int, _ path: String, _ body: String, token: String?? = nil, timeout: Duration = .seconds(2)) throws -> HTTPResponse {
         let address = try SocketAddress(parsing: "127.0.0.1:\(members[i].clientPort)")
         let endpoint = HTTPEndpoint(address, tls: context.map { .init(context: $0, host: "127.0.0.1") })
         return try HTTPClient.post(endpoint, path: path, body: Array(body.utf8),
-                                   headers: rootToken.map { [(name: "Authorization", value: $0)] } ?? [], timeout: timeout)
+                                   headers: (token ?? rootToken).map { [(name: "Authorization", value: $0)] } ?? [], timeout: timeout)
     }
 
     /// Turns etcd v3 auth on, as an operator does with `etcdctl user add`, `role add`, `role
@@ -196,7 +199,7 @@ final class EtcdCluster: @unchecked Sendable {
     /// A fresh auth token for `user` from `/v3/auth/authenticate`.
     func authenticate(_ user: String, _ password: String) throws -> String {
         let body = String(decoding: try JSONSerialization.data(withJSONObject: ["name": user, "password": password]), as: UTF8.self)
-        let reply = try post(0, "/v3/auth/authenticate", body)
+        let reply = try post(0, "/v3/auth/authenticate", body, token: .some(nil))
         guard let object = try JSONSerialization.jsonObject(with: Data(reply.body)) as? [String: Any],
               let token = object["token"] as? String else {
             throw HarnessError("etcd authenticate \(user): HTTP \(reply.status) \(String(decoding: reply.body, as: UTF8.self))")
@@ -207,11 +210,8 @@ final class EtcdCluster: @unchecked Sendable {
     /// Whether etcd still takes `token` (a range under /veer/ with it). Using a simple token
     /// restarts its `--auth-token-ttl`: ask once per token.
     func accepts(token: String) throws -> Bool {
-        let address = try SocketAddress(parsing: "127.0.0.1:\(members[0].clientPort)")
-        let endpoint = HTTPEndpoint(address, tls: context.map { .init(context: $0, host: "127.0.0.1") })
         let body = "{\"key\":\"\(Data("/veer/".utf8).base64EncodedString())\",\"range_end\":\"\(Data("/veer0".utf8).base64EncodedString())\",\"limit\":\"1\"}"
-        let reply = try HTTPClient.post(endpoint, path: "/v3/kv/range", body: Array(body.utf8), headers: [(name: "Authorization", value: token)],
-                                        timeout: .seconds(2))
+        let reply = try post(0, "/v3/kv/range", body, token: .some(token))
         let text = String(decoding: reply.body, as: UTF8.self)
         guard reply.status == 200 || text.contains("invalid auth token") else { throw HarnessError("etcd range with a token: HTTP \(reply.status) \(text)") }
         return reply.status == 200

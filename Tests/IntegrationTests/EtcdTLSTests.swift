@@ -169,4 +169,31 @@ struct EtcdTLSTests {
         let exported = try runProgram(try Tools.veer(), ["store", "export", "--state-dir", back, "--store", "etcd=\(fleet.etcd.clientURLs)"] + access)
         #expect(exported.status == 0 && exported.output.contains("ok exported"), "\(exported.output)")
     }
+
+    @Test func anEtcdRestartForgetsEveryTokenAndBothServersAuthenticateAgainUnasked() throws {
+        let certificates = try ControlCertificates()
+        let (fleet, passwords) = try Self.authFleet(certificates)
+        let access = Self.clientFiles(certificates, "member") + ["--store-user", "veer", "--store-password-file", passwords + "/veer"]
+        for id in ["a", "b"] { try fleet.start(id, access) }
+        #expect(try fleet.veer(0, "shift", "api.example.com", "new", "10%", "--wait").status == 0)
+        // Simple tokens live in etcd's memory only: a restart drops them all.
+        fleet.etcd.stop(0)
+        try fleet.etcd.start(0)
+        // Authenticating goes through raft: once it works, etcd has a leader again.
+        let deadline = ContinuousClock.now + .seconds(10)
+        var last = ""
+        while true {
+            do { _ = try fleet.etcd.authenticate("veer", "veer-secret"); break } catch { last = "\(error)" }
+            guard ContinuousClock.now < deadline else { throw HarnessError("etcd did not take a login within 10 s of its restart: \(last)") }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
+        let shift = try fleet.veer(1, "shift", "api.example.com", "new", "40%", "--wait")
+        #expect(shift.status == 0 && shift.output.hasPrefix("ok"), "no error reaches the operator: \(shift.output)")
+        for i in 0..<2 { #expect(try fleet.waitForNew(i, 40), "server \(i) does not answer new=40") }
+        // Each server's next request (a's beat, b's change) found its token refused.
+        for server in fleet.servers {
+            let line = try server.logLine(containing: "authenticated again as veer", timeout: .seconds(5))
+            #expect(line.contains("invalid auth token"), "\(line)")
+        }
+    }
 }
