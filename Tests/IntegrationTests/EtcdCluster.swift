@@ -38,6 +38,8 @@ final class EtcdCluster: @unchecked Sendable {
     private let context: TLSContext?
     /// The harness's auth token, once `enableAuth` has run.
     private var rootToken: String?
+    /// root's password, to log in again when etcd forgot `rootToken` (`--auth-token-ttl`, a restart).
+    private var rootPassword: String?
 
     /// `http://127.0.0.1:PORT,…` (https with `tls`), as `veer serve --store etcd=` takes it.
     var clientURLs: String { members.map { "\(tls == nil ? "http" : "https")://127.0.0.1:\($0.clientPort)" }.joined(separator: ",") }
@@ -156,13 +158,21 @@ final class EtcdCluster: @unchecked Sendable {
         guard reply.status == 200 else { throw HarnessError("etcd put \(key): HTTP \(reply.status)") }
     }
 
-    /// One request to member `i`'s gateway, over TLS with `tls`, with `token` (by default
-    /// root's once `enableAuth` ran; etcd refuses even a login that carries a stale one).
+    /// One request to member `i`'s gateway, over TLS with `tls`, with `token` (`.some(nil)`:
+    /// none; etcd refuses even a login that carries a stale one), by default root's once
+    /// `enableAuth` ran, logging in again once when etcd has forgotten it.
     func post(_ i: Int, _ path: String, _ body: String, token: String?? = nil, timeout: Duration = .seconds(2)) throws -> HTTPResponse {
         let address = try SocketAddress(parsing: "127.0.0.1:\(members[i].clientPort)")
         let endpoint = HTTPEndpoint(address, tls: context.map { .init(context: $0, host: "127.0.0.1") })
-        return try HTTPClient.post(endpoint, path: path, body: Array(body.utf8),
-                                   headers: (token ?? rootToken).map { [(name: "Authorization", value: $0)] } ?? [], timeout: timeout)
+        func send(_ token: String?) throws -> HTTPResponse {
+            try HTTPClient.post(endpoint, path: path, body: Array(body.utf8),
+                                headers: token.map { [(name: "Authorization", value: $0)] } ?? [], timeout: timeout)
+        }
+        if let token { return try send(token) }
+        let reply = try send(rootToken)
+        guard let rootPassword, String(decoding: reply.body, as: UTF8.self).contains("invalid auth token") else { return reply }
+        rootToken = try authenticate("root", rootPassword)
+        return try send(rootToken)
     }
 
     /// Turns etcd v3 auth on, as an operator does with `etcdctl user add`, `role add`, `role
@@ -194,6 +204,7 @@ final class EtcdCluster: @unchecked Sendable {
         }
         try call("/v3/auth/enable", [:])
         rootToken = try authenticate("root", rootPassword)
+        self.rootPassword = rootPassword
     }
 
     /// A fresh auth token for `user` from `/v3/auth/authenticate`.

@@ -196,4 +196,17 @@ struct EtcdTLSTests {
             #expect(line.contains("invalid auth token"), "\(line)")
         }
     }
+
+    @Test func aRoleRevokedUnderARunningServerIsAChangeRefusedWithPermissionDenied() throws {
+        let certificates = try ControlCertificates()
+        let (fleet, passwords) = try Self.authFleet(certificates)
+        try fleet.start("a", Self.clientFiles(certificates, "member") + ["--store-user", "veer", "--store-password-file", passwords + "/veer"])
+        #expect(try fleet.veer(0, "shift", "api.example.com", "new", "10%").status == 0)
+        let revoke = try fleet.etcd.post(0, "/v3/auth/user/revoke", #"{"name":"veer","role":"veer"}"#)
+        try #require(revoke.status == 200, "\(String(decoding: revoke.body, as: UTF8.self))")
+        let shift = try fleet.veer(0, "shift", "api.example.com", "new", "20%")
+        #expect(shift.status != 0 && shift.output.contains("error:")
+                && shift.output.contains("permission denied: user \"veer\" may not read or write"), "\(shift.output)")
+        #expect(try fleet.waitForNew(0, 10), "the refused change is not served")
+    }
 }
