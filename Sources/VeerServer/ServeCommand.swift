@@ -41,6 +41,8 @@ struct ServeConfig {
     /// `--store etcd=URL[,URL…]`: the state shared with other servers; nil: the state directory.
     var etcd: String?
     var storePrefix = "/veer/"
+    /// `--store-ca`, `--store-cert`, `--store-key`, `--store-user`, `--store-password-file`.
+    var storeAccess = EtcdAccess()
     /// `--server-id`: this server's name among those sharing the store (the host name by default).
     var serverID = Posix.Process.hostName
     /// `--cluster ID,ID,…`: the servers that should share the store (README "The expected
@@ -77,7 +79,7 @@ struct ServeConfig {
             "cohort-seed", "store", "store-prefix", "server-id", "cluster",
             "rrl-rate", "rrl-window", "rrl-slip", "rrl-ipv4-prefix", "rrl-ipv6-prefix", "rrl-exempt", "cookie-secret",
             "keys", "signature-validity", "signature-refresh", "signature-inception-offset", "signature-jitter",
-        ]).union(ControlTLSConfig.options), switches: ["rrl-log-only"])
+        ]).union(ControlTLSConfig.options).union(EtcdAccess.options), switches: ["rrl-log-only"])
         guard options.positional.isEmpty else { throw UsageError("unexpected argument \"\(options.positional[0])\"") }
         zonesDirectory = options.last("zones") ?? zonesDirectory
         maxZoneBytes = try ZoneParser.Files.maxBytes(options)
@@ -103,6 +105,7 @@ struct ServeConfig {
             guard text.hasPrefix("etcd="), text.count > 5 else { throw UsageError("--store must be etcd=http://HOST:PORT[,http://HOST:PORT...], got \"\(text)\"") }
             etcd = String(text.dropFirst(5))
         }
+        storeAccess = try EtcdAccess(options)
         storePrefix = options.last("store-prefix") ?? storePrefix
         guard storePrefix.hasPrefix("/") else { throw UsageError("--store-prefix must start with /, got \"\(storePrefix)\"") }
         serverID = options.last("server-id") ?? serverID
@@ -229,7 +232,8 @@ final class Server: Sendable {
             let local = try FileStateStore(directory: config.stateDirectory)
             if let urls = config.etcd {
                 let client: EtcdClient
-                do { client = try EtcdClient(urls: urls) } catch { throw StoreError(.io, "\(error)") }
+                do { client = try EtcdClient(urls: urls, access: config.storeAccess) } catch { throw StoreError(.io, "\(error)") }
+                try client.checkAccess(prefix: config.storePrefix)
                 let etcd = EtcdStateStore(client: client, prefix: config.storePrefix, serverID: config.serverID, local: local,
                                           expected: config.cluster)
                 try Self.register(etcd)

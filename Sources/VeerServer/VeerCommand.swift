@@ -7,7 +7,8 @@ public enum VeerCommand {
                           [--tcp-max-connections N] [--tcp-idle-timeout SECONDS]
                           [--state-dir DIR] [--admin PATH] [--admin-allow-uid UID]... [--admin-allow-gid GID]...
                           [--rollback-window SECONDS] [--metrics ADDR:PORT] [--status-query-from CIDR,...]...
-                          [--cohort-seed HEX32] [--store etcd=http://HOST:PORT[,...]] [--store-prefix /veer/]
+                          [--cohort-seed HEX32] [--store etcd=http[s]://HOST:PORT[,...]] [--store-prefix /veer/]
+                          [--store-ca FILE] [--store-cert FILE --store-key FILE] [--store-user NAME --store-password-file FILE]
                           [--server-id NAME] [--cluster ID,ID,...] [--rrl-rate N] [--rrl-window SECONDS] [--rrl-slip N]
                           [--rrl-ipv4-prefix LEN] [--rrl-ipv6-prefix LEN] [--rrl-exempt CIDR,...|none]... [--rrl-log-only]
                           [--cookie-secret HEX32|off]
@@ -21,7 +22,8 @@ public enum VeerCommand {
                veer keys list [ZONE] --dir DIR [--json]
                veer keys activate ZONE TAG --dir DIR [--dnskey-ttl SECONDS] [--force]
                veer keys retire ZONE TAG --dir DIR [--dnskey-ttl SECONDS] [--force]
-               veer store import|export --state-dir DIR --store etcd=http://HOST:PORT[,...] [--store-prefix /veer/]
+               veer store import|export --state-dir DIR --store etcd=http[s]://HOST:PORT[,...] [--store-prefix /veer/]
+                          [--store-ca FILE] [--store-cert FILE --store-key FILE] [--store-user NAME --store-password-file FILE]
                veer [--admin PATH] status [NAME] [--json]
                veer [--admin PATH] weight NAME ENDPOINT N [--dry-run] [--force]
                veer [--admin PATH] shift NAME ENDPOINT P% [--dry-run] [--force]
