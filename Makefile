@@ -68,10 +68,18 @@ clean:
 BENCH_SECONDS ?= 5
 BENCH_RUNS ?= 3
 BENCH_SCRATCH ?= .build
-.PHONY: bench bench-callgrind bench-shared chaos
+.PHONY: bench bench-signed bench-callgrind bench-shared chaos
 bench:
 	$(SWIFT) build -c release --product veer --scratch-path $(BENCH_SCRATCH)
 	VEER=$(BENCH_SCRATCH)/release/veer BENCH_SECONDS=$(BENCH_SECONDS) BENCH_RUNS=$(BENCH_RUNS) ./bench/run.sh
+	VEER=$(BENCH_SCRATCH)/release/veer SIGNED_SECONDS=$(BENCH_SECONDS) SIGNED_RUNS=$(BENCH_RUNS) ./bench/signed.sh
+
+# DNSSEC alone (bench/signed.sh; also needs ldnsutils): DO=1 queries, Veer signing at load
+# against NSD serving the same zone signed by ldns-signzone; signatures made while answering
+# (must be 0); cold signing, warm restart and unsigned start of a 1M-record zone.
+bench-signed:
+	$(SWIFT) build -c release --product veer --scratch-path $(BENCH_SCRATCH)
+	VEER=$(BENCH_SCRATCH)/release/veer SIGNED_SECONDS=$(BENCH_SECONDS) SIGNED_RUNS=$(BENCH_RUNS) ./bench/signed.sh
 
 # Instructions per answered query under callgrind, Veer vs NSD vs gdnsd (bench/callgrind.sh).
 bench-callgrind:

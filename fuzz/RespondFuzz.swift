@@ -143,8 +143,16 @@ final class Fixture {
             status.append((set.owner, strings))
         }
         let statusRecords = StatusRecords(status)
+        // Every other snapshot has its zones signed (bytes shaped like RRSIGs, not real
+        // ones): DO=1 queries take the signed answers there, DO=0 ones the fast path as ever.
+        let key: [UInt8] = [1, 1, 3, 13] + [UInt8](repeating: 0xAB, count: 64)
+        let plan = SigningPlan(data, dnskeys: Dictionary(data.zones.map { ($0.origin, [key]) }, uniquingKeysWith: { a, _ in a }))
+        let signatures = ZoneSignatures(plan, signatures: plan.zones.map { zone in
+            zone.sets.map { set in [shapedRRSIG(set, signer: zone.origin)] }
+        }, over: data)
         let snapshots = tables.enumerated().map { index, table in
-            Snapshot(zones: data, weights: table, generation: UInt64(index + 1), status: statusRecords)
+            Snapshot(zones: data, weights: table, generation: UInt64(index + 1), status: statusRecords,
+                     signatures: index % 2 == 1 ? signatures : nil)
         }
         self.snapshots = snapshots
         func responders(direct: Bool) -> [Responder<FastRandom>] {
@@ -290,4 +298,16 @@ func check(query: UnsafeRawBufferPointer, response: UnsafeRawBufferPointer, leng
         if let clientPayload = asked?.edns?.payloadSize { limit = min(limit, max(classicLimit, Int(clientPayload))) }
         guard length <= limit else { fatalError("UDP answer is \(length) octets, over the EDNS limit \(limit)") }
     }
+}
+
+/// An RRSIG RDATA for `set` with the fields a validator reads and 64 octets in place of a
+/// signature: the fuzzer checks where signed answers put records, not the cryptography.
+func shapedRRSIG(_ set: SigningPlan.RRset, signer: DomainName) -> [UInt8] {
+    var labels = set.owner.labelCount
+    if set.owner.wire.count > 2, set.owner.wire[0] == 1, set.owner.wire[1] == UInt8(ascii: "*") { labels -= 1 }
+    let ttl = set.ttl
+    return [UInt8(set.type.rawValue >> 8), UInt8(set.type.rawValue & 0xFF), 13, UInt8(labels),
+            UInt8(ttl >> 24), UInt8((ttl >> 16) & 0xFF), UInt8((ttl >> 8) & 0xFF), UInt8(ttl & 0xFF),
+            0x77, 0x35, 0x94, 0x00, 0x71, 0x3F, 0xB3, 0x00, 0x10, 0x92]
+        + signer.lowercasedWire + [UInt8](repeating: 0xCD, count: 64)
 }

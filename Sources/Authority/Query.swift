@@ -38,6 +38,12 @@ struct QueryState {
     /// What the answer is about, for rate limiting: the node, NXDOMAIN zone or cut; -1 for
     /// none.
     var subject: Int32 = -1
+    /// DO=1 (RFC 3225) and the snapshot has signed zones: answers from signed zones carry
+    /// RRSIGs and NSEC proofs (Responder+DNSSEC.swift).
+    var dnssec = false
+    /// How many of `Responder.proofs` this query keeps (NSEC records for the authority
+    /// section, written last by `writeProofs`); the list itself is not reset per query.
+    var proofCount = 0
 
     init() {}
 

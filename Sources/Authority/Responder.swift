@@ -36,12 +36,16 @@ public final class Responder<Random: RandomSource> {
 
     var writer: WireWriter
     /// The question name, lowercased, decompressed.
-    private let qname: UnsafeMutableRawBufferPointer
-    /// For names skipped while parsing and for building wildcard names.
-    private let scratch: UnsafeMutableRawBufferPointer
+    let qname: UnsafeMutableRawBufferPointer
+    /// For names skipped while parsing and for building wildcard names; twice a name's
+    /// room, for an NSEC proof's lowercased name and the wildcard built from it.
+    let scratch: UnsafeMutableRawBufferPointer
     /// Everything one query leaves behind while it is answered (counts, the chosen endpoint,
     /// the client's key, the cookie): set afresh in one place, at the start of `respond`.
     var state = QueryState()
+    /// NSEC records (by node) for a signed answer's authority section; the first
+    /// `state.proofCount` count. Kept out of `QueryState`, so unsigned queries do not reset it.
+    var proofs = InlineArray<4, Int32>(repeating: -1)
     /// Makes and checks server cookies (RFC 7873, 9018); nil answers no cookie.
     public let cookieSecret: CookieSecret?
     /// Seconds since 1970 (mod 2^32), read only for a query with a cookie.
@@ -61,7 +65,7 @@ public final class Responder<Random: RandomSource> {
         self.maxUDPPayload = max(maxUDPPayload, EDNS.minimumPayload)
         writer = WireWriter(UnsafeMutableRawBufferPointer(start: nil, count: 0))
         qname = .allocate(byteCount: DomainName.maxWireLength + 1, alignment: 8)
-        scratch = .allocate(byteCount: DomainName.maxWireLength + 2, alignment: 8)
+        scratch = .allocate(byteCount: 2 * (DomainName.maxWireLength + 2), alignment: 8)
     }
 
     deinit {
@@ -171,10 +175,14 @@ public final class Responder<Random: RandomSource> {
         if let edns, edns.version > 0 {
             return finish(&response, rcode: .badVers, question: true, edns: edns)
         }
+        // One bit test for unsigned data: `signatures` is nil unless some zone is signed.
+        state.dnssec = edns?.dnssecOK == true && snapshot.signatures != nil
         let qtype = RRType(rawValue: read16(query, questionEnd - 4))
         let qclass = RRClass(rawValue: read16(query, questionEnd - 2))
         guard qclass == .in || qclass == .any else {
-            return finish(&response, rcode: .refused, question: true, edns: edns)
+            // CH is answered for status names only: `dig CH TXT _veer.NAME` (README "DNSSEC").
+            guard qclass == .chaos, isStatusQuery else { return finish(&response, rcode: .refused, question: true, edns: edns) }
+            return answerStatusInChaos(&response, qtype: qtype, allowed: statusAllowed(), edns: edns)
         }
         switch qtype {
         case .opt:
@@ -186,7 +194,7 @@ public final class Responder<Random: RandomSource> {
             break
         }
 
-        if isStatusQuery {
+        if isStatusQuery && !statusHiddenByDNSSEC {
             // Answered to allowed clients only; others get REFUSED for every `_veer.` name,
             // so they cannot even learn which names are weighted.
             guard statusAllowed() else { return finish(&response, rcode: .refused, question: true, edns: edns) }
@@ -206,6 +214,7 @@ public final class Responder<Random: RandomSource> {
             let outcome = try answer(qtype: qtype)
             rcode = outcome.rcode
             response.aa = outcome.authoritative
+            if state.proofCount > 0 { try writeProofs() }
             writeAdditional()
         } catch {
             truncate(&response)
@@ -215,7 +224,7 @@ public final class Responder<Random: RandomSource> {
 
     // MARK: - Sections
 
-    private struct ResponseHeader {
+    struct ResponseHeader {
         let id: UInt16
         let opcode: UInt16
         let rd: Bool
@@ -233,13 +242,13 @@ public final class Responder<Random: RandomSource> {
 
     /// The answer did not fit: send the header and question with TC, and the client retries
     /// over TCP (RFC 2181 §9).
-    private func truncate(_ header: inout ResponseHeader) {
+    func truncate(_ header: inout ResponseHeader) {
         discardRecords(keepingQuestion: true)
         header.tc = true
     }
 
     /// Appends the OPT record and fills in the header.
-    private func finish(_ header: inout ResponseHeader, rcode: RCode, question: Bool, edns: ClientEDNS?) -> Answered {
+    func finish(_ header: inout ResponseHeader, rcode: RCode, question: Bool, edns: ClientEDNS?) -> Answered {
         if rcode != .noError && rcode != .nxDomain {
             // An error carries no records, even if some were written before it was known
             // (a CNAME to a name that then answers SERVFAIL).
@@ -285,7 +294,7 @@ public final class Responder<Random: RandomSource> {
 
     typealias Owner = RecordOwner
 
-    private func writeOwner(_ owner: Owner) throws(WireError) {
+    func writeOwner(_ owner: Owner) throws(WireError) {
         switch owner {
         case .question: try writer.u16(DomainName.pointerFlags | UInt16(Header.size))
         case .name(let name): try writer.name(name)
@@ -293,14 +302,14 @@ public final class Responder<Random: RandomSource> {
         }
     }
 
-    private func writeRecord(_ owner: Owner, _ type: RRType, ttl: UInt32, _ data: RData) throws(WireError) {
+    func writeRecord(_ owner: Owner, _ type: RRType, ttl: UInt32, _ data: RData) throws(WireError) {
         try writeOwner(owner)
         state.lastRData = try writer.recordAfterOwner(type, ttl: ttl, data)
     }
 
     /// Record `index` of `set`: from its wire form when the set has one, else encoded; with
     /// `ttl` instead of the set's when given (a `ttl-shift=` cap).
-    private func writeRecord(_ owner: Owner, _ set: RRSetData, _ index: Int, ttl: UInt32? = nil) throws(WireError) {
+    func writeRecord(_ owner: Owner, _ set: RRSetData, _ index: Int, ttl: UInt32? = nil) throws(WireError) {
         if set.records.isEmpty {
             try writeOwner(owner)
             let size = RRSetData.wireSize(set.type)
@@ -321,7 +330,7 @@ public final class Responder<Random: RandomSource> {
         }
     }
 
-    private func writeAnswer(_ owner: Owner, _ set: RRSetData, ttl: UInt32? = nil) throws(WireError) {
+    func writeAnswer(_ owner: Owner, _ set: RRSetData, ttl: UInt32? = nil) throws(WireError) {
         for index in 0..<set.count {
             try writeRecord(owner, set, index, ttl: ttl)
             state.answerCount += 1
@@ -340,6 +349,16 @@ public final class Responder<Random: RandomSource> {
         }
         let info = snapshot.zones.zones[Int(zone)]
         try writeRecord(.name(info.origin), .soa, ttl: info.negativeTTL, info.soa)
+    }
+
+    /// NODATA at node `node` of zone `zone`: the SOA, and with DNSSEC its RRSIG and the NSEC
+    /// that proves the type absent.
+    private func writeNoData(_ node: Int32, zone: Int32, inQuestion: Bool) throws(WireError) {
+        try writeNegative(zone: zone, inQuestion: inQuestion)
+        if signs(zone) {
+            try signNegative(zone: zone)
+            proveNoData(node)
+        }
     }
 
     /// A referral: the cut's NS RRset in authority, glue in additional; AA clear.
@@ -364,41 +383,6 @@ public final class Responder<Random: RandomSource> {
 
     // MARK: - Lookup
 
-    /// True when the question's first label is `_veer` (any case) and there are weighted
-    /// names: one byte compare for every other query.
-    private var isStatusQuery: Bool {
-        // One byte first: the label array is only loaded for a first label "_????".
-        guard qname[1] == UInt8(ascii: "_") else { return false }
-        let label = StatusRecords.label
-        guard state.qnameLength > label.count + 2, qname[0] == UInt8(label.count), !snapshot.status.isEmpty else { return false }
-        for i in 0..<label.count where qname[1 + i] != label[i] { return false }
-        return true
-    }
-
-    /// The name a status query asks about: the question without its `_veer` label.
-    private var statusSubject: UnsafeRawBufferPointer {
-        UnsafeRawBufferPointer(rebasing: qname[(StatusRecords.label.count + 1)..<state.qnameLength])
-    }
-
-    /// TXT with the status strings (TTL 0: it changes with every weight); other types get
-    /// NODATA with the zone's SOA, as for any name that has only TXT.
-    private func answerStatus(_ strings: [[UInt8]], qtype: RRType) throws(WireError) {
-        if qtype == .txt || qtype == .any {
-            try writeRecord(.question, .txt, ttl: 0, .txt(strings))
-            state.answerCount = 1
-            return
-        }
-        let zones = snapshot.zones
-        switch zones.resolve(statusSubject, scratch: scratch) {
-        case .node(let node), .wildcard(let node):
-            try writeNegative(zone: zones.nodes[Int(node)].zone)
-        case .nxdomain(let zone):
-            try writeNegative(zone: zone)
-        case .referral, .outside:
-            break
-        }
-    }
-
     typealias Outcome = AnswerOutcome
 
     private func answer(qtype: RRType) throws(WireError) -> Outcome {
@@ -411,12 +395,20 @@ public final class Responder<Random: RandomSource> {
         case .outside:
             return Outcome(rcode: .refused, authoritative: false)
         case .referral(let cut):
+            if qtype == .ds, let signatures = snapshot.signatures, signatures.isSigned(zones.nodes[Int(cut)].zone), isCut(name, cut) {
+                return try answerDS(cut: cut)
+            }
             state.subject = cut
             try writeReferral(cut: cut)
+            if state.dnssec { try signReferral(cut: cut) }
             return Outcome(rcode: .noError, authoritative: false)
         case .nxdomain(let zone):
             state.subject = zone
             try writeNegative(zone: zone, inQuestion: true)
+            if state.dnssec && signs(zone) {
+                try signNegative(zone: zone)
+                proveNameError(name, zone: zone, scratch: scratch)
+            }
             return Outcome(rcode: .nxDomain, authoritative: true)
         case .node(let node), .wildcard(let node):
             state.subject = node
@@ -424,10 +416,15 @@ public final class Responder<Random: RandomSource> {
             if case .wildcard = resolution { isWildcard = true } else { isWildcard = false }
             // The owner is the question either way, the name asked or the one a wildcard
             // stands for (RFC 4592 §2.1.1).
-            if useDirectAnswers, let outcome = try answerDirectly(node, qtype: qtype, from: direct, exact: !isWildcard) {
+            if useDirectAnswers && !state.dnssec, let outcome = try answerDirectly(node, qtype: qtype, from: direct, exact: !isWildcard) {
                 return outcome
             }
-            return try answer(node: node, owner: .question, qtype: qtype)
+            let outcome = try answer(node: node, owner: .question, qtype: qtype)
+            // A wildcard's answer or NODATA: the NSEC covering the name shows no closer match.
+            if isWildcard && state.dnssec && signs(zones.nodes[Int(node)].zone) {
+                proveNoCloserMatch(name, zone: zones.nodes[Int(node)].zone)
+            }
+            return outcome
         }
     }
 
@@ -445,13 +442,15 @@ public final class Responder<Random: RandomSource> {
         visited[0] = previous
         for depth in first..<Self.maxChain {
             visited[depth] = current
-            if depth > 0 && useDirectAnswers && (qtype == .a || qtype == .aaaa),
+            if depth > 0 && useDirectAnswers && !state.dnssec && (qtype == .a || qtype == .aaaa),
                try answerChainEndDirectly(current, aaaa: qtype == .aaaa, from: zones.direct) {
                 return Outcome(rcode: .noError, authoritative: true)
             }
             let node = zones.nodes[Int(current)]
             let cname: RRSetData
             var cnameTTL: UInt32? = nil
+            // Where the CNAME's signatures are: a node's RRset, or a weighted endpoint.
+            var cnameSet = -1, cnameEndpoint = -1
             if node.weighted >= 0 {
                 let set = zones.weighted[Int(node.weighted)]
                 if set.isCNAME {
@@ -460,39 +459,56 @@ public final class Responder<Random: RandomSource> {
                     }
                     cname = set.endpoints[chosen].cname!
                     cnameTTL = snapshot.weights.ttl(set.endpoints[chosen].slot, cname.ttl)
+                    cnameEndpoint = chosen
                 } else {
                     let type = qtype == .any ? RRType.a : qtype
                     guard type == .a || type == .aaaa else {
-                        try writeNegative(zone: node.zone, inQuestion: ownerIsQuestion)
+                        try writeNoData(current, zone: node.zone, inQuestion: ownerIsQuestion)
                         return Outcome(rcode: .noError, authoritative: true)
                     }
                     let family: WeightTable.Family = type == .a ? .a : .aaaa
                     guard let chosen = pick(set, family: family) else {
                         if snapshot.weights.refuses(set.slots[0], family) { return Outcome(rcode: .servFail, authoritative: false) }
-                        try writeNegative(zone: node.zone, inQuestion: ownerIsQuestion)
+                        try writeNoData(current, zone: node.zone, inQuestion: ownerIsQuestion)
                         return Outcome(rcode: .noError, authoritative: true)
                     }
                     let endpoint = set.endpoints[chosen]
                     let records = type == .a ? endpoint.a! : endpoint.aaaa!
-                    try writeAnswer(owner, records, ttl: snapshot.weights.ttl(endpoint.slot, records.ttl))
+                    let ttl = snapshot.weights.ttl(endpoint.slot, records.ttl)
+                    try writeAnswer(owner, records, ttl: ttl)
+                    if state.dnssec {
+                        try signAnswer(owner, endpoint: chosen, in: node.weighted, kind: type == .a ? 1 : 2, zone: node.zone, ttl: ttl)
+                    }
                     return Outcome(rcode: .noError, authoritative: true)
                 }
             } else if qtype == .any, node.rrsetCount > 0 {
                 // RFC 8482 §4.2: one RRset is enough.
                 try writeAnswer(owner, zones.rrsets[Int(node.firstRRSet)])
+                if state.dnssec { try signAnswer(owner, rrset: Int(node.firstRRSet), zone: node.zone) }
                 return Outcome(rcode: .noError, authoritative: true)
             } else if let index = node.rrset(qtype, in: zones.rrsets) {
                 try writeAnswer(owner, zones.rrsets[index])
+                if state.dnssec { try signAnswer(owner, rrset: index, zone: node.zone) }
                 if qtype == .ns || qtype == .mx || qtype == .srv { state.additionalSource = (current, index) }
                 return Outcome(rcode: .noError, authoritative: true)
             } else if let index = node.rrset(.cname, in: zones.rrsets) {
                 cname = zones.rrsets[index]
+                cnameSet = index
+            } else if let outcome = try answerDNSSECType(current, qtype: qtype, owner: owner) {
+                return outcome
             } else {
-                try writeNegative(zone: node.zone, inQuestion: ownerIsQuestion)
+                try writeNoData(current, zone: node.zone, inQuestion: ownerIsQuestion)
                 return Outcome(rcode: .noError, authoritative: true)
             }
 
             try writeAnswer(owner, cname, ttl: cnameTTL)
+            if state.dnssec {
+                if cnameSet >= 0 {
+                    try signAnswer(owner, rrset: cnameSet, zone: node.zone)
+                } else {
+                    try signAnswer(owner, endpoint: cnameEndpoint, in: node.weighted, kind: 0, zone: node.zone, ttl: cnameTTL ?? cname.ttl)
+                }
+            }
             guard qtype != .cname, qtype != .any, case .cname(let target) = cname.records[0] else { break }
             switch cname.targets[0] {
             case .node(let next), .wildcard(let next):
@@ -500,12 +516,19 @@ public final class Responder<Random: RandomSource> {
                 for k in 0...depth where visited[k] == next {
                     return Outcome(rcode: .noError, authoritative: true)
                 }
+                if case .wildcard = cname.targets[0], signs(zones.nodes[Int(next)].zone) {
+                    target.wire.withUnsafeBytes { proveNoCloserMatch($0, zone: zones.nodes[Int(next)].zone) }
+                }
                 current = next
                 owner = .name(target)
                 ownerIsQuestion = false
             case .nxdomain(let zone):
                 // RFC 6604 §3: the RCODE describes the last name of the chain.
                 try writeNegative(zone: zone)
+                if signs(zone) {
+                    try signNegative(zone: zone)
+                    proveNameError(target, zone: zone, scratch: scratch)
+                }
                 return Outcome(rcode: .nxDomain, authoritative: true)
             case .referral, .outside:
                 return Outcome(rcode: .noError, authoritative: true)

@@ -11,9 +11,13 @@ public final class Snapshot: Sendable {
     public let generation: UInt64
     /// The answers to `_veer.NAME TXT` status queries, built with the snapshot.
     public let status: StatusRecords
+    /// The DNSSEC records made in advance for `zones`' signed zones; nil when none is signed.
+    public let signatures: ZoneSignatures?
 
-    public init(zones: ZoneData, weights: WeightTable, generation: UInt64, status: StatusRecords = .empty) {
+    public init(zones: ZoneData, weights: WeightTable, generation: UInt64, status: StatusRecords = .empty,
+                signatures: ZoneSignatures? = nil) {
         self.zones = zones
+        self.signatures = signatures
         self.weights = weights
         self.generation = generation
         self.status = status

@@ -250,7 +250,7 @@ extension ZoneData {
             zones.map { zone in
                 guard case .soa(let soa) = zone.soa.data else { preconditionFailure("zone without SOA passed validation") }
                 return ZoneInfo(origin: zone.origin, file: zone.file, apex: table.lookup(zone.origin.lowercasedWire),
-                                soa: zone.soa.data, negativeTTL: min(zone.soa.ttl, soa.minimum), serial: soa.serial)
+                                soa: zone.soa.data, negativeTTL: min(zone.soa.ttl, soa.minimum), soaTTL: zone.soa.ttl, serial: soa.serial)
             }
         }
     }

@@ -210,6 +210,8 @@ public final class ZoneData: Sendable {
         let soa: RData
         /// Negative-caching TTL: min(SOA TTL, SOA MINIMUM) (RFC 2308 §5).
         let negativeTTL: UInt32
+        /// The SOA record's own TTL; the DNSKEY RRset of a signed zone gets it too.
+        let soaTTL: UInt32
         public let serial: UInt32
     }
 

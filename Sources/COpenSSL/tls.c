@@ -1,4 +1,4 @@
-// TLS for the admin protocol over the system's libssl. See copenssl_tls.h.
+// TLS for the admin protocol and the etcd client over the system's libssl. See copenssl_tls.h.
 //
 // Sockets are driven non-blocking, with poll() between OpenSSL's steps, so that every call
 // ends by a deadline and a socket shut down from another thread (a server stopping, a stalled
@@ -51,21 +51,25 @@ static copenssl_tls_context *context_failure(SSL_CTX *ctx, const char *what, con
     FILE *file = path ? fopen(path, "r") : NULL;
     if (path && !file) reason = strerror(errno);
     if (file) fclose(file);
-    snprintf(error, size, "%s %s: %s", what, path ? path : "", reason);
+    snprintf(error, size, "%s%s%s: %s", what, path ? " " : "", path ? path : "", reason);
     ERR_clear_error();
     SSL_CTX_free(ctx);
     return NULL;
 }
 
-/// TLS 1.2 or later, the certificate chain and its key, trusting `ca`.
+/// TLS 1.2 or later, the certificate chain and its key (none when `cert` is NULL), trusting
+/// `ca` (the system's default CAs when NULL: only a client asks for that).
 static const char *configure(SSL_CTX *ctx, const char *ca, const char *cert, const char *key, const char **path) {
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
-    *path = cert;
-    if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) return "certificate";
-    *path = key;
-    if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) return "private key";
-    if (SSL_CTX_check_private_key(ctx) != 1) return "private key (does it match the certificate?)";
+    if (cert) {
+        *path = cert;
+        if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) return "certificate";
+        *path = key;
+        if (SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1) return "private key";
+        if (SSL_CTX_check_private_key(ctx) != 1) return "private key (does it match the certificate?)";
+    }
     *path = ca;
+    if (!ca) return SSL_CTX_set_default_verify_paths(ctx) != 1 ? "the system's default CAs" : NULL;
     if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) return "CA";
     return NULL;
 }

@@ -15,6 +15,10 @@ public struct RRType: RawRepresentable, Hashable, Sendable, CustomStringConverti
     /// EDNS pseudo-record (RFC 6891 §6.1.1).
     @inlinable public static var opt: RRType { RRType(rawValue: 41) }
     @inlinable public static var ds: RRType { RRType(rawValue: 43) }
+    /// DNSSEC signature, NSEC and key records (RFC 4034 §3, §4, §2).
+    @inlinable public static var rrsig: RRType { RRType(rawValue: 46) }
+    @inlinable public static var nsec: RRType { RRType(rawValue: 47) }
+    @inlinable public static var dnskey: RRType { RRType(rawValue: 48) }
     @inlinable public static var ixfr: RRType { RRType(rawValue: 251) }
     @inlinable public static var axfr: RRType { RRType(rawValue: 252) }
     /// QTYPE `*`, answered minimally (RFC 8482).
@@ -24,6 +28,7 @@ public struct RRType: RawRepresentable, Hashable, Sendable, CustomStringConverti
     static let mnemonics: [(String, RRType)] = [
         ("A", .a), ("NS", .ns), ("CNAME", .cname), ("SOA", .soa), ("PTR", .ptr), ("MX", .mx),
         ("TXT", .txt), ("AAAA", .aaaa), ("SRV", .srv), ("OPT", .opt), ("DS", .ds),
+        ("RRSIG", .rrsig), ("NSEC", .nsec), ("DNSKEY", .dnskey),
         ("IXFR", .ixfr), ("AXFR", .axfr), ("ANY", .any), ("CAA", .caa),
     ]
 

@@ -2,7 +2,8 @@ import Glibc
 
 /// A small blocking HTTP/1.1 client for the shared state store's JSON gateway (etcd's
 /// `/v3/...`) and Prometheus's query API: one POST or GET per connection with
-/// `Connection: close`, or one long-lived streamed response read line by line (a watch).
+/// `Connection: close`, or one long-lived streamed response read line by line (a watch); over
+/// plain TCP, or over TLS for an `HTTPEndpoint` that has it.
 /// Errors carry the errno name and what was being done
 /// (`connect 127.0.0.1:2379: ECONNREFUSED (Connection refused)`).
 public enum HTTPClient {
@@ -14,11 +15,21 @@ public enum HTTPClient {
     /// bounds the connect and each wait for bytes. A failure once the connection is made is
     /// thrown as `Unanswered`: the server may have received the request and acted on it.
     public static func post(_ address: SocketAddress, path: String, body: [UInt8], timeout: Duration) throws -> HTTPResponse {
-        let fd = try connect(address, timeout: timeout)
-        defer { closeDescriptor(fd) }
+        try post(HTTPEndpoint(address), path: path, body: body, timeout: timeout)
+    }
+
+    /// `post` to `endpoint` (over TLS when it says so), with `headers` added to the request
+    /// (`Authorization`). A failed TLS handshake is thrown as `TLSError`, and the server's
+    /// refusal of this client's certificate after it as `HTTPCertificateRefused`: in both,
+    /// the request was not served.
+    public static func post(_ endpoint: HTTPEndpoint, path: String, body: [UInt8], headers: [(name: String, value: String)] = [],
+                            timeout: Duration) throws -> HTTPResponse {
+        let connection = try HTTPConnection.open(endpoint, timeout: timeout)
         do {
-            return try exchange(fd, address, path: path, request: request(address, path: path, body: body), timeout: timeout,
-                                maxResponse: maxResponse)
+            return try exchange(connection, path: path, request: request(endpoint.address, path: path, body: body, headers: headers),
+                                timeout: timeout, maxResponse: maxResponse)
+        } catch let error as HTTPCertificateRefused {
+            throw error
         } catch {
             throw Unanswered(underlying: error)
         }
@@ -39,18 +50,18 @@ public enum HTTPClient {
     public static func get(_ address: SocketAddress, path: String, host: String? = nil, timeout: Duration,
                            maxResponse: Int = maxResponse) throws -> HTTPResponse {
         let head = "GET \(path) HTTP/1.1\r\nHost: \(host ?? "\(address)")\r\nUser-Agent: veer/1\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
-        let fd = try connect(address, timeout: timeout)
-        defer { closeDescriptor(fd) }
-        return try exchange(fd, address, path: path, request: Array(head.utf8), timeout: timeout, maxResponse: maxResponse)
+        let connection = try HTTPConnection.open(HTTPEndpoint(address), timeout: timeout)
+        return try exchange(connection, path: path, request: Array(head.utf8), timeout: timeout, maxResponse: maxResponse)
     }
 
     /// Sends one request on the connection `fd` and reads the whole response, at most
     /// `maxResponse` bytes, all within `timeout`: a server that trickles its reply a byte at
     /// a time does not hold the caller any longer than one that says nothing.
-    static func exchange(_ fd: Int32, _ address: SocketAddress, path: String, request: [UInt8], timeout: Duration,
+    static func exchange(_ connection: HTTPConnection, path: String, request: [UInt8], timeout: Duration,
                          maxResponse: Int) throws -> HTTPResponse {
         let deadline = ContinuousClock.now + timeout
-        try send(fd, request, to: address)
+        let address = connection.endpoint
+        try connection.send(request, timeout: timeout)
         var received: [UInt8] = []
         var buffer = [UInt8](repeating: 0, count: readChunk)
         while !HTTPProbe.isComplete(received) {
@@ -58,7 +69,7 @@ public enum HTTPClient {
             guard left > .zero else {
                 throw SystemError(errno: .ETIMEDOUT, action: "reading the reply of \(address)\(path): not whole after \(timeout)")
             }
-            let count = try read(fd, into: &buffer, from: address, timeout: left)
+            let count = try connection.read(into: &buffer, timeout: left)
             if count == 0 { break }
             received += buffer[0..<count]
             guard received.count <= maxResponse else {
@@ -76,14 +87,20 @@ public enum HTTPClient {
     /// closes, or no byte came for `idleTimeout`. Returns normally only when `line` said stop.
     public static func stream(_ address: SocketAddress, path: String, body: [UInt8], connectTimeout: Duration,
                               idleTimeout: Duration, line: ([UInt8]) -> Bool) throws {
-        let fd = try connect(address, timeout: connectTimeout)
-        defer { closeDescriptor(fd) }
-        try send(fd, request(address, path: path, body: body), to: address)
+        try stream(HTTPEndpoint(address), path: path, body: body, connectTimeout: connectTimeout, idleTimeout: idleTimeout, line: line)
+    }
+
+    /// `stream` from `endpoint` (over TLS when it says so), with `headers` added to the request.
+    public static func stream(_ endpoint: HTTPEndpoint, path: String, body: [UInt8], headers: [(name: String, value: String)] = [],
+                              connectTimeout: Duration, idleTimeout: Duration, line: ([UInt8]) -> Bool) throws {
+        let connection = try HTTPConnection.open(endpoint, timeout: connectTimeout)
+        let address = endpoint
+        try connection.send(request(endpoint.address, path: path, body: body, headers: headers), timeout: connectTimeout)
         var head: [UInt8] = []
         var decoder = ChunkedLines()
         var buffer = [UInt8](repeating: 0, count: readChunk)
         while true {
-            let count = try read(fd, into: &buffer, from: address, timeout: idleTimeout)
+            let count = try connection.read(into: &buffer, timeout: idleTimeout)
             guard count > 0 else { throw SystemError(errno: .ECONNRESET, action: "streaming from \(address)\(path): closed by the server") }
             var bytes = buffer[0..<count]
             if decoder.headDone == false {
@@ -112,8 +129,11 @@ public enum HTTPClient {
         return nil
     }
 
-    static func request(_ address: SocketAddress, path: String, body: [UInt8]) -> [UInt8] {
-        Array("POST \(path) HTTP/1.1\r\nHost: \(address)\r\nUser-Agent: veer/1\r\nContent-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8) + body
+    /// A POST with `headers` (any holding a CR or LF is left out: it would end the head).
+    static func request(_ address: SocketAddress, path: String, body: [UInt8], headers: [(name: String, value: String)] = []) -> [UInt8] {
+        let extra = headers.filter { !($0.name + $0.value).contains(where: { $0 == "\r" || $0 == "\n" || $0 == "\r\n" }) }
+            .map { "\($0.name): \($0.value)\r\n" }.joined()
+        return Array("POST \(path) HTTP/1.1\r\nHost: \(address)\r\nUser-Agent: veer/1\r\n\(extra)Content-Type: application/json\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\r\n".utf8) + body
     }
 
     /// A blocking TCP connection to `address`, or an error within `timeout`.

@@ -31,9 +31,9 @@ public final class TLSContext: @unchecked Sendable {
         try make { error, size in copenssl_tls_server_context(ca, certificate, key, crl, error, size) }
     }
 
-    /// The client side: presenting `certificate` with `key`, trusting only `ca` for the
-    /// server's certificate.
-    public static func client(ca: String, certificate: String, key: String) throws(TLSError) -> TLSContext {
+    /// The client side: presenting `certificate` with `key` (nothing when nil), trusting only
+    /// `ca` for the server's certificate, or the system's default CAs when `ca` is nil.
+    public static func client(ca: String?, certificate: String?, key: String?) throws(TLSError) -> TLSContext {
         try make { error, size in copenssl_tls_client_context(ca, certificate, key, error, size) }
     }
 

@@ -104,7 +104,8 @@ public enum AdminCommand: Equatable, Sendable {
         history [NAME] [N] [json]        the changes in the last N audit lines (default 20)
         health NAME [json]               recent probe results of NAME's endpoints
         analysis NAME [ENDPOINT] [json]  run NAME's traffic analyses now: values, baseline, verdict
-        reload                           re-read the zones; on any error keep serving the old data
+        reload [--wait]                  re-read the zones; on any error keep serving the old data
+                                         (--wait: answer once every server serves the same zones)
         store restore REASON             write this server's last good state over an unreadable
                                          shared state (compare-and-swap, audited)
         """

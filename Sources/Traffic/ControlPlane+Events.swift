@@ -95,7 +95,7 @@ extension ControlPlane {
     /// The control clock: advances bakes (promoting a step that baked clean, disk first),
     /// ends short-TTL windows, saves a bake's progress now and then, retries unsaved changes.
     mutating func tick(now: Moment) -> [Effect] {
-        var effects = analysesDue(now: now)
+        var effects = analysesDue(now: now) + resignDue(now: now)
         for key in rollouts.keys.sorted() where leads && rollouts[key]?.phase == .baking {
             let before = rollouts[key]!
             var rollout = before

@@ -49,6 +49,9 @@ public struct ControlPlane: Sendable {
         case served([UInt64])
         /// What other servers sharing the store saw of the drained endpoints.
         case servedElsewhere([EndpointKey: DrainWatch.Seen])
+        /// Zone set `zones` was signed (DNSSEC): its earliest signature is due for renewal at
+        /// `refreshAtMs` (wall clock); a new publish carries the new signatures.
+        case signed(zones: Int, refreshAtMs: Int64)
     }
 
     public enum Effect: Sendable, Equatable {
@@ -63,6 +66,9 @@ public struct ControlPlane: Sendable {
         case reply(String)
         /// Run an analysis's queries (off the control queue) and report with `.analyzed`.
         case analyze(AnalysisRequest)
+        /// Sign zone set `zones` again (signatures near expiry), off the control queue, and
+        /// report with `.signed` (ControlPlane+Signing.swift).
+        case resign(zones: Int)
     }
 
     public enum LogLevel: String, Sendable, Equatable { case info, warning, error }
@@ -125,6 +131,8 @@ public struct ControlPlane: Sendable {
     var drainable: [Bool] = []
     /// What still reaches each drained endpoint, by its analysis's `traffic=` query.
     public internal(set) var drainTraffic: [EndpointKey: DrainTraffic] = [:]
+    /// When the served zones' signatures are next due for renewal (wall ms), if signed.
+    public internal(set) var resignAtMs: Int64?
 
     /// What a save in flight is for, and so what its outcome does.
     enum Pending: Sendable {
@@ -253,6 +261,7 @@ public struct ControlPlane: Sendable {
         case .analyzed(let request, let measurement): return analyzed(request, measurement, now: now)
         case .served(let totals): return served(totals, now: now)
         case .servedElsewhere(let seen): return servedElsewhere(seen)
+        case .signed(let zones, let at): return signed(zones: zones, refreshAtMs: at)
         case .persisted: return []
         }
     }

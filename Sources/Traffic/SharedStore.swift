@@ -22,6 +22,17 @@ public protocol SharedStore: Sendable {
     /// after a while (`--wait`).
     func waitUntilServed(_ revision: UInt64, after reply: String) -> String
 
+    /// The cluster as the store last said it (registrations, their zones, `--cluster`):
+    /// kept up to date by following the store, so reading it asks nothing.
+    var cluster: ClusterMembership { get }
+
+    /// Says which zones this server serves now (published with its lease when they change).
+    func servingZones(_ zones: [String: ZoneSummary])
+
+    /// `reply` once every member (expected, or live) serves the zones this server serves, or
+    /// an error naming those that do not after a while (`reload --wait`).
+    func waitUntilZonesAgree(after reply: String) -> String
+
     /// This server's probe verdicts (endpoint key → up/down/unknown), for the others' quorum.
     func publishHealth(_ verdicts: [String: String])
 

@@ -30,7 +30,7 @@ final class AdminFront: Sendable {
         .health: { (front, request) throws(AdminError) in try front.health(request) },
         .history: { (front, request) throws(AdminError) in try front.history(request) },
         .analysis: { (front, request) throws(AdminError) in try front.analysis(request) },
-        .reload: { (front, _) throws(AdminError) in try front.reload() },
+        .reload: { (front, request) throws(AdminError) in try front.reload(request) },
         .storeRestore: { (front, request) throws(AdminError) in try front.storeRestore(request) },
         .weight: { (front, request) throws(AdminError) in front.change(request) },
         .shift: { (front, request) throws(AdminError) in front.change(request) },
@@ -129,13 +129,16 @@ final class AdminFront: Sendable {
         }
     }
 
-    /// `reload`.
-    private func reload() throws(AdminError) -> String {
+    /// `reload`; with `--wait` and a shared store, answered once every server in the cluster
+    /// serves the same zones (`waitUntilZonesAgree`).
+    private func reload(_ request: Request) throws(AdminError) -> String {
         let errors = reloader.reload()
         guard errors.isEmpty else {
             throw AdminError.badValue("reload failed, still serving generation \(box.generation):\n" + errors.joined(separator: "\n"))
         }
-        return "ok reloaded, generation \(box.generation)"
+        let reply = "ok reloaded, generation \(box.generation)"
+        guard request.wait, let shared else { return reply }
+        return shared.waitUntilZonesAgree(after: reply)
     }
 
     /// `store restore REASON`: this server's state (the last good one it serves) written

@@ -16,6 +16,8 @@ final class Control: Sendable {
         var plane = ControlPlane.Settings()
         /// Replaces the saved cohort seed (`--cohort-seed`).
         var cohortSeed: CohortSeed?
+        /// `--keys`: signs the zones that have keys (DNSSEC); nil serves every zone unsigned.
+        var signing: ZoneSigning?
     }
 
     let box: SnapshotBox
@@ -31,6 +33,7 @@ final class Control: Sendable {
     private let monitor = MonitorSlot()
     private let zoneSets: ZoneSets
     private let shared: (any SharedStore)?
+    private let signing: ZoneSigning?
 
     /// Loads the saved state (refusing a corrupt one), reconciles it with the zones, saves
     /// what that changed and publishes the first snapshot. `shared` is the store's shared
@@ -38,7 +41,13 @@ final class Control: Sendable {
     init(settings: Settings, zones: [Zone], store: any StateStore, shared: (any SharedStore)? = nil,
          clock: @escaping @Sendable () -> Moment = Control.systemClock) throws(StartupError) {
         self.shared = shared
-        let served = ServedZones(zones, slots: slots)
+        signing = settings.signing
+        let served: ServedZones
+        do {
+            served = try ServedZones(zones, slots: slots, signing: settings.signing, summarize: shared != nil)
+        } catch {
+            throw StartupError(lines: ["dnssec: \(error)"])
+        }
         let saved: PersistedState?
         do { saved = try store.load() } catch { throw StartupError(lines: ["\(error)"]) }
         let seed = settings.cohortSeed ?? saved?.seed ?? CohortSeed.random()
@@ -46,16 +55,18 @@ final class Control: Sendable {
                                                   settings: settings.plane, now: clock())
         box = SnapshotBox(Snapshot(zones: served.data, weights: WeightTable.empty, generation: 0))
         zoneSets = ZoneSets(served)
-        let executor = EffectExecutor(store: store, shared: shared, box: box, zoneSets: zoneSets, monitor: monitor)
+        let executor = EffectExecutor(store: store, shared: shared, box: box, zoneSets: zoneSets, monitor: monitor, signing: settings.signing)
         loop = ControlLoop(plane: plane, executor: executor, clock: clock)
         history = HistoryRecorder(monitor: monitor)
         self.clock = ControlClock(loop: loop, counters: counters, shared: shared, history: history)
-        reloader = Reloader(directory: settings.zonesDirectory, files: .system(maxBytes: settings.maxZoneBytes), slots: slots, zoneSets: zoneSets, loop: loop, box: box)
-        status = StatusSource(loop: loop, monitor: monitor, counters: counters, clock: self.clock, shared: shared)
+        reloader = Reloader(directory: settings.zonesDirectory, files: .system(maxBytes: settings.maxZoneBytes), slots: slots, zoneSets: zoneSets, loop: loop, box: box,
+                            signing: settings.signing, summarize: shared != nil)
+        status = StatusSource(loop: loop, monitor: monitor, counters: counters, clock: self.clock, shared: shared, signing: settings.signing)
         admin = AdminFront(allowedUIDs: settings.allowedUIDs, allowedGIDs: settings.allowedGIDs, loop: loop, reloader: reloader,
                            reports: status, store: store, shared: shared, counters: counters, box: box)
         loop.perform(effects)
         if saved != nil { Log.info("weights: restored from \(store.location)") }
+        if let refreshAt = served.refreshAt { loop.post(.signed(zones: 0, refreshAtMs: ZoneSigning.milliseconds(refreshAt))) }
         if let error = loop.latest({ $0.lastSaveError }) {
             throw StartupError(lines: ["state \(store.location): \(error)"])
         }
@@ -72,7 +83,7 @@ final class Control: Sendable {
 
     /// The Prometheus text of `/metrics`.
     func metricsText() -> String {
-        status.metricsText()
+        status.metricsText() + (signing?.metricsText() ?? "")
     }
 
     /// Re-reads the zones; on any error keeps serving the old data and returns the errors.

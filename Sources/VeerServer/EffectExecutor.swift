@@ -14,8 +14,12 @@ final class EffectExecutor: Sendable {
     let box: SnapshotBox
     let zoneSets: ZoneSets
     let monitor: MonitorSlot
+    /// `--keys`: carries out `.resign`.
+    let signing: ZoneSigning?
 
-    init(store: any StateStore, shared: (any SharedStore)?, box: SnapshotBox, zoneSets: ZoneSets, monitor: MonitorSlot) {
+    init(store: any StateStore, shared: (any SharedStore)?, box: SnapshotBox, zoneSets: ZoneSets, monitor: MonitorSlot,
+         signing: ZoneSigning? = nil) {
+        self.signing = signing
         self.store = store
         self.shared = shared
         self.box = box
@@ -47,9 +51,30 @@ final class EffectExecutor: Sendable {
                 reply = text
             case .analyze(let request):
                 AnalysisRunner.start(request) { post(.analyzed(request, $0)) }
+            case .resign(let zones):
+                resign(zones, post: post)
             }
         }
         return reply
+    }
+
+    /// Signs zone set `number` again off the control queue (the cache keeps what is still
+    /// fresh) and reports with `.signed`, whose publish carries the new signatures. On
+    /// failure the old signatures stay and it is tried again in a minute.
+    private func resign(_ number: Int, post: @escaping @Sendable (ControlPlane.Event) -> Void) {
+        guard let signing else { return }
+        let zoneSets = self.zoneSets
+        DispatchQueue.global().async {
+            guard let served = zoneSets.zonesIfKept(number) else { return }
+            do {
+                let (signatures, refreshAt) = try signing.sign(served.data)
+                zoneSets.resigned(number, signatures, refreshAt: refreshAt)
+                if let refreshAt { post(.signed(zones: number, refreshAtMs: ZoneSigning.milliseconds(refreshAt))) }
+            } catch {
+                Log.error("dnssec: renewal failed, the current signatures stay: \(error)")
+                post(.signed(zones: number, refreshAtMs: (Clock.wallSeconds() + 60) * 1000))
+            }
+        }
     }
 
     /// Publishes snapshot `generation` over the zone set the plane names; a reload's zones
@@ -61,8 +86,10 @@ final class EffectExecutor: Sendable {
         let status = StatusRecords(served.data.weighted.compactMap { set in
             records[NameKey(set.owner)].map { (set.owner, $0) }
         })
-        box.publish(Snapshot(zones: served.data, weights: publication.effective.table(), generation: generation, status: status))
+        box.publish(Snapshot(zones: served.data, weights: publication.effective.table(), generation: generation, status: status,
+                             signatures: served.signatures))
         shared?.serving(revision: publication.revision)
+        if let summaries = served.summaries { shared?.servingZones(summaries) }
         guard publication.adoptsZones else { return }
         zoneSets.release(before: publication.zones)
         monitor.configure(served.targets)

@@ -4,9 +4,11 @@ import Synchronization
 import Traffic
 
 /// etcd v3 through its JSON gateway (`/v3/kv/range`, `/v3/kv/txn`, `/v3/kv/put`,
-/// `/v3/watch`, `/v3/lease/*`) over plain HTTP/1.1: keys and values travel base64, 64-bit
-/// integers as JSON strings. Several endpoints are tried in turn, starting with the last one
-/// that answered, so one member down costs one connection attempt, not an error.
+/// `/v3/watch`, `/v3/lease/*`) over HTTP/1.1, plain or TLS (`https://`, with a client
+/// certificate if etcd asks), as an etcd v3 user when one is given (EtcdAuth.swift): keys and
+/// values travel base64, 64-bit integers as JSON strings. Several endpoints are tried in turn,
+/// starting with the last one that answered, so one member down costs one connection
+/// attempt, not an error.
 final class EtcdClient: Sendable {
     /// One key as etcd returns it.
     struct KeyValue: Sendable, Equatable {
@@ -17,8 +19,18 @@ final class EtcdClient: Sendable {
         var lease: Int64
     }
 
-    let endpoints: [SocketAddress]
+    /// One member's address as dialled, and its name in messages: the address for plain
+    /// HTTP, as it always was (`127.0.0.1:2379`), the URL for TLS (`https://127.0.0.1:2379`).
+    struct Member: Sendable, CustomStringConvertible {
+        let endpoint: HTTPEndpoint
+        let description: String
+    }
+
+    let endpoints: [Member]
     let urls: String
+    let access: EtcdAccess
+    /// The etcd v3 auth token; nil until the first authentication (EtcdAuth.swift).
+    let token = Mutex<EtcdToken?>(nil)
     /// For one request, and for the connect of a watch.
     static let timeout = Duration.seconds(2)
     /// A watch that brings nothing this long is taken for a dead connection and made again.
@@ -26,27 +38,44 @@ final class EtcdClient: Sendable {
     static let watchIdle = Duration.seconds(5)
     private let preferred = Atomic<Int>(0)
 
-    /// `http://HOST:PORT[,http://HOST:PORT…]` (host names are resolved once, here).
-    init(urls: String) throws(UsageError) {
-        var endpoints: [SocketAddress] = []
+    /// `http://HOST:PORT[,https://HOST:PORT…]` (host names are resolved once, here); `access`
+    /// gives the TLS files for `https://` endpoints and the etcd user.
+    init(urls: String, access: EtcdAccess = EtcdAccess()) throws(UsageError) {
+        var endpoints: [Member] = []
+        var context: TLSContext?
         for url in urls.split(separator: ",") {
-            guard url.hasPrefix("http://") else { throw UsageError("--store etcd=\(url): expected http://HOST:PORT (the JSON gateway over plain HTTP)") }
-            var rest = url.dropFirst("http://".count)
+            let secure = url.hasPrefix("https://")
+            guard secure || url.hasPrefix("http://") else {
+                throw UsageError("--store etcd=\(url): expected http://HOST:PORT or https://HOST:PORT (etcd's JSON gateway)")
+            }
+            var rest = url.dropFirst(secure ? "https://".count : "http://".count)
             if rest.hasSuffix("/") { rest = rest.dropLast() }
             guard let colon = rest.lastIndex(of: ":"), let port = UInt16(rest[rest.index(after: colon)...]) else {
-                throw UsageError("--store etcd=\(url): expected http://HOST:PORT")
+                throw UsageError("--store etcd=\(url): expected \(secure ? "https" : "http")://HOST:PORT")
             }
             var host = String(rest[..<colon])
             if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            if secure && context == nil { context = try access.tlsContext() }
             do {
-                endpoints += try Prober.resolve(host: host, port: port)
+                endpoints += try Prober.resolve(host: host, port: port).map { address in
+                    secure ? Member(endpoint: HTTPEndpoint(address, tls: .init(context: context!, host: host)),
+                                    description: "https://\(rest[..<colon]):\(port)")
+                        : Member(endpoint: HTTPEndpoint(address), description: "\(address)")
+                }
             } catch {
                 throw UsageError("--store etcd=\(url): \(error)")
             }
         }
         guard !endpoints.isEmpty else { throw UsageError("--store etcd=: expected at least one http://HOST:PORT") }
+        if context == nil && access.usesTLSFiles {
+            throw UsageError("--store-ca, --store-cert and --store-key are for https:// endpoints; --store etcd=\(urls) has none")
+        }
+        if let user = access.user, endpoints.contains(where: { $0.endpoint.tls == nil }) {
+            Log.warning("etcd: --store-user \(user) over http:// sends its password and token in clear: use https://")
+        }
         self.endpoints = endpoints
         self.urls = urls
+        self.access = access
     }
 
     // MARK: - Calls
@@ -68,6 +97,9 @@ final class EtcdClient: Sendable {
         /// connection, an error status such as etcd's 503 "request timed out"): a write may
         /// have been applied. False when no endpoint could be connected to.
         let mayHaveArrived: Bool
+        /// etcd refused this client (its certificate, its password, its token, its
+        /// permissions) rather than failed: nil for an outage.
+        var refusal: EtcdRefusal? = nil
     }
 
     /// `call`, with `timeout` for each endpoint, saying whether a failed request may have
@@ -77,19 +109,32 @@ final class EtcdClient: Sendable {
         do { data = try JSON.encode(body) } catch {
             throw CallError(error: StoreError(.io, "etcd \(path): \(error)"), mayHaveArrived: false)
         }
+        return try authenticated(path, data, timeout: timeout)
+    }
+
+    /// One try of `path` on each member in turn until one serves it, with `token` when there
+    /// is one. A refusal (a wrong password, an invalid token, no permission) ends it at once:
+    /// every member would say the same.
+    func attempt(_ path: String, _ data: [UInt8], token: String?, timeout: Duration) throws(CallError) -> [String: Any] {
+        let headers = token.map { [(name: "Authorization", value: $0)] } ?? []
         let start = preferred.load(ordering: .relaxed)
         var lastError = ""
         var mayHaveArrived = false
         // Members that took the connection but did not serve the request (no leader, a
         // timeout), and those that could not be reached: together they tell a lost quorum.
         var unserved: [String] = [], unreached: [String] = []
+        var certificateRefusal: EtcdRefusal?
         for offset in 0..<endpoints.count {
             let index = (start + offset) % endpoints.count
             let endpoint = endpoints[index]
             do {
-                let response = try HTTPClient.post(endpoint, path: path, body: data, timeout: timeout)
+                let response = try HTTPClient.post(endpoint.endpoint, path: path, body: data, headers: headers, timeout: timeout)
                 guard response.status == 200 else {
-                    let message = (try? JSONSerialization.jsonObject(with: Data(response.body)) as? [String: Any])?["error"] as? String
+                    let message = Self.errorMessage(response.body)
+                    if let refusal = EtcdRefusal(status: response.status, message: message ?? "") {
+                        throw CallError(error: StoreError(.io, refused(refusal, by: endpoint, path, message ?? "")), mayHaveArrived: false,
+                                        refusal: refusal)
+                    }
                     lastError = "etcd \(endpoint)\(path): HTTP \(response.status)\(message.map { ": \($0)" } ?? "")"
                     unserved.append("\(endpoint): HTTP \(response.status)\(message.map { " \($0)" } ?? "")")
                     mayHaveArrived = true
@@ -104,7 +149,14 @@ final class EtcdClient: Sendable {
             } catch let error as CallError {
                 throw error
             } catch {
-                if error is HTTPClient.Unanswered {
+                if let refusal = EtcdRefusal(transport: error) {
+                    // Another member may have a certificate this client trusts: go on.
+                    certificateRefusal = refusal
+                    let text = refusalText(refusal, Self.detail(error))
+                    unreached.append("\(endpoint): \(text)")
+                    lastError = "etcd \(endpoint)\(path): \(text)"
+                    continue
+                } else if error is HTTPClient.Unanswered {
                     mayHaveArrived = true
                     unserved.append("\(endpoint): \(error)")
                 } else {
@@ -114,7 +166,7 @@ final class EtcdClient: Sendable {
             }
         }
         throw CallError(error: StoreError(.io, Self.failure(path, lastError: lastError, unserved: unserved, unreached: unreached)),
-                        mayHaveArrived: mayHaveArrived)
+                        mayHaveArrived: mayHaveArrived, refusal: unserved.isEmpty ? certificateRefusal : nil)
     }
 
     /// Why no member served a request: with several members, a lost quorum (some take
@@ -232,11 +284,19 @@ final class EtcdClient: Sendable {
         let data = (try? JSON.encode(body)) ?? []
         let index = preferred.load(ordering: .relaxed) % endpoints.count
         let endpoint = endpoints[index]
+        let token: String?
+        do { token = try currentToken(timeout: Self.timeout) } catch { throw error.error }
+        var canceled: String?
         do {
-            try HTTPClient.stream(endpoint, path: "/v3/watch", body: data, connectTimeout: Self.timeout,
-                                  idleTimeout: Self.watchIdle) { line in
+            try HTTPClient.stream(endpoint.endpoint, path: "/v3/watch", body: data, headers: token.map { [(name: "Authorization", value: $0)] } ?? [],
+                                  connectTimeout: Self.timeout, idleTimeout: Self.watchIdle) { line in
                 guard let object = try? JSONSerialization.jsonObject(with: Data(line)) as? [String: Any],
                       let result = object["result"] as? [String: Any] else { return true }
+                // A watch etcd would not make (no permission, an invalid token) is created canceled.
+                if result["canceled"] as? Bool == true {
+                    canceled = (result["cancel_reason"] as? String) ?? "canceled by etcd"
+                    return false
+                }
                 let batch = ((result["events"] as? [[String: Any]]) ?? []).compactMap { event -> KeyValue? in
                     guard var kv = (event["kv"] as? [String: Any]).flatMap({ Self.keyValue($0) }) else { return nil }
                     if event["type"] as? String == "DELETE" { kv.value = [] }
@@ -246,11 +306,26 @@ final class EtcdClient: Sendable {
             }
         } catch {
             preferred.store(index + 1, ordering: .relaxed)
+            if let refusal = EtcdRefusal(transport: error) {
+                throw StoreError(.io, refused(refusal, by: endpoint, "/v3/watch", Self.detail(error)))
+            }
             throw StoreError(.io, "etcd \(endpoint) watch: \(error)")
         }
+        if let canceled { throw watchCanceled(canceled, by: endpoint, token: token) }
     }
 
     // MARK: - JSON
+
+    /// What an error reply says: etcd's JSON `error`, or the text of a reply that is not
+    /// JSON (the gateway's own refusals are plain text), at most `maxErrorText` characters.
+    static func errorMessage(_ body: [UInt8]) -> String? {
+        if let object = try? JSONSerialization.jsonObject(with: Data(body)) as? [String: Any] { return object["error"] as? String }
+        let text = String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        return text.isEmpty ? nil : String(text.prefix(maxErrorText))
+    }
+
+    /// The longest error text taken from a reply that is not JSON.
+    static let maxErrorText = 200
 
     /// A `/v3/kv/txn` request: if every `compare` holds, the `success` operations, else the
     /// `failure` ones (each operation one `request_put` or `request_range` object).

@@ -10,7 +10,9 @@ import Traffic
 ///   mod revision, in one transaction with its audit lines, so two operators changing one
 ///   name at once get one `ok` and one `error: conflict …`.
 /// - `audit/REVISION-SERVER-change-N`: one key per audit line, ordered by the revision it followed.
-/// - `servers/ID`: each live server, the revision it serves and when (on its lease).
+/// - `servers/ID`: each live server, the revision it serves and when, its host, pid and start
+///   (on its lease, created only when absent: one live server per id; `ClusterView.swift`).
+/// - `zones/ID`: the serial and digest of each zone the server serves (on its lease).
 /// - `saves/ID`: a token written with each of the server's saves, to tell whether a save
 ///   etcd did not answer was applied.
 /// - `leader`: the server that drives rollouts and rollbacks (on its lease). It leads only
@@ -43,7 +45,7 @@ final class EtcdStateStore: StateStore, SharedStore {
     var stateKey: String { prefix + "state" }
 
     /// Mutable state shared by the beat and watch threads and the control queue.
-    private struct Shared {
+    struct Shared {
         var reachable = true
         var since: Int64 = Clock.wallMilliseconds()
         var lastError: String?
@@ -66,18 +68,32 @@ final class EtcdStateStore: StateStore, SharedStore {
         var leads: Bool?
         var others: [String: [String: String]] = [:]
         var callbacks: SharedStoreCallbacks?
+        /// The cluster as the watch saw it: `servers/ID` and `zones/ID` of every live server.
+        var registrations: [String: ServerRegistration] = [:]
+        var zonesByServer: [String: [String: ZoneSummary]] = [:]
+        /// This server's zones, and what of them its `zones/ID` key holds.
+        var zones: [String: ZoneSummary]?
+        var publishedZones: [String: ZoneSummary]?
+        /// Another live server holds this server's id (it registered while this one was cut
+        /// off): its description, logged once.
+        var idHeldBy: String?
     }
 
-    private let shared = Mutex(Shared())
+    let shared = Mutex(Shared())
     /// Held while the leadership is decided and told, so the beat, the watch and the lease
     /// check tell it in the order they decided it.
     private let telling = Mutex(())
+    /// `--cluster`: the servers that should exist; nil: every live server counts.
+    let expected: [String]?
+    /// This process, as its registration names it to a second server asking for its id.
+    let identity = (host: Posix.Process.hostName, pid: Int64(Posix.Process.currentPID), started: Clock.wallMilliseconds())
 
-    init(client: EtcdClient, prefix: String, serverID: String, local: FileStateStore) {
+    init(client: EtcdClient, prefix: String, serverID: String, local: FileStateStore, expected: [String]? = nil) {
         self.client = client
         self.prefix = prefix.hasSuffix("/") ? prefix : prefix + "/"
         self.serverID = serverID
         self.local = local
+        self.expected = expected
     }
 
     // MARK: - StateStore
@@ -379,30 +395,6 @@ final class EtcdStateStore: StateStore, SharedStore {
     /// but cannot renew its lease (it does not lead then, and does not know who will).
     var leader: String? { shared.withLock { $0.lapsed ? nil : $0.leader } }
 
-    /// How long `--wait` waits for every live server to serve a change.
-    static let waitLimit = Duration.seconds(5)
-
-    /// `reply` once every live server serves `revision` (with how many and how long), or
-    /// an error naming those that do not after `waitLimit`.
-    func waitUntilServed(_ revision: UInt64, after reply: String) -> String {
-        let start = ContinuousClock.now
-        var behind: [String] = []
-        var count = 0
-        repeat {
-            if let servers = try? servers() {
-                count = servers.count
-                behind = servers.filter { $0.revision < revision }.map { "\($0.id) at revision \($0.revision)" }.sorted()
-                if behind.isEmpty {
-                    let ms = (ContinuousClock.now - start).components
-                    return reply + "\nserved by all \(count) live servers at revision \(revision) after \(ms.seconds * 1000 + ms.attoseconds / 1_000_000_000_000_000) ms"
-                }
-            }
-            Clock.sleep(.milliseconds(20))
-        } while ContinuousClock.now - start < Self.waitLimit
-        let why = behind.isEmpty ? "the live servers could not be read" : behind.joined(separator: ", ")
-        return "error: the change is saved (revision \(revision)) but after \(Self.waitLimit) not every server serves it: \(why)\n" + reply
-    }
-
     /// Starts the beat (lease, server key, leadership, health) and the watch threads.
     func start(_ callbacks: SharedStoreCallbacks) {
         shared.withLock { $0.callbacks = callbacks }
@@ -440,10 +432,9 @@ final class EtcdStateStore: StateStore, SharedStore {
             }
             shared.withLock { $0.renewedAt = sent }
             leaderChanged(nil, known: false)
-            let me = ["id": serverID, "revision": String(serving), "at": String(Clock.wallMilliseconds())]
-            try reaching { () throws(StoreError) in
-                try client.put(prefix + "servers/" + serverID, value: Self.json(me), lease: lease)
-            }
+            // Another live server holds this id: nothing is published under it.
+            guard try reaching({ () throws(StoreError) in try refreshRegistration(lease: lease, serving: serving) }) else { return }
+            try reaching { () throws(StoreError) in try publishZones(lease: lease, force: published == nil) }
             if published != health {
                 try reaching { () throws(StoreError) in
                     try client.put(prefix + "health/" + serverID, value: Self.json(health), lease: lease)
@@ -466,8 +457,9 @@ final class EtcdStateStore: StateStore, SharedStore {
     /// Takes the `leader` key if nobody holds it: at every beat, and at once when the watch
     /// sees the leader's key go (its lease expired), so a fail-over takes the lease's time only.
     private func tryToLead() {
-        let lease = shared.withLock { $0.lease }
-        guard lease != 0 else { return }
+        // A server whose id another live server took leads nothing under it.
+        let (lease, held) = shared.withLock { ($0.lease, $0.idHeldBy != nil) }
+        guard lease != 0, !held else { return }
         _ = try? reaching { () throws(StoreError) in try client.create(prefix + "leader", value: Array(serverID.utf8), lease: lease) }
     }
 
@@ -498,6 +490,7 @@ final class EtcdStateStore: StateStore, SharedStore {
         let (all, revision) = try reaching { () throws(StoreError) in try client.snapshot(prefix: prefix) }
         var others: [String: [String: String]] = [:]
         var leader: String?
+        shared.withLock { $0.registrations = [:]; $0.zonesByServer = [:] }
         for kv in all { apply(kv, others: &others, leader: &leader) }
         shared.withLock { $0.others = others }
         leaderChanged(leader)
@@ -539,6 +532,8 @@ final class EtcdStateStore: StateStore, SharedStore {
         } else if name.hasPrefix("drain/"), String(name.dropFirst("drain/".count)) != serverID, !kv.value.isEmpty {
             let entries = Self.drainEntries(kv.value)
             if !entries.isEmpty { shared.withLock { $0.callbacks }?.drain(entries) }
+        } else if name.hasPrefix("servers/") || name.hasPrefix("zones/") {
+            noteRegistration(name, kv)
         } else if name.hasPrefix("health/") {
             let id = String(name.dropFirst("health/".count))
             others[id] = kv.value.isEmpty ? nil : (try? JSONSerialization.jsonObject(with: Data(kv.value)) as? [String: String]) ?? [:]
@@ -546,13 +541,14 @@ final class EtcdStateStore: StateStore, SharedStore {
     }
 
     /// The leader key now names `leader` (`known`: else it is unchanged, and the lease's
-    /// renewal decides): tells the plane when this server starts or stops leading.
+    /// renewal decides): tells the plane when this server starts or stops leading. The key
+    /// names an id: not this server when another live one holds its id.
     private func leaderChanged(_ leader: String?, known: Bool = true) {
         telling.withLock { _ in
             let (leads, changed, lapsedNow, callbacks) = shared.withLock { shared in
                 if known { shared.leader = leader }
                 let renewed = shared.renewedAt.map { ContinuousClock.now - $0 < Self.leadsFor } ?? false
-                let holds = shared.leader == serverID
+                let holds = shared.leader == serverID && shared.idHeldBy == nil
                 let leads = holds && renewed
                 defer { shared.leads = leads; shared.lapsed = holds && !renewed }
                 return (leads, shared.leads != leads, holds && !renewed && !shared.lapsed, shared.callbacks)

@@ -14,10 +14,17 @@ final class Reloader: Sendable {
     let zoneSets: ZoneSets
     let loop: ControlLoop
     let box: SnapshotBox
+    /// `--keys`: zones with keys are signed as they are read (the keys read again too).
+    let signing: ZoneSigning?
+    /// With a shared store: each reload's zones are summarized for the cluster (`ZoneSummaries`).
+    let summarize: Bool
     /// What else `reload` reads again (the control listener's certificates and CRL).
     private let alsoReloaded = Mutex<[@Sendable () -> [String]]>([])
 
-    init(directory: String, files: ZoneParser.Files, slots: SlotRegistry, zoneSets: ZoneSets, loop: ControlLoop, box: SnapshotBox) {
+    init(directory: String, files: ZoneParser.Files, slots: SlotRegistry, zoneSets: ZoneSets, loop: ControlLoop, box: SnapshotBox,
+         signing: ZoneSigning? = nil, summarize: Bool = false) {
+        self.signing = signing
+        self.summarize = summarize
         self.directory = directory
         self.files = files
         self.slots = slots
@@ -48,7 +55,14 @@ final class Reloader: Sendable {
             Log.error("reload: kept the data of generation \(box.generation)")
             return lines
         }
-        let served = ServedZones(zones, slots: slots)
+        let served: ServedZones
+        do {
+            served = try ServedZones(zones, slots: slots, signing: signing, summarize: summarize)
+        } catch {
+            Log.error("reload: dnssec: \(error)")
+            Log.error("reload: kept the data of generation \(box.generation)")
+            return ["dnssec: \(error)"]
+        }
         let number = zoneSets.add(served)
         let reply = loop.send(.reload(served.config, zones: number)) ?? "error: no reply"
         guard reply.hasPrefix("ok") else {
@@ -56,6 +70,7 @@ final class Reloader: Sendable {
             Log.error("reload: \(reply); kept generation \(box.generation)")
             return [reply.hasPrefix("error: ") ? String(reply.dropFirst(7)) : reply]
         }
+        if let refreshAt = served.refreshAt { loop.post(.signed(zones: number, refreshAtMs: ZoneSigning.milliseconds(refreshAt))) }
         return []
     }
 }

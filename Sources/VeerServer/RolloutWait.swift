@@ -57,10 +57,12 @@ struct RolloutWatch: Equatable {
         return watch
     }
 
-    /// `--timeout` ran out after `waitedMs` with `last` the last state seen.
-    static func timeout(last: State?, waitedMs: Int64) -> RolloutWatch {
+    /// `--timeout` (`timeoutMs`) ran out with `last` the last state seen. The message names
+    /// the timeout asked for, not the time measured: sleeping to the deadline always takes a
+    /// little longer, and "after 1004ms" for `--timeout 1s` would only be noise.
+    static func timeout(last: State?, timeoutMs: Int64) -> RolloutWatch {
         let at = last.map { " (\($0.phase) at step \($0.step)/\($0.steps.count), \($0.share))" } ?? ""
-        return RolloutWatch(exit: timedOut, message: "rollout still running after \(Units.durationText(waitedMs))\(at); it goes on, only the wait stopped")
+        return RolloutWatch(exit: timedOut, message: "rollout still running after \(Units.durationText(timeoutMs))\(at); it goes on, only the wait stopped")
     }
 
     /// `step 2/3 50% baking`, with the note when there is one.
@@ -132,10 +134,9 @@ enum RolloutWait {
                 writeStderr("veer: \(message)\n")
                 return RolloutWatch.unknown
             }
-            if let deadline, ContinuousClock.now + pollInterval > deadline {
+            if let deadline, let timeoutMs, ContinuousClock.now + pollInterval > deadline {
                 pause(deadline - ContinuousClock.now)
-                let waited = (ContinuousClock.now - started).components
-                let watch = RolloutWatch.timeout(last: previous, waitedMs: waited.seconds * 1000 + waited.attoseconds / 1_000_000_000_000_000)
+                let watch = RolloutWatch.timeout(last: previous, timeoutMs: timeoutMs)
                 writeStderr("veer: \(watch.message ?? "timed out")\n")
                 return watch.exit ?? RolloutWatch.timedOut
             }

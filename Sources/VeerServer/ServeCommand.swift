@@ -4,6 +4,7 @@ import Posix
 import Synchronization
 import Traffic
 import ZoneFile
+import DNSSEC
 import Foundation
 
 /// What `veer serve` was asked to do.
@@ -40,13 +41,23 @@ struct ServeConfig {
     /// `--store etcd=URL[,URL…]`: the state shared with other servers; nil: the state directory.
     var etcd: String?
     var storePrefix = "/veer/"
+    /// `--store-ca`, `--store-cert`, `--store-key`, `--store-user`, `--store-password-file`.
+    var storeAccess = EtcdAccess()
     /// `--server-id`: this server's name among those sharing the store (the host name by default).
     var serverID = Posix.Process.hostName
+    /// `--cluster ID,ID,…`: the servers that should share the store (README "The expected
+    /// cluster"); nil: whichever are live.
+    var cluster: [String]?
     var rateLimit = RateLimiter.Settings()
     /// `--rrl-exempt`; nil: loopback.
     var rateLimitExempt: [AddressPrefix]?
     /// `--cookie-secret`: shared by servers that answer for the same address; nil: off.
     var cookieSecret: CookieSecret? = .random()
+    /// `--keys DIR`: sign the zones that have keys there (README "DNSSEC"); nil: unsigned.
+    var keysDirectory: String?
+    /// `--signature-validity`, `--signature-refresh`, `--signature-inception-offset`,
+    /// `--signature-jitter`: the defaults (14 d, 7 d, 1 h, 1 d) unless given (tests shorten them).
+    var signaturePolicy = SignaturePolicy()
     /// `--control ADDR:PORT` and its files: the admin protocol over TLS; nil: not served.
     var controlTLS: ControlTLSConfig?
 
@@ -65,9 +76,10 @@ struct ServeConfig {
         let options = try OptionReader(arguments, valued: Set<String>([
             "zones", "max-zone-bytes", "listen", "threads", "io", "edns-payload", "tcp-max-connections", "tcp-idle-timeout",
             "state-dir", "admin", "admin-allow-uid", "admin-allow-gid", "rollback-window", "status-query-from", "metrics",
-            "cohort-seed", "store", "store-prefix", "server-id",
+            "cohort-seed", "store", "store-prefix", "server-id", "cluster",
             "rrl-rate", "rrl-window", "rrl-slip", "rrl-ipv4-prefix", "rrl-ipv6-prefix", "rrl-exempt", "cookie-secret",
-        ]).union(ControlTLSConfig.options), switches: ["rrl-log-only"])
+            "keys", "signature-validity", "signature-refresh", "signature-inception-offset", "signature-jitter",
+        ]).union(ControlTLSConfig.options).union(EtcdAccess.options), switches: ["rrl-log-only"])
         guard options.positional.isEmpty else { throw UsageError("unexpected argument \"\(options.positional[0])\"") }
         zonesDirectory = options.last("zones") ?? zonesDirectory
         maxZoneBytes = try ZoneParser.Files.maxBytes(options)
@@ -93,12 +105,14 @@ struct ServeConfig {
             guard text.hasPrefix("etcd="), text.count > 5 else { throw UsageError("--store must be etcd=http://HOST:PORT[,http://HOST:PORT...], got \"\(text)\"") }
             etcd = String(text.dropFirst(5))
         }
+        storeAccess = try EtcdAccess(options)
         storePrefix = options.last("store-prefix") ?? storePrefix
         guard storePrefix.hasPrefix("/") else { throw UsageError("--store-prefix must start with /, got \"\(storePrefix)\"") }
         serverID = options.last("server-id") ?? serverID
         guard !serverID.isEmpty, serverID.utf8.count <= 64, serverID.allSatisfy({ $0.isLetter || $0.isNumber || "-_.".contains($0) }) else {
             throw UsageError("--server-id must be 1 to 64 letters, digits, \"-\", \"_\" or \".\", got \"\(serverID)\"")
         }
+        cluster = try options.last("cluster").map { text throws(UsageError) in try Self.cluster(text, serverID: serverID, store: etcd) }
         if let text = options.last("cohort-seed") {
             guard let seed = CohortSeed(hex: text) else { throw UsageError("--cohort-seed must be 32 lowercase hex digits, got \"\(text)\"") }
             cohortSeed = seed
@@ -131,6 +145,8 @@ struct ServeConfig {
                 throw UsageError("--metrics \(text): \(error)")
             }
         }
+        keysDirectory = options.last("keys")
+        signaturePolicy = try Self.signaturePolicy(options)
         controlTLS = try ControlTLSConfig(options)
         stateDirectory = options.last("state-dir") ?? stateDirectory
         adminPath = options.last("admin") ?? stateDirectory + "/admin.sock"
@@ -144,6 +160,36 @@ struct ServeConfig {
 }
 
 extension ServeConfig {
+    /// The signature timing options, each a whole number of seconds with `s`, `m`, `h` or
+    /// `d` (`14d`, `90s`), checked together (`SignaturePolicy.problem`).
+    static func signaturePolicy(_ options: OptionReader) throws(UsageError) -> SignaturePolicy {
+        var policy = SignaturePolicy()
+        for (name, field) in [("signature-validity", \SignaturePolicy.validity), ("signature-refresh", \SignaturePolicy.refreshBefore),
+                              ("signature-inception-offset", \SignaturePolicy.inceptionOffset), ("signature-jitter", \SignaturePolicy.jitter)] {
+            guard let text = options.last(name) else { continue }
+            guard let seconds = seconds(text) else {
+                throw UsageError("--\(name) must be a duration such as 90s, 30m, 6h or 14d, got \"\(text)\"")
+            }
+            policy[keyPath: field] = seconds
+        }
+        // A short validity given alone keeps working: the jitter shrinks with it.
+        if options.last("signature-jitter") == nil, policy.problem != nil, policy.refreshBefore < policy.validity {
+            policy.jitter = (policy.validity - policy.refreshBefore) / 2
+        }
+        if let problem = policy.problem { throw UsageError("--signature-*: \(problem)") }
+        return policy
+    }
+
+    /// Seconds of `text`: digits and one unit, `s`, `m`, `h` or `d`; nil when malformed or
+    /// beyond 68 years.
+    static func seconds(_ text: String) -> UInt32? {
+        guard let unit = text.last, let scale: UInt64 = ["s": 1, "m": 60, "h": 3600, "d": 86_400][unit],
+              let value = UInt64(text.dropLast()), !text.dropLast().hasPrefix("+") else { return nil }
+        let (total, overflow) = value.multipliedReportingOverflow(by: scale)
+        guard !overflow, total <= UInt64(Int32.max) else { return nil }
+        return UInt32(total)
+    }
+
     /// Every `CIDR,CIDR…` given to `--NAME`, parsed.
     static func prefixes(_ texts: [String], _ option: String) throws(UsageError) -> [AddressPrefix] {
         var prefixes: [AddressPrefix] = []
@@ -186,8 +232,11 @@ final class Server: Sendable {
             let local = try FileStateStore(directory: config.stateDirectory)
             if let urls = config.etcd {
                 let client: EtcdClient
-                do { client = try EtcdClient(urls: urls) } catch { throw StoreError(.io, "\(error)") }
-                let etcd = EtcdStateStore(client: client, prefix: config.storePrefix, serverID: config.serverID, local: local)
+                do { client = try EtcdClient(urls: urls, access: config.storeAccess) } catch { throw StoreError(.io, "\(error)") }
+                try client.checkAccess(prefix: config.storePrefix)
+                let etcd = EtcdStateStore(client: client, prefix: config.storePrefix, serverID: config.serverID, local: local,
+                                          expected: config.cluster)
+                try Self.register(etcd)
                 (store, shared) = (etcd, etcd)
                 Log.info("state: shared in \(store.location) as server \(config.serverID), local copy in \(local.path)")
             } else {
@@ -200,7 +249,9 @@ final class Server: Sendable {
         plane.rollbackWindowMs = config.rollbackWindowSeconds * 1000
         control = try Control(settings: Control.Settings(
             zonesDirectory: config.zonesDirectory, maxZoneBytes: config.maxZoneBytes, allowedUIDs: config.allowedUIDs, allowedGIDs: config.allowedGIDs,
-            plane: plane, cohortSeed: config.cohortSeed), zones: zones, store: store, shared: shared)
+            plane: plane, cohortSeed: config.cohortSeed, signing: config.keysDirectory.map {
+                ZoneSigning(keysDirectory: $0, policy: config.signaturePolicy, cacheDirectory: config.stateDirectory + "/signatures")
+            }), zones: zones, store: store, shared: shared)
         for zone in control.box.current.zones.zones {
             Log.info("zone: \(zone.origin) serial=\(zone.serial) file=\(zone.file)")
         }

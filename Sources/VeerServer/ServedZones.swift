@@ -12,10 +12,24 @@ struct ServedZones: Sendable {
     let data: ZoneData
     let config: [WeightedNameConfig]
     let targets: [HealthMonitor.Target]
+    /// The DNSSEC records of `data`'s signed zones (nil: none signed); replaced when they
+    /// are renewed (`ZoneSets.resigned`).
+    var signatures: ZoneSignatures?
+    /// When `signatures` are next due for renewal (Unix seconds, serial arithmetic).
+    var refreshAt: UInt32?
 
-    init(_ zones: [Zone], slots: SlotRegistry) {
+    /// With a shared store: each zone's serial and digest, for the others to compare
+    /// (`ZoneSummaries`); nil without one.
+    let summaries: [String: ZoneSummary]?
+
+    /// The zones as served; with `signing`, the zones that have keys signed (throws when
+    /// their keys or signing fail).
+    init(_ zones: [Zone], slots: SlotRegistry, signing: ZoneSigning? = nil, summarize: Bool = false) throws {
         zoneCount = zones.count
         data = ZoneData(zones: zones) { slots.slot(owner: $0, endpoint: $1) }
+        if let signing { (signatures, refreshAt) = try signing.sign(data) }
+        let keys = signing?.servedKeys() ?? [:]
+        summaries = summarize ? ZoneSummaries.of(zones, keyTags: { keys[$0]?.map(\.tag) ?? [] }) : nil
         config = WeightedNameConfig.served(by: zones) { slots.slot(owner: $0, endpoint: $1) }
         targets = servedWeightedNames(zones).flatMap { name in
             name.endpoints.compactMap { endpoint in
@@ -46,6 +60,14 @@ final class ZoneSets: Sendable {
         }
     }
 
+    /// New signatures for set `number` (renewed); nothing when the set is gone already.
+    func resigned(_ number: Int, _ signatures: ZoneSignatures?, refreshAt: UInt32?) {
+        sets.withLock { sets in
+            sets.byNumber[number]?.signatures = signatures
+            sets.byNumber[number]?.refreshAt = refreshAt
+        }
+    }
+
     /// Lets go of a set the plane did not take.
     func remove(_ number: Int) {
         sets.withLock { _ = $0.byNumber.removeValue(forKey: number) }
@@ -54,6 +76,11 @@ final class ZoneSets: Sendable {
     /// The set numbered `number`; the plane names only sets it was handed and did not let go.
     func zones(_ number: Int) -> ServedZones {
         sets.withLock { $0.byNumber[number]! }
+    }
+
+    /// The set numbered `number` if it is still kept (a renewal may finish after a reload).
+    func zonesIfKept(_ number: Int) -> ServedZones? {
+        sets.withLock { $0.byNumber[number] }
     }
 
     /// Lets go of every set older than `number`, once it is adopted: no publish names them again.

@@ -48,7 +48,7 @@ final class SharedHealth: Sendable {
     /// Every live server's verdicts: the quorum transitions, as probe events.
     func quorum(_ byServer: [String: [String: String]], effective: EffectiveWeights) -> [ControlPlane.Event] {
         let all = byServer.mapValues { $0.compactMapValues(EndpointHealth.init(rawValue:)) }
-        let next = HealthQuorum.verdicts(all)
+        let next = HealthQuorum.verdicts(all, expected: store.cluster.expected)
         let before = verdicts.withLock { verdicts in
             defer { verdicts.quorum = next.mapValues(\.health) }
             return verdicts.quorum

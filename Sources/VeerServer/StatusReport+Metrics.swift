@@ -97,6 +97,7 @@ extension StatusReport {
             out.sample("veer_store_revision", [:], Double(shared.revision))
             out.family("veer_leader", "gauge", "1 while this server drives rollouts and rollbacks of the shared state.")
             out.sample("veer_leader", [:], shared.leader == shared.serverID ? 1 : 0)
+            if let cluster = shared.cluster { clusterMetrics(cluster, &out) }
         }
         out.family("veer_state_generation", "gauge", "Increases with every weight, health and zone change; equal on servers with the same state history.")
         out.sample("veer_state_generation", [:], Double(generation))

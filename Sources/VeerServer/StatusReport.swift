@@ -28,6 +28,9 @@ struct StatusReport {
     var drain: DrainWatch?
     /// What the `traffic=` queries say still reaches the drained endpoints.
     var drainTraffic: [EndpointKey: DrainTraffic] = [:]
+    /// With `--keys`: the signed zones and their keys, and the next renewal (RFC 3339).
+    var signedZones: [SignedZone] = []
+    var nextRenewal: String?
     let now: Moment
 
     struct Shared {
@@ -38,6 +41,8 @@ struct StatusReport {
         var leader: String?
         /// Live servers (nil when the store could not be asked).
         var servers: [SharedServer]?
+        /// The expected, live and missing servers and their zones (`StatusReport+Cluster.swift`).
+        var cluster: ClusterMembership?
     }
 
     func served(_ slot: Int) -> UInt64 { slot < served.count ? served[slot] : 0 }
@@ -134,6 +139,9 @@ struct StatusReport {
         var generation: UInt64
         var names: [Name]
         var store: Store?
+        var cluster: ClusterJSON?
+        var dnssec: [SignedZone]?
+        var nextSignatureRenewal: String?
     }
 
     /// `status [NAME] [json]`.
@@ -164,7 +172,8 @@ struct StatusReport {
                              stateReadable: shared.store.unreadable == nil,
                              stateUnreadableSince: shared.store.unreadable.map { Log.timestamp($0.since / 1000) },
                              stateUnreadableRevision: shared.store.unreadable?.revision, stateError: shared.store.unreadable?.reason)
-        })
+        }, cluster: shared?.cluster.map(ClusterJSON.init), dnssec: signedZones.isEmpty ? nil : signedZones,
+           nextSignatureRenewal: nextRenewal)
         if json { return "ok\n" + JSON.text(report) }
         var lines = ["ok \(report.names.count) weighted name\(report.names.count == 1 ? "" : "s"), generation \(report.generation)"]
         var rows = [["NAME", "ENDPOINT", "CONFIGURED", "EFFECTIVE", "SHARE", "SERVED", "LAST MIN", "OBSERVED", "HEALTH", "LAST PROBE", "SINCE"]]
@@ -191,6 +200,7 @@ struct StatusReport {
             if let servers = store.servers {
                 lines += Self.textTable([["SERVER", "REVISION", "LAST SEEN"]] + servers.map { [$0.id, "\($0.revision)", $0.lastSeen] })
             }
+            lines += report.cluster.map(Self.clusterLines) ?? []
         }
         for entry in report.names {
             guard let cohorts = entry.cohorts else { continue }
@@ -203,6 +213,7 @@ struct StatusReport {
             }.joined(separator: ", "))
             if let warning = cohorts.warning { lines.append("  warning: \(warning)") }
         }
+        lines += Self.dnssecLines(signedZones, nextRenewal: nextRenewal)
         return lines.joined(separator: "\n")
     }
 

@@ -1,3 +1,4 @@
+import Posix
 import Traffic
 
 /// What every status surface reads (`status`, `rollout status`, `health`, metrics): the plane
@@ -8,8 +9,12 @@ final class StatusSource: Sendable {
     let counters: CounterRegistry
     let clock: ControlClock
     let shared: (any SharedStore)?
+    /// With `--keys`: the keys of the signed zones, for `status`.
+    let signing: ZoneSigning?
 
-    init(loop: ControlLoop, monitor: MonitorSlot, counters: CounterRegistry, clock: ControlClock, shared: (any SharedStore)?) {
+    init(loop: ControlLoop, monitor: MonitorSlot, counters: CounterRegistry, clock: ControlClock, shared: (any SharedStore)?,
+         signing: ZoneSigning? = nil) {
+        self.signing = signing
         self.loop = loop
         self.monitor = monitor
         self.counters = counters
@@ -21,6 +26,8 @@ final class StatusSource: Sendable {
     func report() -> StatusReport {
         let probes = monitor.states()
         let servers = try? shared?.servers()
+        let signedZones = signing.map { StatusReport.signedZones(of: $0.servedKeys()) } ?? []
+        let nextRenewal = signing?.nextRenewal.map { Log.timestamp($0) }
         return loop.read { plane in
             let totals = counters.totals(count: plane.effective.slotCount)
             let base = clock.minuteAgo
@@ -30,8 +37,9 @@ final class StatusSource: Sendable {
                                 byKind: counters.kindTotals(count: plane.effective.slotCount),
                                 samples: counters.cohortSamples(),
                                 shared: shared.map { .init(store: $0.reachability, serverID: $0.serverID, revision: plane.revision,
-                                                           leader: $0.leader, servers: servers) },
-                                analyses: plane.analysisTallies, drain: plane.drain, drainTraffic: plane.drainTraffic, now: loop.clock())
+                                                           leader: $0.leader, servers: servers, cluster: $0.cluster) },
+                                analyses: plane.analysisTallies, drain: plane.drain, drainTraffic: plane.drainTraffic,
+                                signedZones: signedZones, nextRenewal: nextRenewal, now: loop.clock())
         }
     }
 

@@ -4,12 +4,12 @@ import Traffic
 /// `veer store import|export`: moves the state and the audit log between a local state
 /// directory and etcd, for the day a single server becomes several (and back).
 enum StoreCommand {
-    static let usage = "veer store import|export --state-dir DIR --store etcd=http://HOST:PORT[,...] [--store-prefix /veer/]"
+    static let usage = "veer store import|export --state-dir DIR --store etcd=http[s]://HOST:PORT[,...] [--store-prefix /veer/] [--store-ca FILE] [--store-cert FILE --store-key FILE] [--store-user NAME --store-password-file FILE]"
     /// Audit lines per etcd request: etcd refuses transactions of more than 128 operations.
     static let batch = 100
 
     static func run(_ arguments: ArraySlice<String>) throws(UsageError) -> Int32 {
-        let options = try OptionReader(arguments, valued: ["state-dir", "store", "store-prefix"])
+        let options = try OptionReader(arguments, valued: Set(["state-dir", "store", "store-prefix"]).union(EtcdAccess.options))
         guard options.positional.count == 1, let verb = options.positional.first, verb == "import" || verb == "export" else {
             throw UsageError("usage: \(usage)")
         }
@@ -17,9 +17,10 @@ enum StoreCommand {
             throw UsageError("\(verb) needs --state-dir DIR and --store etcd=URL; usage: \(usage)")
         }
         let prefix = options.last("store-prefix") ?? "/veer/"
+        let access = try EtcdAccess(options)
         do {
             let local = try FileStateStore(directory: directory)
-            let shared = EtcdStateStore(client: try EtcdClient(urls: String(store.dropFirst(5))), prefix: prefix, serverID: "import", local: local)
+            let shared = EtcdStateStore(client: try EtcdClient(urls: String(store.dropFirst(5)), access: access), prefix: prefix, serverID: "import", local: local)
             print(verb == "import" ? try importing(local, into: shared) : try exporting(shared, into: local))
             return 0
         } catch let error as UsageError {

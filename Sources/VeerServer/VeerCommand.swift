@@ -7,10 +7,13 @@ public enum VeerCommand {
                           [--tcp-max-connections N] [--tcp-idle-timeout SECONDS]
                           [--state-dir DIR] [--admin PATH] [--admin-allow-uid UID]... [--admin-allow-gid GID]...
                           [--rollback-window SECONDS] [--metrics ADDR:PORT] [--status-query-from CIDR,...]...
-                          [--cohort-seed HEX32] [--store etcd=http://HOST:PORT[,...]] [--store-prefix /veer/]
-                          [--server-id NAME] [--rrl-rate N] [--rrl-window SECONDS] [--rrl-slip N]
+                          [--cohort-seed HEX32] [--store etcd=http[s]://HOST:PORT[,...]] [--store-prefix /veer/]
+                          [--store-ca FILE] [--store-cert FILE --store-key FILE] [--store-user NAME --store-password-file FILE]
+                          [--server-id NAME] [--cluster ID,ID,...] [--rrl-rate N] [--rrl-window SECONDS] [--rrl-slip N]
                           [--rrl-ipv4-prefix LEN] [--rrl-ipv6-prefix LEN] [--rrl-exempt CIDR,...|none]... [--rrl-log-only]
                           [--cookie-secret HEX32|off]
+                          [--keys DIR [--signature-validity D] [--signature-refresh D]
+                           [--signature-inception-offset D] [--signature-jitter D]]
                           [--control ADDR:PORT --control-ca FILE --control-cert FILE --control-key FILE
                            [--control-crl FILE] [--control-allow SUBJECT=NAME[,NAME...]]...]
                veer check [--max-zone-bytes N] [--origin NAME] [--keys DIR] [DIR|FILE]
@@ -19,7 +22,8 @@ public enum VeerCommand {
                veer keys list [ZONE] --dir DIR [--json]
                veer keys activate ZONE TAG --dir DIR [--dnskey-ttl SECONDS] [--force]
                veer keys retire ZONE TAG --dir DIR [--dnskey-ttl SECONDS] [--force]
-               veer store import|export --state-dir DIR --store etcd=http://HOST:PORT[,...] [--store-prefix /veer/]
+               veer store import|export --state-dir DIR --store etcd=http[s]://HOST:PORT[,...] [--store-prefix /veer/]
+                          [--store-ca FILE] [--store-cert FILE --store-key FILE] [--store-user NAME --store-password-file FILE]
                veer [--admin PATH] status [NAME] [--json]
                veer [--admin PATH] weight NAME ENDPOINT N [--dry-run] [--force]
                veer [--admin PATH] shift NAME ENDPOINT P% [--dry-run] [--force]
@@ -33,7 +37,7 @@ public enum VeerCommand {
                veer [--admin PATH] history [NAME] [N] [--json]
                veer [--admin PATH] health NAME [--json]
                veer [--admin PATH] analysis NAME [ENDPOINT] [--json]
-               veer [--admin PATH] reload
+               veer [--admin PATH] reload [--wait]
                veer [--admin PATH] store restore REASON
                veer --server HOST:PORT --ca FILE --cert FILE --key FILE <any command above but serve, check, keys, store import|export>
                veer --version | veer COMMAND --help

@@ -129,7 +129,16 @@ struct DirectAnswerOracleTests {
     struct EDNSVariant {
         var payload: UInt16
         var ecs: [UInt8]?
+        /// DO (RFC 3225): signed zones answer with RRSIGs and NSEC proofs.
+        var dnssecOK = false
     }
+
+    /// Asked as well when zones are signed: DO=1 at sizes that fit and that truncate.
+    static let signedEDNSVariants: [EDNSVariant?] = [
+        EDNSVariant(payload: 1232, dnssecOK: true),
+        EDNSVariant(payload: 512, dnssecOK: true),
+        EDNSVariant(payload: 4096, ecs: [0, 1, 24, 0, 198, 51, 7], dnssecOK: true),
+    ]
 
     static let ednsVariants: [EDNSVariant?] = [
         nil,
@@ -145,6 +154,14 @@ struct DirectAnswerOracleTests {
     @Test func bothWaysAnswerTheHandMadeZonesAlike() throws {
         let (data, config) = try makeZones([Self.zone, Self.net])
         #expect(try compareAll(data, config: config) == 0)
+    }
+
+    /// Signed zones (one signed, one not): DO=0 queries keep the fast path, DO=1 queries take
+    /// the general one, and both ways give the same bytes for each.
+    @Test func bothWaysAnswerSignedZonesAlike() throws {
+        let (data, config) = try makeZones([Self.zone, Self.net])
+        let signatures = try fakeSignatures(data, origins: ["example.com."])
+        #expect(try compareAll(data, config: config, signatures: signatures) == 0)
     }
 
     @Test func bothWaysAnswerEveryFixtureZoneAlike() throws {
@@ -193,7 +210,9 @@ struct DirectAnswerOracleTests {
 
     /// Asks every generated query both ways under every weight table; returns how many
     /// differed (each is recorded as an issue, the first few with their bytes).
-    func compareAll(_ data: ZoneData, config: [WeightedNameConfig]) throws -> Int {
+    func compareAll(_ data: ZoneData, config: [WeightedNameConfig], signatures: ZoneSignatures? = nil) throws -> Int {
+        let qtypes = signatures == nil ? Self.qtypes : Self.qtypes + [.dnskey, .ds, .nsec]
+        let ednsVariants = signatures == nil ? Self.ednsVariants : Self.ednsVariants + Self.signedEDNSVariants
         let hasWeighted = !data.weighted.isEmpty
         let tables = hasWeighted
             ? [zoneWeights(data), zoneWeights(data, ttlCap: 7), zoneWeights(data, down: Set(0..<data.slotCount), ttlCap: 7)]
@@ -205,15 +224,15 @@ struct DirectAnswerOracleTests {
                    UnsafeMutableRawBufferPointer.allocate(byteCount: 65535, alignment: 8))
         defer { out.0.deallocate(); out.1.deallocate() }
         for (tableIndex, table) in tables.enumerated() {
-            let snapshot = Snapshot(zones: data, weights: table, generation: 1)
+            let snapshot = Snapshot(zones: data, weights: table, generation: 1, signatures: signatures)
             let fast = Responder(snapshot: snapshot, random: FastRandom(seed: 0))
             let general = Responder(snapshot: snapshot, random: FastRandom(seed: 0), useDirectAnswers: false)
             #expect(fast.useDirectAnswers && !general.useDirectAnswers)
             for name in names {
                 for upper in [false, true] {
                     let wire = upper ? name.wire.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 } : name.wire
-                    for qtype in Self.qtypes {
-                        for (ednsIndex, edns) in Self.ednsVariants.enumerated() {
+                    for qtype in qtypes {
+                        for (ednsIndex, edns) in ednsVariants.enumerated() {
                             // Weighted choices without ECS are keyed by the resolver's address.
                             let resolver = ClientAddress(ipv6: false, high: UInt64(asked % 7) << 40 | 0xC633_0000_0000_0000, low: 0)
                             let query = Self.query(id: UInt16(truncatingIfNeeded: asked), name: wire, type: qtype, edns: edns)
@@ -255,7 +274,7 @@ struct DirectAnswerOracleTests {
         bytes += [UInt8(type.rawValue >> 8), UInt8(type.rawValue & 0xFF), 0, 1]
         if let edns {
             let options = edns.ecs.map { [0, 8, 0, UInt8($0.count)] + $0 } ?? []
-            bytes += [0, 0, 41, UInt8(edns.payload >> 8), UInt8(edns.payload & 0xFF), 0, 0, 0, 0]
+            bytes += [0, 0, 41, UInt8(edns.payload >> 8), UInt8(edns.payload & 0xFF), 0, 0, edns.dnssecOK ? 0x80 : 0, 0]
             bytes += [UInt8(options.count >> 8), UInt8(options.count & 0xFF)] + options
         }
         return bytes

@@ -23,8 +23,12 @@ struct SharedStoreTests {
         /// More `veer serve` arguments for every server.
         let extra: [String]
 
-        init(servers count: Int = 3, etcdMembers: Int = 1, zones: [String]? = nil, extra: [String] = []) throws {
+        /// More `veer serve` arguments for server i (`each[i]`, when given).
+        let each: [[String]]
+
+        init(servers count: Int = 3, etcdMembers: Int = 1, zones: [String]? = nil, extra: [String] = [], each: [[String]] = []) throws {
             self.extra = extra
+            self.each = each
             etcd = try EtcdCluster(members: etcdMembers)
             ids = (0..<count).map { String(UnicodeScalar(UInt8(97 + $0))) }
             states = try (0..<count).map { _ in try FileIO.makeTemporaryDirectory(prefix: "veer-shared-") }
@@ -34,7 +38,7 @@ struct SharedStoreTests {
 
         func start(_ i: Int) throws -> VeerProcess {
             try VeerProcess(zones: ["example.com.zone": zones[i]],
-                            extraArguments: ["--state-dir", states[i], "--store", "etcd=\(etcd.clientURLs)", "--server-id", ids[i]] + extra)
+                            extraArguments: ["--state-dir", states[i], "--store", "etcd=\(etcd.clientURLs)", "--server-id", ids[i]] + extra + (i < each.count ? each[i] : []))
         }
 
         func veer(_ i: Int, _ words: String...) throws -> ProgramResult {

@@ -52,6 +52,19 @@ public final class ControlCertificates: @unchecked Sendable {
         try issue(name, subject: "/CN=\(commonName ?? name)", extensions: extensions)
     }
 
+    /// A client certificate `NAME.pem`/`NAME.key` without a CN (subject O=NAME): what etcd
+    /// 3.4's JSON gateway takes while etcd's auth is on (README, "A shared store over TLS").
+    public func clientWithoutCommonName(_ name: String) throws {
+        try issue(name, subject: "/O=\(name)", extensions: "extendedKeyUsage=clientAuth")
+    }
+
+    /// A certificate `NAME.pem`/`NAME.key` for an etcd member on 127.0.0.1: for serving and,
+    /// as etcd 3.4's JSON gateway presents it to its own gRPC side under `--client-cert-auth`,
+    /// for clients too (with serverAuth alone that gateway answers 503).
+    public func etcdMember(_ name: String) throws {
+        try issue(name, subject: "/CN=\(name)", extensions: "subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth")
+    }
+
     /// Revokes `NAME.pem` and writes a new `crl.pem`.
     public func revoke(_ name: String) throws {
         try run(["ca", "-config", "ca.cnf", "-cert", "ca.pem", "-keyfile", "ca.key", "-revoke", name + ".pem"])

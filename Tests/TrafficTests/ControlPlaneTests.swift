@@ -21,6 +21,7 @@ struct Driver {
     var pendingRequest: PersistRequest?
     /// Analyses asked for with `.analyze`, in order; a test answers them with `.analyzed`.
     var analyses: [AnalysisRequest] = []
+    var resigns: [Int] = []
 
     /// `unknownSaved`: the store took the save but answered too late (`.unknown`);
     /// `unknownLost`: the same answer, and the store did not take it; `conflict`: another
@@ -79,6 +80,7 @@ struct Driver {
             case .log(_, let text): logs.append(text)
             case .reply(let text): replies.append(text)
             case .analyze(let request): analyses.append(request)
+            case .resign(let zones): resigns.append(zones)
             }
         }
     }

@@ -65,7 +65,7 @@ struct RolloutWaitTests {
     }
 
     @Test func timingOutExitsThreeAndSaysWhereItWas() {
-        let watch = RolloutWatch.timeout(last: Self.state("baking"), waitedMs: 1000)
+        let watch = RolloutWatch.timeout(last: Self.state("baking"), timeoutMs: 1000)
         #expect(watch.exit == 3)
         #expect(watch.message == "rollout still running after 1s (baking at step 1/3, 10%); it goes on, only the wait stopped")
     }

@@ -1,4 +1,4 @@
-// TLS for the admin protocol (issue 26), from the system's libssl: contexts made from PEM
+// TLS for the admin protocol (issue 26) and the etcd client (issue 25), from the system's libssl: contexts made from PEM
 // files, a handshake on a connected socket within a deadline, reads and writes with a
 // deadline, and what the peer's certificate names. Swift sees two opaque pointer types and
 // plain C values; every failure is a message in the caller's buffer. Accept and connect block
@@ -21,8 +21,10 @@ typedef struct copenssl_tls_connection copenssl_tls_connection;
 copenssl_tls_context *copenssl_tls_server_context(const char *ca, const char *cert, const char *key,
                                                   const char *crl, char *error, size_t error_size);
 
-/// A client context: TLS 1.2 or later, presenting `cert` with `key`, trusting only `ca` for
-/// the server's certificate. NULL on failure, with the reason in `error`.
+/// A client context: TLS 1.2 or later, presenting `cert` with `key` (none when `cert` is NULL;
+/// `key` is then ignored), trusting only `ca` for the server's certificate, or the system's
+/// default CAs (OpenSSL's default verify paths) when `ca` is NULL. NULL on failure, with the
+/// reason in `error`.
 copenssl_tls_context *copenssl_tls_client_context(const char *ca, const char *cert, const char *key,
                                                   char *error, size_t error_size);
 
