@@ -67,6 +67,13 @@ extension EtcdStateStore {
             holder = try client.get(serverKey)
         }
         guard let holder, !holder.key.isEmpty else { return false }
+        if let found = Self.registration(serverID, holder.value), found.host == identity.host,
+           found.pid == Int64(identity.pid), found.started == Int64(identity.started) {
+            // This process's own key, on a lease it lost track of (a create whose reply was
+            // lost): taken over onto the current lease, not taken for another server.
+            try client.put(serverKey, value: value, lease: lease)
+            return notHeld()
+        }
         let who = describe(holder)
         let fresh = shared.withLock { shared -> Bool in
             defer { shared.idHeldBy = who }
@@ -88,11 +95,11 @@ extension EtcdStateStore {
         return true
     }
 
-    /// Writes `zones/ID` when this server's zones changed since they were last written (or
-    /// `force`: a new lease took the old key with it).
-    func publishZones(lease: Int64, force: Bool) throws(StoreError) {
+    /// Writes `zones/ID` when this server's zones changed since they were last written (none
+    /// were when a new lease took the old key with it: `beat` forgets them then).
+    func publishZones(lease: Int64) throws(StoreError) {
         let (zones, published) = shared.withLock { ($0.zones, $0.publishedZones) }
-        guard let zones, force || zones != published else { return }
+        guard let zones, zones != published else { return }
         let value = zones.mapValues { "\($0.serial) \($0.digest) \($0.keyTags.map(String.init).joined(separator: ","))" }
         try client.put(prefix + "zones/" + serverID, value: (try? JSON.encode(value)) ?? Array("{}".utf8), lease: lease)
         shared.withLock { $0.publishedZones = zones }

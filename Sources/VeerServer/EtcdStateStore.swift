@@ -427,14 +427,22 @@ final class EtcdStateStore: StateStore, SharedStore {
                 lease = try reaching { () throws(StoreError) in try client.grant(ttl: Self.leaseSeconds) }
                 published = nil
                 publishedDrain = nil
-                // A leader key on the old lease went with it.
-                shared.withLock { $0.lease = lease; if $0.leader == serverID { $0.leader = nil } }
+                // A leader key on the old lease went with it, and so did every key this server
+                // wrote on it: forget them all here, so a beat that stops before writing them
+                // again (an error, the id held elsewhere) leaves the next beat to write them.
+                shared.withLock {
+                    $0.lease = lease
+                    $0.publishedHealth = nil
+                    $0.publishedDrain = nil
+                    $0.publishedZones = nil
+                    if $0.leader == serverID { $0.leader = nil }
+                }
             }
             shared.withLock { $0.renewedAt = sent }
             leaderChanged(nil, known: false)
             // Another live server holds this id: nothing is published under it.
             guard try reaching({ () throws(StoreError) in try refreshRegistration(lease: lease, serving: serving) }) else { return }
-            try reaching { () throws(StoreError) in try publishZones(lease: lease, force: published == nil) }
+            try reaching { () throws(StoreError) in try publishZones(lease: lease) }
             if published != health {
                 try reaching { () throws(StoreError) in
                     try client.put(prefix + "health/" + serverID, value: Self.json(health), lease: lease)
@@ -490,9 +498,15 @@ final class EtcdStateStore: StateStore, SharedStore {
         let (all, revision) = try reaching { () throws(StoreError) in try client.snapshot(prefix: prefix) }
         var others: [String: [String: String]] = [:]
         var leader: String?
-        shared.withLock { $0.registrations = [:]; $0.zonesByServer = [:] }
         for kv in all { apply(kv, others: &others, leader: &leader) }
-        shared.withLock { $0.others = others }
+        // Servers whose keys are gone are dropped only now, never emptied first: a `status`
+        // read during a resync must not see every expected server missing.
+        let present = Set(all.map(\.key))
+        shared.withLock { shared in
+            shared.registrations = shared.registrations.filter { present.contains(prefix + "servers/" + $0.key) }
+            shared.zonesByServer = shared.zonesByServer.filter { present.contains(prefix + "zones/" + $0.key) }
+            shared.others = others
+        }
         leaderChanged(leader)
         deliverHealth()
         return revision
