@@ -65,6 +65,9 @@ public struct Rollout: Sendable, Equatable, Codable {
     /// server that only reads the saved rollout adds the time since (`baked(now:)`), so every
     /// server shows the leader's progress rather than its last checkpoint.
     public private(set) var bakedAt: Int64?
+    /// When the current step's bake began (Unix ms): a promotion or a resume begins a new
+    /// one, so two saves of one step with other values are two bakes (nil in older saves).
+    public private(set) var bakeStartedAt: Int64?
     /// When it completed or was aborted (Unix milliseconds).
     public private(set) var endedAt: Int64?
     /// Why it is paused or aborted, or a remark such as a resumed bake.
@@ -108,6 +111,7 @@ public struct Rollout: Sendable, Equatable, Codable {
         startedAt = now.wall
         mark = now.monotonic
         bakedAt = now.wall
+        bakeStartedAt = now.wall
         require(analyses: analyses)
     }
 
@@ -165,6 +169,7 @@ public struct Rollout: Sendable, Equatable, Codable {
         cleanProbes = 0
         mark = now.monotonic
         bakedAt = now.wall
+        bakeStartedAt = now.wall
         for name in analyses.keys { analyses[name]!.passedInStep = false }
     }
 
@@ -249,10 +254,12 @@ public struct Rollout: Sendable, Equatable, Codable {
     }
 
     /// Both bake the same step of the same rollout (their progress may differ): a leader
-    /// keeps its own count of such a bake over a saved one, which is never newer.
+    /// keeps its own count of such a bake over a saved one, which is never newer. A bake
+    /// begun again (a pause and resume elsewhere, seen only after it) is another bake.
     public func isSameBake(as other: Rollout) -> Bool {
         phase == .baking && other.phase == .baking && name == other.name && target == other.target
             && startedAt == other.startedAt && steps == other.steps && step == other.step
+            && bakeStartedAt == other.bakeStartedAt
     }
 
     /// The server started again with this saved rollout: a bake in progress goes on from the
@@ -301,13 +308,13 @@ public struct Rollout: Sendable, Equatable, Codable {
         a.name == b.name && a.target == b.target && a.steps == b.steps && a.bakeMs == b.bakeMs && a.baseline == b.baseline
             && a.startedAt == b.startedAt && a.step == b.step && a.phase == b.phase && a.bakedMs == b.bakedMs
             && a.cleanProbes == b.cleanProbes && a.endedAt == b.endedAt && a.note == b.note && a.analyses == b.analyses
-            && a.bakedAt == b.bakedAt
+            && a.bakedAt == b.bakedAt && a.bakeStartedAt == b.bakeStartedAt
     }
 
     // MARK: - Saved form
 
     private enum CodingKeys: String, CodingKey {
-        case name, target, steps, bakeMs, baseline, startedAt, step, phase, bakedMs, cleanProbes, endedAt, note, analyses, bakedAt
+        case name, target, steps, bakeMs, baseline, startedAt, step, phase, bakedMs, cleanProbes, endedAt, note, analyses, bakedAt, bakeStartedAt
     }
 
     /// Reads what this server and earlier ones saved; files from before `bakedMs` have none,
@@ -325,6 +332,7 @@ public struct Rollout: Sendable, Equatable, Codable {
         bakedMs = try c.decodeIfPresent(Int64.self, forKey: .bakedMs) ?? 0
         cleanProbes = try c.decode(Int.self, forKey: .cleanProbes)
         bakedAt = try c.decodeIfPresent(Int64.self, forKey: .bakedAt)
+        bakeStartedAt = try c.decodeIfPresent(Int64.self, forKey: .bakeStartedAt)
         endedAt = try c.decodeIfPresent(Int64.self, forKey: .endedAt)
         note = try c.decodeIfPresent(String.self, forKey: .note)
         analyses = try c.decodeIfPresent([String: AnalysisTally].self, forKey: .analyses) ?? [:]

@@ -45,6 +45,30 @@ struct RolloutTests {
         #expect(rollout.tick(now: Moment(Self.bake + 1)) == nil)
     }
 
+    /// What a leader adopting saved rollouts relies on (ControlPlane+Events `adopt`): its own
+    /// count of a bake beats a save of the same bake, never a bake begun again elsewhere.
+    @Test func aBakeBegunAgainElsewhereIsNotTheSameBake() throws {
+        func saved(_ rollout: Rollout) throws -> Rollout {
+            try JSONDecoder().decode(Rollout.self, from: JSONEncoder().encode(rollout))
+        }
+        var leader = try plan()
+        _ = leader.tick(now: 4_000)
+        var other = try saved(leader)
+        _ = leader.tick(now: 8_000)
+        #expect(leader.isSameBake(as: other), "a checkpoint of the bake the leader is counting")
+        // Another server pauses and resumes the step; the leader sees only the resumed save.
+        try other.pause(reason: "by hand", now: 5_000)
+        _ = try other.resume(now: 6_000)
+        #expect(!leader.isSameBake(as: try saved(other)), "a resumed step bakes again from its start")
+        // After its own promotion, its saves are of the new bake.
+        _ = leader.probe(anomaly: nil, now: 9_000)
+        #expect(leader.tick(now: Moment(Self.bake)) == .apply(step: 1, basisPoints: 500))
+        let promoted = try saved(leader)
+        _ = leader.tick(now: Moment(Self.bake + 2_000))
+        #expect(leader.isSameBake(as: promoted))
+        #expect(!leader.isSameBake(as: try saved(other)))
+    }
+
     @Test func waitsForAtLeastOneCleanProbeInTheBake() throws {
         var rollout = try plan()
         #expect(rollout.tick(now: 60_000) == nil, "no probe yet: no evidence the step is healthy")
