@@ -67,8 +67,8 @@ final class EffectExecutor: Sendable {
         DispatchQueue.global().async {
             guard let served = zoneSets.zonesIfKept(number) else { return }
             do {
-                let (signatures, refreshAt) = try signing.sign(served.data)
-                zoneSets.resigned(number, signatures, refreshAt: refreshAt)
+                let (signatures, refreshAt, keys) = try signing.sign(served.data)
+                zoneSets.resigned(number, signatures, refreshAt: refreshAt, keys: keys)
                 if let refreshAt { post(.signed(zones: number, refreshAtMs: ZoneSigning.milliseconds(refreshAt))) }
             } catch {
                 Log.error("dnssec: renewal failed, the current signatures stay: \(error)")

@@ -1,4 +1,6 @@
 import Authority
+import DNSSEC
+import DNSWire
 import Synchronization
 import Traffic
 import ZoneFile
@@ -20,15 +22,16 @@ struct ServedZones: Sendable {
 
     /// With a shared store: each zone's serial and digest, for the others to compare
     /// (`ZoneSummaries`); nil without one.
-    let summaries: [String: ZoneSummary]?
+    /// (Their key tags follow the keys each renewal signs with: `ZoneSets.resigned`.)
+    var summaries: [String: ZoneSummary]?
 
     /// The zones as served; with `signing`, the zones that have keys signed (throws when
     /// their keys or signing fail).
     init(_ zones: [Zone], slots: SlotRegistry, signing: ZoneSigning? = nil, summarize: Bool = false) throws {
         zoneCount = zones.count
         data = ZoneData(zones: zones) { slots.slot(owner: $0, endpoint: $1) }
-        if let signing { (signatures, refreshAt) = try signing.sign(data) }
-        let keys = signing?.servedKeys() ?? [:]
+        var keys: [DomainName: [KeyRecord]] = [:]
+        if let signing { (signatures, refreshAt, keys) = try signing.sign(data) }
         summaries = summarize ? ZoneSummaries.of(zones, keyTags: { keys[$0]?.map(\.tag) ?? [] }) : nil
         config = WeightedNameConfig.served(by: zones) { slots.slot(owner: $0, endpoint: $1) }
         targets = servedWeightedNames(zones).flatMap { name in
@@ -61,10 +64,13 @@ final class ZoneSets: Sendable {
     }
 
     /// New signatures for set `number` (renewed); nothing when the set is gone already.
-    func resigned(_ number: Int, _ signatures: ZoneSignatures?, refreshAt: UInt32?) {
+    func resigned(_ number: Int, _ signatures: ZoneSignatures?, refreshAt: UInt32?, keys: [DomainName: [KeyRecord]]) {
         sets.withLock { sets in
             sets.byNumber[number]?.signatures = signatures
             sets.byNumber[number]?.refreshAt = refreshAt
+            if let summaries = sets.byNumber[number]?.summaries {
+                sets.byNumber[number]?.summaries = ZoneSummaries.keyTags(summaries, keys)
+            }
         }
     }
 

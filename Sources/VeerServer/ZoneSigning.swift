@@ -21,8 +21,7 @@ final class ZoneSigning: Sendable {
     private let nextRefresh = Atomic<Int64>(0)
     /// Passes that failed (keys unreadable, a signing error): the old signatures stay.
     private let failures = Atomic<Int>(0)
-    /// The published keys of each zone the last pass signed, for `status` and the zone
-    /// summaries the servers compare.
+    /// The published keys of each zone the last pass that succeeded signed, for `status`.
     private let keysServed = Mutex<[DomainName: [KeyRecord]]>([:])
 
     init(keysDirectory: String, policy: SignaturePolicy, cacheDirectory: String?) {
@@ -36,8 +35,10 @@ final class ZoneSigning: Sendable {
 
     /// Signs the zones of `data` that have keys (reading the keys again, so `veer keys`
     /// changes take effect): the signatures to publish with it, nil when no zone has keys,
-    /// and when they are next due. Throws, naming the zone, when keys or signing fail.
-    func sign(_ data: ZoneData, now: UInt32 = ZoneSigning.now) throws -> (signatures: ZoneSignatures?, refreshAt: UInt32?) {
+    /// when they are next due, and the published keys of each zone signed. Throws, naming the
+    /// zone, when keys or signing fail (what `status` shows of the keys stays as it was).
+    func sign(_ data: ZoneData, now: UInt32 = ZoneSigning.now) throws
+        -> (signatures: ZoneSignatures?, refreshAt: UInt32?, keys: [DomainName: [KeyRecord]]) {
         let keys: [DomainName: ZoneKeys]
         do {
             keys = try KeyDirectory.load(keysDirectory, now: now)
@@ -46,10 +47,11 @@ final class ZoneSigning: Sendable {
             throw error
         }
         let plan = SigningPlan(data, dnskeys: keys.mapValues { $0.published.map(\.dnskeyRDATA) })
-        keysServed.withLock { served in
-            served = Dictionary(uniqueKeysWithValues: plan.zones.compactMap { zone in keys[zone.origin].map { (zone.origin, $0.records) } })
+        let signedKeys = Dictionary(uniqueKeysWithValues: plan.zones.compactMap { zone in keys[zone.origin].map { (zone.origin, $0.records) } })
+        guard !plan.zones.isEmpty else {
+            keysServed.withLock { $0 = [:] }
+            return (nil, nil, [:])
         }
-        guard !plan.zones.isEmpty else { return (nil, nil) }
         var all: [[[[UInt8]]]] = []
         var refreshAt: UInt32?
         var madeNow = 0
@@ -74,11 +76,12 @@ final class ZoneSigning: Sendable {
             all.append(signatures)
         }
         made.add(madeNow, ordering: .relaxed)
+        keysServed.withLock { $0 = signedKeys }
         if let refreshAt { nextRefresh.store(Int64(now) + Int64(Int32(bitPattern: refreshAt &- now)), ordering: .relaxed) }
-        return (ZoneSignatures(plan, signatures: all, over: data, made: madeNow), refreshAt)
+        return (ZoneSignatures(plan, signatures: all, over: data, made: madeNow), refreshAt, signedKeys)
     }
 
-    /// The published keys (tag, algorithm, state) of each zone the last pass signed.
+    /// The published keys (tag, algorithm, state) of each zone the last good pass signed.
     func servedKeys() -> [DomainName: [KeyRecord]] {
         keysServed.withLock { $0 }
     }

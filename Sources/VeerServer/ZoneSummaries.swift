@@ -32,4 +32,13 @@ enum ZoneSummaries {
         }
         return out
     }
+
+    /// `summaries` with each zone's key tags as `keys` gives them (a renewal read the keys
+    /// again, and a `veer keys activate` or `retire` may have changed them).
+    static func keyTags(_ summaries: [String: ZoneSummary], _ keys: [DomainName: [KeyRecord]]) -> [String: ZoneSummary] {
+        let tags = Dictionary(keys.map { ($0.key.lowercased().description, $0.value.map(\.tag).sorted()) }, uniquingKeysWith: { a, _ in a })
+        var out = summaries
+        for origin in out.keys { out[origin]?.keyTags = tags[origin] ?? [] }
+        return out
+    }
 }
