@@ -132,7 +132,8 @@ final class EtcdClient: Sendable {
                 guard response.status == 200 else {
                     let message = Self.errorMessage(response.body)
                     if let refusal = EtcdRefusal(status: response.status, message: message ?? "") {
-                        throw CallError(error: StoreError(.io, refused(refusal, by: endpoint, path, message ?? "")), mayHaveArrived: false,
+                        // An earlier member that timed out may still have applied it.
+                        throw CallError(error: StoreError(.io, refused(refusal, by: endpoint, path, message ?? "")), mayHaveArrived: mayHaveArrived,
                                         refusal: refusal)
                     }
                     lastError = "etcd \(endpoint)\(path): HTTP \(response.status)\(message.map { ": \($0)" } ?? "")"

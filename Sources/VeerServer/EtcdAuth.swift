@@ -87,8 +87,15 @@ extension EtcdClient {
         do {
             return try attempt(path, data, token: token, timeout: timeout)
         } catch where error.refusal == .invalidToken || error.refusal == .noUser {
-            let fresh = try authenticate(replacing: token, timeout: timeout, because: error.error.text)
-            return try attempt(path, data, token: fresh, timeout: timeout)
+            // A member that timed out before the refusal may have applied the first try: a
+            // failure from here on keeps the outcome unknown, so a save is checked, not lost.
+            let first = error.mayHaveArrived
+            do {
+                let fresh = try authenticate(replacing: token, timeout: timeout, because: error.error.text)
+                return try attempt(path, data, token: fresh, timeout: timeout)
+            } catch {
+                throw CallError(error: error.error, mayHaveArrived: first || error.mayHaveArrived, refusal: error.refusal)
+            }
         }
     }
 
