@@ -39,6 +39,7 @@ steps span the faults). Needs etcd (etcd-server), and openssl for TLS.
 """
 import base64, calendar, http.client, json, os, re, shutil, socket, ssl, subprocess, sys, threading, time
 
+import certs
 import chaos
 from chaos import NotSent, admin, dns_query, env_int, figure, free_port, note, served_weights
 
@@ -67,21 +68,9 @@ def serve_options():
 # certificate for Veer.
 
 def make_certificates(directory):
-    os.makedirs(directory, exist_ok=True)
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-
-    def run(*args):
-        subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
-
-    run("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "2", "-subj", "/CN=veer-chaos-ca",
-        "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign")
-    for name, usage in (("etcd", "serverAuth,clientAuth"), ("veer", "clientAuth")):
-        run("req", *ec, "-keyout", f"{name}.key", "-out", f"{name}.csr", "-subj", f"/CN={name}")
-        with open(os.path.join(directory, f"{name}.ext"), "w") as f:
-            f.write(f"subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage={usage}\n"
-                    "keyUsage=critical,digitalSignature,keyEncipherment\n")
-        run("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-            "-out", f"{name}.crt", "-days", "2", "-extfile", f"{name}.ext")
+    usage = "subjectAltName=IP:127.0.0.1,DNS:localhost\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage="
+    certs.make(directory, [("etcd", "/CN=etcd", usage + "serverAuth,clientAuth"), ("veer", "/CN=veer", usage + "clientAuth")],
+               suffix=".crt")
     return {k: os.path.join(directory, f"{k}") for k in ("ca.crt", "etcd.crt", "etcd.key", "veer.crt", "veer.key")}
 
 

@@ -12,6 +12,8 @@ VEER (default .build/release/veer) and ROUNDS (default 1000) from the environmen
 """
 import os, socket, ssl, statistics, subprocess, sys, tempfile, time
 
+import certs
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VEER = os.environ.get("VEER", os.path.join(ROOT, ".build/release/veer"))
 ROUNDS = int(os.environ.get("ROUNDS", "1000"))
@@ -25,19 +27,9 @@ api  30 IN CNAME gw-new.example.net. endpoint=new weight=0
 """
 
 
-def openssl(directory, *args):
-    subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
-
-
 def certificates(directory):
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-    openssl(directory, "req", "-x509", *ec, "-days", "1", "-subj", "/CN=bench CA", "-keyout", "ca.key", "-out", "ca.pem")
-    for name, ext in [("server", "subjectAltName=DNS:localhost,IP:127.0.0.1"), ("ops", "extendedKeyUsage=clientAuth")]:
-        with open(os.path.join(directory, name + ".ext"), "w") as f:
-            f.write(ext + "\n")
-        openssl(directory, "req", *ec, "-subj", "/CN=" + name, "-keyout", name + ".key", "-out", name + ".csr")
-        openssl(directory, "x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                "-days", "1", "-extfile", name + ".ext", "-out", name + ".pem")
+    certs.make(directory, [("server", "/CN=server", "subjectAltName=DNS:localhost,IP:127.0.0.1"),
+                           ("ops", "/CN=ops", "extendedKeyUsage=clientAuth")])
 
 
 def start(directory):

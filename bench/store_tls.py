@@ -26,6 +26,8 @@ random pause between changes (back to back) all three read about 500 ms at p50: 
 """
 import os, random, shutil, socket, statistics, subprocess, sys, tempfile, time
 
+import certs
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 VEER = os.path.abspath(os.environ.get("VEER", os.path.join(ROOT, ".build/release/veer")))
 N = int(os.environ.get("N", "200"))
@@ -47,22 +49,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-def openssl(directory, *args):
-    subprocess.run(["openssl", *args], cwd=directory, check=True, capture_output=True)
-
-
 def certificates(directory):
     """A CA, etcd's certificate (serverAuth and clientAuth: the gateway presents it to etcd),
     and Veer's client certificate without a CN (the gateway refuses one with a CN under auth)."""
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"]
-    openssl(directory, "req", "-x509", *ec, "-days", "1", "-subj", "/CN=bench CA", "-keyout", "ca.key", "-out", "ca.pem")
-    for name, subject, ext in [("etcd", "/CN=etcd", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth"),
-                               ("veer", "/O=veer", "extendedKeyUsage=clientAuth")]:
-        with open(os.path.join(directory, name + ".ext"), "w") as f:
-            f.write(ext + "\n")
-        openssl(directory, "req", *ec, "-subj", subject, "-keyout", name + ".key", "-out", name + ".csr")
-        openssl(directory, "x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                "-days", "1", "-extfile", name + ".ext", "-out", name + ".pem")
+    certs.make(directory, [("etcd", "/CN=etcd", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth"),
+                           ("veer", "/O=veer", "extendedKeyUsage=clientAuth")])
 
 
 def admin(state, line, timeout=30):

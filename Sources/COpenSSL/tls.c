@@ -162,20 +162,27 @@ static void describe(SSL *ssl, int ret, int saved_errno, const char *what, char 
     ERR_clear_error();
 }
 
-/// Repeats `step` (SSL_accept or SSL_connect) until it finishes, waiting on the socket in
-/// between. 0, or -1 with the reason.
-static int handshake(SSL *ssl, int (*step)(SSL *), int timeout_ms, const char *what, char *error, size_t size) {
-    int fd = SSL_get_fd(ssl);
+/// One OpenSSL call on `ssl` (a handshake step, a read, a write, a shutdown), with what it
+/// needs in `state`: OpenSSL's return value, 1 when it is done.
+typedef int (*tls_step)(SSL *ssl, void *state);
+
+/// Repeats `step` until it is done, waiting on the socket whenever OpenSSL wants to read or
+/// write, all within `timeout_ms`. 1 when done; 0 when the peer closed the connection cleanly
+/// and `end_is_zero` (a read at the end); -1 with the reason in `error`.
+static int drive(SSL *ssl, tls_step step, void *state, int end_is_zero, int timeout_ms, const char *what,
+                 char *error, size_t size) {
     long long deadline = now_ms() + timeout_ms;
     for (;;) {
         ERR_clear_error();
         errno = 0;
-        int ret = step(ssl);
-        if (ret == 1) return 0;
+        int ret = step(ssl, state);
+        if (ret == 1) return 1;
         int saved_errno = errno;
         int code = SSL_get_error(ssl, ret);
+        if (code == SSL_ERROR_ZERO_RETURN && end_is_zero) return 0;
         if (code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE) {
-            if (wait_for(fd, code == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline, timeout_ms, what, error, size) != 0) {
+            if (wait_for(SSL_get_fd(ssl), code == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline, timeout_ms,
+                         what, error, size) != 0) {
                 return -1;
             }
             continue;
@@ -183,6 +190,31 @@ static int handshake(SSL *ssl, int (*step)(SSL *), int timeout_ms, const char *w
         describe(ssl, ret, saved_errno, what, error, size);
         return -1;
     }
+}
+
+static int step_accept(SSL *ssl, void *state) { (void)state; return SSL_accept(ssl); }
+static int step_connect(SSL *ssl, void *state) { (void)state; return SSL_connect(ssl); }
+
+/// A buffer to read into or write from, and how much of it was read.
+struct transfer { void *buffer; size_t size; size_t count; };
+
+static int step_read(SSL *ssl, void *state) {
+    struct transfer *t = state;
+    return SSL_read_ex(ssl, t->buffer, t->size, &t->count);
+}
+
+/// Without partial writes, a write that had to wait is repeated with the same arguments and
+/// succeeds only once all of the buffer is sent.
+static int step_write(SSL *ssl, void *state) {
+    struct transfer *t = state;
+    return SSL_write_ex(ssl, t->buffer, t->size, &t->count);
+}
+
+/// 0 from SSL_shutdown (ours sent, the peer's not yet seen) is done too.
+static int step_shutdown(SSL *ssl, void *state) {
+    (void)state;
+    int ret = SSL_shutdown(ssl);
+    return ret >= 0 ? 1 : ret;
 }
 
 /// A connection on `fd`, made non-blocking; NULL with the reason.
@@ -211,7 +243,7 @@ copenssl_tls_connection *copenssl_tls_accept(copenssl_tls_context *context, int 
                                              char *error, size_t size) {
     SSL *ssl = connection(context, fd, error, size);
     if (!ssl) return NULL;
-    if (handshake(ssl, SSL_accept, timeout_ms, "TLS handshake", error, size) != 0) {
+    if (drive(ssl, step_accept, NULL, 0, timeout_ms, "TLS handshake", error, size) != 1) {
         SSL_free(ssl);
         return NULL;
     }
@@ -240,7 +272,7 @@ copenssl_tls_connection *copenssl_tls_connect(copenssl_tls_context *context, int
             return NULL;
         }
     }
-    if (handshake(ssl, SSL_connect, timeout_ms, "TLS handshake", error, size) != 0) {
+    if (drive(ssl, step_connect, NULL, 0, timeout_ms, "TLS handshake", error, size) != 1) {
         SSL_free(ssl);
         return NULL;
     }
@@ -249,75 +281,19 @@ copenssl_tls_connection *copenssl_tls_connect(copenssl_tls_context *context, int
 
 long copenssl_tls_read(copenssl_tls_connection *connection, void *buffer, size_t size, int timeout_ms,
                        char *error, size_t error_size) {
-    SSL *ssl = (SSL *)connection;
-    long long deadline = now_ms() + timeout_ms;
-    for (;;) {
-        ERR_clear_error();
-        errno = 0;
-        size_t count = 0;
-        int ret = SSL_read_ex(ssl, buffer, size, &count);
-        if (ret == 1) return (long)count;
-        int saved_errno = errno;
-        int code = SSL_get_error(ssl, ret);
-        if (code == SSL_ERROR_ZERO_RETURN) return 0;
-        if (code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE) {
-            if (wait_for(SSL_get_fd(ssl), code == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline, timeout_ms,
-                         "TLS read", error, error_size) != 0) {
-                return -1;
-            }
-            continue;
-        }
-        describe(ssl, ret, saved_errno, "TLS read", error, error_size);
-        return -1;
-    }
+    struct transfer t = { buffer, size, 0 };
+    int done = drive((SSL *)connection, step_read, &t, 1, timeout_ms, "TLS read", error, error_size);
+    return done == 1 ? (long)t.count : done;
 }
 
 int copenssl_tls_write(copenssl_tls_connection *connection, const void *buffer, size_t size, int timeout_ms,
                        char *error, size_t error_size) {
-    SSL *ssl = (SSL *)connection;
-    long long deadline = now_ms() + timeout_ms;
-    for (;;) {
-        ERR_clear_error();
-        errno = 0;
-        size_t count = 0;
-        // Without partial writes, a write that had to wait is repeated with the same
-        // arguments and succeeds only once all of `buffer` is sent.
-        int ret = SSL_write_ex(ssl, buffer, size, &count);
-        if (ret == 1) return 0;
-        int saved_errno = errno;
-        int code = SSL_get_error(ssl, ret);
-        if (code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE) {
-            if (wait_for(SSL_get_fd(ssl), code == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline, timeout_ms,
-                         "TLS write", error, error_size) != 0) {
-                return -1;
-            }
-            continue;
-        }
-        describe(ssl, ret, saved_errno, "TLS write", error, error_size);
-        return -1;
-    }
+    struct transfer t = { (void *)buffer, size, 0 };
+    return drive((SSL *)connection, step_write, &t, 0, timeout_ms, "TLS write", error, error_size) == 1 ? 0 : -1;
 }
 
 int copenssl_tls_close_write(copenssl_tls_connection *connection, int timeout_ms, char *error, size_t error_size) {
-    SSL *ssl = (SSL *)connection;
-    long long deadline = now_ms() + timeout_ms;
-    for (;;) {
-        ERR_clear_error();
-        errno = 0;
-        int ret = SSL_shutdown(ssl);
-        if (ret >= 0) return 0; // 0: ours sent, the peer's not yet seen; 1: both
-        int saved_errno = errno;
-        int code = SSL_get_error(ssl, ret);
-        if (code == SSL_ERROR_WANT_READ || code == SSL_ERROR_WANT_WRITE) {
-            if (wait_for(SSL_get_fd(ssl), code == SSL_ERROR_WANT_READ ? POLLIN : POLLOUT, deadline, timeout_ms,
-                         "TLS close", error, error_size) != 0) {
-                return -1;
-            }
-            continue;
-        }
-        describe(ssl, ret, saved_errno, "TLS close", error, error_size);
-        return -1;
-    }
+    return drive((SSL *)connection, step_shutdown, NULL, 0, timeout_ms, "TLS close", error, error_size) == 1 ? 0 : -1;
 }
 
 /// Appends `name` and a newline when it holds no control character; false if out of room.

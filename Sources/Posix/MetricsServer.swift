@@ -90,18 +90,8 @@ public final class MetricsServer: Sendable {
     public init(address: SocketAddress, requestTimeout: Duration = MetricsServer.defaultRequestTimeout,
                 sendTimeout: Duration = MetricsServer.defaultSendTimeout, resources: [Resource] = [],
                 render: @escaping @Sendable () -> String) throws {
-        let fd = try Socket.open(Socket.stream, for: address)
-        do {
-            try Socket.setIPv6Only(fd, address)
-            // Lets a restarted server bind while old connections sit in TIME_WAIT.
-            try Socket.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt SO_REUSEADDR \(address)")
-            try Socket.bind(fd, to: address)
-            try systemCall("listen \(address)") { listen(fd, Self.listenBacklog) }
-            boundAddress = try Socket.localAddress(fd, "\(address)")
-        } catch {
-            closeDescriptor(fd)
-            throw error
-        }
+        let (fd, bound) = try Socket.listen(on: address, backlog: Self.listenBacklog)
+        boundAddress = bound
         threads = ConnectionThreads(listener: fd, threadName: "veer-metrics", maxClients: Self.maxConnections)
         self.requestTimeout = max(1, nanoseconds(requestTimeout))
         self.sendTimeout = max(1, nanoseconds(sendTimeout))

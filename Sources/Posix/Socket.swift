@@ -60,6 +60,24 @@ public enum Socket {
         }
     }
 
+    /// A TCP socket listening on `address` with `backlog`: IPV6_V6ONLY for an IPv6 address,
+    /// SO_REUSEADDR (a restarted server binds while old connections sit in TIME_WAIT; two
+    /// listeners on one port are still refused). The descriptor and the address the kernel
+    /// bound (the real port after port 0); nothing stays open when it throws.
+    public static func listen(on address: SocketAddress, backlog: Int32, flags: Int32 = 0) throws -> (fd: Int32, bound: SocketAddress) {
+        let fd = try open(stream, for: address, flags: flags)
+        do {
+            try setIPv6Only(fd, address)
+            try setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt SO_REUSEADDR \(address)")
+            try bind(fd, to: address)
+            try systemCall("listen \(address)") { Glibc.listen(fd, backlog) }
+            return (fd, try localAddress(fd, "\(address)"))
+        } catch {
+            closeDescriptor(fd)
+            throw error
+        }
+    }
+
     /// The address the kernel actually bound (the real port after binding port 0).
     public static func localAddress(_ fd: Int32, _ what: @autoclosure () -> String) throws -> SocketAddress {
         var storage = sockaddr_storage()

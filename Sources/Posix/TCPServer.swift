@@ -69,15 +69,9 @@ public final class TCPServer: Sendable {
         var bound: [SocketAddress] = []
         do {
             for address in listen {
-                let fd = try Socket.open(Socket.stream, for: address, flags: Socket.nonBlocking)
+                let (fd, address) = try Socket.listen(on: address, backlog: Self.listenBacklog, flags: Socket.nonBlocking)
                 listeners.append(fd)
-                try Socket.setIPv6Only(fd, address)
-                // Lets a restarted server bind while old connections sit in TIME_WAIT; two
-                // listeners on one port are still refused.
-                try Socket.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt SO_REUSEADDR \(address)")
-                try Socket.bind(fd, to: address)
-                try systemCall("listen \(address)") { Glibc.listen(fd, Self.listenBacklog) }
-                bound.append(try Socket.localAddress(fd, "\(address)"))
+                bound.append(address)
             }
         } catch {
             for fd in listeners { closeDescriptor(fd) }

@@ -89,17 +89,8 @@ public final class TLSLineServer: Sendable {
                 handshakeTimeout: Duration = TLSLineServer.defaultHandshakeTimeout,
                 refused: @escaping @Sendable (SocketAddress?, String) -> Void,
                 handler: @escaping @Sendable (String, TLSPeer) -> String) throws {
-        let fd = try Socket.open(Socket.stream, for: address)
-        do {
-            try Socket.setIPv6Only(fd, address)
-            try Socket.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt SO_REUSEADDR \(address)")
-            try Socket.bind(fd, to: address)
-            try systemCall("listen \(address)") { listen(fd, Self.listenBacklog) }
-            boundAddress = try Socket.localAddress(fd, "\(address)")
-        } catch {
-            closeDescriptor(fd)
-            throw error
-        }
+        let (fd, bound) = try Socket.listen(on: address, backlog: Self.listenBacklog)
+        boundAddress = bound
         threads = ConnectionThreads(listener: fd, threadName: "veer-control", maxClients: Self.maxConnections)
         self.context = Mutex(context)
         self.maxLine = maxLine

@@ -88,22 +88,10 @@ public final class ControlCertificates: @unchecked Sendable {
     }
 
     private func run(_ arguments: [String]) throws {
-        let process = Foundation.Process()
-        process.executableURL = URL(fileURLWithPath: openssl)
-        process.arguments = arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory)
-        let log = path("openssl.log")
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let file = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
-        defer { try? file.close() }
-        process.standardOutput = file
-        process.standardError = file
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
+        let (process, output) = try TLSGateway.start(openssl, arguments, in: directory, log: path("openssl.log"))
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
-            let output = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
-            throw TLSGateway.Failure(description: "openssl \(arguments.joined(separator: " ")) exited with \(process.terminationStatus): \(output)")
+            throw TLSGateway.Failure(description: "openssl \(arguments.joined(separator: " ")) exited with \(process.terminationStatus): \(output())")
         }
     }
 }

@@ -91,13 +91,14 @@ public final class TLSGateway: @unchecked Sendable {
         throw Failure(description: "openssl not found: apt-get install openssl")
     }
 
-    /// Starts `executable` with stdout and stderr going to the file `log` (a file, not a pipe:
+    /// Starts `executable` (in `directory` when given) with stdout and stderr going to the file `log` (a file, not a pipe:
     /// nothing has to drain it); `output` reads what it wrote so far.
-    private static func start(_ executable: String, _ arguments: [String],
-                              log: String) throws -> (process: Foundation.Process, output: () -> String) {
+    static func start(_ executable: String, _ arguments: [String], in directory: String? = nil,
+                      log: String) throws -> (process: Foundation.Process, output: () -> String) {
         let process = Foundation.Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
+        if let directory { process.currentDirectoryURL = URL(fileURLWithPath: directory) }
         _ = FileManager.default.createFile(atPath: log, contents: nil)
         let file = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
         defer { try? file.close() }
